@@ -1,0 +1,80 @@
+"""From trial rows to per-cell summaries: pure pandas, no MLflow.
+
+Convergence metrics (``*_to_target``) are censored for trials that never
+reached the target. They are summarised by the fraction that reached it and by
+a median that treats unreached trials as slower than every reached one, so a
+median that falls on an unreached trial is reported as not reached, never
+invented.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+CENSORED = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s")
+MEASURED = (
+    "final_val_accuracy",
+    "best_val_accuracy",
+    "test_accuracy",
+    "train_accuracy",
+    "generalization_gap",
+    "best_epoch",
+    "epoch_time_s",
+    "warmup_s",
+    "train_time_s",
+)
+
+
+def latest_per_trial(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per (cell, seed): the latest finished run, else the latest run of any status."""
+    if trials.empty:
+        return trials
+    ranked = trials.assign(_finished=trials["status"].eq("FINISHED")).sort_values(["_finished", "start_time"])
+    return ranked.groupby(["cell", "seed"]).tail(1).drop(columns="_finished").sort_values(["cell", "seed"])
+
+
+def mean_ci(values) -> tuple[float, float, int]:
+    """Mean and the half-width of its 95% t-interval (NaN for fewer than two values)."""
+    v = np.asarray([x for x in values if x is not None and not pd.isna(x)], dtype=float)
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan, 0
+    if n == 1:
+        return float(v[0]), math.nan, 1
+    half = stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n)
+    return float(v.mean()), float(half), n
+
+
+def censored_median(values) -> float:
+    """Median where a missing value (target not reached) ranks after every number; inf if it lands there."""
+    v = sorted(math.inf if x is None or pd.isna(x) else float(x) for x in values)
+    if not v:
+        return math.nan
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def summarize(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """Per cell: counts, mean and 95% CI of measured metrics, and censored medians."""
+    rows = []
+    for cell, group in trials.groupby("cell", sort=True):
+        done = group[group["status"] == "FINISHED"]
+        row = {"cell": cell, **{axis: group[axis].iloc[0] for axis in axes}}
+        row["trials"] = len(group)
+        row["finished"] = len(done)
+        row["failed"] = int((group["status"] == "FAILED").sum())
+        row["diverged"] = int(done.get("diverged", pd.Series(dtype=float)).fillna(0).sum())
+        row["reached_target"] = float(done["reached_target"].mean()) if len(done) and "reached_target" in done else math.nan
+        for metric in MEASURED:
+            mean, half, n = mean_ci(done[metric]) if metric in done else (math.nan, math.nan, 0)
+            row[f"{metric}_mean"], row[f"{metric}_ci95"] = mean, half
+            row[f"{metric}_median"] = float(done[metric].median()) if n else math.nan
+        for metric in CENSORED:
+            values = done[metric].tolist() if metric in done else [None] * len(done)
+            row[f"{metric}_median"] = censored_median(values)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,84 @@
+"""Everything that depends on the Keras backend, in one place.
+
+The rest of the suite uses Keras 3 APIs only. Here live the two things that
+cannot: making a backend deterministic, and naming the device it computes on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+
+import keras
+
+
+def name() -> str:
+    return keras.backend.backend()
+
+
+_determinism_on = False
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
+
+    With op determinism a rerun of a trial with the same seed gives identical
+    metrics on the same machine (TensorFlow then also turns XLA off under
+    ``jit_compile="auto"``). JAX is deterministic on CPU given the seed; torch
+    gets ``use_deterministic_algorithms``.
+    """
+    global _determinism_on
+    keras.utils.set_random_seed(seed)
+    if _determinism_on:
+        return
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    _determinism_on = True
+
+
+@lru_cache(maxsize=1)
+def device() -> str:
+    """The accelerator's name if the backend uses one, else the CPU model."""
+    backend = name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"GPU: {details.get('device_name', gpus[0].name)} x{len(gpus)}"
+        elif backend == "jax":
+            import jax
+
+            devices = jax.devices()
+            if devices[0].platform != "cpu":
+                return f"GPU: {devices[0].device_kind} x{len(devices)}"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    except Exception:  # noqa: BLE001 - naming the device must never stop a study
+        pass
+    return f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

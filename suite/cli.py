@@ -1,0 +1,141 @@
+"""The ``suite`` command: run, report, validate, list, ui."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+from suite.errors import SuiteError
+
+HELP = """\
+Reproducible benchmarks for deep-learning training folklore.
+
+A study file (studies/<name>.yaml) states a claim, a grid of settings and
+seeds. `suite run` trains every cell and seed as a keras-tuner trial, records
+each in MLflow and writes a report to results/<name>/.
+
+  suite list                         the studies in studies/
+  suite validate dropout             check a study file without running it
+  suite run dropout --profile smoke  a 1-minute version of the study
+  suite run my_study.yaml            any study file, anywhere
+  suite report dropout               rebuild the report from MLflow
+  suite ui                           browse the runs (MLflow UI, 127.0.0.1)
+
+The MLflow store is .suite/mlflow.db (override with MLFLOW_TRACKING_URI);
+SUITE_HOME sets the folder holding studies/, results/ and .suite/.
+"""
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore")
+    for name in ("alembic", "mlflow", "absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="suite", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("run", help="run a study (resumes where it stopped) and write its report")
+    p.add_argument("study", help="a study name in studies/, or a path to a .yaml file")
+    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full)")
+    p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
+
+    p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
+    p.add_argument("study")
+    p.add_argument("--profile")
+
+    p = sub.add_parser("validate", help="check study files without running them")
+    p.add_argument("studies", nargs="+")
+
+    sub.add_parser("list", help="list the studies in studies/")
+
+    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store")
+    p.add_argument("--port", type=int, default=5000)
+
+    args = parser.parse_args(argv)
+    _quiet()
+    try:
+        return COMMANDS[args.command](args)
+    except SuiteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _load(name: str, profile: str | None = None):
+    from suite.runner import Workspace
+    from suite.study import find_study, load_study
+
+    ws = Workspace.current()
+    return ws, load_study(find_study(name, ws.studies), profile)
+
+
+def cmd_run(args) -> int:
+    from suite.runner import run_study
+
+    ws, resolved = _load(args.study, args.profile)
+    print(
+        f"study {resolved.name} [{resolved.profile or 'base'}]: {len(resolved.cells)} cells x "
+        f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
+        file=sys.stderr,
+    )
+    path = run_study(resolved, ws, fresh=args.fresh)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from suite import report
+
+    ws, resolved = _load(args.study, args.profile)
+    path = report.write(resolved, ws.tracker(), ws.report_dir(resolved))
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    for name in args.studies:
+        _, resolved = _load(name)
+        s = resolved.study
+        profiles = ", ".join(s.profiles) or "none"
+        print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials; profiles: {profiles}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from suite.runner import Workspace
+    from suite.study import load_study
+
+    ws = Workspace.current()
+    for path in sorted(ws.studies.glob("*.yaml")):
+        try:
+            s = load_study(path)
+            print(f"{s.name:<24} {len(s.trials):>4} trials  profiles: {', '.join(s.study.profiles) or '-':<18} {s.study.title}")
+        except SuiteError as e:
+            print(f"{path.stem:<24} invalid: {e}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from suite.runner import Workspace
+    from suite.tracking import default_uri
+
+    uri = default_uri(Workspace.current().root)
+    if not uri.startswith("sqlite:"):
+        print(f"the tracking server {uri} serves its own UI: open it in a browser")
+        return 0
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "ui": cmd_ui}

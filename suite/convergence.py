@@ -1,0 +1,73 @@
+"""Convergence and accuracy metrics from one trial's per-epoch history.
+
+Pure functions, no Keras. "Convergence" means the declared target metric
+crossing the declared value, judged after each epoch (DeepOBS, AlgoPerf). A
+trial that never gets there is censored: its ``*_to_target`` values are absent
+(None), never an invented number, and ``reached_target`` is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import median
+
+from suite.study import Target
+
+
+def warmup_seconds(epoch_seconds: list[float]) -> float:
+    """The first epoch's extra cost (tracing, compilation, pipeline set-up).
+
+    Estimated as the first epoch's time minus the median of the later ones, so
+    time-to-target compares steady-state training, with warm-up reported beside it.
+    """
+    if len(epoch_seconds) < 2:
+        return 0.0
+    return max(0.0, epoch_seconds[0] - median(epoch_seconds[1:]))
+
+
+def first_nonfinite(values: list[float]) -> int | None:
+    """1-based epoch of the first NaN or infinite value, or None."""
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            return i + 1
+    return None
+
+
+def summarize(
+    history: dict[str, list[float]],
+    epoch_seconds: list[float],
+    target: Target,
+    steps_per_epoch: int,
+    examples_per_epoch: int,
+) -> dict[str, float | None]:
+    """Per-trial metrics; ``None`` marks a censored (never reached) value."""
+    epochs = len(history["loss"])
+    warmup = warmup_seconds(epoch_seconds)
+    steady = [epoch_seconds[0] - warmup, *epoch_seconds[1:]] if epoch_seconds else []
+    diverged_at = first_nonfinite(history["loss"])
+
+    reached_at = None
+    for i, value in enumerate(history[target.metric]):
+        if diverged_at is not None and i + 1 >= diverged_at:
+            break  # nothing measured on a diverged model counts as convergence
+        if math.isfinite(value) and target.reached(value):
+            reached_at = i + 1
+            break
+
+    val = [v for v in history.get("val_accuracy", []) if math.isfinite(v)]
+    return {
+        "epochs_run": float(epochs),
+        "reached_target": float(reached_at is not None),
+        "epochs_to_target": None if reached_at is None else float(reached_at),
+        "steps_to_target": None if reached_at is None else float(reached_at * steps_per_epoch),
+        "examples_to_target": None if reached_at is None else float(reached_at * examples_per_epoch),
+        "time_to_target_s": None if reached_at is None else float(sum(steady[:reached_at])),
+        "warmup_s": float(warmup),
+        "train_time_s": float(sum(steady)),
+        "epoch_time_s": float(median(steady)) if steady else None,
+        "final_val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else None,
+        "best_val_accuracy": max(val) if val else None,
+        "best_epoch": float(history["val_accuracy"].index(max(val)) + 1) if val else None,
+        "diverged": float(diverged_at is not None),
+        "diverged_epoch": None if diverged_at is None else float(diverged_at),
+    }

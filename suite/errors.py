@@ -1,0 +1,17 @@
+"""Errors a user can act on. Each prints as one line, without a traceback."""
+
+
+class SuiteError(Exception):
+    """Base class: the message names the field or the cause, in one line."""
+
+
+class StudyError(SuiteError):
+    """The study file is malformed, names something unknown, or is impossible."""
+
+
+class DataError(SuiteError):
+    """A dataset cannot be loaded or cannot satisfy the requested split."""
+
+
+class TrackingError(SuiteError):
+    """The MLflow tracking store cannot be reached or written."""

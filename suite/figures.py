@@ -1,0 +1,82 @@
+"""Report figures: learning curves per cell, and headline metrics against the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PANELS = (
+    ("test_accuracy", "test accuracy"),
+    ("generalization_gap", "train - validation accuracy"),
+    ("epochs_to_target", "epochs to target (reached only)"),
+    ("time_to_target_s", "training seconds to target (reached only)"),
+)
+
+
+def curves(histories: dict[int, list[list[tuple[int, float]]]], labels: dict[int, str], metric: str, path: Path):
+    """Median over seeds per epoch, with a band from the lowest to the highest seed."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(histories), 1)))
+    for color, (cell, runs) in zip(colors, sorted(histories.items())):
+        frame = pd.DataFrame({i: dict(run) for i, run in enumerate(runs)}).sort_index()
+        if frame.empty:
+            continue
+        ax.plot(frame.index, frame.median(axis=1), color=color, label=labels[cell], lw=1.6)
+        if frame.shape[1] > 1:
+            ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.18, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(histories) > 6 else 1)
+    ax.set_title(f"{metric}: median over seeds, band = min..max")
+    _save(fig, path)
+
+
+def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
+    """Each headline metric against the first grid axis; one line per combination of the others."""
+    done = trials[trials["status"] == "FINISHED"]
+    x_axis = axes[0] if axes else None
+    others = axes[1:]
+    fig, panels = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.6))
+    groups = list(done.groupby(others, sort=False)) if others else [((), done)]
+    numeric = x_axis is not None and pd.api.types.is_numeric_dtype(done[x_axis])
+    order = sorted(done[x_axis].unique()) if numeric else list(dict.fromkeys(done[x_axis])) if x_axis else ["base"]
+    for ax, (metric, title) in zip(panels, PANELS):
+        for key, group in groups:
+            if metric not in group:
+                continue
+            label = ", ".join(f"{a}={v}" for a, v in zip(others, key if isinstance(key, tuple) else (key,)))
+            xs = group[x_axis] if numeric else group[x_axis].map(order.index) if x_axis else pd.Series(0, group.index)
+            ax.scatter(xs, group[metric], s=12, alpha=0.5)
+            means = group.assign(_x=xs).groupby("_x")[metric].mean()
+            ax.plot(means.index, means.values, marker="o", lw=1.4, label=label or None)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(x_axis or "")
+        if x_axis and not numeric:
+            ax.set_xticks(range(len(order)), [str(v) for v in order], rotation=30, fontsize=7)
+        if numeric and _log_spaced(order):
+            ax.set_xscale("symlog", linthresh=min(v for v in order if v > 0))
+        ax.grid(alpha=0.3)
+    if others:
+        panels[0].legend(fontsize=7)
+    fig.suptitle("points: seeds; line: mean over seeds (censored trials omitted from the right-hand panels)", fontsize=9)
+    _save(fig, path)
+
+
+def _log_spaced(values) -> bool:
+    positive = [v for v in values if v > 0]
+    return len(positive) >= 3 and max(positive) / min(positive) >= 100
+
+
+def _save(fig, path: Path):
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, format=path.suffix.lstrip("."))
+    plt.close(fig)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written figure

@@ -1,0 +1,97 @@
+"""Model families: builders from validated settings to Keras 3 models.
+
+Pure Keras 3 layers, so every backend builds the same network. A family is a
+function ``(Model settings, input shape, classes) -> keras.Model`` registered in
+``FAMILIES``; the output layer returns logits.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from suite.study import Model
+
+
+def initializer(m: Model):
+    if m.init == "normal":  # N(0, std^2): the classic "small random numbers" of the notes
+        return keras.initializers.RandomNormal(mean=0.0, stddev=m.init_std)
+    return keras.initializers.get(m.init)
+
+
+def regularizer(m: Model):
+    if m.l1 == 0 and m.l2 == 0:
+        return None
+    return keras.regularizers.L1L2(l1=m.l1, l2=m.l2)
+
+
+def normalization(m: Model):
+    if m.normalization == "batch":
+        return keras.layers.BatchNormalization()
+    if m.normalization == "layer":
+        return keras.layers.LayerNormalization()
+    if m.normalization == "group":
+        return keras.layers.GroupNormalization(groups=m.groups)
+    return None
+
+
+def block(x, layer, m: Model, dropout):
+    """layer -> normalization -> activation -> dropout, with a skip when residual."""
+    h = layer(x)
+    norm = normalization(m)
+    if norm is not None:
+        h = norm(h)
+    h = keras.layers.Activation(m.activation)(h)
+    if m.dropout > 0:
+        h = dropout(m.dropout)(h)
+    if m.residual and x.shape[-1] == h.shape[-1]:
+        h = keras.layers.Add()([x, h])
+    return h
+
+
+def mlp(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Flatten()(inputs)
+    for _ in range(m.depth):
+        dense = keras.layers.Dense(
+            m.width,
+            kernel_initializer=initializer(m),
+            kernel_regularizer=regularizer(m),
+            use_bias=m.normalization != "batch",  # batch norm's shift makes a bias redundant
+        )
+        x = block(x, dense, m, keras.layers.Dropout)
+    outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def cnn(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
+    """1-D convolutions for sequences (MNIST-1D), 2-D for images; pooling halves each stage."""
+    spatial = len(input_shape)
+    if spatial not in (1, 2):
+        raise ValueError(f"cnn needs 1-D or 2-D inputs, got shape {input_shape}")
+    conv = keras.layers.Conv1D if spatial == 1 else keras.layers.Conv2D
+    pool = keras.layers.MaxPooling1D if spatial == 1 else keras.layers.MaxPooling2D
+    dropout = keras.layers.SpatialDropout1D if spatial == 1 else keras.layers.SpatialDropout2D
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Reshape((*input_shape, 1))(inputs)  # add a channel axis
+    for _ in range(m.depth):
+        layer = conv(
+            m.width,
+            m.kernel_size,
+            padding="same",
+            kernel_initializer=initializer(m),
+            kernel_regularizer=regularizer(m),
+            use_bias=m.normalization != "batch",
+        )
+        x = block(x, layer, m, dropout)
+        if min(x.shape[1:-1]) >= 2:
+            x = pool(2)(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+FAMILIES = {"mlp": mlp, "cnn": cnn}
+
+
+def build(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
+    return FAMILIES[m.family](m, input_shape, classes)

@@ -1,0 +1,51 @@
+"""The grid oracle: decides which trial runs next, and nothing else.
+
+keras-tuner's own GridSearch cannot resume after a crash (keras-tuner #1055),
+so this small Oracle enumerates cells x seeds itself, in file order. Its
+state is exactly the trials keras-tuner already saves, so a restarted search
+skips every finished trial and reruns an interrupted one from its start.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras_tuner
+from keras_tuner.engine.trial import TrialStatus
+
+from suite.study import Cell, ResolvedStudy
+
+
+def trial_values(cell: Cell, seed: int) -> dict:
+    """A trial's hyperparameter values: each grid axis as JSON text, and the seed."""
+    return {**{axis: json.dumps(v) for axis, v in cell.values.items()}, "seed": seed}
+
+
+class GridOracle(keras_tuner.Oracle):
+    def __init__(self, resolved: ResolvedStudy, objective: keras_tuner.Objective, max_consecutive_failed_trials=3):
+        space = keras_tuner.HyperParameters()
+        for axis, values in resolved.study.grid.items():
+            space.Choice(axis, [json.dumps(v) for v in values], ordered=False)
+        space.Choice("seed", list(resolved.study.seeds), ordered=False)
+        super().__init__(
+            objective=objective,
+            max_trials=len(resolved.trials),
+            hyperparameters=space,
+            allow_new_entries=False,
+            tune_new_entries=False,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.plan = [trial_values(cell, seed) for cell, seed in resolved.trials]
+        self._cells = {json.dumps(trial_values(cell, 0), sort_keys=True): cell for cell in resolved.cells}
+
+    def populate_space(self, trial_id):
+        started = [t.hyperparameters.values for t in self.trials.values()]
+        for values in self.plan:
+            if values not in started:
+                return {"status": TrialStatus.RUNNING, "values": dict(values)}
+        return {"status": TrialStatus.STOPPED, "values": None}
+
+    def decode(self, values: dict) -> tuple[Cell, int]:
+        """The cell and seed a trial's values stand for."""
+        seed = int(values["seed"])
+        return self._cells[json.dumps({**values, "seed": 0}, sort_keys=True)], seed

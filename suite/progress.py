@@ -1,0 +1,46 @@
+"""One progress line per trial: which trial of how many, its cell, and an ETA."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Progress:
+    def __init__(self, total: int, done: int = 0, stream=sys.stderr):
+        self.total, self.done, self.stream = total, done, stream
+        self.skipped = done  # finished before this process started (resumed)
+        self.started = time.perf_counter()
+        self._trial_start = self.started
+        if done:
+            print(f"resuming: {done} of {total} trials already recorded", file=stream, flush=True)
+
+    def begin(self, label: str) -> None:
+        self._trial_start = time.perf_counter()
+        width = len(str(self.total))
+        print(f"[{self.done + 1:>{width}}/{self.total}] {label} ...", end="", file=self.stream, flush=True)
+
+    def end(self, status: str, metrics: dict, target) -> None:
+        now = time.perf_counter()
+        self.done += 1
+        ran = self.done - self.skipped
+        eta = (now - self.started) / ran * (self.total - self.done)
+        if status == "COMPLETED":
+            epoch = metrics.get("epochs_to_target")
+            reached = f"target at epoch {int(epoch)}" if epoch else "target not reached"
+            diverged = ", DIVERGED" if metrics.get("diverged") else ""
+            acc = metrics.get("final_val_accuracy")
+            outcome = f"val_accuracy {acc:.3f}, {reached}{diverged}" if acc is not None else reached + diverged
+        else:
+            outcome = f"trial {status.lower()}"
+        print(
+            f" {outcome} ({now - self._trial_start:.1f}s) | {clock(now - self.started)} elapsed, ETA {clock(eta)}",
+            file=self.stream,
+            flush=True,
+        )

@@ -1,0 +1,46 @@
+"""Where a number came from: commit, versions, backend and device.
+
+Recorded as tags on every MLflow run and printed in every report, so a figure
+can be traced to the code and machine that produced it.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from suite import backend
+
+PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@lru_cache(maxsize=4)
+def collect(root: Path) -> dict[str, str]:
+    """Tags describing the code and environment of this process."""
+    commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=root)
+    tags = {
+        "git.commit": commit,
+        "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "backend": backend.name(),
+        "device": backend.device(),
+    }
+    for package in PACKAGES:
+        try:
+            tags[f"version.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return tags

@@ -1,0 +1,217 @@
+"""The report: what MLflow holds about a study, as tables, figures and prose.
+
+Built from MLflow alone (never from the tuner's folder), so ``suite report``
+rebuilds it without training. Every file is written atomically: a crash while
+reporting leaves the previous version, never half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from suite import aggregate, figures
+from suite.errors import SuiteError
+from suite.study import ResolvedStudy
+from suite.tracking import Tracker
+
+
+def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str | None = None) -> Path:
+    recorded = tracker.trials(resolved)
+    if recorded.empty:
+        raise SuiteError(
+            f"no recorded trials for study {resolved.name!r} (profile {resolved.profile or 'base'}) in "
+            f"{tracker.uri}; run it first: suite run {resolved.path}" + (f" --profile {resolved.profile}" if resolved.profile else "")
+        )
+    trials = aggregate.latest_per_trial(recorded)
+    summary = aggregate.summarize(trials, resolved.axes)
+
+    histories: dict[int, list] = {}
+    for row in trials[trials["status"] == "FINISHED"].itertuples():
+        histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
+    labels = {cell.index: cell.label for cell in resolved.cells}
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["cell", *resolved.axes, "seed", "status"]
+    metrics = sorted(c for c in trials.columns if c not in columns and c not in ("run_id", "start_time", "error", "data_fingerprint"))
+    atomic_write(out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "run_id", "error"]].to_csv(index=False))
+    atomic_write(out / "summary.csv", summary.to_csv(index=False))
+    figures.curves(histories, labels, "val_accuracy", out / "curves.png")
+    figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
+    study_run = tracker.latest_study_run(resolved)
+    atomic_write(out / "report.md", render(resolved, trials, summary, study_run))
+    if parent_run:
+        tracker.log_artifacts(parent_run, out)
+    return out / "report.md"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------
+
+
+def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run) -> str:
+    s = resolved.study
+    t = s.target
+    profile = resolved.profile or "base"
+    finished = int((trials["status"] == "FINISHED").sum())
+    failed = int((trials["status"] == "FAILED").sum())
+    diverged = int(summary["diverged"].sum())
+    pending = len(resolved.trials) - len(trials)
+    lines = [
+        f"# {s.title}",
+        "",
+        f"> **Claim.** {s.claim}",
+        "",
+        f"Sources: {'; '.join(s.sources) or 'none given'}.",
+        "",
+        f"Study `{s.name}`, profile `{profile}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
+        f"{len(resolved.trials)} trials; {finished} finished, {failed} failed, {diverged} diverged"
+        + (f", **{pending} not yet run**" if pending > 0 else "")
+        + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
+        "",
+        "## Results per cell",
+        "",
+        table(summary, resolved.axes),
+        "",
+        "Accuracy columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
+        "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
+        "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
+        "(compilation), which is reported separately in `summary.csv` (`warmup_s_*`).",
+        "",
+        "## Observed",
+        "",
+        *observations(summary, resolved.axes),
+        "",
+        "No verdict is drawn here: this report describes the measurements; a verdict needs the study's stated "
+        "expectations and the statistics behind them.",
+        "",
+        "## Figures",
+        "",
+        "![validation accuracy per epoch](curves.png)",
+        "",
+        "![headline metrics against the grid](metrics.png)",
+        "",
+        "## Settings",
+        "",
+        "```yaml",
+        yaml.safe_dump(
+            {**s.settings().model_dump(mode="json"), "grid": s.grid, "seeds": s.seeds, "target": t.model_dump()},
+            sort_keys=False,
+        ).rstrip(),
+        "```",
+        "",
+        "## Environment",
+        "",
+        *environment(study_run, trials),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        f"suite run {resolved.path.name if resolved.path.parent.name == 'studies' else resolved.path}"
+        + (f" --profile {resolved.profile}" if resolved.profile else "")
+        + "   # resumes: finished trials are skipped",
+        f"suite report {s.name}" + (f" --profile {resolved.profile}" if resolved.profile else "") + "   # rebuilds this report from MLflow",
+        "```",
+        "",
+        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `curves.png`, `metrics.png`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+COLUMNS = (  # (summary column, header, kind)
+    ("reached_target", "reached target", "fraction"),
+    ("epochs_to_target_median", "epochs to target", "censored"),
+    ("time_to_target_s_median", "train s to target", "censored"),
+    ("final_val_accuracy", "final val acc", "ci"),
+    ("test_accuracy", "test acc", "ci"),
+    ("train_accuracy", "train acc", "ci"),
+    ("generalization_gap", "gap (train - val)", "ci"),
+    ("epoch_time_s_median", "s / epoch", "number"),
+)
+
+
+def table(summary: pd.DataFrame, axes: list[str]) -> str:
+    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in COLUMNS), "diverged", "failed"]
+    rows = []
+    for r in summary.to_dict("records"):
+        row = [str(r[a]) for a in axes] if axes else ["base"]
+        row.append(f"{r['finished']}/{r['trials']}")
+        for column, _, kind in COLUMNS:
+            if kind == "ci":
+                row.append(fmt_ci(r[f"{column}_mean"], r[f"{column}_ci95"]))
+            elif kind == "censored":
+                v = r[column]
+                row.append("not reached" if v == math.inf else fmt(v, 1 if "time" in column else 0))
+            elif kind == "fraction":
+                row.append("–" if pd.isna(r[column]) else f"{r[column]:.0%}")
+            else:
+                row.append(fmt(r[column], 3))
+        row += [str(r["diverged"]), str(r["failed"])]
+        rows.append(row)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fmt(v, digits: int = 3) -> str:
+    return "–" if v is None or pd.isna(v) else f"{v:.{digits}f}"
+
+
+def fmt_ci(mean, half) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.3f}" if pd.isna(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
+    """Which cell is best on each headline metric: computed, never written by hand."""
+    if len(summary) < 2:
+        return ["A single cell: nothing to compare."]
+
+    def label(r):
+        return ", ".join(f"`{a}={r[a]}`" for a in axes)
+
+    out = []
+    for column, what, best in (
+        ("test_accuracy_mean", "highest mean test accuracy", "max"),
+        ("generalization_gap_mean", "smallest mean generalization gap", "min"),
+        ("epochs_to_target_median", "fewest epochs to target (median)", "min"),
+        ("time_to_target_s_median", "least training time to target (median)", "min"),
+    ):
+        values = summary[column].replace(math.inf, math.nan)
+        if values.notna().sum() == 0:
+            out.append(f"- {what}: no cell reached the target in most seeds.")
+            continue
+        r = summary.loc[values.idxmax() if best == "max" else values.idxmin()]
+        out.append(f"- {what[0].upper() + what[1:]}: {label(r)} ({fmt(r[column], 3)}).")
+    return out
+
+
+def environment(study_run, trials: pd.DataFrame) -> list[str]:
+    if study_run is None:
+        return ["(no study run recorded)"]
+    tags = study_run.data.tags
+    when = dt.datetime.fromtimestamp(study_run.info.start_time / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    versions = ", ".join(f"{k.removeprefix('version.')} {v}" for k, v in sorted(tags.items()) if k.startswith("version."))
+    prints = sorted(set(trials["data_fingerprint"].dropna())) if "data_fingerprint" in trials else []
+    return [
+        f"- Run: {when}; MLflow run `{study_run.info.run_id}`",
+        f"- Commit: `{tags.get('git.commit', 'unknown')}`" + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else ""),
+        f"- Backend: {tags.get('backend')}; device: {tags.get('device')}",
+        f"- Python {tags.get('python')} on {tags.get('platform')}",
+        f"- Packages: {versions}",
+        f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",
+        f"- Study file sha256: `{tags.get('suite.file_sha', '')[:16]}`; resolved config: `{tags.get('suite.config_sha', '')[:16]}`",
+    ]

@@ -1,0 +1,482 @@
+"""Study files: the schema, the loader, profiles and the grid of cells.
+
+A study file is data, never code. It is read with a safe YAML loader, checked
+against a locked schema (unknown keys and wrong types fail with the field path),
+shrunk or grown by a named profile, and expanded into cells: one cell per
+combination of grid values, each a complete, validated set of settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from suite.errors import StudyError
+
+# --------------------------------------------------------------------------
+# Field types. Each check raises one plain message, so an error reads
+# "train.batch_size: must be a positive integer, got 'abc'".
+# --------------------------------------------------------------------------
+
+
+def _int(low: int, high: int, message: str):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise PydanticCustomError("value", message)
+        return v
+
+    return Annotated[int, BeforeValidator(check)]
+
+
+def _float(ok, message: str):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
+            raise PydanticCustomError("value", message)
+        return float(v)
+
+    return Annotated[float, BeforeValidator(check)]
+
+
+def _text(v):
+    if not isinstance(v, str) or not v.strip():
+        raise PydanticCustomError("value", "must be a non-empty string")
+    return v
+
+
+def _flag(v):
+    if not isinstance(v, bool):
+        raise PydanticCustomError("value", "must be true or false")
+    return v
+
+
+PositiveInt = _int(1, 10**9, "must be a positive integer")
+Count = _int(0, 10**9, "must be a non-negative integer")
+Epochs = _int(1, 100_000, "must be an integer from 1 to 100000")
+Depth = _int(0, 1_000, "must be an integer from 0 to 1000")
+Width = _int(1, 1 << 16, "must be an integer from 1 to 65536")
+Seed = _int(0, 2**31 - 1, "must be an integer from 0 to 2147483647")
+PositiveFloat = _float(lambda v: v > 0, "must be a positive number")
+NonNegFloat = _float(lambda v: v >= 0, "must be a number >= 0")
+Fraction = _float(lambda v: 0 < v < 1, "must be a number strictly between 0 and 1")
+Rate = _float(lambda v: 0 <= v < 1, "must be a number in [0, 1)")
+Number = _float(lambda v: True, "must be a finite number")
+Text = Annotated[str, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Locked(BaseModel):
+    """A settings block where a typo is an error, not a silently ignored key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------
+# The schema
+# --------------------------------------------------------------------------
+
+
+class Synthetic(Locked):
+    """scikit-learn's make_classification, for controlled experiments."""
+
+    samples: PositiveInt = 5000
+    features: PositiveInt = 40
+    informative: PositiveInt = 10
+    classes: _int(2, 1000, "must be an integer from 2 to 1000") = 10
+    noise: Rate = 0.0  # fraction of labels assigned at random (flip_y)
+    class_sep: PositiveFloat = 1.0
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.informative > self.features:
+            raise PydanticCustomError("value", "informative must not exceed features")
+        return self
+
+
+class Data(Locked):
+    dataset: Text = "mnist1d"
+    train_size: PositiveInt | None = None  # subsample of the training split
+    validation: Fraction = 0.2  # held out from the training examples for model selection
+    test: Fraction = 0.2  # held out for testing, only for datasets without a test split
+    scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
+    seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
+    synthetic: Synthetic = Synthetic()
+
+
+class Model(Locked):
+    family: Literal["mlp", "cnn"] = "mlp"
+    depth: Depth = 2  # hidden layers (0: logistic regression)
+    width: Width = 128  # units per dense layer, filters per convolution
+    kernel_size: _int(1, 1024, "must be an integer from 1 to 1024") = 5
+    activation: Literal["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "softplus", "silu", "linear"] = "relu"
+    init: Literal["glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "normal"] = "glorot_uniform"
+    init_std: PositiveFloat = 0.01  # standard deviation when init is "normal"
+    normalization: Literal["none", "batch", "layer", "group"] = "none"
+    groups: PositiveInt = 8  # for group normalization
+    dropout: Rate = 0.0
+    l1: NonNegFloat = 0.0
+    l2: NonNegFloat = 0.0
+    residual: Flag = False
+
+    @model_validator(mode="after")
+    def _groups_divide_width(self):
+        if self.normalization == "group" and self.width % self.groups:
+            raise PydanticCustomError("value", "group normalization needs groups to divide width")
+        return self
+
+
+class EarlyStopping(Locked):
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    patience: PositiveInt = 5
+    min_delta: NonNegFloat = 0.0
+    restore_best: Flag = False
+
+
+class Train(Locked):
+    optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "adam"
+    learning_rate: PositiveFloat = 1e-3
+    momentum: Rate = 0.9  # for momentum and nesterov
+    weight_decay: NonNegFloat = 0.004  # for adamw (decoupled)
+    batch_size: PositiveInt = 128
+    epochs: Epochs = 20
+    clip_norm: PositiveFloat | None = None  # clip each gradient's norm
+    early_stopping: EarlyStopping | None = None
+
+
+class Settings(Locked):
+    """Everything one trial needs besides its seed."""
+
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+
+
+# Directions are declared, never guessed from a metric's name.
+EPOCH_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
+
+
+class Target(Locked):
+    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"]
+    value: Number
+    direction: Literal["max", "min"] = None  # defaults to the metric's declared direction
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared_direction(cls, data):
+        if isinstance(data, dict) and data.get("direction") is None and data.get("metric") in EPOCH_METRICS:
+            data = {**data, "direction": EPOCH_METRICS[data["metric"]]}
+        return data
+
+    def reached(self, value: float) -> bool:
+        return value >= self.value if self.direction == "max" else value <= self.value
+
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _name(v):
+    if not isinstance(v, str) or not NAME.match(v):
+        raise PydanticCustomError("value", "must be lowercase letters, digits, '_' or '-' (at most 64)")
+    return v
+
+
+def _seed_list(seeds):
+    if not seeds:
+        raise PydanticCustomError("value", "must list at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise PydanticCustomError("value", "must not repeat a seed")
+    return seeds
+
+
+class Study(Settings):
+    name: Annotated[str, BeforeValidator(_name)]
+    title: Text
+    claim: Text
+    sources: list[Text] = []
+    grid: dict[str, list[Any]] = {}
+    seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
+    target: Target
+    profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
+
+    def settings(self) -> Settings:
+        return Settings(data=self.data, model=self.model, train=self.train)
+
+
+# --------------------------------------------------------------------------
+# Cells: the resolved grid
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    values: dict[str, Any]  # grid axis -> value
+    settings: Settings
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "base"
+
+
+@dataclass(frozen=True)
+class ResolvedStudy:
+    """A validated study with its profile applied and its grid expanded."""
+
+    study: Study
+    profile: str | None
+    path: Path
+    file_sha: str  # the file's bytes
+    config_sha: str  # the resolved settings: same file + same profile -> same hash
+    cells: tuple[Cell, ...]
+
+    @property
+    def name(self) -> str:
+        return self.study.name
+
+    @property
+    def axes(self) -> list[str]:
+        return list(self.study.grid)
+
+    @property
+    def trials(self) -> list[tuple[Cell, int]]:
+        return [(cell, seed) for cell in self.cells for seed in self.study.seeds]
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that reads 1e-4 as a number (YAML 1.2) and rejects repeated keys."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"repeated key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_yaml(text: bytes | str, where: str) -> dict:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StudyError(f"{where}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise StudyError(f"{where}: invalid YAML{at}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise StudyError(f"{where}: a study file must be a mapping of keys to values, got {type(raw).__name__}")
+    return raw
+
+
+def find_study(name_or_path: str, studies_dir: Path) -> Path:
+    """A path to a file, or the name of a study in ``studies/``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise StudyError(f"{name_or_path}: no such study file")
+        return path
+    if not NAME.match(name_or_path):
+        raise StudyError(f"{name_or_path!r}: not a study name or a .yaml file")
+    path = studies_dir / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in studies_dir.glob("*.yaml"))) or "none"
+        raise StudyError(f"no study named {name_or_path!r} in {studies_dir} (known: {known})")
+    return path
+
+
+def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
+    data = path.read_bytes()
+    raw = parse_yaml(data, str(path))
+    study = _validate(raw, where="")
+    _resolve(raw, study, None)
+    for name in study.profiles:  # every profile must be valid, not only the one run now
+        _resolve(raw, study, name)
+    if profile is not None and profile not in study.profiles:
+        known = ", ".join(study.profiles) or "none"
+        raise StudyError(f"profiles: no profile named {profile!r} in {path.name} (defined: {known})")
+    resolved, cells = _resolve(raw, study, profile)
+    config = json.dumps({"profile": profile, **resolved.model_dump(mode="json", exclude={"profiles"})}, sort_keys=True)
+    return ResolvedStudy(
+        study=resolved,
+        profile=profile,
+        path=path,
+        file_sha=hashlib.sha256(data).hexdigest(),
+        config_sha=hashlib.sha256(config.encode()).hexdigest(),
+        cells=cells,
+    )
+
+
+def _resolve(raw: dict, study: Study, profile: str | None) -> tuple[Study, tuple[Cell, ...]]:
+    where = f"profiles.{profile}: " if profile else ""
+    if profile:
+        raw = apply_overrides(raw, study.profiles[profile], where=f"profiles.{profile}")
+        study = _validate(raw, where=where)
+    return study, expand_grid(study, where=where)
+
+
+def apply_overrides(raw: dict, overrides: dict, where: str) -> dict:
+    """Apply a profile's ``dotted.path: value`` overrides to the raw study mapping."""
+    raw = copy.deepcopy(raw)
+    grid = raw.get("grid") or {}
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not key:
+            raise StudyError(f"{where}: override keys must be dotted paths, got {key!r}")
+        head, _, rest = key.partition(".")
+        if head == "grid" and rest:
+            if rest not in grid:
+                raise StudyError(f"{where}.{key}: {rest!r} is not a grid axis of this study")
+            raw["grid"][rest] = value
+            continue
+        if key in grid:
+            raise StudyError(f"{where}.{key}: is a grid axis; override grid.{key} instead")
+        if head in ("name", "profiles"):
+            raise StudyError(f"{where}.{key}: a profile cannot change the study's {head}")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                raise StudyError(f"{where}.{key}: {part!r} is not a settings block")
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return raw
+
+
+def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
+    """Every combination of grid values, in file order, each validated as full settings."""
+    base = study.settings().model_dump()
+    axes = {}
+    for axis, values in study.grid.items():
+        if not _has_path(base, axis):
+            close = difflib.get_close_matches(axis, list(_paths(base)), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudyError(f"{where}grid.{axis}: no such setting{hint}")
+        if not values:
+            raise StudyError(f"{where}grid.{axis}: must list at least one value")
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise StudyError(f"{where}grid.{axis}: must not repeat a value")
+        for i, value in enumerate(values):
+            try:
+                Settings.model_validate(_with(base, {axis: value}))
+            except ValidationError as e:
+                message = describe(e.errors()[0])
+                if message.startswith(axis + ":"):  # the value itself is wrong: name its place in the grid
+                    message = message[len(axis) :]
+                else:  # it breaks another setting: say which
+                    message = f": {message}"
+                raise StudyError(f"{where}grid.{axis}[{i}]{message}") from None
+        axes[axis] = values
+    cells = []
+    for i, combo in enumerate(itertools.product(*axes.values())):
+        values = dict(zip(axes, combo))
+        settings = _validate(_with(base, values), where=where, model=Settings)
+        cells.append(Cell(index=i, values=values, settings=settings))
+    return tuple(cells)
+
+
+def _with(base: dict, values: dict[str, Any]) -> dict:
+    out = copy.deepcopy(base)
+    for path, value in values.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return out
+
+
+def _has_path(tree: dict, path: str) -> bool:
+    node = tree
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _paths(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        yield prefix + key
+        if isinstance(value, dict):
+            yield from _paths(value, prefix + key + ".")
+
+
+# --------------------------------------------------------------------------
+# Error messages: one line naming the field path
+# --------------------------------------------------------------------------
+
+_ALL_FIELDS = sorted(
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, EarlyStopping) for f in m.model_fields}
+)
+
+
+def _validate(raw: dict, where: str, model: type[BaseModel] = Study):
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise StudyError(where + describe(e.errors()[0])) from None
+
+
+def describe(error: dict) -> str:
+    """Turn one pydantic error into ``path: what is wrong, got <value>``."""
+    loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+    path = ".".join(loc) or "study"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(loc[-1], _ALL_FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{path}: unknown key{hint}"
+    if kind == "missing":
+        return f"{path}: is required"
+    if kind == "literal_error":
+        message = f"must be one of {error['ctx']['expected']}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = "must be a mapping of keys to values"
+    elif kind == "list_type":
+        message = "must be a list"
+    else:
+        message = error["msg"]
+        message = message[0].lower() + message[1:]
+    if isinstance(error.get("input"), dict):  # a whole block is wrong: its keys say more than its repr
+        return f"{path}: {message}"
+    got = repr(error.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return f"{path}: {message}, got {got}"

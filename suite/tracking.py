@@ -1,0 +1,193 @@
+"""MLflow: where every study run and trial is recorded, and read back from.
+
+One experiment per study; one parent run per ``suite run``; one child run per
+trial, with its settings as params, per-epoch metrics with ``step=epoch`` and
+provenance as tags. The client API is used directly, with explicit run ids, so
+nothing depends on a global "active run".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from suite.errors import TrackingError
+from suite.study import Cell, ResolvedStudy
+
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # a dead server fails in seconds, not minutes
+
+from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME  # noqa: E402
+
+BATCH = 1000  # MLflow's limit on metrics per log_batch call
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_train_s")
+
+
+def default_uri(home: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else an SQLite store inside the workspace."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(home / '.suite' / 'mlflow.db').resolve()}"
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value)
+    return out
+
+
+class Tracker:
+    def __init__(self, uri: str, artifact_root: Path | None = None):
+        self.uri = uri
+        self.artifact_root = artifact_root
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+            self.client.search_experiments(max_results=1)
+        except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
+            raise TrackingError(f"tracking store {uri}: cannot be reached ({_one_line(e)})") from None
+
+    # ---- writing ---------------------------------------------------------
+
+    def experiment(self, name: str, create: bool = True) -> str | None:
+        """The study's experiment id, created on first use (before any worker starts)."""
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return found.experiment_id
+            if not create:
+                return None
+            location = self.artifact_root.resolve().as_uri() if self.artifact_root else None
+            return self.client.create_experiment(name, artifact_location=location)
+        except Exception as e:  # noqa: BLE001
+            raise TrackingError(f"tracking store {self.uri}: cannot create experiment {name!r} ({_one_line(e)})") from None
+
+    def start_study(self, resolved: ResolvedStudy, provenance: dict[str, str]) -> str:
+        exp = self.experiment(resolved.name)
+        tags = {
+            **provenance,
+            **_study_tags(resolved),
+            "suite.kind": "study",
+            "suite.axes": json.dumps(resolved.axes),
+            "suite.trials": str(len(resolved.trials)),
+        }
+        try:
+            run = self.client.create_run(exp, run_name=f"{resolved.name} [{resolved.profile or 'base'}]", tags=tags)
+        except Exception as e:  # noqa: BLE001
+            raise TrackingError(f"tracking store {self.uri}: cannot write a run ({_one_line(e)})") from None
+        settings = flatten(resolved.study.settings().model_dump(mode="json"))
+        self._params(run.info.run_id, settings)
+        return run.info.run_id
+
+    def start_trial(self, resolved: ResolvedStudy, parent: str, cell: Cell, seed: int, trial_id: str, provenance) -> str:
+        tags = {
+            **provenance,
+            **_study_tags(resolved),
+            MLFLOW_PARENT_RUN_ID: parent,
+            "suite.kind": "trial",
+            "suite.cell": str(cell.index),
+            "suite.cell_values": json.dumps(cell.values),
+            "suite.seed": str(seed),
+            "suite.tuner_trial": trial_id,
+        }
+        run = self.client.create_run(self.experiment(resolved.name), run_name=f"{cell.label} seed={seed}", tags=tags)
+        self._params(run.info.run_id, {**flatten(cell.settings.model_dump(mode="json")), "seed": str(seed)})
+        return run.info.run_id
+
+    def finish_trial(self, run_id: str, result) -> None:
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, value, now, epoch)
+            for key in EPOCH_METRICS
+            for epoch, value in enumerate(result.history.get(key, []), start=1)
+        ]
+        metrics += [Metric(key, value, now, 0) for key, value in result.metrics.items() if value is not None]
+        for i in range(0, len(metrics), BATCH):
+            self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
+        self.client.log_batch(
+            run_id,
+            tags=[RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))],
+        )
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def fail_trial(self, run_id: str, message: str) -> None:
+        self.client.set_tag(run_id, "suite.error", message[-4000:])
+        self.client.set_terminated(run_id, "FAILED")
+
+    def end(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)
+
+    def log_artifacts(self, run_id: str, folder: Path) -> None:
+        self.client.log_artifacts(run_id, str(folder))
+
+    def _params(self, run_id: str, params: dict[str, str]) -> None:
+        items = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow's limit on params per log_batch call
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+    # ---- reading ---------------------------------------------------------
+
+    def _search(self, name: str, kind: str, config_sha: str) -> list:
+        exp = self.experiment(name, create=False)
+        if exp is None:
+            return []
+        query = f"tags.`suite.kind` = '{kind}' and tags.`suite.config_sha` = '{config_sha}'"
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs([exp], query, ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def trials(self, resolved: ResolvedStudy) -> pd.DataFrame:
+        """Every recorded trial of this resolved study: one row per MLflow run."""
+        rows = []
+        for run in self._search(resolved.name, "trial", resolved.config_sha):
+            tags = run.data.tags
+            rows.append(
+                {
+                    "run_id": run.info.run_id,
+                    "status": run.info.status,
+                    "start_time": run.info.start_time,
+                    "cell": int(tags["suite.cell"]),
+                    "seed": int(tags["suite.seed"]),
+                    **json.loads(tags["suite.cell_values"]),
+                    "error": tags.get("suite.error", ""),
+                    "data_fingerprint": tags.get("data.fingerprint"),
+                    **run.data.metrics,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def latest_study_run(self, resolved: ResolvedStudy):
+        runs = self._search(resolved.name, "study", resolved.config_sha)
+        return max(runs, key=lambda r: r.info.start_time) if runs else None
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
+
+def _study_tags(resolved: ResolvedStudy) -> dict[str, str]:
+    return {
+        "suite.study": resolved.name,
+        "suite.profile": resolved.profile or "base",
+        "suite.file_sha": resolved.file_sha,
+        "suite.config_sha": resolved.config_sha,
+    }
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

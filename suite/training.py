@@ -1,0 +1,92 @@
+"""Optimizers and the callbacks that time and guard a fit.
+
+Keras 3 APIs only. The clock counts training time and stops while Keras
+evaluates the validation split (AlgoPerf's rule), so time-to-target measures
+training, not evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+
+from suite.study import Train
+
+
+def optimizer(t: Train) -> keras.optimizers.Optimizer:
+    clip = {"clipnorm": t.clip_norm} if t.clip_norm else {}
+    lr = t.learning_rate
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, **clip)
+    if t.optimizer == "momentum":
+        return keras.optimizers.SGD(lr, momentum=t.momentum, **clip)
+    if t.optimizer == "nesterov":
+        return keras.optimizers.SGD(lr, momentum=t.momentum, nesterov=True, **clip)
+    if t.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr, **clip)
+    if t.optimizer == "adam":
+        return keras.optimizers.Adam(lr, **clip)
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip)
+    raise ValueError(f"unknown optimizer {t.optimizer!r}")  # the schema makes this unreachable
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Training seconds per epoch, excluding the validation pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def _stop(self):
+        if self._start is not None:
+            self.seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    def on_test_begin(self, logs=None):  # Keras validates inside the epoch: stop the clock here
+        self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):  # no validation this epoch
+        self._stop()
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop a fit whose loss has become NaN or infinite; the epoch is kept as evidence."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_epoch = epoch + 1
+            self.model.stop_training = True
+
+
+class LearningRate(keras.callbacks.Callback):
+    """The learning rate in force at the end of each epoch (schedules change it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.values: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.values.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def early_stopping(t: Train) -> list[keras.callbacks.Callback]:
+    if t.early_stopping is None:
+        return []
+    e = t.early_stopping
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, restore_best_weights=e.restore_best
+        )
+    ]

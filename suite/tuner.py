@@ -1,0 +1,73 @@
+"""The tuner: runs the trial the oracle hands it and records it in MLflow.
+
+A keras-tuner ``BaseTuner`` with its own ``run_trial``: the stock Keras tuner
+would import TensorBoard and fit models its own way. One trial is one MLflow
+child run; an exception inside a trial fails that trial (recorded with its
+message) and the search goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+
+import keras_tuner
+from keras_tuner.engine.base_tuner import BaseTuner
+from keras_tuner.errors import FailedTrialError
+
+from suite import trial as trials
+from suite.oracle import GridOracle
+from suite.progress import Progress
+from suite.study import ResolvedStudy
+from suite.tracking import Tracker
+
+
+class StudyTuner(BaseTuner):
+    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory):
+        target = resolved.study.target
+        self.objective_name = f"best_{target.metric}"
+        oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
+        # The project folder is named by the resolved study's hash: the same file and
+        # profile resume it, an edited file or another profile starts its own.
+        super().__init__(oracle=oracle, directory=str(directory), project_name=resolved.config_sha[:16])
+        self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
+        self.resolved, self.tracker = resolved, tracker
+        self.parent_run, self.provenance = parent_run, provenance
+        finished = sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
+        self.progress = Progress(total=len(resolved.trials), done=finished)
+        self.last_metrics: dict = {}
+
+    def run_trial(self, trial):
+        cell, seed = self.oracle.decode(trial.hyperparameters.values)
+        target = self.resolved.study.target
+        run_id = self.tracker.start_trial(self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance)
+        try:
+            result = trials.run(cell.settings, seed, target)
+        except Exception as e:
+            self.tracker.fail_trial(run_id, traceback.format_exc())
+            self.last_metrics = {}
+            raise FailedTrialError(f"{type(e).__name__}: {e}") from e
+        except BaseException:  # interrupted: never leave the run looking finished
+            self.tracker.end(run_id, "KILLED")
+            raise
+        self.tracker.finish_trial(run_id, result)
+        self.last_metrics = result.metrics
+        values = [v for v in result.history[target.metric] if math.isfinite(v)]
+        best = (max if target.direction == "max" else min)(values) if values else None
+        if best is None:  # a run that produced no finite value still completes, ranked last
+            best = -math.inf if target.direction == "max" else math.inf
+        return {self.objective_name: best}
+
+    def on_trial_begin(self, trial):
+        cell, seed = self.oracle.decode(trial.hyperparameters.values)
+        self.progress.begin(f"{cell.label} seed={seed}")
+
+    def on_trial_end(self, trial):
+        self.progress.end(trial.status, self.last_metrics, self.resolved.study.target)
+        super().on_trial_end(trial)
+
+    def save_model(self, trial_id, model, step=0):
+        pass  # models are not kept: a trial is reproduced from its settings and seed
+
+    def load_model(self, trial):
+        raise NotImplementedError("trials keep no model; rerun the cell with its seed")
