@@ -56,6 +56,8 @@ def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
             ax.scatter(xs, group[metric], s=12, alpha=0.5)
             means = group.assign(_x=xs).groupby("_x")[metric].mean()
             ax.plot(means.index, means.values, marker="o", lw=1.4, label=label or None)
+        if metric not in done or done[metric].notna().sum() == 0:
+            ax.text(0.5, 0.5, "no trial reached the target", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(x_axis or "")
         if x_axis and not numeric:

@@ -13,13 +13,13 @@ def clock(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, done: int = 0, stream=sys.stderr):
-        self.total, self.done, self.stream = total, done, stream
+    def __init__(self, total: int, done: int = 0, stream=None):
+        self.total, self.done, self.stream = total, done, stream or sys.stderr
         self.skipped = done  # finished before this process started (resumed)
         self.started = time.perf_counter()
         self._trial_start = self.started
         if done:
-            print(f"resuming: {done} of {total} trials already recorded", file=stream, flush=True)
+            print(f"resuming: {done} of {total} trials already recorded", file=self.stream, flush=True)
 
     def begin(self, label: str) -> None:
         self._trial_start = time.perf_counter()

@@ -17,7 +17,7 @@ import yaml
 from suite import aggregate, figures
 from suite.errors import SuiteError
 from suite.study import ResolvedStudy
-from suite.tracking import Tracker
+from suite.tracking import EPOCH_METRICS, Tracker
 
 
 def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str | None = None) -> Path:
@@ -37,7 +37,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
 
     out.mkdir(parents=True, exist_ok=True)
     columns = ["cell", *resolved.axes, "seed", "status"]
-    metrics = sorted(c for c in trials.columns if c not in columns and c not in ("run_id", "start_time", "error", "data_fingerprint"))
+    # Per-trial metrics only; per-epoch series stay in MLflow (their "latest value" would mislead here).
+    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", *EPOCH_METRICS}
+    metrics = sorted(c for c in trials.columns if c not in skip)
     atomic_write(out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "run_id", "error"]].to_csv(index=False))
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     figures.curves(histories, labels, "val_accuracy", out / "curves.png")
@@ -106,7 +108,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         "",
         "```yaml",
         yaml.safe_dump(
-            {**s.settings().model_dump(mode="json"), "grid": s.grid, "seeds": s.seeds, "target": t.model_dump()},
+            {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": t.model_dump()},
             sort_keys=False,
         ).rstrip(),
         "```",
@@ -118,7 +120,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         "## Reproduce",
         "",
         "```sh",
-        f"suite run {resolved.path.name if resolved.path.parent.name == 'studies' else resolved.path}"
+        f"suite run {s.name if resolved.path.parent.name == 'studies' else resolved.path}"
         + (f" --profile {resolved.profile}" if resolved.profile else "")
         + "   # resumes: finished trials are skipped",
         f"suite report {s.name}" + (f" --profile {resolved.profile}" if resolved.profile else "") + "   # rebuilds this report from MLflow",
@@ -130,6 +132,13 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
     return "\n".join(lines)
 
 
+def settings_shown(s) -> dict:
+    settings = s.settings().model_dump(mode="json")
+    if s.data.dataset != "synthetic":  # its generator's settings would only distract
+        del settings["data"]["synthetic"]
+    return settings
+
+
 COLUMNS = (  # (summary column, header, kind)
     ("reached_target", "reached target", "fraction"),
     ("epochs_to_target_median", "epochs to target", "censored"),
@@ -139,6 +148,7 @@ COLUMNS = (  # (summary column, header, kind)
     ("train_accuracy", "train acc", "ci"),
     ("generalization_gap", "gap (train - val)", "ci"),
     ("epoch_time_s_median", "s / epoch", "number"),
+    ("warmup_s_median", "warm-up s", "number"),
 )
 
 
@@ -185,17 +195,17 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
 
     out = []
     for column, what, best in (
-        ("test_accuracy_mean", "highest mean test accuracy", "max"),
-        ("generalization_gap_mean", "smallest mean generalization gap", "min"),
-        ("epochs_to_target_median", "fewest epochs to target (median)", "min"),
-        ("time_to_target_s_median", "least training time to target (median)", "min"),
+        ("test_accuracy_mean", "Highest mean test accuracy", "max"),
+        ("generalization_gap_mean", "Smallest mean generalization gap", "min"),
+        ("epochs_to_target_median", "Fewest epochs to target (median)", "min"),
+        ("time_to_target_s_median", "Least training time to target (median)", "min"),
     ):
         values = summary[column].replace(math.inf, math.nan)
         if values.notna().sum() == 0:
-            out.append(f"- {what}: no cell reached the target in most seeds.")
+            out.append(f"- {what}: no cell reached the target in most of its seeds.")
             continue
         r = summary.loc[values.idxmax() if best == "max" else values.idxmin()]
-        out.append(f"- {what[0].upper() + what[1:]}: {label(r)} ({fmt(r[column], 3)}).")
+        out.append(f"- {what}: {label(r)} ({fmt(r[column], 3)}).")
     return out
 
 

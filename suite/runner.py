@@ -7,8 +7,10 @@ and nothing is written to the store until they pass.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from suite import data, provenance, report
 from suite.errors import SuiteError
 from suite.study import ResolvedStudy
 from suite.tracking import Tracker, default_uri
+
+CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,36 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False) -> Pa
     for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
         data.prepare(cell.settings.data)
 
+    tuner_dir = ws.state / "tuner" / resolved.name
+    with exclusive(tuner_dir / f"{resolved.config_sha[:16]}.lock", resolved):
+        return _search(resolved, ws, tracker, tuner_dir, fresh)
+
+
+@contextmanager
+def exclusive(lock: Path, resolved: ResolvedStudy):
+    """One `suite run` per study and profile at a time: a second one refuses instead of duplicating trials."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SuiteError(
+                f"another `suite run` is already running study {resolved.name!r} with profile "
+                f"{resolved.profile or 'base'}; wait for it to finish (the lock is released when it exits)"
+            ) from None
+        yield  # the lock goes with the process, however it ends
+
+
+def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool) -> Path:
     from suite.tuner import StudyTuner  # imports keras-tuner and Keras: only when training
 
-    tuner_dir = ws.state / "tuner" / resolved.name
     if fresh:
         shutil.rmtree(tuner_dir / resolved.config_sha[:16], ignore_errors=True)
         for run_id in tracker.trials(resolved).get("run_id", []):
             tracker.client.delete_run(run_id)  # soft delete: recoverable, but out of every report
-    tags = provenance.collect(ws.root)
+    # We hold the lock, so a run still marked RUNNING belongs to a process that died: say so.
+    tracker.close_orphans(resolved)
+    tags = provenance.collect(CODE_ROOT)
     parent = tracker.start_study(resolved, tags)
     status = "FAILED"
     try:

@@ -104,8 +104,16 @@ class Synthetic(Locked):
         return self
 
 
+def _dataset(v):
+    from suite.data import known  # the registry lives with the loaders; imported late to avoid a cycle
+
+    if not isinstance(v, str) or v not in known():
+        raise PydanticCustomError("value", "unknown dataset (known: {known})", {"known": ", ".join(known())})
+    return v
+
+
 class Data(Locked):
-    dataset: Text = "mnist1d"
+    dataset: Annotated[str, BeforeValidator(_dataset)] = "mnist1d"
     train_size: PositiveInt | None = None  # subsample of the training split
     validation: Fraction = 0.2  # held out from the training examples for model selection
     test: Fraction = 0.2  # held out for testing, only for datasets without a test split

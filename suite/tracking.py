@@ -50,9 +50,9 @@ class Tracker:
     def __init__(self, uri: str, artifact_root: Path | None = None):
         self.uri = uri
         self.artifact_root = artifact_root
-        if uri.startswith("sqlite:///"):
-            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if uri.startswith("sqlite:///"):
+                Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
             self.client = MlflowClient(tracking_uri=uri)
             self.client.search_experiments(max_results=1)
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
@@ -127,6 +127,18 @@ class Tracker:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
+
+    def close_orphans(self, resolved: ResolvedStudy) -> int:
+        """Mark runs left RUNNING by a process that died as KILLED, so none looks finished."""
+        orphans = [
+            run
+            for kind in ("study", "trial")
+            for run in self._search(resolved.name, kind, resolved.config_sha)
+            if run.info.status == "RUNNING"
+        ]
+        for run in orphans:
+            self.client.set_terminated(run.info.run_id, "KILLED")
+        return len(orphans)
 
     def log_artifacts(self, run_id: str, folder: Path) -> None:
         self.client.log_artifacts(run_id, str(folder))

@@ -8,6 +8,8 @@ message) and the search goes on.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import traceback
 
@@ -29,7 +31,8 @@ class StudyTuner(BaseTuner):
         oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
         # The project folder is named by the resolved study's hash: the same file and
         # profile resume it, an edited file or another profile starts its own.
-        super().__init__(oracle=oracle, directory=str(directory), project_name=resolved.config_sha[:16])
+        with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner..."; Progress says it
+            super().__init__(oracle=oracle, directory=str(directory), project_name=resolved.config_sha[:16])
         self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
         self.resolved, self.tracker = resolved, tracker
         self.parent_run, self.provenance = parent_run, provenance

@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make study` and `make test`.
+# Everything runs inside .venv, created on first use.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STUDY   ?= dropout
+PROFILE ?= quick
+PORT    ?= 5000
+
+.PHONY: study test ui validate list clean-state
+
+# Re-install when the package's dependencies change.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick)
+	$(BIN)/suite run $(STUDY) --profile $(PROFILE)
+
+test: $(BIN)/.installed  ## unit tests and capped end-to-end runs
+	$(BIN)/python -m pytest
+
+ui: $(BIN)/.installed  ## MLflow UI on 127.0.0.1:$(PORT) over .suite/mlflow.db
+	$(BIN)/suite ui --port $(PORT)
+
+validate: $(BIN)/.installed  ## check every study file without running it
+	$(BIN)/suite validate studies/*.yaml
+
+list: $(BIN)/.installed
+	$(BIN)/suite list
+
+clean-state:  ## forget every recorded run and tuner state (results/ is kept)
+	rm -rf .suite

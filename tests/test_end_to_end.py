@@ -1,0 +1,158 @@
+"""A smoke study through the real CLI, real keras-tuner, a real SQLite MLflow store and real report files."""
+
+import math
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from suite.cli import main
+
+STUDY = """\
+name: e2e
+title: End-to-end check
+claim: Every trial is trained, recorded and reported.
+sources: [tests]
+data: {dataset: mnist1d, train_size: 200}
+model: {depth: 1, width: 16, init: normal, init_std: 1.0}
+train: {optimizer: sgd, learning_rate: 0.05, batch_size: 64, epochs: 4}
+grid:
+  train.learning_rate: [0.05, 1.0e+12]   # the second one diverges
+seeds: [0, 1]
+target: {metric: val_accuracy, value: 0.12}
+profiles:
+  smoke: {train.epochs: 2}
+"""
+TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    (home / "studies").mkdir()
+    (home / "studies" / "e2e.yaml").write_text(STUDY)
+    return home
+
+
+@pytest.fixture(scope="module")
+def client(home):
+    return MlflowClient(f"sqlite:///{home / '.suite' / 'mlflow.db'}")
+
+
+def suite(home, *args, monkeypatch):
+    monkeypatch.setenv("SUITE_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return main(list(args))
+
+
+def runs(client, kind):
+    exp = client.get_experiment_by_name("e2e")
+    return client.search_runs([exp.experiment_id], f"tags.`suite.kind` = '{kind}'")
+
+
+@pytest.fixture(scope="module")
+def first_run(home):
+    mp = pytest.MonkeyPatch()
+    try:
+        assert suite(home, "run", "e2e", "--profile", "smoke", monkeypatch=mp) == 0
+    finally:
+        mp.undo()
+
+
+def test_every_trial_is_a_finished_child_run(first_run, client):
+    (parent,) = runs(client, "study")
+    trials = runs(client, "trial")
+    assert parent.info.status == "FINISHED"
+    assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
+    assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {parent.info.run_id}
+    assert sorted((t.data.tags["suite.cell"], t.data.tags["suite.seed"]) for t in trials) == [
+        ("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")
+    ]
+
+
+def test_runs_carry_settings_metrics_and_provenance(first_run, client):
+    for t in runs(client, "trial"):
+        params, tags, metrics = t.data.params, t.data.tags, t.data.metrics
+        assert params["train.epochs"] == "2" and params["seed"] == t.data.tags["suite.seed"]
+        assert float(params["train.learning_rate"]) in (0.05, 1e12)
+        for tag in ("git.commit", "git.dirty", "python", "backend", "device", "data.fingerprint", "suite.file_sha",
+                    "suite.config_sha", "version.tensorflow", "version.keras", "version.keras-tuner", "version.mlflow"):
+            assert tags.get(tag), tag
+        for metric in ("test_accuracy", "final_val_accuracy", "best_val_accuracy", "generalization_gap", "diverged",
+                       "reached_target", "warmup_s", "epochs_run"):
+            assert metric in metrics, metric
+        history = client.get_metric_history(t.info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == list(range(1, len(history) + 1))
+        assert len(client.get_metric_history(t.info.run_id, "epoch_train_s")) == len(history)
+        diverging = float(params["train.learning_rate"]) > 1
+        assert metrics["diverged"] == float(diverging)
+        if metrics["reached_target"]:
+            assert metrics["epochs_to_target"] >= 1
+        else:
+            assert "epochs_to_target" not in metrics  # censored: absent, never invented
+
+
+def test_report_files(first_run, home, client):
+    out = home / "results" / "e2e"
+    assert {p.name for p in out.iterdir()} == {"report.md", "trials.csv", "summary.csv", "curves.png", "metrics.png"}
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and set(trials["status"]) == {"FINISHED"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["train.learning_rate"].tolist() == [0.05, 1e12]
+    assert summary["diverged"].tolist() == [0, 2]
+    text = (out / "report.md").read_text()
+    for needle in ("# End-to-end check", "Every trial is trained", "| train.learning_rate |", "4 finished, 0 failed, 2 diverged",
+                   "Commit:", "Backend: tensorflow", "suite run e2e --profile smoke"):
+        assert needle in text, needle
+    (parent,) = runs(client, "study")
+    assert "report.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, capsys):
+    assert suite(home, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
+    assert "resuming: 4 of 4 trials already recorded" in capsys.readouterr().err
+    assert len(runs(client, "trial")) == 4
+    assert suite(home, "report", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
+
+
+def test_fresh_rerun_gives_identical_metrics(first_run, home, client, monkeypatch):
+    before = {(t.data.tags["suite.cell"], t.data.tags["suite.seed"]): t.data.metrics for t in runs(client, "trial")}
+    assert suite(home, "run", "e2e", "--profile", "smoke", "--fresh", monkeypatch=monkeypatch) == 0
+    after = {(t.data.tags["suite.cell"], t.data.tags["suite.seed"]): t.data.metrics for t in runs(client, "trial")}
+    assert len(after) == 4 and after.keys() == before.keys()
+    for key in before:
+        same = {k: v for k, v in before[key].items() if k not in TIMINGS | {"epoch_train_s"}}
+        again = {k: v for k, v in after[key].items() if k not in TIMINGS | {"epoch_train_s"}}
+        assert same.keys() == again.keys()
+        for k in same:
+            assert same[k] == again[k] or (math.isnan(same[k]) and math.isnan(again[k])), (key, k)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (STUDY.replace("batch_size: 64", "batch_size: abc"), "error: train.batch_size: must be a positive integer, got 'abc'"),
+        (STUDY.replace("dataset: mnist1d", "dataset: imagenet"), "error: data.dataset: unknown dataset (known: digits, mnist1d"),
+        (STUDY.replace("train.learning_rate: [", "train.learning_rat: ["), "error: grid.train.learning_rat: no such setting"),
+    ],
+)
+def test_bad_study_fails_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, text, message):
+    (tmp_path / "bad.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert suite(tmp_path, "run", "bad.yaml", monkeypatch=monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]  # no store, no results
+
+
+def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "e2e.yaml").write_text(STUDY)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    assert main(["run", "e2e", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: tracking store sqlite:///{blocker}/sub/mlflow.db: cannot be reached")
+    assert not (tmp_path / "results").exists() and not (tmp_path / ".suite").exists()

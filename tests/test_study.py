@@ -1,0 +1,182 @@
+"""The study file: schema, error messages, YAML quirks, profiles and the grid."""
+
+from pathlib import Path
+
+import pytest
+
+from suite.errors import StudyError
+from suite.study import apply_overrides, find_study, load_study, parse_yaml
+
+# The example of issue #2, verbatim: it must keep running as written.
+EXAMPLE = """\
+name: dropout
+title: Dropout rate vs overfitting
+claim: Dropout reduces overfitting, and a rate of 0.5 on hidden units works best.
+sources: ["003_f1dccf38c8746b8a.txt", "Srivastava et al. 2014, JMLR 15"]
+data:
+  dataset: mnist1d        # also: mnist5k, digits, synthetic; and keras.datasets names for users online
+  train_size: 4000        # optional subsample of the training split
+  validation: 0.2         # held out from training for model selection; the test split is reported separately
+model:
+  family: mlp             # also: cnn
+  depth: 3
+  width: 256
+  activation: relu
+  init: he_normal
+  dropout: 0.0
+  l2: 0.0
+train:
+  optimizer: adam
+  learning_rate: 1.0e-3
+  batch_size: 128
+  epochs: 60
+grid:                     # scientific axes: every combination is a cell
+  model.dropout: [0.0, 0.1, 0.3, 0.5, 0.7]
+seeds: [0, 1, 2]          # replicates of every cell
+target: {metric: val_accuracy, value: 0.60}
+profiles:
+  smoke: {train.epochs: 2, seeds: [0], data.train_size: 256}
+"""
+
+
+def write(tmp_path: Path, text: str, name="study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path, text: str, profile=None) -> str:
+    with pytest.raises(StudyError) as e:
+        load_study(write(tmp_path, text), profile)
+    message = str(e.value)
+    assert "\n" not in message
+    return message
+
+
+def test_example_resolves_as_written(tmp_path):
+    r = load_study(write(tmp_path, EXAMPLE))
+    assert r.study.train.learning_rate == 1e-3
+    assert r.study.target.direction == "max"  # declared for val_accuracy, not guessed
+    assert [c.values for c in r.cells] == [{"model.dropout": v} for v in (0.0, 0.1, 0.3, 0.5, 0.7)]
+    assert [c.settings.model.dropout for c in r.cells] == [0.0, 0.1, 0.3, 0.5, 0.7]
+    assert len(r.trials) == 15
+    assert r.trials[:4] == [(r.cells[0], 0), (r.cells[0], 1), (r.cells[0], 2), (r.cells[1], 0)]
+
+
+def test_profile_overrides_without_copying(tmp_path):
+    base = load_study(write(tmp_path, EXAMPLE))
+    smoke = load_study(write(tmp_path, EXAMPLE), "smoke")
+    assert (smoke.study.train.epochs, smoke.study.seeds, smoke.study.data.train_size) == (2, [0], 256)
+    assert smoke.study.model == base.study.model
+    assert smoke.config_sha != base.config_sha
+    assert smoke.file_sha == base.file_sha
+    assert all(c.settings.train.epochs == 2 for c in smoke.cells)
+
+
+def test_same_file_same_hash(tmp_path):
+    a = load_study(write(tmp_path, EXAMPLE), "smoke")
+    b = load_study(write(tmp_path, EXAMPLE + "\n# a comment\n", "other.yaml"), "smoke")
+    assert a.config_sha == b.config_sha  # the resolved settings, not the bytes, identify the trials
+    assert a.file_sha != b.file_sha
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("batch_size: 128", "batch_size: abc", "train.batch_size: must be a positive integer, got 'abc'"),
+        ("batch_size: 128", "batch_size: 0", "train.batch_size: must be a positive integer, got 0"),
+        ("batch_size: 128", "batch_size: 12.5", "train.batch_size: must be a positive integer, got 12.5"),
+        ("batch_size: 128", "batch_size: true", "train.batch_size: must be a positive integer, got True"),
+        ("  dropout: 0.0\n", "  dropuot: 0.0\n", "model.dropuot: unknown key (did you mean 'dropout'?)"),
+        ("activation: relu", "activation: rellu", "model.activation: must be one of"),
+        ("learning_rate: 1.0e-3", "learning_rate: -1", "train.learning_rate: must be a positive number, got -1"),
+        ("learning_rate: 1.0e-3", "learning_rate: .nan", "train.learning_rate: must be a positive number"),
+        ("epochs: 60", "epochs: 100000000", "train.epochs: must be an integer from 1 to 100000"),
+        ("validation: 0.2 ", "validation: 1.0 ", "data.validation: must be a number strictly between 0 and 1"),
+        ("seeds: [0, 1, 2]", "seeds: []", "seeds: must list at least one seed"),
+        ("seeds: [0, 1, 2]", "seeds: [1, 1]", "seeds: must not repeat a seed"),
+        ("name: dropout", "name: ../../etc", "name: must be lowercase letters"),
+        ("target: {metric: val_accuracy, value: 0.60}", "target: {metric: val_acc, value: 0.6}", "target.metric: must be one of"),
+        ("target: {metric: val_accuracy, value: 0.60}", "target: {value: 0.6}", "target.metric: is required"),
+        ("data:\n", "data: 5\nxdata:\n", "data: must be a mapping"),
+        ("[0.0, 0.1, 0.3, 0.5, 0.7]", "[0.0, 1.5]", "grid.model.dropout[1]: must be a number in [0, 1), got 1.5"),
+        ("[0.0, 0.1, 0.3, 0.5, 0.7]", "[]", "grid.model.dropout: must list at least one value"),
+        ("[0.0, 0.1, 0.3, 0.5, 0.7]", "[0.1, 0.1]", "grid.model.dropout: must not repeat a value"),
+        ("model.dropout: [", "model.dropot: [", "grid.model.dropot: no such setting (did you mean 'model.dropout'?)"),
+        ("data.train_size: 256}", "data.train_sise: 256}", "profiles.smoke: data.train_sise: unknown key"),
+        ("{train.epochs: 2,", "{model.dropout: 0.5, train.epochs: 2,", "profiles.smoke.model.dropout: is a grid axis"),
+    ],
+)
+def test_bad_values_name_their_field(tmp_path, old, new, expected):
+    assert old in EXAMPLE
+    assert error_of(tmp_path, EXAMPLE.replace(old, new, 1)).startswith(expected)
+
+
+def test_group_norm_needs_divisible_width(tmp_path):
+    text = EXAMPLE.replace("  depth: 3\n", "  depth: 3\n  normalization: group\n  groups: 7\n")
+    assert error_of(tmp_path, text) == "model: group normalization needs groups to divide width"
+
+
+def test_unknown_profile_lists_defined_ones(tmp_path):
+    assert "defined: smoke" in error_of(tmp_path, EXAMPLE, profile="quick")
+
+
+def test_yaml_reads_exponents_as_numbers():
+    assert parse_yaml("a: 1e-4\nb: 1.0e+3\nc: 5\nd: '1e-4'", "x") == {"a": 1e-4, "b": 1000.0, "c": 5, "d": "1e-4"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a: 1\na: 2\n", "invalid YAML at line 2, column 1: repeated key 'a'"),
+        ("a: [1, 2\n", "invalid YAML at line 2"),
+        ("- 1\n- 2\n", "a study file must be a mapping"),
+        ("", "a study file must be a mapping"),
+        ("!!python/object/apply:os.system ['true']", "invalid YAML"),  # data, never code
+        (b"name: \xff\xfe", "not UTF-8 text (byte 0xff at offset 6)"),
+    ],
+)
+def test_yaml_errors_are_one_line(text, expected):
+    with pytest.raises(StudyError) as e:
+        parse_yaml(text, "f.yaml")
+    assert expected in str(e.value) and "\n" not in str(e.value)
+
+
+def test_overrides_reach_nested_settings_and_grid():
+    raw = {"grid": {"model.width": [8, 16]}, "train": {"epochs": 3}}
+    out = apply_overrides(raw, {"train.epochs": 1, "grid.model.width": [4], "seeds": [5]}, "profiles.p")
+    assert out == {"grid": {"model.width": [4]}, "train": {"epochs": 1}, "seeds": [5]}
+    assert raw["train"]["epochs"] == 3  # the original is untouched
+    with pytest.raises(StudyError, match="profiles.p.grid.model.depth: 'model.depth' is not a grid axis"):
+        apply_overrides(raw, {"grid.model.depth": [1]}, "profiles.p")
+
+
+def test_grid_is_the_product_in_file_order(tmp_path):
+    text = EXAMPLE.replace(
+        "  model.dropout: [0.0, 0.1, 0.3, 0.5, 0.7]", "  model.width: [8, 16]\n  train.optimizer: [sgd, adam, nesterov]"
+    )
+    r = load_study(write(tmp_path, text))
+    assert [tuple(c.values.values()) for c in r.cells] == [
+        (8, "sgd"), (8, "adam"), (8, "nesterov"), (16, "sgd"), (16, "adam"), (16, "nesterov")
+    ]
+    assert r.cells[4].settings.model.width == 16 and r.cells[4].settings.train.optimizer == "adam"
+    assert r.cells[4].label == "model.width=16, train.optimizer=adam"
+
+
+def test_find_study(tmp_path):
+    (tmp_path / "studies").mkdir()
+    write(tmp_path / "studies", EXAMPLE, "dropout.yaml")
+    assert find_study("dropout", tmp_path / "studies").name == "dropout.yaml"
+    with pytest.raises(StudyError, match="no study named 'nope'.*known: dropout"):
+        find_study("nope", tmp_path / "studies")
+    with pytest.raises(StudyError, match="no such study file"):
+        find_study(str(tmp_path / "missing.yaml"), tmp_path / "studies")
+
+
+def test_shipped_studies_validate():
+    studies = sorted(Path(__file__).parent.parent.joinpath("studies").glob("*.yaml"))
+    assert studies
+    for path in studies:
+        r = load_study(path)
+        for profile in r.study.profiles:
+            load_study(path, profile)

@@ -1,0 +1,65 @@
+"""One trial through real Keras: every model family and dataset builds and trains; NaN is caught."""
+
+import pytest
+
+from suite import models, trial
+from suite.study import Model, Settings, Target
+
+TARGET = Target(metric="val_accuracy", value=0.2)
+
+
+def settings(**sections) -> Settings:
+    base = {
+        "data": {"dataset": "mnist1d", "train_size": 200},
+        "model": {"depth": 1, "width": 16},
+        "train": {"epochs": 2, "batch_size": 64},
+    }
+    for section, values in sections.items():
+        base[section] = {**base[section], **values}
+    return Settings.model_validate(base)
+
+
+@pytest.mark.parametrize(
+    "data, model",
+    [
+        ({"dataset": "mnist1d"}, {"family": "cnn", "depth": 2, "width": 8, "normalization": "batch", "residual": True}),
+        ({"dataset": "digits", "train_size": None}, {"family": "cnn", "normalization": "group", "groups": 4, "dropout": 0.2}),
+        ({"dataset": "synthetic", "train_size": 300}, {"depth": 3, "normalization": "layer", "residual": True, "l1": 1e-4, "l2": 1e-4}),
+        ({"dataset": "mnist5k", "train_size": 300}, {"init": "normal", "init_std": 0.01, "activation": "tanh"}),
+    ],
+)
+def test_families_and_datasets_train(data, model):
+    result = trial.run(settings(data=data, model=model), seed=0, target=TARGET)
+    assert len(result.history["val_accuracy"]) == 2 == len(result.history["epoch_train_s"])
+    assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
+    assert result.metrics["diverged"] == 0.0
+    assert result.parameters > 0
+
+
+def test_depth_zero_is_logistic_regression():
+    m = models.build(Model(depth=0), (40,), 10)
+    assert m.count_params() == 40 * 10 + 10
+
+
+def test_residual_mlp_adds_skips():
+    plain = models.build(Model(depth=3, width=8), (40,), 10)
+    residual = models.build(Model(depth=3, width=8, residual=True), (40,), 10)
+    assert sum(type(l).__name__ == "Add" for l in residual.layers) == 2  # the first layer changes width: no skip
+    assert plain.count_params() == residual.count_params()
+
+
+def test_diverging_run_stops_and_is_flagged():
+    s = settings(train={"optimizer": "sgd", "learning_rate": 1e12, "epochs": 5}, model={"init": "normal", "init_std": 1.0})
+    result = trial.run(s, seed=0, target=TARGET)
+    assert result.metrics["diverged"] == 1.0
+    assert len(result.history["loss"]) == result.metrics["diverged_epoch"] < 5  # stopped at the NaN epoch
+    assert result.metrics["epochs_to_target"] is None
+
+
+def test_same_seed_same_numbers():
+    a = trial.run(settings(model={"dropout": 0.3}), seed=3, target=TARGET)
+    b = trial.run(settings(model={"dropout": 0.3}), seed=3, target=TARGET)
+    c = trial.run(settings(model={"dropout": 0.3}), seed=4, target=TARGET)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert a.history[key] == b.history[key]
+    assert a.history["loss"] != c.history["loss"]
