@@ -89,7 +89,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         "Accuracy columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
         "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
         "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
-        "(compilation), which is reported separately in `summary.csv` (`warmup_s_*`).",
+        "(compilation and pipeline set-up), which is the *warm-up s* column (median over seeds).",
         "",
         "## Observed",
         "",
@@ -205,7 +205,7 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
             out.append(f"- {what}: no cell reached the target in most of its seeds.")
             continue
         r = summary.loc[values.idxmax() if best == "max" else values.idxmin()]
-        out.append(f"- {what}: {label(r)} ({fmt(r[column], 3)}).")
+        out.append(f"- {what}: {label(r)} ({fmt(r[column], 0 if 'epochs' in column else 3)}).")
     return out
 
 
