@@ -48,8 +48,9 @@ class Workspace:
         return Tracker(default_uri(self.root), artifact_root=self.state / "artifacts")
 
     def report_dir(self, resolved: ResolvedStudy) -> Path:
-        # The name is validated as [a-z0-9_-], so this cannot leave results/.
-        return self.results / resolved.name
+        # One folder per profile, so a smoke run never overwrites a committed quick report.
+        # Study and profile names are validated as [a-z0-9_-], so this cannot leave results/.
+        return self.results / resolved.name / (resolved.profile or "base")
 
 
 def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False) -> Path:

@@ -93,7 +93,7 @@ def test_runs_carry_settings_metrics_and_provenance(first_run, client):
 
 
 def test_report_files(first_run, home, client):
-    out = home / "results" / "e2e"
+    out = home / "results" / "e2e" / "smoke"
     assert {p.name for p in out.iterdir()} == {"report.md", "trials.csv", "summary.csv", "curves.png", "metrics.png"}
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 4 and set(trials["status"]) == {"FINISHED"}
@@ -156,3 +156,44 @@ def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"error: tracking store sqlite:///{blocker}/sub/mlflow.db: cannot be reached")
     assert not (tmp_path / "results").exists() and not (tmp_path / ".suite").exists()
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
+    from suite import trial as trials
+
+    real = trials.run
+
+    def flaky(settings, seed, target):  # one cell raises inside training, as an OOM would
+        if settings.train.learning_rate > 1:
+            raise MemoryError("simulated out of memory")
+        return real(settings, seed, target)
+
+    monkeypatch.setattr(trials, "run", flaky)
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "e2e.yaml").write_text(STUDY.replace("seeds: [0, 1]", "seeds: [0]"))
+    assert suite(tmp_path, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
+    assert "trial failed" in capsys.readouterr().err
+    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    by_status = {t.info.status: t for t in runs(client, "trial")}
+    assert set(by_status) == {"FINISHED", "FAILED"}
+    assert "MemoryError: simulated out of memory" in by_status["FAILED"].data.tags["suite.error"]
+    summary = pd.read_csv(tmp_path / "results" / "e2e" / "smoke" / "summary.csv")
+    assert summary["failed"].tolist() == [0, 1]
+    assert "1 finished, 1 failed" in (tmp_path / "results" / "e2e" / "smoke" / "report.md").read_text()
+
+
+def test_systematic_failure_stops_the_study_with_its_cause(tmp_path, monkeypatch, capsys):
+    from suite import trial as trials
+
+    def broken(settings, seed, target):
+        raise RuntimeError("the same bug every time")
+
+    monkeypatch.setattr(trials, "run", broken)
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "e2e.yaml").write_text(STUDY.replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
+    assert suite(tmp_path, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: study stopped: several trials in a row failed") and "the same bug every time" in err
+    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    assert {t.info.status for t in runs(client, "trial")} == {"FAILED"}
+    assert [r.info.status for r in runs(client, "study")] == ["FAILED"]
