@@ -22,6 +22,7 @@ each in MLflow and writes a report to results/<name>/.
   suite run dropout --profile smoke  a 1-minute version of the study
   suite run my_study.yaml            any study file, anywhere
   suite report dropout               rebuild the report from MLflow
+  suite scorecard                    rebuild results/README.md, one row per claim
   suite ui                           browse the runs (MLflow UI, 127.0.0.1)
 
 The MLflow store is .suite/mlflow.db (override with MLFLOW_TRACKING_URI);
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("studies", nargs="+")
 
     sub.add_parser("list", help="list the studies in studies/")
+    sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store")
     p.add_argument("--port", type=int, default=5000)
@@ -124,6 +126,14 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_scorecard(args) -> int:
+    from suite import scorecard
+    from suite.runner import Workspace
+
+    print(f"scorecard: {scorecard.build(Workspace.current().results)}")
+    return 0
+
+
 def cmd_ui(args) -> int:
     from suite.runner import Workspace
     from suite.tracking import default_uri
@@ -138,4 +148,4 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "ui": cmd_ui}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "scorecard": cmd_scorecard, "ui": cmd_ui}

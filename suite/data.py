@@ -39,6 +39,7 @@ class Splits:
     y_test: np.ndarray
     classes: int
     fingerprint: str
+    class_weight: dict[int, float] | None = None  # for data.rebalance: class_weight
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -159,10 +160,60 @@ def _prepare(data_json: str) -> Splits:
         raise DataError(
             f"data.validation: {data.validation} of {len(y_pool)} examples leaves an empty training or validation split"
         )
+    classes = int(max(y_pool.max(), y_test.max())) + 1
+    # Training-split transforms, in this order; validation and test stay clean and untouched.
+    if data.imbalance.ratio > 1:
+        train = train[imbalance_indices(y_pool[train], data.imbalance.ratio, data.imbalance.minority, classes, rng)]
+    y_train = y_pool[train]
+    if data.label_noise > 0:
+        y_train, _ = corrupt_labels(y_train, data.label_noise, classes, rng)
+    if data.rebalance == "oversample":
+        keep = oversample_indices(y_train, rng)
+        train, y_train = train[keep], y_train[keep]
+    weights = class_weights(y_train, classes) if data.rebalance == "class_weight" else None
     x_train, x_val, x_test = scale(x_pool[train], [x_pool[val], x_test], data.scaling)
-    arrays = dict(x_train=x_train, y_train=y_pool[train], x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
-    classes = int(max(a.max() for k, a in arrays.items() if k.startswith("y"))) + 1
-    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays))
+    arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
+    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights)
+
+
+def imbalance_indices(y: np.ndarray, ratio: float, minority: int, classes: int, rng) -> np.ndarray:
+    """Keep every example of the majority classes and 1/ratio (at least one) of the last ``minority`` classes."""
+    keep = []
+    for label in range(classes):
+        idx = np.flatnonzero(y == label)
+        if label >= classes - minority:
+            idx = rng.permutation(idx)[: max(1, int(round(len(idx) / ratio)))]
+        keep.append(idx)
+    return np.sort(np.concatenate(keep))
+
+
+def corrupt_labels(y: np.ndarray, fraction: float, classes: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Redraw the labels of exactly round(fraction * n) examples uniformly from all classes (Zhang et al. 2017).
+
+    A redrawn label can equal the true one, so fraction 1.0 gives fully random labels.
+    Returns the new labels and the indices that were redrawn.
+    """
+    chosen = np.sort(rng.choice(len(y), size=int(round(fraction * len(y))), replace=False))
+    noisy = y.copy()
+    noisy[chosen] = rng.integers(0, classes, size=len(chosen))
+    return noisy, chosen
+
+
+def oversample_indices(y: np.ndarray, rng) -> np.ndarray:
+    """Every example once, plus minority examples redrawn with replacement until each class matches the largest."""
+    counts = np.bincount(y)
+    extra = [
+        rng.choice(np.flatnonzero(y == label), size=counts.max() - n, replace=True)
+        for label, n in enumerate(counts)
+        if 0 < n < counts.max()
+    ]
+    return np.sort(np.concatenate([np.arange(len(y)), *extra]))
+
+
+def class_weights(y: np.ndarray, classes: int) -> dict[int, float]:
+    """Weights inversely proportional to class frequency, averaging 1 over examples (scikit-learn's "balanced")."""
+    counts = np.bincount(y, minlength=classes)
+    return {c: float(len(y) / (classes * n)) if n else 0.0 for c, n in enumerate(counts)}
 
 
 def split_indices(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,43 @@ from __future__ import annotations
 
 import keras
 
-from suite.study import Model
+from suite.study import Augment, Model
+
+
+class RandomShift(keras.layers.Layer):
+    """Circularly shift each example by a random offset along every spatial axis, in training only."""
+
+    def __init__(self, max_shift: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift = max_shift
+        self.seed_generator = keras.random.SeedGenerator()
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        batch = keras.ops.shape(x)[0]
+        for axis in range(1, len(x.shape)):  # (batch, length) or (batch, height, width)
+            n = x.shape[axis]
+            shift = keras.random.randint((batch,), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
+            index = keras.ops.mod(keras.ops.arange(n)[None, :] - shift[:, None], n)  # (batch, n)
+            if len(x.shape) == 3:  # images: the same offset for every row (or column)
+                index = keras.ops.broadcast_to(keras.ops.expand_dims(index, 3 - axis), keras.ops.shape(x))
+            x = keras.ops.take_along_axis(x, index, axis=axis)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift}
+
+
+def augmentation(x, augment: Augment | None):
+    """Training-time augmentation as layers, so it runs on every backend and is off at evaluation."""
+    if augment is None:
+        return x
+    if augment.shift:
+        x = RandomShift(augment.shift)(x)
+    if augment.noise:
+        x = keras.layers.GaussianNoise(augment.noise)(x)
+    return x
 
 
 def initializer(m: Model):
@@ -48,9 +84,9 @@ def block(x, layer, m: Model, dropout):
     return h
 
 
-def mlp(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
+def mlp(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
     inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Flatten()(augmentation(inputs, augment))
     for _ in range(m.depth):
         dense = keras.layers.Dense(
             m.width,
@@ -63,7 +99,7 @@ def mlp(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="mlp")
 
 
-def cnn(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
+def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
     """1-D convolutions for sequences (MNIST-1D), 2-D for images; pooling halves each stage."""
     spatial = len(input_shape)
     if spatial not in (1, 2):
@@ -72,7 +108,7 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
     pool = keras.layers.MaxPooling1D if spatial == 1 else keras.layers.MaxPooling2D
     dropout = keras.layers.SpatialDropout1D if spatial == 1 else keras.layers.SpatialDropout2D
     inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Reshape((*input_shape, 1))(inputs)  # add a channel axis
+    x = keras.layers.Reshape((*input_shape, 1))(augmentation(inputs, augment))  # add a channel axis
     for _ in range(m.depth):
         layer = conv(
             m.width,
@@ -93,5 +129,5 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
 FAMILIES = {"mlp": mlp, "cnn": cnn}
 
 
-def build(m: Model, input_shape: tuple[int, ...], classes: int) -> keras.Model:
-    return FAMILIES[m.family](m, input_shape, classes)
+def build(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
+    return FAMILIES[m.family](m, input_shape, classes, augment)

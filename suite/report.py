@@ -8,13 +8,14 @@ reporting leaves the previous version, never half a file.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from suite import aggregate, figures
+from suite import aggregate, figures, verdict
 from suite.errors import SuiteError
 from suite.study import ResolvedStudy
 from suite.tracking import EPOCH_METRICS, Tracker
@@ -45,7 +46,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     figures.curves(histories, labels, "val_accuracy", out / "curves.png")
     figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
     study_run = tracker.latest_study_run(resolved)
-    atomic_write(out / "report.md", render(resolved, trials, summary, study_run))
+    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
+    atomic_write(out / "verdicts.json", json.dumps(scorecard_entry(resolved, verdicts, study_run), indent=2) + "\n")
+    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts))
     if parent_run:
         tracker.log_artifacts(parent_run, out)
     return out / "report.md"
@@ -62,7 +65,7 @@ def atomic_write(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run) -> str:
+def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts) -> str:
     s = resolved.study
     t = s.target
     profile = resolved.profile or "base"
@@ -82,6 +85,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
         "",
+        *verdict_section(verdicts, s.alpha),
         "## Results per cell",
         "",
         table(summary, resolved.axes),
@@ -94,9 +98,6 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         "## Observed",
         "",
         *observations(summary, resolved.axes),
-        "",
-        "No verdict is drawn here: this report describes the measurements; a verdict needs the study's stated "
-        "expectations and the statistics behind them.",
         "",
         "## Figures",
         "",
@@ -126,10 +127,59 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         f"suite report {s.name}" + (f" --profile {resolved.profile}" if resolved.profile else "") + "   # rebuilds this report from MLflow",
         "```",
         "",
-        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `curves.png`, `metrics.png`.",
+        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def verdict_section(verdicts, alpha: float) -> list[str]:
+    if not verdicts:
+        return ["No verdict: this study states no `expect:` entries, so the report only describes the measurements.", ""]
+    lines = [
+        "## Verdict",
+        "",
+        "| expectation | verdict | metric | effect [95% CI] | test | p | p (Holm) | observed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        effect = "–" if math.isnan(v.effect) else f"{v.effect_name} {v.effect:+.3g} [{v.low:+.3g}, {v.high:+.3g}]"
+        lines.append(
+            f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {v.observed} |"
+        )
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in ("supported", "refuted", "inconclusive")}
+    lines += [
+        "",
+        f"{counts['supported']} supported, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive, at "
+        f"α = {alpha:g} after Holm's correction over the {len(verdicts)} expectations. Tests use seed-level values; "
+        "censored convergence values enter only through ranks. *Inconclusive* means the data cannot tell at this "
+        "number of seeds, not that the claim is false.",
+        "",
+    ]
+    return lines
+
+
+def fmt_p(p: float) -> str:
+    return "–" if math.isnan(p) else f"{p:.2g}" if p >= 0.001 else "<0.001"
+
+
+def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
+    s = resolved.study
+    tags = study_run.data.tags if study_run else {}
+    when = study_run.info.start_time if study_run else None
+    return {
+        "study": s.name,
+        "title": s.title,
+        "claim": s.claim,
+        "sources": s.sources,
+        "profile": resolved.profile or "base",
+        "commit": tags.get("git.commit", "unknown"),
+        "dirty": tags.get("git.dirty") == "true",
+        "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
+        "verdicts": [
+            {k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in vars(v).items()} for v in verdicts
+        ],
+    }
 
 
 def settings_shown(s) -> dict:

@@ -104,6 +104,20 @@ class Synthetic(Locked):
         return self
 
 
+class Imbalance(Locked):
+    """Step imbalance of the training split: the last ``minority`` classes are ``ratio`` times rarer."""
+
+    ratio: _float(lambda v: v >= 1, "must be a number >= 1") = 1.0
+    minority: PositiveInt = 5
+
+
+class Augment(Locked):
+    """Random input transformations applied during training only."""
+
+    noise: NonNegFloat = 0.0  # standard deviation of Gaussian noise added to the (scaled) inputs
+    shift: Count = 0  # largest circular shift, in positions (sequences) or pixels (images)
+
+
 def _dataset(v):
     from suite.data import known  # the registry lives with the loaders; imported late to avoid a cycle
 
@@ -120,6 +134,10 @@ class Data(Locked):
     scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
     seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
     synthetic: Synthetic = Synthetic()
+    label_noise: _float(lambda v: 0 <= v <= 1, "must be a number in [0, 1]") = 0.0  # training labels redrawn at random
+    imbalance: Imbalance = Imbalance()
+    rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
+    augment: Augment = Augment()
 
 
 class Model(Locked):
@@ -190,6 +208,98 @@ class Target(Locked):
         return value >= self.value if self.direction == "max" else value <= self.value
 
 
+# Per-trial metrics a verdict can judge, with the direction in which each is better.
+TRIAL_METRICS = {
+    "final_val_accuracy": "max",
+    "best_val_accuracy": "max",
+    "train_accuracy": "max",
+    "test_accuracy": "max",
+    "test_macro_f1": "max",
+    "test_macro_precision": "max",
+    "test_macro_recall": "max",
+    "test_balanced_accuracy": "max",
+    "test_roc_auc": "max",
+    "test_pr_auc": "max",
+    "reached_target": "max",
+    "generalization_gap": "min",
+    "test_loss": "min",
+    "train_loss": "min",
+    "initial_loss": "min",
+    "epochs_to_target": "min",
+    "steps_to_target": "min",
+    "examples_to_target": "min",
+    "time_to_target_s": "min",
+    "epochs_run": "min",
+    "best_epoch": "min",
+    "train_time_s": "min",
+    "epoch_time_s": "min",
+    "near_zero_weights": "max",
+    "diverged": "min",
+}
+CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s")
+
+
+class Expect(Locked):
+    """One checkable statement of the claim. Exactly one of: a trend, a best cell, a comparison, a bound."""
+
+    says: Text
+    metric: Literal[tuple(TRIAL_METRICS)]
+    where: dict[str, Any] = {}  # only the cells with these grid values
+    # trend: the metric rises or falls along a grid axis (Spearman rank correlation)
+    along: str | None = None
+    trend: Literal["increasing", "decreasing"] | None = None
+    # best_at: this cell is the best one (bootstrap over seeds); "best" is the metric's declared direction
+    best_at: dict[str, Any] | None = None
+    # compare: one cell against another (Welch t-test, or Mann-Whitney when values are censored)
+    compare: dict[str, Any] | None = None
+    against: dict[str, Any] | None = None
+    direction: Literal["greater", "less"] | None = None
+    within: PositiveFloat | None = None  # instead of a direction: equal within this margin (TOST)
+    # bound: the metric's mean lies below, above or near a value (one-sample t)
+    below: Number | None = None
+    above: Number | None = None
+    near: Number | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [
+            k
+            for k, present in (
+                ("trend", self.along is not None or self.trend is not None),
+                ("best_at", self.best_at is not None),
+                ("compare", self.compare is not None or self.against is not None),
+                ("bound", any(v is not None for v in (self.below, self.above, self.near))),
+            )
+            if present
+        ]
+        if len(kinds) != 1:
+            raise PydanticCustomError("value", "needs exactly one of: along+trend, best_at, compare+against, below/above/near")
+        kind = kinds[0]
+        if kind == "trend" and (self.along is None or self.trend is None):
+            raise PydanticCustomError("value", "a trend needs both along and trend")
+        if kind == "compare" and (self.compare is None or self.against is None):
+            raise PydanticCustomError("value", "a comparison needs both compare and against")
+        if kind == "compare" and (self.direction is None) == (self.within is None):
+            raise PydanticCustomError("value", "a comparison needs exactly one of direction or within")
+        if kind == "bound" and sum(v is not None for v in (self.below, self.above, self.near)) != 1:
+            raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
+        if kind == "bound" and (self.near is not None) != (self.within is not None):
+            raise PydanticCustomError("value", "near needs within (the margin), and within needs near or compare")
+        if kind == "bound" and self.metric in CENSORED_METRICS:
+            raise PydanticCustomError("value", "a bound needs a metric measured on every trial, not a censored one")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.along is not None:
+            return "trend"
+        if self.best_at is not None:
+            return "best_at"
+        if self.compare is not None:
+            return "compare"
+        return "bound"
+
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -215,6 +325,8 @@ class Study(Settings):
     grid: dict[str, list[Any]] = {}
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
     target: Target
+    expect: list[Expect] = []
+    alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
 
     def settings(self) -> Settings:
@@ -358,7 +470,23 @@ def _resolve(raw: dict, study: Study, profile: str | None) -> tuple[Study, tuple
     if profile:
         raw = apply_overrides(raw, study.profiles[profile], where=f"profiles.{profile}")
         study = _validate(raw, where=where)
-    return study, expand_grid(study, where=where)
+    cells = expand_grid(study, where=where)
+    if profile is None:  # a profile may drop cells an expectation names: its verdict then says "no data"
+        check_expectations(study)
+    return study, cells
+
+
+def check_expectations(study: Study) -> None:
+    """Every axis and value an expectation names must be in the grid."""
+    for i, e in enumerate(study.expect):
+        for field in ("where", "best_at", "compare", "against"):
+            for axis, value in (getattr(e, field) or {}).items():
+                if axis not in study.grid:
+                    raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
+                if value not in study.grid[axis]:
+                    raise StudyError(f"expect[{i}].{field}: {value!r} is not a value of grid.{axis}")
+        if e.along is not None and e.along not in study.grid:
+            raise StudyError(f"expect[{i}].along: {e.along!r} is not a grid axis")
 
 
 def apply_overrides(raw: dict, overrides: dict, where: str) -> dict:
@@ -452,7 +580,7 @@ def _paths(tree: dict, prefix: str = ""):
 # --------------------------------------------------------------------------
 
 _ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, EarlyStopping) for f in m.model_fields}
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, EarlyStopping, Expect, Imbalance, Augment) for f in m.model_fields}
 )
 
 

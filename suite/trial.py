@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from suite import backend, convergence, data, models, training
+from suite import backend, classification, convergence, data, models, training
 from suite.study import Settings, Target
 
 EVAL_BATCH = 1024  # evaluation batch size only changes speed, never the result
@@ -33,12 +33,15 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     # 2. A clean graph and a seeded, deterministic backend: the same seed gives the same run.
     keras.backend.clear_session()
     backend.seed_everything(seed)
-    model = models.build(settings.model, splits.input_shape, splits.classes)
+    model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
     model.compile(
         optimizer=training.optimizer(settings.train),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+
+    # The loss before any training: about ln(classes) for a sound initialisation.
+    initial = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
 
     # 3. Fit, timing training apart from validation, and stopping on NaN/inf loss.
     clock, guard, lr = training.EpochClock(), training.DivergenceGuard(), training.LearningRate()
@@ -49,6 +52,7 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
         epochs=settings.train.epochs,
         validation_data=(splits.x_val, splits.y_val),
         shuffle=True,
+        class_weight=splits.class_weight,
         verbose=0,
         callbacks=[clock, guard, lr, *training.early_stopping(settings.train)],
     )
@@ -68,10 +72,33 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     )
     train = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
     test = model.evaluate(splits.x_test, splits.y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    metrics["initial_loss"] = float(initial["loss"])
+    metrics["train_loss"] = float(train["loss"])
     metrics["train_accuracy"] = float(train["accuracy"])
     metrics["test_accuracy"] = float(test["accuracy"])
     metrics["test_loss"] = float(test["loss"])
+    metrics["near_zero_weights"] = near_zero_fraction(model)
+    logits = keras.ops.convert_to_numpy(model.predict(splits.x_test, batch_size=EVAL_BATCH, verbose=0))
+    metrics.update(classification.scores(splits.y_test, softmax(logits)))
     if metrics["final_val_accuracy"] is not None:
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
     metrics = {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in metrics.items()}
     return TrialResult(metrics, history, splits.fingerprint, model.count_params())
+
+
+NEAR_ZERO = 1e-3  # |w| below this counts as zero: gradient steps leave L1's zeros jittering at about this size
+
+
+def near_zero_fraction(model) -> float:
+    """The fraction of connection weights (kernels, not biases or norm scales) with |w| < NEAR_ZERO."""
+    kernels = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights if len(w.shape) >= 2]
+    if not kernels:
+        return 0.0
+    values = np.concatenate([k.ravel() for k in kernels])
+    return float(np.mean(np.abs(values) < NEAR_ZERO))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)

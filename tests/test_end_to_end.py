@@ -1,5 +1,6 @@
 """A smoke study through the real CLI, real keras-tuner, a real SQLite MLflow store and real report files."""
 
+import json
 import math
 
 import pandas as pd
@@ -20,8 +21,15 @@ grid:
   train.learning_rate: [0.05, 1.0e+12]   # the second one diverges
 seeds: [0, 1]
 target: {metric: val_accuracy, value: 0.12}
+expect:
+  - says: The diverging rate ends with a lower training accuracy.
+    metric: train_accuracy
+    compare: {train.learning_rate: 1.0e+12}
+    against: {train.learning_rate: 0.05}
+    direction: less
 profiles:
   smoke: {train.epochs: 2}
+  quick: {train.epochs: 3}
 """
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
 
@@ -45,9 +53,9 @@ def suite(home, *args, monkeypatch):
     return main(list(args))
 
 
-def runs(client, kind):
+def runs(client, kind, profile="smoke"):
     exp = client.get_experiment_by_name("e2e")
-    return client.search_runs([exp.experiment_id], f"tags.`suite.kind` = '{kind}'")
+    return client.search_runs([exp.experiment_id], f"tags.`suite.kind` = '{kind}' and tags.`suite.profile` = '{profile}'")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +87,8 @@ def test_runs_carry_settings_metrics_and_provenance(first_run, client):
                     "suite.config_sha", "version.tensorflow", "version.keras", "version.keras-tuner", "version.mlflow"):
             assert tags.get(tag), tag
         for metric in ("test_accuracy", "final_val_accuracy", "best_val_accuracy", "generalization_gap", "diverged",
-                       "reached_target", "warmup_s", "epochs_run"):
+                       "reached_target", "warmup_s", "epochs_run", "initial_loss", "test_macro_f1",
+                       "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "near_zero_weights"):
             assert metric in metrics, metric
         history = client.get_metric_history(t.info.run_id, "val_accuracy")
         assert sorted(m.step for m in history) == list(range(1, len(history) + 1))
@@ -94,7 +103,7 @@ def test_runs_carry_settings_metrics_and_provenance(first_run, client):
 
 def test_report_files(first_run, home, client):
     out = home / "results" / "e2e" / "smoke"
-    assert {p.name for p in out.iterdir()} == {"report.md", "trials.csv", "summary.csv", "curves.png", "metrics.png"}
+    assert {p.name for p in out.iterdir()} == {"report.md", "trials.csv", "summary.csv", "verdicts.json", "curves.png", "metrics.png"}
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 4 and set(trials["status"]) == {"FINISHED"}
     summary = pd.read_csv(out / "summary.csv")
@@ -102,10 +111,24 @@ def test_report_files(first_run, home, client):
     assert summary["diverged"].tolist() == [0, 2]
     text = (out / "report.md").read_text()
     for needle in ("# End-to-end check", "Every trial is trained", "| train.learning_rate |", "4 finished, 0 failed, 2 diverged",
-                   "Commit:", "Backend: tensorflow", "suite run e2e --profile smoke"):
+                   "Commit:", "Backend: tensorflow", "suite run e2e --profile smoke", "## Verdict",
+                   "| The diverging rate ends with a lower training accuracy. |"):
         assert needle in text, needle
     (parent,) = runs(client, "study")
     assert "report.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_scorecard_collects_the_verdicts(first_run, home, monkeypatch):
+    assert suite(home, "scorecard", monkeypatch=monkeypatch) == 0
+    card = (home / "results" / "README.md").read_text()
+    assert "| e2e |" not in card  # smoke checks the pipeline; it is not a result
+    assert suite(home, "run", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0
+    assert suite(home, "scorecard", monkeypatch=monkeypatch) == 0
+    card = (home / "results" / "README.md").read_text()
+    row = "| e2e | Every trial is trained, recorded and reported. | The diverging rate ends with a lower training accuracy. |"
+    assert row in card and "[quick](e2e/quick/report.md)" in card
+    verdicts = json.loads((home / "results" / "e2e" / "quick" / "verdicts.json").read_text())["verdicts"]
+    assert card.count("**" + verdicts[0]["verdict"] + "**") == 1
 
 
 def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, capsys):

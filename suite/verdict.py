@@ -1,0 +1,283 @@
+"""Verdicts: does the data support each stated expectation of the claim?
+
+Pure statistics on seed-level values (one value per trial), never on cell means
+alone. Each expectation gets an effect size with a 95% interval, a test and its
+p-value; the p-values of a study are Holm-corrected together, and a verdict is
+
+- **supported**: significant after correction, in the claimed direction;
+- **refuted**: significant after correction, against it (or, for "equal within
+  a margin", the interval lies wholly outside the margin);
+- **inconclusive**: neither. Too few seeds is a common, honest reason.
+
+Censored values (target never reached) enter only through ranks, as slower than
+every reached value: a claim about time is never judged on invented numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from suite.study import CENSORED_METRICS, TRIAL_METRICS, Expect
+
+BOOTSTRAP = 2000
+
+
+@dataclass
+class Verdict:
+    says: str
+    metric: str
+    test: str
+    effect_name: str
+    effect: float
+    low: float  # 95% interval of the effect
+    high: float
+    p: float
+    expected_sign: int  # +1 or -1: the sign of the effect the claim predicts; 0 for equivalence
+    observed: str  # what the data showed, in words
+    n: int
+    p_holm: float = math.nan
+    verdict: str = "inconclusive"
+
+
+# --------------------------------------------------------------------------
+# Selecting seed-level values
+# --------------------------------------------------------------------------
+
+
+def matching(trials: pd.DataFrame, values: dict) -> pd.DataFrame:
+    mask = pd.Series(True, index=trials.index)
+    for axis, value in values.items():
+        mask &= trials[axis].map(lambda v: _same(v, value))
+    return trials[mask]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def seed_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
+    """One value per finished trial; a censored trial is +inf (slower than any reached one)."""
+    if metric not in rows:
+        return np.full(len(rows), np.inf if metric in CENSORED_METRICS else np.nan)
+    v = rows[metric].astype(float).to_numpy()
+    if metric in CENSORED_METRICS:
+        return np.where(np.isnan(v), np.inf, v)
+    return v[~np.isnan(v)]
+
+
+def describe(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+# --------------------------------------------------------------------------
+# The four kinds of expectation
+# --------------------------------------------------------------------------
+
+
+def trend(e: Expect, rows: pd.DataFrame, order: list, rng) -> Verdict:
+    """Spearman's rank correlation between the axis and the metric, over all seed-level values."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
+    xs, ys, cells = [], [], []
+    for cell, group in rows.groupby("cell"):
+        y = seed_values(group, e.metric)
+        value = group[e.along].iloc[0]
+        x = float(value) if numeric else float(order.index(value))
+        xs += [x] * len(y)
+        ys += list(y)
+        cells += [cell] * len(y)
+    xs, ys, cells = np.array(xs), np.array(ys), np.array(cells)
+    sign = 1 if e.trend == "increasing" else -1
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", math.nan, math.nan, math.nan, math.nan,
+                       sign, "no variation to correlate", len(ys))
+    rho, p = stats.spearmanr(xs, ys)
+    boots = []
+    for _ in range(BOOTSTRAP):  # resample seeds within each cell: the grid stays fixed
+        idx = np.concatenate([rng.choice(np.flatnonzero(cells == c), size=(cells == c).sum()) for c in np.unique(cells)])
+        if len(set(ys[idx])) > 1:
+            boots.append(stats.spearmanr(xs[idx], ys[idx])[0])
+    low, high = np.nanpercentile(boots, [2.5, 97.5]) if boots else (math.nan, math.nan)
+    word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
+    return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", float(rho), float(low), float(high), float(p),
+                   sign, f"{e.metric} is {word} along {e.along} (rho = {rho:+.2f})", len(ys))
+
+
+def best_at(e: Expect, rows: pd.DataFrame, axes: list[str], rng) -> Verdict:
+    """Margin of the claimed cell over the best other cell, with a bootstrap over seeds."""
+    better = 1 if TRIAL_METRICS[e.metric] == "max" else -1
+    groups = {cell: seed_values(g, e.metric) for cell, g in rows.groupby("cell")}
+    groups = {c: v for c, v in groups.items() if len(v)}
+    claimed = set(matching(rows, e.best_at)["cell"]) & set(groups)
+    label = {cell: describe({a: g[a].iloc[0] for a in e.best_at}) for cell, g in rows.groupby("cell")}
+    full_label = {cell: describe({a: g[a].iloc[0] for a in axes}) for cell, g in rows.groupby("cell")}
+    if len(claimed) != 1 or len(groups) < 2:
+        return Verdict(e.says, e.metric, "bootstrap over seeds", "margin", math.nan, math.nan, math.nan, math.nan,
+                       1, "the claimed cell or its rivals have no data", sum(map(len, groups.values())))
+    (cell,) = claimed
+    stat = _censored_median if e.metric in CENSORED_METRICS else np.mean
+    rivals = [c for c in groups if c != cell]
+
+    def differences(samples: dict) -> np.ndarray:  # claimed minus each rival, "better" made positive
+        return np.array([_difference(better * stat(samples[cell]), better * stat(samples[r])) for r in rivals])
+
+    observed = differences(groups)
+    boots = np.array([differences({c: rng.choice(v, size=len(v)) for c, v in groups.items()}) for _ in range(BOOTSTRAP)])
+    margins = boots.min(axis=1)  # margin over the closest rival, per bootstrap sample
+    # p-values from pairwise tests, not from the bootstrap: with a handful of seeds the
+    # bootstrap's spread is far too narrow (it cannot see beyond the values it has).
+    claimed_values = better * groups[cell]
+    if observed.min() > 0:
+        # Supported only if the claimed cell beats *every* rival (intersection-union test).
+        p = 2 * max(_one_sided(claimed_values, better * groups[r], "greater") for r in rivals)
+    else:
+        # Refuted only if some rival is significantly better (Bonferroni over the rivals),
+        # not merely because the best of several noisy rivals tends to look best.
+        p = 2 * len(rivals) * min(_one_sided(claimed_values, better * groups[r], "less") for r in rivals)
+    p = min(1.0, p)
+    low, high = np.percentile(margins, [2.5, 97.5])
+    observed = observed.min()
+    scores = {c: stat(v) for c, v in groups.items()}
+    best = max(scores, key=lambda c: better * scores[c])
+    seen = (f"best: {full_label[best]} ({_fmt(scores[best])}); claimed {label[cell]} ({_fmt(scores[cell])})"
+            if best != cell else f"{label[cell]} is best ({_fmt(scores[cell])})")
+    test = "pairwise Mann-Whitney U" if e.metric in CENSORED_METRICS else "pairwise Welch t-tests"
+    return Verdict(e.says, e.metric, f"{test}; margin CI by bootstrap over seeds", "margin over best rival", float(observed), float(low),
+                   float(high), float(p), 1, seen, sum(map(len, groups.values())))
+
+
+def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
+    a = seed_values(matching(rows, e.compare), e.metric)
+    b = seed_values(matching(rows, e.against), e.metric)
+    sign = 0 if e.within is not None else (1 if e.direction == "greater" else -1)
+    what = f"{describe(e.compare)} vs {describe(e.against)}"
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(e.says, e.metric, "-", "difference", math.nan, math.nan, math.nan, math.nan, sign,
+                       f"too few trials ({len(a)} vs {len(b)})", len(a) + len(b))
+    if np.isinf(a).any() or np.isinf(b).any():  # censored: ranks only
+        u, p = stats.mannwhitneyu(a, b, alternative="two-sided")
+        effect = u / (len(a) * len(b))  # P(A > B) + P(A = B) / 2
+        boots = [stats.mannwhitneyu(rng.choice(a, len(a)), rng.choice(b, len(b)))[0] / (len(a) * len(b))
+                 for _ in range(BOOTSTRAP)]
+        low, high = np.percentile(boots, [2.5, 97.5])
+        reached = f"reached target {np.isfinite(a).sum()}/{len(a)} vs {np.isfinite(b).sum()}/{len(b)}"
+        return Verdict(e.says, e.metric, "Mann-Whitney U (censored values ranked last)", "P(A > B) - 1/2",
+                       float(effect - 0.5), float(low - 0.5), float(high - 0.5), float(p), sign,
+                       f"{what}: medians {_fmt(_censored_median(a))} vs {_fmt(_censored_median(b))}; {reached}",
+                       len(a) + len(b))
+    result = stats.ttest_ind(a, b, equal_var=False)
+    ci = result.confidence_interval(0.95)
+    diff = float(a.mean() - b.mean())
+    p = float(result.pvalue)
+    test = "Welch t-test"
+    if e.within is not None:  # equivalence: two one-sided tests
+        p = float(max(stats.ttest_ind(a + e.within, b, equal_var=False, alternative="greater").pvalue,
+                      stats.ttest_ind(a - e.within, b, equal_var=False, alternative="less").pvalue))
+        test = f"TOST (Welch), margin ±{e.within:g}"
+    return Verdict(e.says, e.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign,
+                   f"{what}: means {_fmt(a.mean())} vs {_fmt(b.mean())}", len(a) + len(b))
+
+
+def bound(e: Expect, rows: pd.DataFrame) -> Verdict:
+    v = seed_values(rows, e.metric)
+    value = next(x for x in (e.below, e.above, e.near) if x is not None)
+    sign = -1 if e.below is not None else 1 if e.above is not None else 0
+    if len(v) < 2:
+        return Verdict(e.says, e.metric, "-", "mean - value", math.nan, math.nan, math.nan, math.nan, sign,
+                       f"too few trials ({len(v)})", len(v))
+    result = stats.ttest_1samp(v, value)
+    ci = result.confidence_interval(0.95)
+    p, test = float(result.pvalue), "one-sample t-test"
+    if e.near is not None:
+        p = float(max(stats.ttest_1samp(v, value - e.within, alternative="greater").pvalue,
+                      stats.ttest_1samp(v, value + e.within, alternative="less").pvalue))
+        test = f"TOST (one-sample), margin ±{e.within:g}"
+    return Verdict(e.says, e.metric, test, "mean - value", float(v.mean() - value), float(ci.low - value),
+                   float(ci.high - value), p, sign, f"mean {e.metric} = {_fmt(v.mean())} (vs {value:g})", len(v))
+
+
+# --------------------------------------------------------------------------
+# A study's verdicts
+# --------------------------------------------------------------------------
+
+
+def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0) -> list[Verdict]:
+    rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
+    done = trials[trials["status"] == "FINISHED"] if len(trials) else trials
+    verdicts = []
+    for e in expects:
+        rows = matching(done, e.where) if len(done) else done
+        if rows.empty:
+            v = Verdict(e.says, e.metric, "-", "-", math.nan, math.nan, math.nan, math.nan, 0, "no finished trials", 0)
+        elif e.kind == "trend":
+            v = trend(e, rows, list(grid[e.along]), rng)
+        elif e.kind == "best_at":
+            v = best_at(e, rows, list(grid), rng)
+        elif e.kind == "compare":
+            v = compare(e, rows, rng)
+        else:
+            v = bound(e, rows)
+        verdicts.append(v)
+    for e, v, adjusted in zip(expects, verdicts, holm([v.p for v in verdicts])):
+        v.p_holm = adjusted
+        v.verdict = decide(v, alpha, e)
+    return verdicts
+
+
+def decide(v: Verdict, alpha: float, e: Expect) -> str:
+    if math.isnan(v.p_holm) or math.isnan(v.effect):
+        return "inconclusive"
+    if v.expected_sign == 0:  # equivalence within a margin
+        margin = e.within
+        if v.p_holm < alpha:
+            return "supported"
+        if v.low > margin or v.high < -margin:
+            return "refuted"
+        return "inconclusive"
+    if v.p_holm >= alpha or v.effect == 0:
+        return "inconclusive"
+    return "supported" if np.sign(v.effect) == v.expected_sign else "refuted"
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment; NaN p-values (untestable) are left out and stay NaN."""
+    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m = len(indexed)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def _one_sided(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
+    if np.isinf(a).any() or np.isinf(b).any():
+        return float(stats.mannwhitneyu(a, b, alternative=alternative).pvalue)
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
+
+
+def _censored_median(v) -> float:
+    v = np.sort(np.asarray(v, dtype=float))
+    if len(v) == 0:
+        return math.nan
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else float((v[mid - 1] + v[mid]) / 2)
+
+
+def _difference(a: float, b: float) -> float:
+    if math.isinf(a) and math.isinf(b) and a == b:
+        return 0.0  # both never reached: a tie, not NaN
+    return a - b
+
+
+def _fmt(x: float) -> str:
+    return "not reached" if x == math.inf else f"{x:.3g}"

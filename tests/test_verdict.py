@@ -1,0 +1,136 @@
+"""Verdict statistics on constructed seed-level data where the right answer is known."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite.study import Expect
+from suite.verdict import evaluate, holm
+
+GRID = {"x": [0.0, 0.25, 0.5, 0.75, 1.0]}
+
+
+def trials(values_per_cell: dict, metric="test_accuracy", axis="x") -> pd.DataFrame:
+    rows = []
+    for cell, (x, values) in enumerate(values_per_cell.items()):
+        for seed, v in enumerate(values):
+            rows.append({"cell": cell, "seed": seed, axis: x, "status": "FINISHED", metric: v})
+    return pd.DataFrame(rows)
+
+
+def one(expect: dict, data: pd.DataFrame, grid=GRID, alpha=0.05):
+    (v,) = evaluate([Expect(says="s", **expect)], data, grid, alpha)
+    return v
+
+
+def noisy(means, n=4, sd=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    return {x: list(m + rng.normal(0, sd, n)) for x, m in zip(GRID["x"], means)}
+
+
+def test_clear_increasing_trend_is_supported():
+    v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5])))
+    assert v.verdict == "supported" and v.effect > 0.9 and v.low > 0 and v.p < 1e-6
+
+
+def test_flat_trend_is_inconclusive():
+    v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.3] * 5, sd=0.05)))
+    assert v.verdict == "inconclusive"
+
+
+def test_reversed_trend_is_refuted():
+    v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.5, 0.4, 0.3, 0.2, 0.1])))
+    assert v.verdict == "refuted" and v.effect < -0.9
+    assert "decreasing" in v.observed
+
+
+def test_censored_values_rank_last_in_a_trend():
+    # epochs to target grows with x, and the two largest x never reach it: still a clear increase
+    data = trials({0.0: [2, 3, 2, 3], 0.25: [5, 6, 5, 6], 0.5: [9, 10, 9, 11], 0.75: [None] * 4, 1.0: [None] * 4},
+                  metric="epochs_to_target")
+    v = one({"metric": "epochs_to_target", "along": "x", "trend": "increasing"}, data)
+    assert v.verdict == "supported" and v.effect > 0.9
+
+
+def test_compare_greater_with_welch():
+    data = trials({0.0: [0.5, 0.51, 0.49, 0.5], 0.5: [0.6, 0.61, 0.59, 0.6]})
+    v = one({"metric": "test_accuracy", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater"}, data)
+    assert v.verdict == "supported" and v.test == "Welch t-test" and v.effect == pytest.approx(0.1)
+    v = one({"metric": "test_accuracy", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "less"}, data)
+    assert v.verdict == "refuted"
+
+
+def test_compare_with_censored_values_uses_ranks():
+    data = trials({0.0: [3, 4, 3, 4, 3, 4], 0.5: [None, None, 9, None, None, 10]}, metric="epochs_to_target")
+    v = one({"metric": "epochs_to_target", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater"}, data)
+    assert v.test.startswith("Mann-Whitney") and v.effect == 0.5  # every A slower than every B
+    assert v.verdict == "supported"
+    assert "reached target 2/6 vs 6/6" in v.observed
+
+
+def test_equivalence_within_a_margin():
+    data = trials({0.0: [0.80, 0.81, 0.80, 0.81, 0.80], 0.5: [0.805, 0.81, 0.80, 0.805, 0.81]})
+    e = {"metric": "test_accuracy", "compare": {"x": 0.5}, "against": {"x": 0.0}, "within": 0.02}
+    assert one(e, data).verdict == "supported"
+    far = trials({0.0: [0.80, 0.81, 0.80, 0.81, 0.80], 0.5: [0.90, 0.91, 0.90, 0.91, 0.90]})
+    assert one(e, far).verdict == "refuted"
+
+
+def test_best_at():
+    data = trials(noisy([0.3, 0.5, 0.7, 0.5, 0.3]))
+    assert one({"metric": "test_accuracy", "best_at": {"x": 0.5}}, data).verdict == "supported"
+    wrong = one({"metric": "test_accuracy", "best_at": {"x": 0.75}}, data)
+    assert wrong.verdict == "refuted" and "best: x=0.5" in wrong.observed
+    close = trials(noisy([0.5, 0.5, 0.5, 0.5, 0.5], sd=0.05))
+    assert one({"metric": "test_accuracy", "best_at": {"x": 0.5}}, close).verdict == "inconclusive"
+
+
+def test_best_at_uses_the_declared_direction():
+    data = trials(noisy([0.3, 0.1, 0.2, 0.3, 0.4]), metric="generalization_gap")  # smaller gap is better
+    assert one({"metric": "generalization_gap", "best_at": {"x": 0.25}}, data).verdict == "supported"
+
+
+def test_bounds():
+    data = trials({0.0: [2.30, 2.31, 2.29, 2.30, 2.31]}, metric="initial_loss")
+    assert one({"metric": "initial_loss", "near": math.log(10), "within": 0.05}, data).verdict == "supported"
+    assert one({"metric": "initial_loss", "below": 1.0}, data).verdict == "refuted"
+    assert one({"metric": "initial_loss", "above": 1.0}, data).verdict == "supported"
+
+
+def test_where_restricts_cells_and_missing_data_is_inconclusive():
+    data = trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5]))
+    v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing", "where": {"x": 0.0}}, data)
+    assert v.verdict == "inconclusive" and v.observed == "no variation to correlate"
+    v = one({"metric": "test_accuracy", "best_at": {"x": 0.5}}, data.iloc[:0])
+    assert v.verdict == "inconclusive"
+
+
+def test_holm():
+    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    assert holm([]) == []
+
+
+def test_holm_turns_a_marginal_result_inconclusive():
+    data = trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5]))
+    strong = {"metric": "test_accuracy", "along": "x", "trend": "increasing"}
+    v1 = evaluate([Expect(says="a", **strong)], data, GRID, alpha=0.05)[0]
+    many = evaluate([Expect(says=str(i), **strong) for i in range(3)], data, GRID, alpha=0.05)
+    assert many[0].p_holm == pytest.approx(min(1, 3 * v1.p))
+
+
+@pytest.mark.parametrize(
+    "expect, message",
+    [
+        ({"metric": "test_accuracy"}, "needs exactly one of"),
+        ({"metric": "test_accuracy", "along": "x"}, "a trend needs both"),
+        ({"metric": "test_accuracy", "compare": {"x": 1}}, "needs both compare and against"),
+        ({"metric": "test_accuracy", "compare": {"x": 1}, "against": {"x": 0}}, "exactly one of direction or within"),
+        ({"metric": "test_accuracy", "near": 1.0}, "near needs within"),
+        ({"metric": "epochs_to_target", "below": 3}, "not a censored one"),
+    ],
+)
+def test_malformed_expectations(expect, message):
+    with pytest.raises(ValueError, match=message):
+        Expect(says="s", **expect)
