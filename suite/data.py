@@ -217,16 +217,13 @@ def class_weights(y: np.ndarray, classes: int) -> dict[int, float]:
 
 
 def split_indices(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split: ``fraction`` of each class goes to the held-out side."""
-    keep, held = [], []
-    for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        n_held = int(round(len(idx) * fraction))
-        held.append(idx[:n_held])
-        keep.append(idx[n_held:])
-    keep, held = np.concatenate(keep), np.concatenate(held)
-    # Shuffle across classes, then sort so the order does not depend on the labels' order.
-    return np.sort(keep), np.sort(held)
+    """Hold out round(fraction * n) examples (at least one when n >= 2), spread over classes as evenly as their counts allow."""
+    n_held = int(round(len(y) * fraction))
+    if len(y) >= 2:
+        n_held = min(max(n_held, 1), len(y) - 1)
+    held = subsample_indices(y, n_held, rng) if n_held else np.array([], dtype="int64")
+    keep = np.setdiff1d(np.arange(len(y)), held)
+    return keep, held
 
 
 def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -234,11 +231,12 @@ def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     if n >= len(y):
         return np.arange(len(y))
     order = rng.permutation(len(y))
-    # Rank each example within its class, then take examples in round-robin order of rank.
-    rank = np.empty(len(y), dtype="int64")
+    # Rank each example within its class, in proportion to the class's size, then take the lowest ranks:
+    # every class gives about its share, and the split stays stratified.
+    rank = np.empty(len(y), dtype="float64")
     for label in np.unique(y):
         members = order[y[order] == label]
-        rank[members] = np.arange(len(members))
+        rank[members] = (np.arange(len(members)) + 0.5) / len(members)
     chosen = order[np.lexsort((np.arange(len(y)), rank[order]))][:n]
     return np.sort(chosen)
 

@@ -162,13 +162,6 @@ class Model(Locked):
         return self
 
 
-class EarlyStopping(Locked):
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    patience: PositiveInt = 5
-    min_delta: NonNegFloat = 0.0
-    restore_best: Flag = False
-
-
 class Train(Locked):
     optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "adam"
     learning_rate: PositiveFloat = 1e-3
@@ -177,7 +170,7 @@ class Train(Locked):
     batch_size: PositiveInt = 128
     epochs: Epochs = 20
     clip_norm: PositiveFloat | None = None  # clip each gradient's norm
-    early_stopping: EarlyStopping | None = None
+    patience: PositiveInt | None = None  # early stopping: epochs without a better val_loss; best weights restored
 
 
 class Settings(Locked):
@@ -580,7 +573,7 @@ def _paths(tree: dict, prefix: str = ""):
 # --------------------------------------------------------------------------
 
 _ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, EarlyStopping, Expect, Imbalance, Augment) for f in m.model_fields}
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment) for f in m.model_fields}
 )
 
 

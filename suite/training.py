@@ -82,11 +82,7 @@ class LearningRate(keras.callbacks.Callback):
 
 
 def early_stopping(t: Train) -> list[keras.callbacks.Callback]:
-    if t.early_stopping is None:
+    """Stop when val_loss has not improved for ``patience`` epochs, and keep the best epoch's weights."""
+    if t.patience is None:
         return []
-    e = t.early_stopping
-    return [
-        keras.callbacks.EarlyStopping(
-            monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, restore_best_weights=e.restore_best
-        )
-    ]
+    return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.patience, restore_best_weights=True)]

@@ -71,7 +71,10 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
         examples_per_epoch=n_train,
     )
     train = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    val = model.evaluate(splits.x_val, splits.y_val, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
     test = model.evaluate(splits.x_test, splits.y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    # The model as it ends (early stopping restores its best epoch), measured the same way on every split.
+    metrics["final_val_accuracy"] = float(val["accuracy"])
     metrics["initial_loss"] = float(initial["loss"])
     metrics["train_loss"] = float(train["loss"])
     metrics["train_accuracy"] = float(train["accuracy"])

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from suite.data import prepare, scale, split_indices, subsample_indices
+from suite.data import (
+    class_weights,
+    corrupt_labels,
+    imbalance_indices,
+    oversample_indices,
+    prepare,
+    scale,
+    split_indices,
+    subsample_indices,
+)
 from suite.errors import DataError
 from suite.study import Data
 
@@ -34,12 +43,15 @@ def test_stratified_split_counts():
     assert sorted([*keep, *held]) == list(range(100))
 
 
-def test_subsample_is_class_balanced():
-    y = np.repeat(np.arange(3), [50, 50, 5])
-    chosen = subsample_indices(y, 12, np.random.default_rng(0))
-    assert np.bincount(y[chosen]).tolist() == [4, 4, 4]
-    chosen = subsample_indices(y, 30, np.random.default_rng(0))
-    assert np.bincount(y[chosen]).tolist() == [13, 12, 5] or np.bincount(y[chosen]).tolist() == [12, 13, 5]
+def test_subsample_keeps_class_proportions():
+    y = np.repeat(np.arange(3), [60, 30, 10])
+    chosen = subsample_indices(y, 10, np.random.default_rng(0))
+    assert np.bincount(y[chosen]).tolist() == [6, 3, 1]
+
+
+def test_tiny_splits_hold_out_at_least_one():
+    keep, held = split_indices(np.array([3, 7, 1]), 0.2, np.random.default_rng(0))
+    assert (len(keep), len(held)) == (2, 1)
 
 
 def test_scaling_uses_training_statistics_only():
@@ -56,3 +68,47 @@ def test_errors_name_the_field():
         prepare(Data(dataset="mnist1d", train_size=5000))
     with pytest.raises(ValueError, match="unknown dataset"):
         Data(dataset="nope")
+
+
+def test_imbalance_keeps_one_in_ratio_of_the_minority():
+    y = np.repeat(np.arange(4), 100)
+    keep = imbalance_indices(y, ratio=10, minority=2, classes=4, rng=np.random.default_rng(0))
+    assert np.bincount(y[keep]).tolist() == [100, 100, 10, 10]
+    keep = imbalance_indices(y, ratio=1000, minority=1, classes=4, rng=np.random.default_rng(0))
+    assert np.bincount(y[keep]).tolist() == [100, 100, 100, 1]  # never a class with no example
+
+
+def test_label_noise_redraws_exactly_that_many():
+    y = np.repeat(np.arange(10), 50)
+    noisy, chosen = corrupt_labels(y, 0.2, 10, np.random.default_rng(0))
+    assert len(chosen) == 100 and len(set(chosen)) == 100
+    untouched = np.setdiff1d(np.arange(500), chosen)
+    assert np.array_equal(noisy[untouched], y[untouched])
+    everything, chosen = corrupt_labels(y, 1.0, 10, np.random.default_rng(0))
+    assert len(chosen) == 500
+    assert 0.05 < np.mean(everything == y) < 0.15  # fully random labels: right by chance only
+
+
+def test_oversampling_matches_the_largest_class():
+    y = np.array([0] * 30 + [1] * 3 + [2] * 10)
+    idx = oversample_indices(y, np.random.default_rng(0))
+    assert np.bincount(y[idx]).tolist() == [30, 30, 30]
+    assert set(range(len(y))) <= set(idx)  # every original example is kept
+
+
+def test_class_weights_are_balanced():
+    w = class_weights(np.array([0] * 30 + [1] * 10), 2)
+    assert w == {0: 40 / 60, 1: 40 / 20}
+
+
+def test_transforms_apply_to_the_training_split_only():
+    base = prepare(Data(dataset="mnist1d"))
+    s = prepare(Data(dataset="mnist1d", imbalance={"ratio": 10, "minority": 5}, rebalance="class_weight"))
+    assert np.bincount(s.y_train)[5:].tolist() == [round(n / 10) for n in np.bincount(base.y_train)[5:]]
+    assert np.array_equal(s.y_val, base.y_val) and np.array_equal(s.y_test, base.y_test)
+    assert s.class_weight is not None and s.class_weight[9] > s.class_weight[0]
+    noisy = prepare(Data(dataset="mnist1d", label_noise=0.5))
+    assert np.array_equal(noisy.x_train, base.x_train) and np.mean(noisy.y_train != base.y_train) > 0.4
+    assert np.array_equal(noisy.y_val, base.y_val) and np.array_equal(noisy.y_test, base.y_test)
+    over = prepare(Data(dataset="mnist1d", imbalance={"ratio": 10}, rebalance="oversample"))
+    assert len(set(np.bincount(over.y_train))) == 1

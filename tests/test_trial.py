@@ -63,3 +63,24 @@ def test_same_seed_same_numbers():
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert a.history[key] == b.history[key]
     assert a.history["loss"] != c.history["loss"]
+
+
+def test_augmentation_runs_in_training_only():
+    import numpy as np
+
+    from suite.study import Augment
+
+    m = models.build(Model(depth=1, width=8), (40,), 10, Augment(noise=0.5, shift=3))
+    x = np.random.default_rng(0).normal(size=(4, 40)).astype("float32")
+    assert np.array_equal(m(x, training=False), m(x, training=False))
+    assert not np.array_equal(m(x, training=True), m(x, training=False))
+    result = trial.run(settings(data={"augment": {"noise": 0.1, "shift": 2}}), seed=0, target=TARGET)
+    assert result.metrics["test_accuracy"] is not None
+
+
+def test_classification_metrics_are_recorded():
+    result = trial.run(settings(), seed=0, target=TARGET)
+    for key in ("test_macro_f1", "test_macro_precision", "test_macro_recall", "test_balanced_accuracy",
+                "test_roc_auc", "test_pr_auc", "initial_loss", "train_loss", "near_zero_weights"):
+        assert result.metrics[key] is not None, key
+    assert abs(result.metrics["initial_loss"] - 2.3026) < 0.5  # about ln(10) at initialisation
