@@ -8,7 +8,7 @@ STUDY   ?= dropout
 PROFILE ?= quick
 PORT    ?= 5000
 
-.PHONY: study test ui validate list clean-state
+.PHONY: study studies scorecard test ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -19,6 +19,15 @@ $(BIN)/.installed: pyproject.toml
 
 study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick)
 	$(BIN)/suite run $(STUDY) --profile $(PROFILE)
+
+studies: $(BIN)/.installed  ## every study at the quick profile, then the scorecard (results/README.md)
+	@for s in studies/*.yaml; do \
+		echo "== $$s"; $(BIN)/suite run $$s --profile quick || exit 1; \
+	done
+	$(BIN)/suite scorecard
+
+scorecard: $(BIN)/.installed  ## rebuild results/README.md from the reports
+	$(BIN)/suite scorecard
 
 test: $(BIN)/.installed  ## unit tests and capped end-to-end runs
 	$(BIN)/python -m pytest

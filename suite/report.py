@@ -39,7 +39,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     out.mkdir(parents=True, exist_ok=True)
     columns = ["cell", *resolved.axes, "seed", "status"]
     # Per-trial metrics only; per-epoch series stay in MLflow (their "latest value" would mislead here).
-    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", *EPOCH_METRICS}
+    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", *EPOCH_METRICS}
     metrics = sorted(c for c in trials.columns if c not in skip)
     atomic_write(out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "run_id", "error"]].to_csv(index=False))
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
@@ -266,8 +266,12 @@ def environment(study_run, trials: pd.DataFrame) -> list[str]:
     when = dt.datetime.fromtimestamp(study_run.info.start_time / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k.removeprefix('version.')} {v}" for k, v in sorted(tags.items()) if k.startswith("version."))
     prints = sorted(set(trials["data_fingerprint"].dropna())) if "data_fingerprint" in trials else []
+    took = ""
+    if study_run.info.end_time:
+        seconds = (study_run.info.end_time - study_run.info.start_time) / 1000
+        took = f"; wall time {seconds / 60:.1f} min ({int(trials['parent'].eq(study_run.info.run_id).sum())} trials run in it)"
     return [
-        f"- Run: {when}; MLflow run `{study_run.info.run_id}`",
+        f"- Run: {when}; MLflow run `{study_run.info.run_id}`{took}",
         f"- Commit: `{tags.get('git.commit', 'unknown')}`" + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else ""),
         f"- Backend: {tags.get('backend')}; device: {tags.get('device')}",
         f"- Python {tags.get('python')} on {tags.get('platform')}",

@@ -178,6 +178,7 @@ class Tracker:
                     **json.loads(tags["suite.cell_values"]),
                     "error": tags.get("suite.error", ""),
                     "data_fingerprint": tags.get("data.fingerprint"),
+                    "parent": tags.get(MLFLOW_PARENT_RUN_ID),
                     **run.data.metrics,
                 }
             )

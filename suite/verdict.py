@@ -57,6 +57,8 @@ def matching(trials: pd.DataFrame, values: dict) -> pd.DataFrame:
 
 
 def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):  # pandas turns a null grid value into NaN
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and b is None
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
     return a == b
