@@ -14,6 +14,7 @@ from pathlib import Path
 
 from suite import backend
 
+CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
 
 
@@ -29,7 +30,9 @@ def _git(*args: str, cwd: Path) -> str | None:
 def collect(root: Path) -> dict[str, str]:
     """Tags describing the code and environment of this process."""
     commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=root)
+    # Dirty means the code or the study files differ from the commit; regenerated results/ do not count,
+    # or `make studies` would mark every study after the first as dirty.
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
     tags = {
         "git.commit": commit,
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
