@@ -9,6 +9,7 @@ import sys
 import warnings
 
 from suite.errors import SuiteError
+from suite.progress import close_line
 
 HELP = """\
 Reproducible benchmarks for deep-learning training folklore.
@@ -23,6 +24,7 @@ each in MLflow and writes a report to results/<name>/.
   suite run my_study.yaml            any study file, anywhere
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
+  suite replicate dropout --trials 3 rerun recorded trials; exit 1 if metrics differ
   suite ui                           browse the runs (MLflow UI, 127.0.0.1)
 
 The MLflow store is .suite/mlflow.db (override with MLFLOW_TRACKING_URI);
@@ -46,10 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("study", help="a study name in studies/, or a path to a .yaml file")
     p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full)")
     p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
+    p.add_argument("--rerun-stale", action="store_true",
+                   help="rerun trials recorded by an earlier study file or code version (kept, marked superseded)")
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
     p.add_argument("--profile")
+
+    p = sub.add_parser("replicate", help="rerun a sample of recorded trials and compare their metrics")
+    p.add_argument("study")
+    p.add_argument("--profile")
+    p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
 
     p = sub.add_parser("validate", help="check study files without running them")
     p.add_argument("studies", nargs="+")
@@ -65,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SuiteError as e:
+        close_line()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
+        close_line()
+        print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
         return 130
 
 
@@ -89,7 +100,7 @@ def cmd_run(args) -> int:
         f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
         file=sys.stderr,
     )
-    path = run_study(resolved, ws, fresh=args.fresh)
+    path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale)
     print(f"report: {path}")
     return 0
 
@@ -101,6 +112,22 @@ def cmd_report(args) -> int:
     path = report.write(resolved, ws.tracker(), ws.report_dir(resolved))
     print(f"report: {path}")
     return 0
+
+
+def cmd_replicate(args) -> int:
+    from suite.replicate import TOLERANCE, replicate
+
+    ws, resolved = _load(args.study, args.profile)
+    compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
+    if not compared:
+        raise SuiteError(f"no finished trials of {resolved.name} [{resolved.profile or 'base'}] to replicate; run it first")
+    rule = "identical (same backend and device as the record)" if exact else f"within {TOLERANCE} (another backend or device)"
+    for d in differences:
+        print(f"  {d.cell} seed={d.seed}: {d.metric} recorded {d.recorded!r}, replicated {d.replicated!r}")
+    verdict = "MISMATCH" if differences else "ok"
+    print(f"replicate {resolved.name} [{resolved.profile or 'base'}]: {compared} trials rerun, metrics must be {rule}: "
+          f"{len(differences)} differences, {verdict}")
+    return 1 if differences else 0
 
 
 def cmd_validate(args) -> int:
@@ -148,4 +175,4 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "scorecard": cmd_scorecard, "ui": cmd_ui}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

@@ -55,6 +55,7 @@ def summarize(
             break
 
     val = [v for v in history.get("val_accuracy", []) if math.isfinite(v)]
+    scored = [v for v in history[target.metric] if math.isfinite(v)]
     return {
         "epochs_run": float(epochs),
         "reached_target": float(reached_at is not None),
@@ -68,6 +69,7 @@ def summarize(
         "final_val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else None,
         "best_val_accuracy": max(val) if val else None,
         "best_epoch": float(history["val_accuracy"].index(max(val)) + 1) if val else None,
+        "target_best": ((max if target.direction == "max" else min)(scored)) if scored else None,
         "diverged": float(diverged_at is not None),
         "diverged_epoch": None if diverged_at is None else float(diverged_at),
     }

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from suite.errors import DataError
-from suite.study import Data
+from suite.study import Data, KFold
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,10 @@ def _prepare(data_json: str) -> Splits:
             )
         keep = subsample_indices(y_pool, data.train_size, rng)
         x_pool, y_pool = x_pool[keep], y_pool[keep]
-    train, val = split_indices(y_pool, data.validation, rng)
+    if isinstance(data.validation, KFold):
+        train, val = fold_indices(y_pool, data.validation.kfold, data.fold, rng)
+    else:
+        train, val = split_indices(y_pool, data.validation, rng)
     if len(train) == 0 or len(val) == 0:
         raise DataError(
             f"data.validation: {data.validation} of {len(y_pool)} examples leaves an empty training or validation split"
@@ -226,19 +229,32 @@ def split_indices(y: np.ndarray, fraction: float, rng: np.random.Generator) -> t
     return keep, held
 
 
-def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n indices, as evenly spread over classes as the counts allow."""
-    if n >= len(y):
-        return np.arange(len(y))
+def fold_indices(y: np.ndarray, k: int, fold: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified k-fold: every example in exactly one fold; ``fold`` is held out, the rest trains."""
+    assignment = np.empty(len(y), dtype="int64")
+    dealt = 0
+    for label in np.unique(y):  # deal each class's examples round the folds, carrying on where the last class ended
+        members = rng.permutation(np.flatnonzero(y == label))
+        assignment[members] = (dealt + np.arange(len(members))) % k
+        dealt += len(members)
+    return np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
+
+
+def _stratified_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random order in which every prefix holds each class in about its overall proportion."""
     order = rng.permutation(len(y))
-    # Rank each example within its class, in proportion to the class's size, then take the lowest ranks:
-    # every class gives about its share, and the split stays stratified.
     rank = np.empty(len(y), dtype="float64")
     for label in np.unique(y):
         members = order[y[order] == label]
         rank[members] = (np.arange(len(members)) + 0.5) / len(members)
-    chosen = order[np.lexsort((np.arange(len(y)), rank[order]))][:n]
-    return np.sort(chosen)
+    return order[np.lexsort((np.arange(len(y)), rank[order]))]
+
+
+def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices, stratified: each class in about its proportion."""
+    if n >= len(y):
+        return np.arange(len(y))
+    return np.sort(_stratified_order(y, rng)[:n])
 
 
 def scale(train: np.ndarray, others: list[np.ndarray], how: str) -> list[np.ndarray]:

@@ -4,6 +4,11 @@
 class SuiteError(Exception):
     """Base class: the message names the field or the cause, in one line."""
 
+    def __init__(self, message: str):
+        # Keys and values quoted from a malformed file may hold newlines or control characters:
+        # escape them, so the message stays one readable line.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
+
 
 class StudyError(SuiteError):
     """The study file is malformed, names something unknown, or is impossible."""

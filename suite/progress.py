@@ -12,6 +12,16 @@ def clock(seconds: float) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+_line_open = False  # a trial's line has begun and not ended: an error must start on a fresh line
+
+
+def close_line(stream=None) -> None:
+    global _line_open
+    if _line_open:
+        print(file=stream or sys.stderr, flush=True)
+        _line_open = False
+
+
 class Progress:
     def __init__(self, total: int, done: int = 0, stream=None):
         self.total, self.done, self.stream = total, done, stream or sys.stderr
@@ -22,11 +32,15 @@ class Progress:
             print(f"resuming: {done} of {total} trials already recorded", file=self.stream, flush=True)
 
     def begin(self, label: str) -> None:
+        global _line_open
+        _line_open = True
         self._trial_start = time.perf_counter()
         width = len(str(self.total))
         print(f"[{self.done + 1:>{width}}/{self.total}] {label} ...", end="", file=self.stream, flush=True)
 
     def end(self, status: str, metrics: dict, target) -> None:
+        global _line_open
+        _line_open = False
         now = time.perf_counter()
         self.done += 1
         ran = self.done - self.skipped

@@ -6,6 +6,7 @@ can be traced to the code and machine that produced it.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from functools import lru_cache
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from suite import backend
 
+CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
 CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
 
@@ -27,6 +29,15 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 
 @lru_cache(maxsize=4)
+def code_version(root: Path) -> str:
+    """A hash of the suite's own source files: part of every trial's identity, with or without git."""
+    h = hashlib.sha256()
+    for path in sorted((root / "suite").glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+@lru_cache(maxsize=4)
 def collect(root: Path) -> dict[str, str]:
     """Tags describing the code and environment of this process."""
     commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
@@ -35,6 +46,7 @@ def collect(root: Path) -> dict[str, str]:
     status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
     tags = {
         "git.commit": commit,
+        "suite.code_version": code_version(root),
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
         "python": platform.python_version(),
         "platform": platform.platform(),

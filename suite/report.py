@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite import aggregate, figures, verdict
+from suite import aggregate, figures, provenance, verdict
 from suite.errors import SuiteError
 from suite.study import ResolvedStudy
 from suite.tracking import EPOCH_METRICS, Tracker
@@ -39,9 +39,11 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     out.mkdir(parents=True, exist_ok=True)
     columns = ["cell", *resolved.axes, "seed", "status"]
     # Per-trial metrics only; per-epoch series stay in MLflow (their "latest value" would mislead here).
-    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", *EPOCH_METRICS}
+    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", "code_version", *EPOCH_METRICS}
     metrics = sorted(c for c in trials.columns if c not in skip)
-    atomic_write(out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "run_id", "error"]].to_csv(index=False))
+    atomic_write(
+        out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "code_version", "run_id", "error"]].to_csv(index=False)
+    )
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     figures.curves(histories, labels, "val_accuracy", out / "curves.png")
     figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
@@ -262,6 +264,7 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
 def environment(study_run, trials: pd.DataFrame) -> list[str]:
     if study_run is None:
         return ["(no study run recorded)"]
+    built = provenance.collect(provenance.CODE_ROOT)
     tags = study_run.data.tags
     when = dt.datetime.fromtimestamp(study_run.info.start_time / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k.removeprefix('version.')} {v}" for k, v in sorted(tags.items()) if k.startswith("version."))
@@ -272,10 +275,13 @@ def environment(study_run, trials: pd.DataFrame) -> list[str]:
         took = f"; wall time {seconds / 60:.1f} min ({int(trials['parent'].eq(study_run.info.run_id).sum())} trials run in it)"
     return [
         f"- Run: {when}; MLflow run `{study_run.info.run_id}`{took}",
-        f"- Commit: `{tags.get('git.commit', 'unknown')}`" + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else ""),
+        f"- Trials run by commit `{tags.get('git.commit', 'unknown')}`"
+        + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else "")
+        + f"; report built by commit `{built['git.commit']}`" + (" (with uncommitted changes)" if built["git.dirty"] == "true" else ""),
         f"- Backend: {tags.get('backend')}; device: {tags.get('device')}",
         f"- Python {tags.get('python')} on {tags.get('platform')}",
         f"- Packages: {versions}",
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",
+        f"- Code version (hash of suite/*.py) of the trials: {', '.join(f'`{c}`' for c in sorted(set(trials['code_version'].dropna()))) or 'unknown'}",
         f"- Study file sha256: `{tags.get('suite.file_sha', '')[:16]}`; resolved config: `{tags.get('suite.config_sha', '')[:16]}`",
     ]

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite import data, provenance, report
-from suite.errors import SuiteError
+from suite.errors import SuiteError, TrackingError
 from suite.study import ResolvedStudy
 from suite.tracking import Tracker, default_uri
-
-CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
 
 
 @dataclass(frozen=True)
@@ -53,14 +51,14 @@ class Workspace:
         return self.results / resolved.name / (resolved.profile or "base")
 
 
-def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False) -> Path:
+def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun_stale: bool = False) -> Path:
     tracker = ws.tracker()
     for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
         data.prepare(cell.settings.data)
 
     tuner_dir = ws.state / "tuner" / resolved.name
-    with exclusive(tuner_dir / f"{resolved.config_sha[:16]}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, fresh)
+    with exclusive(tuner_dir / f"{resolved.profile or 'base'}.lock", resolved):
+        return _search(resolved, ws, tracker, tuner_dir, fresh, rerun_stale)
 
 
 @contextmanager
@@ -78,20 +76,36 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         yield  # the lock goes with the process, however it ends
 
 
-def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool) -> Path:
+def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool, rerun_stale: bool) -> Path:
+    from keras_tuner.errors import FatalError
+
     from suite.tuner import StudyTuner  # imports keras-tuner and Keras: only when training
 
+    tags = provenance.collect(provenance.CODE_ROOT)
+    code = tags["suite.code_version"]
+    profile = resolved.profile or "base"
     if fresh:
-        shutil.rmtree(tuner_dir / resolved.config_sha[:16], ignore_errors=True)
-        for run_id in tracker.trials(resolved).get("run_id", []):
-            tracker.client.delete_run(run_id)  # soft delete: recoverable, but out of every report
+        shutil.rmtree(tuner_dir, ignore_errors=True)
+        tuner_dir.mkdir(parents=True)
+        tracker.discard(resolved)
+    stale = tracker.stale_trials(resolved, code)
+    if stale and not rerun_stale:
+        files = {r.data.tags.get("suite.config_sha") for r in stale} - {resolved.config_sha}
+        codes = {r.data.tags.get("suite.code_version") for r in stale} - {code}
+        why = " and ".join(
+            w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes)) if changed
+        )
+        raise SuiteError(
+            f"{len(stale)} recorded trials of {resolved.name} [{profile}] are stale: {why} since they ran; "
+            "rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh"
+        )
+    tracker.supersede(stale)
     # We hold the lock, so a run still marked RUNNING belongs to a process that died: say so.
     tracker.close_orphans(resolved)
-    tags = provenance.collect(CODE_ROOT)
     parent = tracker.start_study(resolved, tags)
     status = "FAILED"
     try:
-        tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir)
+        tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
         tuner.search()
         status = "FINISHED"
     except KeyboardInterrupt:
@@ -102,6 +116,11 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             last = str(e).strip().splitlines()[-1]
             raise SuiteError(f"study stopped: several trials in a row failed; last error: {last}") from None
         raise
+    except (TrackingError, FatalError) as e:  # the store failed (through keras-tuner as a FatalError, or directly)
+        raise TrackingError(f"{e}; every finished trial is recorded: rerun the same command to resume") from None
     finally:
-        tracker.end(parent, status)
+        try:
+            tracker.end(parent, status)
+        except TrackingError:
+            pass  # the store is gone; the next run marks this run KILLED
     return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)

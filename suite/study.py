@@ -126,10 +126,25 @@ def _dataset(v):
     return v
 
 
+class KFold(Locked):
+    kfold: _int(2, 100, "must be an integer from 2 to 100")
+
+
+def _validation(v):
+    if isinstance(v, dict):
+        return KFold.model_validate(v)
+    if isinstance(v, KFold):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+        raise PydanticCustomError("value", "must be a fraction strictly between 0 and 1, or {kfold: k}")
+    return float(v)
+
+
 class Data(Locked):
     dataset: Annotated[str, BeforeValidator(_dataset)] = "mnist1d"
     train_size: PositiveInt | None = None  # subsample of the training split
-    validation: Fraction = 0.2  # held out from the training examples for model selection
+    validation: Annotated[float | KFold, BeforeValidator(_validation)] = 0.2  # held-out fraction, or {kfold: k}
+    fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
     test: Fraction = 0.2  # held out for testing, only for datasets without a test split
     scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
     seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
@@ -138,6 +153,13 @@ class Data(Locked):
     imbalance: Imbalance = Imbalance()
     rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
     augment: Augment = Augment()
+
+    @model_validator(mode="after")
+    def _fold_exists(self):
+        k = self.validation.kfold if isinstance(self.validation, KFold) else None
+        if (k is None and self.fold) or (k is not None and self.fold >= k):
+            raise PydanticCustomError("value", "fold must be 0 without k-fold validation, and below k with it")
+        return self
 
 
 class Model(Locked):
@@ -193,7 +215,8 @@ class Target(Locked):
     @model_validator(mode="before")
     @classmethod
     def _declared_direction(cls, data):
-        if isinstance(data, dict) and data.get("direction") is None and data.get("metric") in EPOCH_METRICS:
+        metric = data.get("metric") if isinstance(data, dict) else None
+        if isinstance(metric, str) and metric in EPOCH_METRICS and data.get("direction") is None:
             data = {**data, "direction": EPOCH_METRICS[data["metric"]]}
         return data
 
@@ -248,6 +271,10 @@ class Expect(Locked):
     against: dict[str, Any] | None = None
     direction: Literal["greater", "less"] | None = None
     within: PositiveFloat | None = None  # instead of a direction: equal within this margin (TOST)
+    # steadier: averaging over one axis (e.g. the folds of k-fold) gives a steadier estimate across
+    # replicates (e.g. data.seed, i.e. different partitions) than a single value of that axis (one split)
+    steadier: str | None = None
+    replicate: str = "seed"
     # bound: the metric's mean lies below, above or near a value (one-sample t)
     below: Number | None = None
     above: Number | None = None
@@ -262,11 +289,14 @@ class Expect(Locked):
                 ("best_at", self.best_at is not None),
                 ("compare", self.compare is not None or self.against is not None),
                 ("bound", any(v is not None for v in (self.below, self.above, self.near))),
+                ("steadier", self.steadier is not None),
             )
             if present
         ]
         if len(kinds) != 1:
-            raise PydanticCustomError("value", "needs exactly one of: along+trend, best_at, compare+against, below/above/near")
+            raise PydanticCustomError(
+                "value", "needs exactly one of: along+trend, best_at, compare+against, below/above/near, steadier"
+            )
         kind = kinds[0]
         if kind == "trend" and (self.along is None or self.trend is None):
             raise PydanticCustomError("value", "a trend needs both along and trend")
@@ -290,6 +320,8 @@ class Expect(Locked):
             return "best_at"
         if self.compare is not None:
             return "compare"
+        if self.steadier is not None:
+            return "steadier"
         return "bound"
 
 
@@ -478,8 +510,12 @@ def check_expectations(study: Study) -> None:
                     raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
                 if value not in study.grid[axis]:
                     raise StudyError(f"expect[{i}].{field}: {value!r} is not a value of grid.{axis}")
-        if e.along is not None and e.along not in study.grid:
-            raise StudyError(f"expect[{i}].along: {e.along!r} is not a grid axis")
+        for field in ("along", "steadier"):
+            axis = getattr(e, field)
+            if axis is not None and axis not in study.grid:
+                raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
+        if e.steadier is not None and e.replicate != "seed" and e.replicate not in study.grid:
+            raise StudyError(f"expect[{i}].replicate: {e.replicate!r} is neither 'seed' nor a grid axis")
 
 
 def apply_overrides(raw: dict, overrides: dict, where: str) -> dict:

@@ -46,6 +46,24 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+class _Guarded:
+    """The MLflow client, with any failure of the store turned into a one-line TrackingError."""
+
+    def __init__(self, client: MlflowClient, uri: str):
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
+                raise TrackingError(f"tracking store {self._uri}: {name} failed ({_one_line(e)})") from None
+
+        return call
+
+
 class Tracker:
     def __init__(self, uri: str, artifact_root: Path | None = None):
         self.uri = uri
@@ -53,7 +71,7 @@ class Tracker:
         try:
             if uri.startswith("sqlite:///"):
                 Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            self.client = MlflowClient(tracking_uri=uri)
+            self.client = _Guarded(MlflowClient(tracking_uri=uri), uri)
             self.client.search_experiments(max_results=1)
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
             raise TrackingError(f"tracking store {uri}: cannot be reached ({_one_line(e)})") from None
@@ -150,11 +168,15 @@ class Tracker:
 
     # ---- reading ---------------------------------------------------------
 
-    def _search(self, name: str, kind: str, config_sha: str) -> list:
+    def _search(self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None) -> list:
         exp = self.experiment(name, create=False)
         if exp is None:
             return []
-        query = f"tags.`suite.kind` = '{kind}' and tags.`suite.config_sha` = '{config_sha}'"
+        query = f"tags.`suite.kind` = '{kind}'"
+        if config_sha is not None:
+            query += f" and tags.`suite.config_sha` = '{config_sha}'"
+        if profile is not None:
+            query += f" and tags.`suite.profile` = '{profile}'"
         runs, token = [], None
         while True:
             page = self.client.search_runs([exp], query, ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
@@ -163,11 +185,34 @@ class Tracker:
             if not token:
                 return runs
 
+    def stale_trials(self, resolved: ResolvedStudy, code_version: str) -> list:
+        """Finished trials of this study and profile made by another study file or another version of the code."""
+        return [
+            run
+            for run in self._search(resolved.name, "trial", profile=resolved.profile or "base")
+            if run.info.status == "FINISHED"
+            and (run.data.tags.get("suite.config_sha") != resolved.config_sha
+                 or run.data.tags.get("suite.code_version") != code_version)
+            and run.data.tags.get("suite.superseded") != "true"
+        ]
+
+    def discard(self, resolved: ResolvedStudy) -> None:
+        """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report)."""
+        for run in self._search(resolved.name, "trial", profile=resolved.profile or "base"):
+            self.client.delete_run(run.info.run_id)
+
+    def supersede(self, runs: list) -> None:
+        """Mark stale runs as replaced: kept in the store (nothing recorded is lost), left out of every report."""
+        for run in runs:
+            self.client.set_tag(run.info.run_id, "suite.superseded", "true")
+
     def trials(self, resolved: ResolvedStudy) -> pd.DataFrame:
         """Every recorded trial of this resolved study: one row per MLflow run."""
         rows = []
         for run in self._search(resolved.name, "trial", resolved.config_sha):
             tags = run.data.tags
+            if tags.get("suite.superseded") == "true":
+                continue
             rows.append(
                 {
                     "run_id": run.info.run_id,
@@ -179,10 +224,21 @@ class Tracker:
                     "error": tags.get("suite.error", ""),
                     "data_fingerprint": tags.get("data.fingerprint"),
                     "parent": tags.get(MLFLOW_PARENT_RUN_ID),
+                    "code_version": tags.get("suite.code_version"),
                     **run.data.metrics,
                 }
             )
         return pd.DataFrame(rows)
+
+    def finished_trials(self, resolved: ResolvedStudy, code_version: str | None = None) -> dict[tuple[int, int], dict]:
+        """(cell, seed) -> metrics of every trial with a finished run (of this code version, if given)."""
+        return {
+            (int(run.data.tags["suite.cell"]), int(run.data.tags["suite.seed"])): run.data.metrics
+            for run in self._search(resolved.name, "trial", resolved.config_sha)
+            if run.info.status == "FINISHED"
+            and run.data.tags.get("suite.superseded") != "true"
+            and (code_version is None or run.data.tags.get("suite.code_version") == code_version)
+        }
 
     def latest_study_run(self, resolved: ResolvedStudy):
         runs = self._search(resolved.name, "study", resolved.config_sha)

@@ -15,37 +15,49 @@ import traceback
 
 import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
-from keras_tuner.errors import FailedTrialError
+from keras_tuner.errors import FailedTrialError, FatalError
 
 from suite import trial as trials
 from suite.oracle import GridOracle
 from suite.progress import Progress
 from suite.study import ResolvedStudy
+from suite.errors import TrackingError
 from suite.tracking import Tracker
 
 
 class StudyTuner(BaseTuner):
-    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory):
+    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str):
         target = resolved.study.target
         self.objective_name = f"best_{target.metric}"
         oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
-        # The project folder is named by the resolved study's hash: the same file and
-        # profile resume it, an edited file or another profile starts its own.
+        # The project folder is named by the resolved study's hash and the code version: the same
+        # file, profile and code resume it; anything else starts its own.
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner..."; Progress says it
-            super().__init__(oracle=oracle, directory=str(directory), project_name=resolved.config_sha[:16])
+            super().__init__(oracle=oracle, directory=str(directory), project_name=f"{resolved.config_sha[:12]}-{code[:8]}")
         self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
         self.resolved, self.tracker = resolved, tracker
         self.parent_run, self.provenance = parent_run, provenance
         finished = sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
         self.progress = Progress(total=len(resolved.trials), done=finished)
         self.last_metrics: dict = {}
+        # MLflow is the record: a trial finished there is never run again, even when a crash
+        # came between MLflow's write and the tuner's own save.
+        self.recorded = tracker.finished_trials(resolved, code)
 
     def run_trial(self, trial):
+        try:
+            return self._run(trial)
+        except TrackingError as e:  # the store is gone: stop the search (keras-tuner re-raises FatalError)
+            raise FatalError(str(e)) from e
+
+    def _run(self, trial):
         cell, seed = self.oracle.decode(trial.hyperparameters.values)
-        target = self.resolved.study.target
+        if (cell.index, seed) in self.recorded:
+            self.last_metrics = self.recorded[(cell.index, seed)]
+            return {self.objective_name: self.objective(self.last_metrics)}
         run_id = self.tracker.start_trial(self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance)
         try:
-            result = trials.run(cell.settings, seed, target)
+            result = trials.run(cell.settings, seed, self.resolved.study.target)
         except Exception as e:
             self.tracker.fail_trial(run_id, traceback.format_exc())
             self.last_metrics = {}
@@ -55,11 +67,14 @@ class StudyTuner(BaseTuner):
             raise
         self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
-        values = [v for v in result.history[target.metric] if math.isfinite(v)]
-        best = (max if target.direction == "max" else min)(values) if values else None
-        if best is None:  # a run that produced no finite value still completes, ranked last
-            best = -math.inf if target.direction == "max" else math.inf
-        return {self.objective_name: best}
+        return {self.objective_name: self.objective(result.metrics)}
+
+    def objective(self, metrics: dict) -> float:
+        """The best value of the target metric; a run with no finite value still completes, ranked last."""
+        best = metrics.get("target_best")
+        if best is None:
+            return -math.inf if self.resolved.study.target.direction == "max" else math.inf
+        return best
 
     def on_trial_begin(self, trial):
         cell, seed = self.oracle.decode(trial.hyperparameters.values)

@@ -79,35 +79,35 @@ def describe(values: dict) -> str:
 
 
 # --------------------------------------------------------------------------
-# The four kinds of expectation
+# The kinds of expectation
 # --------------------------------------------------------------------------
 
 
-def trend(e: Expect, rows: pd.DataFrame, order: list, rng) -> Verdict:
+def trend(e: Expect, rows: pd.DataFrame, order: list) -> Verdict:
     """Spearman's rank correlation between the axis and the metric, over all seed-level values."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
-    xs, ys, cells = [], [], []
-    for cell, group in rows.groupby("cell"):
+    xs, ys = [], []
+    for _, group in rows.groupby("cell"):
         y = seed_values(group, e.metric)
         value = group[e.along].iloc[0]
-        x = float(value) if numeric else float(order.index(value))
-        xs += [x] * len(y)
+        xs += [float(value) if numeric else float(order.index(value))] * len(y)
         ys += list(y)
-        cells += [cell] * len(y)
-    xs, ys, cells = np.array(xs), np.array(ys), np.array(cells)
+    xs, ys = np.array(xs), np.array(ys)
     sign = 1 if e.trend == "increasing" else -1
     if len(set(xs)) < 2 or len(set(ys)) < 2:
         return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", math.nan, math.nan, math.nan, math.nan,
                        sign, "no variation to correlate", len(ys))
     rho, p = stats.spearmanr(xs, ys)
-    boots = []
-    for _ in range(BOOTSTRAP):  # resample seeds within each cell: the grid stays fixed
-        idx = np.concatenate([rng.choice(np.flatnonzero(cells == c), size=(cells == c).sum()) for c in np.unique(cells)])
-        if len(set(ys[idx])) > 1:
-            boots.append(stats.spearmanr(xs[idx], ys[idx])[0])
-    low, high = np.nanpercentile(boots, [2.5, 97.5]) if boots else (math.nan, math.nan)
+    # Fisher-z interval with Bonett & Wright's (2000) standard error for Spearman's rho. (A bootstrap
+    # within cells of three seeds duplicates values, inflates |rho| and can miss the estimate.)
+    n = len(ys)
+    if n > 3 and abs(rho) < 1:
+        half = 1.96 * math.sqrt((1 + rho**2 / 2) / (n - 3))
+        low, high = math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half)
+    else:
+        low = high = float(rho)
     word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
-    return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", float(rho), float(low), float(high), float(p),
+    return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", float(rho), low, high, float(p),
                    sign, f"{e.metric} is {word} along {e.along} (rho = {rho:+.2f})", len(ys))
 
 
@@ -130,8 +130,6 @@ def best_at(e: Expect, rows: pd.DataFrame, axes: list[str], rng) -> Verdict:
         return np.array([_difference(better * stat(samples[cell]), better * stat(samples[r])) for r in rivals])
 
     observed = differences(groups)
-    boots = np.array([differences({c: rng.choice(v, size=len(v)) for c, v in groups.items()}) for _ in range(BOOTSTRAP)])
-    margins = boots.min(axis=1)  # margin over the closest rival, per bootstrap sample
     # p-values from pairwise tests, not from the bootstrap: with a handful of seeds the
     # bootstrap's spread is far too narrow (it cannot see beyond the values it has).
     claimed_values = better * groups[cell]
@@ -143,14 +141,25 @@ def best_at(e: Expect, rows: pd.DataFrame, axes: list[str], rng) -> Verdict:
         # not merely because the best of several noisy rivals tends to look best.
         p = 2 * len(rivals) * min(_one_sided(claimed_values, better * groups[r], "less") for r in rivals)
     p = min(1.0, p)
-    low, high = np.percentile(margins, [2.5, 97.5])
+    closest = rivals[int(np.argmin(observed))]
+    a, b = claimed_values, better * groups[closest]
+    if e.metric in CENSORED_METRICS or len(a) < 2 or len(b) < 2:
+        margins = [  # margin over the closest rival, per bootstrap sample
+            differences({c: rng.choice(v, size=len(v)) for c, v in groups.items()}).min() for _ in range(BOOTSTRAP)
+        ]
+        low, high = np.percentile(margins, [2.5, 97.5])
+        interval = "margin CI by bootstrap over seeds"
+    else:  # the Welch interval of the difference with the closest rival, consistent with the p-value
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+        low, high = ci.low, ci.high
+        interval = "margin CI: Welch, against the closest rival"
     observed = observed.min()
     scores = {c: stat(v) for c, v in groups.items()}
     best = max(scores, key=lambda c: better * scores[c])
     seen = (f"best: {full_label[best]} ({_fmt(scores[best])}); claimed {label[cell]} ({_fmt(scores[cell])})"
             if best != cell else f"{label[cell]} is best ({_fmt(scores[cell])})")
     test = "pairwise Mann-Whitney U" if e.metric in CENSORED_METRICS else "pairwise Welch t-tests"
-    return Verdict(e.says, e.metric, f"{test}; margin CI by bootstrap over seeds", "margin over best rival", float(observed), float(low),
+    return Verdict(e.says, e.metric, f"{test}; {interval}", "margin over best rival", float(observed), float(low),
                    float(high), float(p), 1, seen, sum(map(len, groups.values())))
 
 
@@ -169,6 +178,9 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
                  for _ in range(BOOTSTRAP)]
         low, high = np.percentile(boots, [2.5, 97.5])
         reached = f"reached target {np.isfinite(a).sum()}/{len(a)} vs {np.isfinite(b).sum()}/{len(b)}"
+        floor = 2 / math.comb(len(a) + len(b), len(a))  # the smallest two-sided p this test can give
+        if floor >= 0.05:
+            reached += f"; with {len(a)} vs {len(b)} seeds this test cannot go below p = {floor:.2g}"
         return Verdict(e.says, e.metric, "Mann-Whitney U (censored values ranked last)", "P(A > B) - 1/2",
                        float(effect - 0.5), float(low - 0.5), float(high - 0.5), float(p), sign,
                        f"{what}: medians {_fmt(_censored_median(a))} vs {_fmt(_censored_median(b))}; {reached}",
@@ -204,6 +216,40 @@ def bound(e: Expect, rows: pd.DataFrame) -> Verdict:
                    float(ci.high - value), p, sign, f"mean {e.metric} = {_fmt(v.mean())} (vs {value:g})", len(v))
 
 
+def steadier(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
+    """Spread across replicates of the average over an axis, against the spread of single values.
+
+    Each replicate (e.g. one data.seed: one partition into folds) gives one averaged estimate
+    (the mean over the folds) and several single estimates (each fold alone, as one hold-out
+    split would). Effect: log(SD of averaged / SD of single); the interval and p-value come
+    from a bootstrap over replicates, which keeps each replicate's folds together.
+    """
+    keys = [e.replicate] if e.replicate == "seed" else [e.replicate, "seed"]
+    table = rows.pivot_table(index=keys, columns=e.steadier, values=e.metric, aggfunc="mean").dropna()
+    if len(table) < 3 or table.shape[1] < 2:
+        return Verdict(e.says, e.metric, "-", "log SD ratio", math.nan, math.nan, math.nan, math.nan, -1,
+                       f"too few complete replicates ({len(table)})", int(table.size))
+    values = table.to_numpy(dtype=float)
+
+    def log_ratio(v: np.ndarray) -> float:
+        averaged = v.mean(axis=1).std(ddof=1)
+        single = np.sqrt(np.mean(v.var(axis=0, ddof=1)))  # pooled over the axis's values
+        return math.log(averaged / single) if averaged > 0 and single > 0 else math.nan
+
+    observed = log_ratio(values)
+    boots = np.array([log_ratio(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP)])
+    boots = boots[np.isfinite(boots)]
+    low, high = np.percentile(boots, [2.5, 97.5]) if len(boots) else (math.nan, math.nan)
+    p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
+    p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
+    return Verdict(
+        e.says, e.metric, f"bootstrap over {len(values)} replicates ({e.replicate})", "log(SD averaged / SD single)",
+        observed, float(low), float(high), p, -1,
+        f"SD across replicates: averaged over {e.steadier} {math.exp(observed) if math.isfinite(observed) else math.nan:.2f}"
+        f" x that of a single {e.steadier}", int(values.size),
+    )
+
+
 # --------------------------------------------------------------------------
 # A study's verdicts
 # --------------------------------------------------------------------------
@@ -218,11 +264,13 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
         if rows.empty:
             v = Verdict(e.says, e.metric, "-", "-", math.nan, math.nan, math.nan, math.nan, 0, "no finished trials", 0)
         elif e.kind == "trend":
-            v = trend(e, rows, list(grid[e.along]), rng)
+            v = trend(e, rows, list(grid[e.along]))
         elif e.kind == "best_at":
             v = best_at(e, rows, list(grid), rng)
         elif e.kind == "compare":
             v = compare(e, rows, rng)
+        elif e.kind == "steadier":
+            v = steadier(e, rows, rng)
         else:
             v = bound(e, rows)
         verdicts.append(v)

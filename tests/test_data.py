@@ -6,6 +6,7 @@ import pytest
 from suite.data import (
     class_weights,
     corrupt_labels,
+    fold_indices,
     imbalance_indices,
     oversample_indices,
     prepare,
@@ -112,3 +113,19 @@ def test_transforms_apply_to_the_training_split_only():
     assert np.array_equal(noisy.y_val, base.y_val) and np.array_equal(noisy.y_test, base.y_test)
     over = prepare(Data(dataset="mnist1d", imbalance={"ratio": 10}, rebalance="oversample"))
     assert len(set(np.bincount(over.y_train))) == 1
+
+
+def test_kfold_partitions_the_pool():
+    y = np.repeat(np.arange(4), 25)
+    held = [fold_indices(y, 4, f, np.random.default_rng(0))[1] for f in range(4)]
+    assert sorted(np.concatenate(held).tolist()) == list(range(100))  # every example in exactly one fold
+    for h in held:  # stratified: 25 per fold, 6 or 7 of each class
+        assert len(h) == 25 and set(np.bincount(y[h], minlength=4)) <= {6, 7}
+    train, val = fold_indices(y, 4, 1, np.random.default_rng(0))
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
+    s = prepare(Data(dataset="mnist1d", train_size=400, validation={"kfold": 4}, fold=3))
+    assert (len(s.y_train), len(s.y_val)) == (300, 100)
+    with pytest.raises(ValueError, match="fold must be 0 without k-fold"):
+        Data(fold=1)
+    with pytest.raises(ValueError, match="below k"):
+        Data(validation={"kfold": 4}, fold=4)

@@ -111,7 +111,7 @@ def test_report_files(first_run, home, client):
     assert summary["diverged"].tolist() == [0, 2]
     text = (out / "report.md").read_text()
     for needle in ("# End-to-end check", "Every trial is trained", "| train.learning_rate |", "4 finished, 0 failed, 2 diverged",
-                   "Commit:", "Backend: tensorflow", "suite run e2e --profile smoke", "## Verdict",
+                   "Trials run by commit", "report built by commit", "Backend: tensorflow", "suite run e2e --profile smoke", "## Verdict",
                    "| The diverging rate ends with a lower training accuracy. |"):
         assert needle in text, needle
     (parent,) = runs(client, "study")

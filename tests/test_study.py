@@ -92,7 +92,7 @@ def test_same_file_same_hash(tmp_path):
         ("learning_rate: 1.0e-3", "learning_rate: -1", "train.learning_rate: must be a positive number, got -1"),
         ("learning_rate: 1.0e-3", "learning_rate: .nan", "train.learning_rate: must be a positive number"),
         ("epochs: 60", "epochs: 100000000", "train.epochs: must be an integer from 1 to 100000"),
-        ("validation: 0.2 ", "validation: 1.0 ", "data.validation: must be a number strictly between 0 and 1"),
+        ("validation: 0.2 ", "validation: 1.0 ", "data.validation: must be a fraction strictly between 0 and 1, or {kfold: k}, got 1.0"),
         ("seeds: [0, 1, 2]", "seeds: []", "seeds: must list at least one seed"),
         ("seeds: [0, 1, 2]", "seeds: [1, 1]", "seeds: must not repeat a seed"),
         ("name: dropout", "name: ../../etc", "name: must be lowercase letters"),

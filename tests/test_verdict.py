@@ -134,3 +134,24 @@ def test_holm_turns_a_marginal_result_inconclusive():
 def test_malformed_expectations(expect, message):
     with pytest.raises(ValueError, match=message):
         Expect(says="s", **expect)
+
+
+def folds(values_fn, replicates=10, k=4):
+    rows = []
+    for r in range(replicates):
+        for f in range(k):
+            rows.append({"cell": r * k + f, "seed": 0, "data.seed": r, "data.fold": f, "status": "FINISHED",
+                         "best_epoch": values_fn(r, f)})
+    return pd.DataFrame(rows)
+
+
+def test_averaging_over_folds_is_steadier():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 5, (10, 4))
+    data = folds(lambda r, f: 20 + noise[r, f])  # fold-to-fold noise dominates: averaging 4 folds halves the SD
+    e = {"metric": "best_epoch", "steadier": "data.fold", "replicate": "data.seed"}
+    v = one(e, data, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
+    assert v.verdict == "supported" and v.effect == pytest.approx(math.log(0.5), abs=0.35)
+    same = folds(lambda r, f: 20 + 3 * r)  # no fold noise: averaging changes nothing
+    v = one(e, same, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
+    assert v.verdict == "inconclusive"

@@ -1,0 +1,63 @@
+"""Replication: rerun recorded trials and compare their metrics with the record.
+
+On the same machine and backend a trial is deterministic, so its metrics must
+match exactly. Elsewhere (another CPU, a GPU, another backend) floating-point
+order differs, and metrics must agree within ``TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from suite import provenance, trial
+from suite.study import ResolvedStudy
+from suite.tracking import Tracker
+
+# Timings are not reproducible by nature; everything else must be.
+TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
+TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any compared metric
+
+
+@dataclass
+class Difference:
+    cell: str
+    seed: int
+    metric: str
+    recorded: float | None
+    replicated: float | None
+
+
+def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int = 0):
+    """Rerun up to ``trials`` recorded trials (a seeded sample); return (compared, differences, exact)."""
+    recorded = tracker.finished_trials(resolved)
+    if not recorded:
+        return 0, [], True
+    here = provenance.collect(provenance.CODE_ROOT)
+    study_run = tracker.latest_study_run(resolved)
+    tags = study_run.data.tags if study_run else {}
+    same_place = tags.get("backend") == here["backend"] and tags.get("device") == here["device"]
+    keys = sorted(recorded)
+    chosen = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
+    cells = {cell.index: cell for cell in resolved.cells}
+    differences = []
+    for cell_index, trial_seed in chosen:
+        cell = cells[cell_index]
+        again = trial.run(cell.settings, trial_seed, resolved.study.target).metrics
+        before = recorded[(cell_index, trial_seed)]
+        for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
+            if metric in TIMINGS or metric in ("epoch_train_s", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+                continue  # timings; and per-epoch series, whose last values the summary metrics already cover
+            a, b = before.get(metric), again.get(metric)
+            if not agree(a, b, exact=same_place):
+                differences.append(Difference(cell.label, trial_seed, metric, a, b))
+    return len(chosen), differences, same_place
+
+
+def agree(a: float | None, b: float | None, exact: bool) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        missing = lambda x: x is None or (isinstance(x, float) and math.isnan(x))  # noqa: E731
+        return missing(a) and missing(b)
+    return a == b if exact else abs(a - b) <= TOLERANCE

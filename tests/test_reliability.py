@@ -1,0 +1,216 @@
+"""Nothing lost, nothing repeated: a real process killed with SIGKILL and resumed; replication; atomic writes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from suite.cli import main
+from suite.report import atomic_write
+
+STUDY = """\
+name: kill
+title: Kill and resume
+claim: A killed study resumes to the same report.
+data: {dataset: mnist1d, train_size: 400}
+model: {depth: 1, width: 32}
+train: {optimizer: adam, learning_rate: 1.0e-3, batch_size: 32, epochs: 12}
+grid:
+  model.width: [16, 32]
+seeds: [0, 1]
+target: {metric: val_accuracy, value: 0.2}
+profiles:
+  smoke: {train.epochs: 12}
+"""
+VOLATILE = ["run_id", "warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"]
+
+
+def home_with_study(path: Path) -> Path:
+    (path / "studies").mkdir(parents=True)
+    (path / "studies" / "kill.yaml").write_text(STUDY)
+    return path
+
+
+def trial_runs(home: Path):
+    db = home / ".suite" / "mlflow.db"
+    if not db.exists():
+        return []
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("kill")
+    return client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'") if exp else []
+
+
+def run_inprocess(home: Path, monkeypatch, *extra) -> int:
+    monkeypatch.setenv("SUITE_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return main(["run", "kill", "--profile", "smoke", *extra])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    home = home_with_study(tmp_path_factory.mktemp("reference"))
+    mp = pytest.MonkeyPatch()
+    try:
+        assert run_inprocess(home, mp) == 0
+    finally:
+        mp.undo()
+    return home
+
+
+def comparable(home: Path) -> pd.DataFrame:
+    return pd.read_csv(home / "results" / "kill" / "smoke" / "trials.csv").drop(columns=VOLATILE, errors="ignore")
+
+
+@pytest.mark.parametrize("finished_before_kill", [1, 3, 4])  # 4: every trial done, the report being written
+def test_sigkill_then_resume_gives_one_run_per_trial_and_the_same_report(
+    finished_before_kill, reference, tmp_path, monkeypatch
+):
+    home = home_with_study(tmp_path / "home")
+    env = {**os.environ, "SUITE_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    lock = home / ".suite" / "tuner" / "kill" / "smoke.lock"  # exists once the store is created and migrated:
+    while time.time() < deadline and proc.poll() is None and not lock.exists():  # never open it mid-migration
+        time.sleep(0.1)
+    while time.time() < deadline and proc.poll() is None:
+        if sum(r.info.status == "FINISHED" for r in trial_runs(home)) >= finished_before_kill:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the study ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    assert run_inprocess(home, monkeypatch) == 0
+    runs = trial_runs(home)
+    finished = [(r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in runs if r.info.status == "FINISHED"]
+    assert sorted(finished) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each exactly once
+    assert not [r for r in runs if r.info.status == "RUNNING"]  # the killed one is marked KILLED, not left running
+    pd.testing.assert_frame_equal(comparable(home), comparable(reference))
+
+
+def test_replicate_matches_and_catches_a_tampered_record(reference, monkeypatch, capsys):
+    monkeypatch.setenv("SUITE_HOME", str(reference))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["replicate", "kill", "--profile", "smoke", "--trials", "2"]) == 0
+    assert "2 trials rerun, metrics must be identical" in capsys.readouterr().out
+    client = MlflowClient(f"sqlite:///{reference / '.suite' / 'mlflow.db'}")
+    for run in trial_runs(reference):  # falsify the record: replication must notice
+        client.log_metric(run.info.run_id, "test_accuracy", run.data.metrics["test_accuracy"] + 0.5)
+    assert main(["replicate", "kill", "--profile", "smoke", "--trials", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "test_accuracy recorded" in out and "MISMATCH" in out
+
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    target.write_text("old report")
+
+    def crash(self, other):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, "new report, half written")
+    assert target.read_text() == "old report"
+
+
+def test_stale_trials_are_detected_and_rerun_only_when_asked(tmp_path, monkeypatch, capsys):
+    from suite import provenance
+
+    home = home_with_study(tmp_path / "home")
+    monkeypatch.setenv("SUITE_HOME", str(home))
+    assert run_inprocess(home, monkeypatch) == 0
+
+    # The code changes: every recorded trial is stale, and the suite refuses to mix.
+    real = provenance.collect
+    monkeypatch.setattr(provenance, "collect", lambda root: {**real(root), "suite.code_version": "edited-code"})
+    assert run_inprocess(home, monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: 4 recorded trials of kill [smoke] are stale: the code changed") and "--rerun-stale" in err
+    assert run_inprocess(home, monkeypatch, "--rerun-stale") == 0
+    runs = trial_runs(home)
+    assert len(runs) == 8  # nothing recorded is lost
+    assert sum(r.data.tags.get("suite.superseded") == "true" for r in runs) == 4
+    trials = pd.read_csv(home / "results" / "kill" / "smoke" / "trials.csv")
+    assert set(trials["code_version"]) == {"edited-code"}  # the report uses the new trials only
+    monkeypatch.setattr(provenance, "collect", real)
+
+    # The study file changes: stale again, for that reason.
+    (home / "studies" / "kill.yaml").write_text(STUDY.replace("smoke: {train.epochs: 12}", "smoke: {train.epochs: 11}"))
+    assert run_inprocess(home, monkeypatch) == 2
+    assert "the study file (or profile) changed" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db: Path, port: int, artifacts: Path) -> subprocess.Popen:
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--default-artifact-root", str(artifacts)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError("mlflow server did not start")
+
+
+def test_losing_the_tracking_server_stops_cleanly_and_resumes(tmp_path, monkeypatch, capsys):
+    home = home_with_study(tmp_path / "home")
+    db, port, artifacts = tmp_path / "server.db", free_port(), tmp_path / "artifacts"
+    uri = f"http://127.0.0.1:{port}"
+    server = start_server(db, port, artifacts)
+    env = {**os.environ, "SUITE_HOME": str(home), "MLFLOW_TRACKING_URI": uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    client = MlflowClient(uri)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            exp = client.get_experiment_by_name("kill")
+            runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'") if exp else []
+            if any(r.info.status == "FINISHED" for r in runs):
+                break
+            time.sleep(0.3)
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the server dies mid-study
+        server.wait()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: tracking store {uri}") and "rerun the same command to resume" in last
+
+    server = start_server(db, port, artifacts)  # back again: the same command resumes
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("SUITE_HOME", str(home))
+        assert main(["run", "kill", "--profile", "smoke"]) == 0
+        exp = client.get_experiment_by_name("kill")
+        runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+        finished = sorted((r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in runs if r.info.status == "FINISHED")
+        assert finished == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+        assert not [r for r in runs if r.info.status == "RUNNING"]
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
