@@ -122,12 +122,24 @@ def _keras_dataset(name: str) -> Source:
     return Source(x.astype("float32"), y.reshape(-1), x_test.astype("float32"), y_test.reshape(-1))
 
 
+_SOURCES: dict[str, Source] = {}  # raw datasets of this process: a grid over splits or seeds loads each once
+
+
 def load_source(data: Data) -> Source:
-    if data.dataset in LOADERS:
-        return LOADERS[data.dataset](data)
-    if data.dataset in KERAS_DATASETS:
-        return _keras_dataset(data.dataset)
-    raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
+    key = data.dataset
+    if data.dataset == "synthetic":  # the generator's settings and seed define its arrays
+        key += data.synthetic.model_dump_json() + f"/{data.seed}"
+    if key not in _SOURCES:
+        if data.dataset in LOADERS:
+            source = LOADERS[data.dataset](data)
+        elif data.dataset in KERAS_DATASETS:
+            source = _keras_dataset(data.dataset)
+        else:
+            raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
+        if len(_SOURCES) >= 4:
+            _SOURCES.clear()
+        _SOURCES[key] = source
+    return _SOURCES[key]
 
 
 def prepare(data: Data) -> Splits:
@@ -135,7 +147,7 @@ def prepare(data: Data) -> Splits:
     return _prepare(data.model_dump_json())
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _prepare(data_json: str) -> Splits:
     data = Data.model_validate_json(data_json)
     source = load_source(data)

@@ -180,7 +180,7 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
         reached = f"reached target {np.isfinite(a).sum()}/{len(a)} vs {np.isfinite(b).sum()}/{len(b)}"
         floor = 2 / math.comb(len(a) + len(b), len(a))  # the smallest two-sided p this test can give
         if floor >= 0.05:
-            reached += f"; with {len(a)} vs {len(b)} seeds this test cannot go below p = {floor:.2g}"
+            reached += f"; an exact rank test on {len(a)} vs {len(b)} seeds cannot go below p = {floor:.2g}"
         return Verdict(e.says, e.metric, "Mann-Whitney U (censored values ranked last)", "P(A > B) - 1/2",
                        float(effect - 0.5), float(low - 0.5), float(high - 0.5), float(p), sign,
                        f"{what}: medians {_fmt(_censored_median(a))} vs {_fmt(_censored_median(b))}; {reached}",

@@ -214,3 +214,17 @@ def test_losing_the_tracking_server_stops_cleanly_and_resumes(tmp_path, monkeypa
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+def test_a_second_run_of_the_same_study_refuses_while_the_first_holds_it(tmp_path, monkeypatch, capsys):
+    import fcntl
+
+    home = home_with_study(tmp_path / "home")
+    lock = home / ".suite" / "tuner" / "kill" / "smoke.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as held:  # what a running `suite run kill --profile smoke` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run_inprocess(home, monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: another `suite run` is already running study 'kill' with profile smoke")
+    assert trial_runs(home) == []  # nothing trained, nothing recorded
