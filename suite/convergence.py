@@ -66,7 +66,6 @@ def summarize(
         "warmup_s": float(warmup),
         "train_time_s": float(sum(steady)),
         "epoch_time_s": float(median(steady)) if steady else None,
-        "final_val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else None,
         "best_val_accuracy": max(val) if val else None,
         "best_epoch": float(history["val_accuracy"].index(max(val)) + 1) if val else None,
         "target_best": ((max if target.direction == "max" else min)(scored)) if scored else None,

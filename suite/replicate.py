@@ -14,7 +14,7 @@ import numpy as np
 
 from suite import provenance, trial
 from suite.study import ResolvedStudy
-from suite.tracking import Tracker
+from suite.tracking import EPOCH_METRICS, Tracker
 
 # Timings are not reproducible by nature; everything else must be.
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
@@ -48,7 +48,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
         again = trial.run(cell.settings, trial_seed, resolved.study.target).metrics
         before = recorded[(cell_index, trial_seed)]
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
-            if metric in TIMINGS or metric in ("epoch_train_s", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+            if metric in TIMINGS or metric in EPOCH_METRICS:
                 continue  # timings; and per-epoch series, whose last values the summary metrics already cover
             a, b = before.get(metric), again.get(metric)
             if not agree(a, b, exact=same_place):

@@ -204,7 +204,7 @@ class Settings(Locked):
 
 
 # Directions are declared, never guessed from a metric's name.
-EPOCH_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
+TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
 
 
 class Target(Locked):
@@ -216,8 +216,8 @@ class Target(Locked):
     @classmethod
     def _declared_direction(cls, data):
         metric = data.get("metric") if isinstance(data, dict) else None
-        if isinstance(metric, str) and metric in EPOCH_METRICS and data.get("direction") is None:
-            data = {**data, "direction": EPOCH_METRICS[data["metric"]]}
+        if isinstance(metric, str) and metric in TARGET_METRICS and data.get("direction") is None:
+            data = {**data, "direction": TARGET_METRICS[data["metric"]]}
         return data
 
     def reached(self, value: float) -> bool:

@@ -83,8 +83,7 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     metrics["near_zero_weights"] = near_zero_fraction(model)
     logits = keras.ops.convert_to_numpy(model.predict(splits.x_test, batch_size=EVAL_BATCH, verbose=0))
     metrics.update(classification.scores(splits.y_test, softmax(logits)))
-    if metrics["final_val_accuracy"] is not None:
-        metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
+    metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
     metrics = {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in metrics.items()}
     return TrialResult(metrics, history, splits.fingerprint, model.count_params())
 
