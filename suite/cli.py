@@ -96,7 +96,7 @@ def cmd_run(args) -> int:
 
     ws, resolved = _load(args.study, args.profile)
     print(
-        f"study {resolved.name} [{resolved.profile or 'base'}]: {len(resolved.cells)} cells x "
+        f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
         f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
         file=sys.stderr,
     )
@@ -120,12 +120,12 @@ def cmd_replicate(args) -> int:
     ws, resolved = _load(args.study, args.profile)
     compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
     if not compared:
-        raise SuiteError(f"no finished trials of {resolved.name} [{resolved.profile or 'base'}] to replicate; run it first")
+        raise SuiteError(f"no finished trials of {resolved.name} [{resolved.profile_name}] to replicate; run it first")
     rule = "identical (same backend and device as the record)" if exact else f"within {TOLERANCE} (another backend or device)"
     for d in differences:
         print(f"  {d.cell} seed={d.seed}: {d.metric} recorded {d.recorded!r}, replicated {d.replicated!r}")
     verdict = "MISMATCH" if differences else "ok"
-    print(f"replicate {resolved.name} [{resolved.profile or 'base'}]: {compared} trials rerun, metrics must be {rule}: "
+    print(f"replicate {resolved.name} [{resolved.profile_name}]: {compared} trials rerun, metrics must be {rule}: "
           f"{len(differences)} differences, {verdict}")
     return 1 if differences else 0
 

@@ -25,7 +25,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     recorded = tracker.trials(resolved)
     if recorded.empty:
         raise SuiteError(
-            f"no recorded trials for study {resolved.name!r} (profile {resolved.profile or 'base'}) in "
+            f"no recorded trials for study {resolved.name!r} (profile {resolved.profile_name}) in "
             f"{tracker.uri}; run it first: suite run {resolved.path}" + (f" --profile {resolved.profile}" if resolved.profile else "")
         )
     trials = aggregate.latest_per_trial(recorded)
@@ -70,7 +70,6 @@ def atomic_write(path: Path, text: str) -> None:
 def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts) -> str:
     s = resolved.study
     t = s.target
-    profile = resolved.profile or "base"
     finished = int((trials["status"] == "FINISHED").sum())
     failed = int((trials["status"] == "FAILED").sum())
     diverged = int(summary["diverged"].sum())
@@ -82,7 +81,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         "",
         f"Sources: {'; '.join(s.sources) or 'none given'}.",
         "",
-        f"Study `{s.name}`, profile `{profile}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
+        f"Study `{s.name}`, profile `{resolved.profile_name}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
         f"{len(resolved.trials)} trials; {finished} finished, {failed} failed, {diverged} diverged"
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
@@ -174,7 +173,7 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         "title": s.title,
         "claim": s.claim,
         "sources": s.sources,
-        "profile": resolved.profile or "base",
+        "profile": resolved.profile_name,
         "commit": tags.get("git.commit", "unknown"),
         "dirty": tags.get("git.dirty") == "true",
         "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,

@@ -48,7 +48,7 @@ class Workspace:
     def report_dir(self, resolved: ResolvedStudy) -> Path:
         # One folder per profile, so a smoke run never overwrites a committed quick report.
         # Study and profile names are validated as [a-z0-9_-], so this cannot leave results/.
-        return self.results / resolved.name / (resolved.profile or "base")
+        return self.results / resolved.name / (resolved.profile_name)
 
 
 def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun_stale: bool = False) -> Path:
@@ -57,7 +57,7 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun
         data.prepare(cell.settings.data)
 
     tuner_dir = ws.state / "tuner" / resolved.name
-    with exclusive(tuner_dir / f"{resolved.profile or 'base'}.lock", resolved):
+    with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
         return _search(resolved, ws, tracker, tuner_dir, fresh, rerun_stale)
 
 
@@ -71,7 +71,7 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         except BlockingIOError:
             raise SuiteError(
                 f"another `suite run` is already running study {resolved.name!r} with profile "
-                f"{resolved.profile or 'base'}; wait for it to finish (the lock is released when it exits)"
+                f"{resolved.profile_name}; wait for it to finish (the lock is released when it exits)"
             ) from None
         yield  # the lock goes with the process, however it ends
 
@@ -83,7 +83,6 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
 
     tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
-    profile = resolved.profile or "base"
     if fresh:
         shutil.rmtree(tuner_dir, ignore_errors=True)
         tuner_dir.mkdir(parents=True)
@@ -96,7 +95,7 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes)) if changed
         )
         raise SuiteError(
-            f"{len(stale)} recorded trials of {resolved.name} [{profile}] are stale: {why} since they ran; "
+            f"{len(stale)} recorded trials of {resolved.name} [{resolved.profile_name}] are stale: {why} since they ran; "
             "rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh"
         )
     tracker.supersede(stale)

@@ -390,6 +390,11 @@ class ResolvedStudy:
         return self.study.name
 
     @property
+    def profile_name(self) -> str:
+        """The profile as recorded and shown: "base" when the file runs as written."""
+        return self.profile or "base"
+
+    @property
     def axes(self) -> list[str]:
         return list(self.study.grid)
 

@@ -101,7 +101,7 @@ class Tracker:
             "suite.trials": str(len(resolved.trials)),
         }
         try:
-            run = self.client.create_run(exp, run_name=f"{resolved.name} [{resolved.profile or 'base'}]", tags=tags)
+            run = self.client.create_run(exp, run_name=f"{resolved.name} [{resolved.profile_name}]", tags=tags)
         except Exception as e:  # noqa: BLE001
             raise TrackingError(f"tracking store {self.uri}: cannot write a run ({_one_line(e)})") from None
         settings = flatten(resolved.study.settings().model_dump(mode="json"))
@@ -189,7 +189,7 @@ class Tracker:
         """Finished trials of this study and profile made by another study file or another version of the code."""
         return [
             run
-            for run in self._search(resolved.name, "trial", profile=resolved.profile or "base")
+            for run in self._search(resolved.name, "trial", profile=resolved.profile_name)
             if run.info.status == "FINISHED"
             and (run.data.tags.get("suite.config_sha") != resolved.config_sha
                  or run.data.tags.get("suite.code_version") != code_version)
@@ -198,7 +198,7 @@ class Tracker:
 
     def discard(self, resolved: ResolvedStudy) -> None:
         """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report)."""
-        for run in self._search(resolved.name, "trial", profile=resolved.profile or "base"):
+        for run in self._search(resolved.name, "trial", profile=resolved.profile_name):
             self.client.delete_run(run.info.run_id)
 
     def supersede(self, runs: list) -> None:
@@ -251,7 +251,7 @@ class Tracker:
 def _study_tags(resolved: ResolvedStudy) -> dict[str, str]:
     return {
         "suite.study": resolved.name,
-        "suite.profile": resolved.profile or "base",
+        "suite.profile": resolved.profile_name,
         "suite.file_sha": resolved.file_sha,
         "suite.config_sha": resolved.config_sha,
     }
