@@ -168,7 +168,10 @@ class Tracker:
 
     # ---- reading ---------------------------------------------------------
 
-    def _search(self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None) -> list:
+    def _search(
+        self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None, superseded: bool = False
+    ) -> list:
+        """Active runs of a study by tags; runs replaced by --rerun-stale are left out unless asked for."""
         exp = self.experiment(name, create=False)
         if exp is None:
             return []
@@ -183,7 +186,7 @@ class Tracker:
             runs.extend(page)
             token = page.token
             if not token:
-                return runs
+                return [r for r in runs if superseded or r.data.tags.get("suite.superseded") != "true"]
 
     def stale_trials(self, resolved: ResolvedStudy, code_version: str) -> list:
         """Finished trials of this study and profile made by another study file or another version of the code."""
@@ -193,12 +196,11 @@ class Tracker:
             if run.info.status == "FINISHED"
             and (run.data.tags.get("suite.config_sha") != resolved.config_sha
                  or run.data.tags.get("suite.code_version") != code_version)
-            and run.data.tags.get("suite.superseded") != "true"
         ]
 
     def discard(self, resolved: ResolvedStudy) -> None:
         """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report)."""
-        for run in self._search(resolved.name, "trial", profile=resolved.profile_name):
+        for run in self._search(resolved.name, "trial", profile=resolved.profile_name, superseded=True):
             self.client.delete_run(run.info.run_id)
 
     def supersede(self, runs: list) -> None:
@@ -211,8 +213,6 @@ class Tracker:
         rows = []
         for run in self._search(resolved.name, "trial", resolved.config_sha):
             tags = run.data.tags
-            if tags.get("suite.superseded") == "true":
-                continue
             rows.append(
                 {
                     "run_id": run.info.run_id,
@@ -236,7 +236,6 @@ class Tracker:
             (int(run.data.tags["suite.cell"]), int(run.data.tags["suite.seed"])): run.data.metrics
             for run in self._search(resolved.name, "trial", resolved.config_sha)
             if run.info.status == "FINISHED"
-            and run.data.tags.get("suite.superseded") != "true"
             and (code_version is None or run.data.tags.get("suite.code_version") == code_version)
         }
 
