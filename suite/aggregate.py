@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CENSORED = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s")
+from suite.study import CENSORED_METRICS as CENSORED
+
 MEASURED = (
     "final_val_accuracy",
     "best_val_accuracy",
@@ -37,6 +38,7 @@ MEASURED = (
     "epoch_time_s",
     "warmup_s",
     "train_time_s",
+    "search_best_val_accuracy",
 )
 
 
@@ -88,4 +90,46 @@ def summarize(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
             values = done[metric].tolist() if metric in done else [None] * len(done)
             row[f"{metric}_median"] = censored_median(values)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# Nuisance searches
+# --------------------------------------------------------------------------
+
+
+def search_progress(searches: pd.DataFrame) -> pd.DataFrame:
+    """Each cell's search trials in order, with the epochs spent so far and the best validation accuracy so far.
+
+    A failed trial spent epochs nobody recorded: it counts as a trial, with no epochs and no score.
+    """
+    if searches.empty:
+        return searches
+    done = searches.sort_values(["cell", "trial", "start_time"]).groupby(["cell", "trial"]).tail(1)
+    done = done.assign(
+        epochs=done.get("search_epochs", pd.Series(math.nan, index=done.index)).fillna(0),
+        accuracy=done.get("best_val_accuracy", pd.Series(math.nan, index=done.index)),
+        reached=done.get("reached_target", pd.Series(0.0, index=done.index)).fillna(0).astype(bool),
+    )
+    done["spent"] = done.groupby("cell")["epochs"].cumsum()
+    done["best_so_far"] = done.groupby("cell")["accuracy"].cummax()
+    return done.reset_index(drop=True)
+
+
+def search_summary(progress: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: trials and epochs spent, the best validation accuracy found, and the epochs spent
+    until a trial first reached the target (None: never, within the budget)."""
+    rows = []
+    for cell, group in progress.groupby("cell", sort=True):
+        hit = group[group["reached"]]
+        rows.append(
+            {
+                "cell": cell,
+                "search_trials": len(group),
+                "search_failed": int((group["status"] == "FAILED").sum()),
+                "search_epochs": float(group["epochs"].sum()),
+                "search_best_val_accuracy": float(group["accuracy"].max()) if group["accuracy"].notna().any() else math.nan,
+                "search_epochs_to_target": float(hit["spent"].iloc[0]) if len(hit) else None,
+            }
+        )
     return pd.DataFrame(rows)

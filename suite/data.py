@@ -186,6 +186,8 @@ def _prepare(data_json: str) -> Splits:
         keep = oversample_indices(y_train, rng)
         train, y_train = train[keep], y_train[keep]
     weights = class_weights(y_train, classes) if data.rebalance == "class_weight" else None
+    if data.feature_scales > 0:
+        x_pool, x_test = spread_scales(x_pool, x_test, data.feature_scales, data.seed)
     x_train, x_val, x_test = scale(x_pool[train], [x_pool[val], x_test], data.scaling)
     arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
     return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights)
@@ -267,6 +269,18 @@ def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     if n >= len(y):
         return np.arange(len(y))
     return np.sort(_stratified_order(y, rng)[:n])
+
+
+def spread_scales(x: np.ndarray, x_test: np.ndarray, decades: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Give the raw features scales spread over ``decades`` orders of magnitude, the same in every split.
+
+    Feature i is multiplied by 10**u_i, with u evenly spaced over [-decades/2, decades/2] and shuffled
+    by its own generator, so the splits drawn from ``data.seed`` stay what they were.
+    """
+    features = int(np.prod(x.shape[1:]))
+    u = np.linspace(-decades / 2, decades / 2, features)
+    factors = (10.0 ** np.random.default_rng([seed, 1]).permutation(u)).reshape(x.shape[1:])
+    return (x * factors).astype("float32"), (x_test * factors).astype("float32")
 
 
 def scale(train: np.ndarray, others: list[np.ndarray], how: str) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -82,3 +83,36 @@ def _save(fig, path: Path):
     fig.savefig(tmp, dpi=110, format=path.suffix.lstrip("."))
     plt.close(fig)
     tmp.replace(path)  # atomic: a crash never leaves a half-written figure
+
+
+def search_curves(progress: pd.DataFrame, groups: dict[int, str], budget: float, path: Path):
+    """Best validation accuracy found so far against the epochs a search has spent.
+
+    Cells with the same label (e.g. one algorithm over several search seeds) are drawn as one line:
+    the median over them, with a band from the lowest to the highest.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    grid = np.linspace(0, max(budget, float(progress["spent"].max() or 0)), 200)
+    labels = list(dict.fromkeys(groups[c] for c in sorted(progress["cell"].unique())))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(labels), 1)))
+    for color, label in zip(colors, labels):
+        curves = []
+        for cell, trials in progress.groupby("cell"):
+            if groups[cell] != label:
+                continue
+            spent, best = trials["spent"].to_numpy(), trials["best_so_far"].to_numpy()
+            index = np.searchsorted(spent, grid, side="right") - 1  # the last trial finished by then
+            curves.append(np.where(index >= 0, best[np.clip(index, 0, None)], np.nan))
+        stack = np.vstack(curves)
+        with warnings.catch_warnings():  # an all-NaN column: no search trial had ended by then
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.plot(grid, np.nanmedian(stack, axis=0), color=color, label=f"{label} ({len(curves)})" if len(curves) > 1 else label)
+            if len(curves) > 1:
+                ax.fill_between(grid, np.nanmin(stack, axis=0), np.nanmax(stack, axis=0), color=color, alpha=0.15, lw=0)
+    ax.set_xlabel("epochs spent by the search (the budget's unit)")
+    ax.set_ylabel("best val_accuracy so far")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(labels) > 6 else 1)
+    ax.set_title("nuisance search: best so far" + (" (median over cells, band = min..max)" if len(labels) < len(groups) else ""))
+    _save(fig, path)
+

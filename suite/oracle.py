@@ -1,9 +1,10 @@
-"""The grid oracle: decides which trial runs next, and nothing else.
+"""The plan oracles: decide which trial runs next, and nothing else.
 
 keras-tuner's own GridSearch cannot resume after a crash (keras-tuner #1055),
-so this small Oracle enumerates cells x seeds itself, in file order. Its
-state is exactly the trials keras-tuner already saves, so a restarted search
-skips every finished trial and reruns an interrupted one from its start.
+so a PlanOracle enumerates a fixed list of values itself, in order: the
+study's cells x seeds (GridOracle), or the points of a grid search over a
+tune: space. Its state is exactly the trials keras-tuner already saves, so a
+restarted search skips every finished trial and reruns an interrupted one.
 """
 
 from __future__ import annotations
@@ -21,22 +22,19 @@ def trial_values(cell: Cell, seed: int) -> dict:
     return {**{axis: json.dumps(v) for axis, v in cell.values.items()}, "seed": seed}
 
 
-class GridOracle(keras_tuner.Oracle):
-    def __init__(self, resolved: ResolvedStudy, objective: keras_tuner.Objective, max_consecutive_failed_trials=3):
-        space = keras_tuner.HyperParameters()
-        for axis, values in resolved.study.grid.items():
-            space.Choice(axis, [json.dumps(v) for v in values], ordered=False)
-        space.Choice("seed", list(resolved.study.seeds), ordered=False)
+class PlanOracle(keras_tuner.Oracle):
+    """Runs a fixed list of hyperparameter values in order, each once."""
+
+    def __init__(self, space: keras_tuner.HyperParameters, plan: list[dict], objective, max_trials=None, max_consecutive_failed_trials=3):
         super().__init__(
             objective=objective,
-            max_trials=len(resolved.trials),
+            max_trials=max_trials or len(plan),
             hyperparameters=space,
             allow_new_entries=False,
             tune_new_entries=False,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
-        self.plan = [trial_values(cell, seed) for cell, seed in resolved.trials]
-        self._cells = {json.dumps(trial_values(cell, 0), sort_keys=True): cell for cell in resolved.cells}
+        self.plan = plan
 
     def populate_space(self, trial_id):
         started = [t.hyperparameters.values for t in self.trials.values()]
@@ -44,6 +42,19 @@ class GridOracle(keras_tuner.Oracle):
             if values not in started:
                 return {"status": TrialStatus.RUNNING, "values": dict(values)}
         return {"status": TrialStatus.STOPPED, "values": None}
+
+
+class GridOracle(PlanOracle):
+    """The study's own grid: every cell with every seed."""
+
+    def __init__(self, resolved: ResolvedStudy, objective: keras_tuner.Objective, max_consecutive_failed_trials=3):
+        space = keras_tuner.HyperParameters()
+        for axis, values in resolved.study.grid.items():
+            space.Choice(axis, [json.dumps(v) for v in values], ordered=False)
+        space.Choice("seed", list(resolved.study.seeds), ordered=False)
+        plan = [trial_values(cell, seed) for cell, seed in resolved.trials]
+        super().__init__(space, plan, objective, max_consecutive_failed_trials=max_consecutive_failed_trials)
+        self._cells = {json.dumps(trial_values(cell, 0), sort_keys=True): cell for cell in resolved.cells}
 
     def decode(self, values: dict) -> tuple[Cell, int]:
         """The cell and seed a trial's values stand for."""

@@ -23,8 +23,9 @@ def close_line(stream=None) -> None:
 
 
 class Progress:
-    def __init__(self, total: int, done: int = 0, stream=None):
+    def __init__(self, total: int, done: int = 0, stream=None, label: str = ""):
         self.total, self.done, self.stream = total, done, stream or sys.stderr
+        self.label = f"{label}: " if label else ""
         self.skipped = done  # finished before this process started (resumed)
         self.started = time.perf_counter()
         self._trial_start = self.started
@@ -35,8 +36,8 @@ class Progress:
         global _line_open
         _line_open = True
         self._trial_start = time.perf_counter()
-        width = len(str(self.total))
-        print(f"[{self.done + 1:>{width}}/{self.total}] {label} ...", end="", file=self.stream, flush=True)
+        count = f"{self.done + 1:>{len(str(self.total))}}/{self.total}" if self.total else str(self.done + 1)
+        print(f"[{self.label}{count}] {label} ...", end="", file=self.stream, flush=True)
 
     def end(self, status: str, metrics: dict, target) -> None:
         global _line_open
@@ -44,8 +45,10 @@ class Progress:
         now = time.perf_counter()
         self.done += 1
         ran = self.done - self.skipped
-        eta = (now - self.started) / ran * (self.total - self.done)
-        if status == "COMPLETED":
+        eta = (now - self.started) / ran * max(self.total - self.done, 0) if self.total else None
+        if status == "COMPLETED" and "search_score" in metrics:
+            outcome = f"score {metrics['search_score']:.3f}"
+        elif status == "COMPLETED":
             epoch = metrics.get("epochs_to_target")
             reached = f"target at epoch {int(epoch)}" if epoch else "target not reached"
             diverged = ", DIVERGED" if metrics.get("diverged") else ""
@@ -54,7 +57,8 @@ class Progress:
         else:
             outcome = f"trial {status.lower()}"
         print(
-            f" {outcome} ({now - self._trial_start:.1f}s) | {clock(now - self.started)} elapsed, ETA {clock(eta)}",
+            f" {outcome} ({now - self._trial_start:.1f}s) | {clock(now - self.started)} elapsed"
+            + (f", ETA {clock(eta)}" if eta is not None else ""),
             file=self.stream,
             flush=True,
         )

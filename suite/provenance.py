@@ -28,11 +28,19 @@ def _git(*args: str, cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+# The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
+# without making recorded trials stale: `suite report` rebuilds everything from the record.
+TRIAL_MODULES = (
+    "study", "data", "models", "training", "trial", "convergence", "classification", "backend", "search", "oracle",
+    "diagnostics",
+)
+
+
 @lru_cache(maxsize=4)
 def code_version(root: Path) -> str:
-    """A hash of the suite's own source files: part of every trial's identity, with or without git."""
+    """A hash of the source of the modules that compute a trial: part of its identity, with or without git."""
     h = hashlib.sha256()
-    for path in sorted((root / "suite").glob("*.py")):
+    for path in sorted(p for p in (root / "suite").glob("*.py") if p.stem in TRIAL_MODULES):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 

@@ -17,7 +17,7 @@ import yaml
 
 from suite import aggregate, figures, provenance, verdict
 from suite.errors import SuiteError
-from suite.study import ResolvedStudy
+from suite.study import TARGET_METRICS, ResolvedStudy
 from suite.tracking import EPOCH_METRICS, Tracker
 
 
@@ -29,6 +29,10 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
             f"{tracker.uri}; run it first: suite run {resolved.path}" + (f" --profile {resolved.profile}" if resolved.profile else "")
         )
     trials = aggregate.latest_per_trial(recorded)
+    progress = aggregate.search_progress(tracker.searches(resolved)) if resolved.study.tune else pd.DataFrame()
+    found = aggregate.search_summary(progress) if not progress.empty else pd.DataFrame()
+    if not found.empty:  # each cell's search result joins its trials, so verdicts can judge it
+        trials = trials.merge(found[["cell", "search_best_val_accuracy", "search_epochs_to_target"]], on="cell", how="left")
     summary = aggregate.summarize(trials, resolved.axes)
 
     histories: dict[int, list] = {}
@@ -47,10 +51,17 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     figures.curves(histories, labels, "val_accuracy", out / "curves.png")
     figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
+    if not progress.empty:
+        shown = ["cell", "trial", "status", "values", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
+                 "spent", "best_so_far", "code_version", "run_id"]
+        atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
+        groups = {c.index: _without_seed(c) for c in resolved.cells}
+        budget = max((c.tune.trials * c.settings.train.epochs for c in resolved.cells if c.tune), default=0)
+        figures.search_curves(progress, groups, budget, out / "search.png")
     study_run = tracker.latest_study_run(resolved)
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
     atomic_write(out / "verdicts.json", json.dumps(scorecard_entry(resolved, verdicts, study_run), indent=2) + "\n")
-    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts))
+    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts, progress, found))
     if parent_run:
         tracker.log_artifacts(parent_run, out)
     return out / "report.md"
@@ -67,7 +78,15 @@ def atomic_write(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts) -> str:
+def _without_seed(cell) -> str:
+    """A cell's label without its search seed: the cells a search-seed axis replicates share it."""
+    return ", ".join(f"{k}={v}" for k, v in cell.values.items() if k != "tune.seed") or "base"
+
+
+def render(
+    resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
+    progress: pd.DataFrame, found: pd.DataFrame,
+) -> str:
     s = resolved.study
     t = s.target
     finished = int((trials["status"] == "FINISHED").sum())
@@ -87,6 +106,7 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
         "",
         *verdict_section(verdicts, s.alpha),
+        *search_section(resolved, trials, progress, found),
         "## Results per cell",
         "",
         table(summary, resolved.axes),
@@ -128,7 +148,8 @@ def render(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame,
         f"suite report {s.name}" + (f" --profile {resolved.profile}" if resolved.profile else "") + "   # rebuilds this report from MLflow",
         "```",
         "",
-        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`.",
+        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`"
+        + ("; `searches.csv` (one row per search trial), `search.png`." if not progress.empty else "."),
         "",
     ]
     return "\n".join(lines)
@@ -158,6 +179,72 @@ def verdict_section(verdicts, alpha: float) -> list[str]:
         "",
     ]
     return lines
+
+
+def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    tune = resolved.study.tune
+    if tune is None:
+        return []
+    epochs = resolved.study.train.epochs
+    lines = [
+        "## Nuisance search",
+        "",
+        f"Tuned for every cell: {', '.join(f'`{p}`' for p in tune.space)}, on the validation split, by keras-tuner's "
+        f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs = "
+        f"{tune.trials * epochs} epochs per cell; the objective is the best `{tune.objective}` over epochs. Search "
+        "trials train with their own seed; the best setting of each cell was then rerun with every seed of the study, "
+        "and those reruns are the trials compared everywhere else in this report.",
+        "",
+    ]
+    if found.empty:
+        return [*lines, "No search trial is recorded yet.", ""]
+    chosen = trials.drop_duplicates("cell").set_index("cell")["tuned"] if "tuned" in trials else pd.Series(dtype=str)
+    axes = resolved.axes
+    headers = [*(axes or ["cell"]), "algorithm", "trials (failed)", "epochs spent", "best val acc found", "epochs to target", "chosen"]
+    rows = []
+    cells = {c.index: c for c in resolved.cells}
+    for r in found.to_dict("records"):
+        cell = cells.get(r["cell"])
+        if cell is None:
+            continue
+        to_target = r["search_epochs_to_target"]
+        rows.append(
+            [
+                *([str(v) for v in cell.values.values()] if axes else ["base"]),
+                cell.tune.algorithm,
+                f"{r['search_trials']} ({r['search_failed']})",
+                f"{r['search_epochs']:.0f}",
+                fmt(r["search_best_val_accuracy"], 3),
+                "not reached" if to_target is None or pd.isna(to_target) else f"{to_target:.0f}",
+                _values(chosen.get(r["cell"], "")),
+            ]
+        )
+    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
+    if not axes:  # a plain hyperparameter search: its best trials
+        top = progress[progress["status"] == "FINISHED"].rename(columns={"search_score": "score"})
+        top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
+        lines += [
+            "### Top search trials",
+            "",
+            f"| rank | settings | best {tune.objective} | best val acc | epochs |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {i} | {_values(t.values)} | {t.score:.4g} | {fmt(t.accuracy, 3)} | {t.epochs:.0f} |"
+                for i, t in enumerate(top.head(10).itertuples(), start=1)
+            ),
+            "",
+        ]
+    lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
+    return lines
+
+
+def _values(text: str) -> str:
+    if not text:
+        return "as written"
+    values = json.loads(text)
+    if not values:
+        return "as written (not searched)"
+    return ", ".join(f"`{k}={f'{v:.3g}' if isinstance(v, float) else v}`" for k, v in values.items())
 
 
 def fmt_p(p: float) -> str:
@@ -255,7 +342,7 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
         if values.notna().sum() == 0:
             out.append(f"- {what}: no cell reached the target in most of its seeds.")
             continue
-        r = summary.loc[values.idxmax() if best == "max" else values.idxmin()]
+        r = summary.loc[[values.idxmax() if best == "max" else values.idxmin()]].to_dict("records")[0]  # keeps ints ints
         out.append(f"- {what}: {label(r)} ({fmt(r[column], 0 if 'epochs' in column else 3)}).")
     return out
 
@@ -281,6 +368,6 @@ def environment(study_run, trials: pd.DataFrame) -> list[str]:
         f"- Python {tags.get('python')} on {tags.get('platform')}",
         f"- Packages: {versions}",
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",
-        f"- Code version (hash of suite/*.py) of the trials: {', '.join(f'`{c}`' for c in sorted(set(trials['code_version'].dropna()))) or 'unknown'}",
+        f"- Code version (hash of the trial-computing modules) of the trials: {', '.join(f'`{c}`' for c in sorted(set(trials['code_version'].dropna()))) or 'unknown'}",
         f"- Study file sha256: `{tags.get('suite.file_sha', '')[:16]}`; resolved config: `{tags.get('suite.config_sha', '')[:16]}`",
     ]

@@ -79,7 +79,8 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
 def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool, rerun_stale: bool) -> Path:
     from keras_tuner.errors import FatalError
 
-    from suite.tuner import StudyTuner  # imports keras-tuner and Keras: only when training
+    from suite import search  # imports keras-tuner and Keras: only when training
+    from suite.tuner import StudyTuner
 
     tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
@@ -104,6 +105,8 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     parent = tracker.start_study(resolved, tags)
     status = "FAILED"
     try:
+        if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
+            resolved = search.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
         tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
         tuner.search()
         status = "FINISHED"

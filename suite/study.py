@@ -147,6 +147,7 @@ class Data(Locked):
     fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
     test: Fraction = 0.2  # held out for testing, only for datasets without a test split
     scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
+    feature_scales: _float(lambda v: 0 <= v <= 12, "must be a number from 0 to 12") = 0.0  # raw features' scales spread over this many decades
     seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
     synthetic: Synthetic = Synthetic()
     label_noise: _float(lambda v: 0 <= v <= 1, "must be a number in [0, 1]") = 0.0  # training labels redrawn at random
@@ -192,7 +193,82 @@ class Train(Locked):
     batch_size: PositiveInt = 128
     epochs: Epochs = 20
     clip_norm: PositiveFloat | None = None  # clip each gradient's norm
+    schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
+    lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
     patience: PositiveInt | None = None  # early stopping: epochs without a better val_loss; best weights restored
+
+
+class Range(Locked):
+    """A numeric range of a search space: exactly one of log, linear or int, each [low, high]."""
+
+    log: list[PositiveFloat] | None = None  # sampled uniformly in log space
+    linear: list[Number] | None = None
+    int: list[_int(-(10**9), 10**9, "must be an integer")] | None = None
+    step: PositiveFloat | None = None  # a grid search's spacing (factor for log, increment otherwise); others sample all
+
+    @model_validator(mode="after")
+    def _one_range(self):
+        given = [k for k in ("log", "linear", "int") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("value", "needs exactly one of log, linear or int: [low, high]")
+        low_high = getattr(self, given[0])
+        if len(low_high) != 2 or not low_high[0] < low_high[1]:
+            raise PydanticCustomError("value", "a range is [low, high] with low < high")
+        if self.log is not None and self.step is not None and self.step <= 1:
+            raise PydanticCustomError("value", "a log range's step is a factor, and must be > 1")
+        if self.int is not None and self.step is not None and self.step != int(self.step):
+            raise PydanticCustomError("value", "an int range's step must be a whole number")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("log", "linear", "int") if getattr(self, k) is not None)
+
+    @property
+    def bounds(self) -> list:
+        return getattr(self, self.kind)
+
+
+def _choices(v):
+    if isinstance(v, list):
+        if not v:
+            raise PydanticCustomError("value", "must list at least one choice")
+        kinds = {bool if isinstance(x, bool) else (int, float) if isinstance(x, (int, float)) else type(x) for x in v}
+        if len(kinds) != 1 or kinds.pop() not in (bool, (int, float), str):
+            raise PydanticCustomError("value", "choices must be all numbers, all strings or all booleans")
+        if len(set(map(repr, v))) != len(v):
+            raise PydanticCustomError("value", "must not repeat a choice")
+        if any(isinstance(x, float) for x in v) and not all(isinstance(x, bool) for x in v):
+            v = [float(x) for x in v]  # keras-tuner's Choice wants one type
+        return v
+    return v
+
+
+Space = Annotated[list | Range, BeforeValidator(_choices)]
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid", "none")
+
+
+class Tune(Locked):
+    """Nuisance settings re-tuned for every grid cell by a keras-tuner search, on the validation split.
+
+    The budget is ``trials`` x ``train.epochs`` epochs per cell, whatever the algorithm, so no cell
+    gets more search than another. ``none`` skips the search: the cell runs as written.
+    """
+
+    algorithm: Literal[ALGORITHMS] = "random"
+    trials: PositiveInt = 10
+    seed: Seed = 0  # the search's own seed (sampling, and the training seed of its trials)
+    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
+    space: dict[str, Space]
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if not self.space:
+            raise PydanticCustomError("value", "space must name at least one setting to tune")
+        return self
+
+
+TUNE_AXES = ("algorithm", "trials", "seed")  # the parts of tune a grid may vary
 
 
 class Settings(Locked):
@@ -251,8 +327,11 @@ TRIAL_METRICS = {
     "epoch_time_s": "min",
     "near_zero_weights": "max",
     "diverged": "min",
+    # a cell's nuisance search (the same value on every seed of the cell)
+    "search_best_val_accuracy": "max",
+    "search_epochs_to_target": "min",
 }
-CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s")
+CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s", "search_epochs_to_target")
 
 
 class Expect(Locked):
@@ -350,6 +429,7 @@ class Study(Settings):
     grid: dict[str, list[Any]] = {}
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
     target: Target
+    tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
     expect: list[Expect] = []
     alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
@@ -368,6 +448,8 @@ class Cell:
     index: int
     values: dict[str, Any]  # grid axis -> value
     settings: Settings
+    tune: Tune | None = None  # this cell's search (a grid may vary tune.algorithm, tune.trials, tune.seed)
+    tuned: dict[str, Any] | None = None  # after its search: the nuisance values chosen (and in settings)
 
     @property
     def label(self) -> str:
@@ -553,8 +635,12 @@ def apply_overrides(raw: dict, overrides: dict, where: str) -> dict:
 def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     """Every combination of grid values, in file order, each validated as full settings."""
     base = study.settings().model_dump()
+    check_space(study, base, where)
     axes = {}
     for axis, values in study.grid.items():
+        if axis.startswith("tune."):
+            axes[axis] = _tune_axis(study, axis, values, where)
+            continue
         if not _has_path(base, axis):
             close = difflib.get_close_matches(axis, list(_paths(base)), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -567,7 +653,7 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
             try:
                 Settings.model_validate(_with(base, {axis: value}))
             except ValidationError as e:
-                message = describe(e.errors()[0])
+                message = describe(first(e))
                 if message.startswith(axis + ":"):  # the value itself is wrong: name its place in the grid
                     message = message[len(axis) :]
                 else:  # it breaks another setting: say which
@@ -577,9 +663,58 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     cells = []
     for i, combo in enumerate(itertools.product(*axes.values())):
         values = dict(zip(axes, combo))
-        settings = _validate(_with(base, values), where=where, model=Settings)
-        cells.append(Cell(index=i, values=values, settings=settings))
+        plain = {k: v for k, v in values.items() if not k.startswith("tune.")}
+        settings = _validate(_with(base, plain), where=where, model=Settings)
+        tune = study.tune
+        if tune is not None:
+            tune = tune.model_copy(update={k.removeprefix("tune."): v for k, v in values.items() if k.startswith("tune.")})
+        cells.append(Cell(index=i, values=values, settings=settings, tune=tune))
     return tuple(cells)
+
+
+def check_space(study: Study, base: dict, where: str = "") -> None:
+    """Every tuned setting exists, is not the budget unit or a grid axis, and accepts its range's values."""
+    if study.tune is None:
+        return
+    for path, space in study.tune.space.items():
+        at = f"{where}tune.space.{path}"
+        if not _has_path(base, path) or isinstance(_get(base, path), dict):
+            close = difflib.get_close_matches(path, list(_paths(base)), n=1)
+            raise StudyError(f"{at}: no such setting" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if path == "train.epochs":
+            raise StudyError(f"{at}: epochs are the unit of the search budget, not a nuisance setting")
+        if path in study.grid:
+            raise StudyError(f"{at}: is a grid axis (a scientific setting); a setting is one or the other")
+        for value in space if isinstance(space, list) else space.bounds:
+            try:
+                Settings.model_validate(_with(base, {path: value}))
+            except ValidationError as e:
+                raise StudyError(f"{at}: {value!r} is not allowed ({describe(first(e))})") from None
+
+
+def _tune_axis(study: Study, axis: str, values: list, where: str) -> list:
+    part = axis.removeprefix("tune.")
+    if study.tune is None:
+        raise StudyError(f"{where}grid.{axis}: the study has no tune: block")
+    if part not in TUNE_AXES:
+        raise StudyError(f"{where}grid.{axis}: a grid may vary only {', '.join('tune.' + a for a in TUNE_AXES)}")
+    if not values:
+        raise StudyError(f"{where}grid.{axis}: must list at least one value")
+    if len({json.dumps(v) for v in values}) != len(values):
+        raise StudyError(f"{where}grid.{axis}: must not repeat a value")
+    for i, value in enumerate(values):
+        try:
+            Tune.model_validate({**study.tune.model_dump(), part: value})
+        except ValidationError as e:
+            raise StudyError(f"{where}grid.{axis}[{i}]{describe(first(e)).removeprefix(part)}") from None
+    return values
+
+
+def _get(tree: dict, path: str):
+    node = tree
+    for part in path.split("."):
+        node = node[part]
+    return node
 
 
 def _with(base: dict, values: dict[str, Any]) -> dict:
@@ -614,7 +749,7 @@ def _paths(tree: dict, prefix: str = ""):
 # --------------------------------------------------------------------------
 
 _ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment) for f in m.model_fields}
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range) for f in m.model_fields}
 )
 
 
@@ -622,7 +757,15 @@ def _validate(raw: dict, where: str, model: type[BaseModel] = Study):
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise StudyError(where + describe(e.errors()[0])) from None
+        raise StudyError(where + describe(first(e))) from None
+
+
+def first(e: ValidationError) -> dict:
+    """The error to show: a misspelt key explains a "missing" one next to it, so it goes first."""
+    errors = e.errors()
+    if errors[0]["type"] == "missing":
+        return next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+    return errors[0]
 
 
 def describe(error: dict) -> str:

@@ -108,7 +108,9 @@ class Tracker:
         self._params(run.info.run_id, settings)
         return run.info.run_id
 
-    def start_trial(self, resolved: ResolvedStudy, parent: str, cell: Cell, seed: int, trial_id: str, provenance) -> str:
+    def start_trial(
+        self, resolved: ResolvedStudy, parent: str, cell: Cell, seed: int, trial_id: str, provenance, tuned: dict | None = None
+    ) -> str:
         tags = {
             **provenance,
             **_study_tags(resolved),
@@ -119,8 +121,27 @@ class Tracker:
             "suite.seed": str(seed),
             "suite.tuner_trial": trial_id,
         }
+        if tuned is not None:
+            tags["suite.tuned"] = json.dumps(tuned)
         run = self.client.create_run(self.experiment(resolved.name), run_name=f"{cell.label} seed={seed}", tags=tags)
         self._params(run.info.run_id, {**flatten(cell.settings.model_dump(mode="json")), "seed": str(seed)})
+        return run.info.run_id
+
+    def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance) -> str:
+        """One trial of a cell's nuisance search: its values as params, tagged apart from the compared trials."""
+        tags = {
+            **provenance,
+            **_study_tags(resolved),
+            MLFLOW_PARENT_RUN_ID: parent,
+            "suite.kind": "search",
+            "suite.cell": str(cell.index),
+            "suite.cell_values": json.dumps(cell.values),
+            "suite.search_trial": trial_id,
+            "suite.search_values": json.dumps(values),
+        }
+        name = f"{cell.label} search #{int(trial_id) + 1}"
+        run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
+        self._params(run.info.run_id, {k: json.dumps(v) for k, v in values.items()})
         return run.info.run_id
 
     def finish_trial(self, run_id: str, result) -> None:
@@ -150,7 +171,7 @@ class Tracker:
         """Mark runs left RUNNING by a process that died as KILLED, so none looks finished."""
         orphans = [
             run
-            for kind in ("study", "trial")
+            for kind in ("study", "trial", "search")
             for run in self._search(resolved.name, kind, resolved.config_sha)
             if run.info.status == "RUNNING"
         ]
@@ -192,7 +213,8 @@ class Tracker:
         """Finished trials of this study and profile made by another study file or another version of the code."""
         return [
             run
-            for run in self._search(resolved.name, "trial", profile=resolved.profile_name)
+            for kind in ("trial", "search")
+            for run in self._search(resolved.name, kind, profile=resolved.profile_name)
             if run.info.status == "FINISHED"
             and (run.data.tags.get("suite.config_sha") != resolved.config_sha
                  or run.data.tags.get("suite.code_version") != code_version)
@@ -200,8 +222,9 @@ class Tracker:
 
     def discard(self, resolved: ResolvedStudy) -> None:
         """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report)."""
-        for run in self._search(resolved.name, "trial", profile=resolved.profile_name, superseded=True):
-            self.client.delete_run(run.info.run_id)
+        for kind in ("trial", "search"):
+            for run in self._search(resolved.name, kind, profile=resolved.profile_name, superseded=True):
+                self.client.delete_run(run.info.run_id)
 
     def supersede(self, runs: list) -> None:
         """Mark stale runs as replaced: kept in the store (nothing recorded is lost), left out of every report."""
@@ -225,10 +248,36 @@ class Tracker:
                     "data_fingerprint": tags.get("data.fingerprint"),
                     "parent": tags.get(MLFLOW_PARENT_RUN_ID),
                     "code_version": tags.get("suite.code_version"),
+                    "tuned": tags.get("suite.tuned", ""),
                     **run.data.metrics,
                 }
             )
         return pd.DataFrame(rows)
+
+    def searches(self, resolved: ResolvedStudy) -> pd.DataFrame:
+        """Every recorded nuisance-search trial of this resolved study: one row per MLflow run."""
+        rows = [
+            {
+                "run_id": run.info.run_id,
+                "status": run.info.status,
+                "start_time": run.info.start_time,
+                "cell": int(run.data.tags["suite.cell"]),
+                "trial": int(run.data.tags["suite.search_trial"]),
+                "values": run.data.tags["suite.search_values"],
+                "code_version": run.data.tags.get("suite.code_version"),
+                **run.data.metrics,
+            }
+            for run in self._search(resolved.name, "search", resolved.config_sha)
+        ]
+        return pd.DataFrame(rows)
+
+    def finished_searches(self, resolved: ResolvedStudy, code_version: str) -> dict[tuple[int, str], dict]:
+        """(cell, search trial id) -> metrics of every finished search trial of this code version."""
+        return {
+            (int(run.data.tags["suite.cell"]), run.data.tags["suite.search_trial"]): run.data.metrics
+            for run in self._search(resolved.name, "search", resolved.config_sha)
+            if run.info.status == "FINISHED" and run.data.tags.get("suite.code_version") == code_version
+        }
 
     def finished_trials(self, resolved: ResolvedStudy, code_version: str | None = None) -> dict[tuple[int, int], dict]:
         """(cell, seed) -> metrics of every trial with a finished run (of this code version, if given)."""

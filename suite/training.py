@@ -15,9 +15,26 @@ import keras
 from suite.study import Train
 
 
-def optimizer(t: Train) -> keras.optimizers.Optimizer:
+def schedule(t: Train, steps_per_epoch: int):
+    """The learning rate over training. Every decaying schedule ends at ``learning_rate x lr_final``."""
+    lr, total = t.learning_rate, max(t.epochs * steps_per_epoch, 1)
+    if t.schedule == "constant":
+        return lr
+    if t.schedule == "step":  # two equal drops, at 50% and 75% of training (x0.1 each for lr_final 0.01)
+        drop = math.sqrt(t.lr_final)
+        return keras.optimizers.schedules.PiecewiseConstantDecay([total // 2, (3 * total) // 4], [lr, lr * drop, lr * t.lr_final])
+    if t.schedule == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=total, decay_rate=t.lr_final)
+    if t.schedule == "inverse_time":  # lr / (1 + k t / total), with k so that it ends at lr x decay
+        return keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=total, decay_rate=1 / t.lr_final - 1)
+    if t.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total, alpha=t.lr_final)
+    raise ValueError(f"unknown schedule {t.schedule!r}")  # the schema makes this unreachable
+
+
+def optimizer(t: Train, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     clip = {"clipnorm": t.clip_norm} if t.clip_norm else {}
-    lr = t.learning_rate
+    lr = schedule(t, steps_per_epoch)
     if t.optimizer == "sgd":
         return keras.optimizers.SGD(lr, **clip)
     if t.optimizer == "momentum":

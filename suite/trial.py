@@ -26,7 +26,9 @@ class TrialResult:
     parameters: int
 
 
-def run(settings: Settings, seed: int, target: Target) -> TrialResult:
+def run(settings: Settings, seed: int, target: Target, measure: bool = True) -> TrialResult:
+    """Train one model. ``measure=False`` (search trials) keeps the per-epoch record and skips the
+    end-of-training evaluation of every split, which only the compared trials need."""
     # 1. Data: built once per study run and shared by its trials (cached by settings).
     splits = data.prepare(settings.data)
 
@@ -35,13 +37,14 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     backend.seed_everything(seed)
     model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
     model.compile(
-        optimizer=training.optimizer(settings.train),
+        optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
 
     # The loss before any training: about ln(classes) for a sound initialisation.
-    initial = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    if measure:
+        initial = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
 
     # 3. Fit, timing training apart from validation, and stopping on NaN/inf loss.
     clock, guard, lr = training.EpochClock(), training.DivergenceGuard(), training.LearningRate()
@@ -60,8 +63,6 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     history["learning_rate"] = lr.values
     history["epoch_train_s"] = clock.seconds
 
-    # 4. Measure: end-of-training accuracy on every split in inference mode
-    # (the running training accuracy of fit is taken with dropout on, mid-update).
     n_train = len(splits.y_train)
     metrics = convergence.summarize(
         history,
@@ -70,6 +71,11 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
         steps_per_epoch=math.ceil(n_train / settings.train.batch_size),
         examples_per_epoch=n_train,
     )
+    if not measure:
+        return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+
+    # 4. Measure: end-of-training accuracy on every split in inference mode
+    # (the running training accuracy of fit is taken with dropout on, mid-update).
     train = model.evaluate(splits.x_train, splits.y_train, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
     val = model.evaluate(splits.x_val, splits.y_val, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
     test = model.evaluate(splits.x_test, splits.y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
@@ -84,8 +90,11 @@ def run(settings: Settings, seed: int, target: Target) -> TrialResult:
     logits = keras.ops.convert_to_numpy(model.predict(splits.x_test, batch_size=EVAL_BATCH, verbose=0))
     metrics.update(classification.scores(splits.y_test, softmax(logits)))
     metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
-    metrics = {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in metrics.items()}
-    return TrialResult(metrics, history, splits.fingerprint, model.count_params())
+    return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+
+
+def _finite(metrics: dict) -> dict:
+    return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in metrics.items()}
 
 
 NEAR_ZERO = 1e-3  # |w| below this counts as zero: gradient steps leave L1's zeros jittering at about this size

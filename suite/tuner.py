@@ -55,7 +55,9 @@ class StudyTuner(BaseTuner):
         if (cell.index, seed) in self.recorded:
             self.last_metrics = self.recorded[(cell.index, seed)]
             return {self.objective_name: self.objective(self.last_metrics)}
-        run_id = self.tracker.start_trial(self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance)
+        run_id = self.tracker.start_trial(
+            self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
+        )
         try:
             result = trials.run(cell.settings, seed, self.resolved.study.target)
         except Exception as e:

@@ -25,6 +25,7 @@ from scipy import stats
 from suite.study import CENSORED_METRICS, TRIAL_METRICS, Expect
 
 BOOTSTRAP = 2000
+BINARY_METRICS = ("diverged", "reached_target")  # 0 or 1 per seed: compared as counts, not means
 
 
 @dataclass
@@ -185,6 +186,14 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
                        float(effect - 0.5), float(low - 0.5), float(high - 0.5), float(p), sign,
                        f"{what}: medians {_fmt(_censored_median(a))} vs {_fmt(_censored_median(b))}; {reached}",
                        len(a) + len(b))
+    if e.metric in BINARY_METRICS and e.within is None:  # yes/no per seed: Fisher's exact test on the counts
+        table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
+        p = float(stats.fisher_exact(table).pvalue)
+        boots = [rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(BOOTSTRAP)]
+        low, high = np.percentile(boots, [2.5, 97.5])
+        return Verdict(e.says, e.metric, "Fisher's exact test", "difference in proportion", float(a.mean() - b.mean()),
+                       float(low), float(high), p, sign,
+                       f"{what}: {int(a.sum())}/{len(a)} vs {int(b.sum())}/{len(b)} seeds", len(a) + len(b))
     result = stats.ttest_ind(a, b, equal_var=False)
     ci = result.confidence_interval(0.95)
     diff = float(a.mean() - b.mean())

@@ -155,3 +155,19 @@ def test_averaging_over_folds_is_steadier():
     same = folds(lambda r, f: 20 + 3 * r)  # no fold noise: averaging changes nothing
     v = one(e, same, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
     assert v.verdict == "inconclusive"
+
+
+def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
+    from suite.study import Expect
+    from suite.verdict import evaluate
+
+    trials = pd.DataFrame(
+        {"status": "FINISHED", "cell": [0] * 5 + [1] * 5, "seed": list(range(5)) * 2,
+         "train.clip_norm": [1.0] * 5 + [None] * 5, "diverged": [0.0] * 5 + [1.0] * 5}
+    )
+    e = Expect(says="Clipping keeps training finite.", metric="diverged", compare={"train.clip_norm": 1.0},
+               against={"train.clip_norm": None}, direction="less")
+    (v,) = evaluate([e], trials, {"train.clip_norm": [None, 1.0]}, alpha=0.05)
+    assert v.test == "Fisher's exact test" and v.effect == -1.0
+    assert v.p == pytest.approx(2 / 252)  # all 5 vs none of 5: the two extreme tables of C(10, 5)
+    assert v.verdict == "supported"

@@ -1,0 +1,276 @@
+"""Nuisance search: for one cell, a keras-tuner search over the study's ``tune:`` space.
+
+The scientific settings of a cell (its grid values) stay fixed; the nuisance
+settings (learning rate, momentum, ...) are searched on the validation split by
+the algorithm the study names, within a budget of ``tune.trials x train.epochs``
+epochs, the same for every cell and every algorithm. The best setting found is
+then rerun for every seed by the study's own tuner, and those reruns are what a
+report compares. Search trials train with their own seed, never one of the
+study's seeds, so the reruns are not the very runs that won the selection.
+
+Hyperband's successive rounds retrain a promoted setting from scratch for the
+longer round (trials keep no model), and each round is charged its full epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import itertools
+import math
+import traceback
+
+import keras_tuner
+from keras_tuner.engine.base_tuner import BaseTuner
+from keras_tuner.engine.trial import TrialStatus
+from keras_tuner.errors import FailedTrialError, FatalError
+
+from suite import trial as trials
+from suite.convergence import first_nonfinite
+from suite.errors import SuiteError, TrackingError
+from suite.oracle import PlanOracle
+from suite.progress import Progress
+from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS
+from suite.tracking import Tracker
+
+SEARCH_SEED = 1_000_003  # search trials train with SEARCH_SEED + tune.seed: apart from every study seed
+SCORE = "score"
+WORST = {"max": 0.0, "min": 1e3}  # a search trial without a finite value (diverged) scores this: finite, for the GP
+
+
+# --------------------------------------------------------------------------
+# The space and the budget: pure functions
+# --------------------------------------------------------------------------
+
+
+def hyperparameters(space: dict) -> keras_tuner.HyperParameters:
+    """The space as keras-tuner sees it. A range's step spaces a grid search only: the sampling
+    algorithms draw from the whole range (every integer, for an int range)."""
+    hp = keras_tuner.HyperParameters()
+    for path, entry in space.items():
+        if isinstance(entry, list):
+            hp.Choice(path, entry, ordered=not isinstance(entry[0], (str, bool)))
+        elif entry.kind == "int":
+            hp.Int(path, *entry.bounds)
+        else:
+            hp.Float(path, *entry.bounds, sampling="log" if entry.kind == "log" else "linear")
+    return hp
+
+
+def grid_values(entry: list | Range, where: str) -> list:
+    """The points a grid search tries for one entry of the space."""
+    if isinstance(entry, list):
+        return list(entry)
+    low, high = entry.bounds
+    if entry.kind == "int":
+        return list(range(low, high + 1, int(entry.step or 1)))
+    if entry.step is None:
+        raise SuiteError(f"{where}: a grid search needs a step for a range (a factor for log, an increment for linear)")
+    points, x = [], low
+    while x <= high * (1 + 1e-9):
+        points.append(float(f"{x:.12g}"))  # 1e-4 * 10 * 10 is 0.010000000000000002 otherwise
+        x = x * entry.step if entry.kind == "log" else x + entry.step
+    return points
+
+
+def grid_plan(space: dict) -> list[dict]:
+    """Every combination of the space's grid points, in the file's order."""
+    axes = {path: grid_values(entry, f"tune.space.{path}") for path, entry in space.items()}
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def cost(values: dict, epochs: int) -> int:
+    """Epochs a search trial trains: Hyperband's rounds say theirs, every other trial trains them all."""
+    return int(values.get("tuner/epochs", epochs))
+
+
+def spent(trial_values: list[dict], epochs: int) -> int:
+    return sum(cost(v, epochs) for v in trial_values)
+
+
+def budget(tune: Tune, epochs: int) -> int:
+    """Epochs one cell's search may spend, the same unit for every algorithm."""
+    return tune.trials * epochs
+
+
+def nuisance(values: dict) -> dict:
+    """The tuned settings alone, without Hyperband's bookkeeping entries."""
+    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+
+
+def apply(settings: Settings, values: dict, epochs: int | None = None) -> Settings:
+    tree = settings.model_dump()
+    for path, value in values.items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    if epochs is not None:
+        tree["train"]["epochs"] = epochs
+    return Settings.model_validate(tree)
+
+
+def score(history: dict[str, list[float]], objective: str) -> float:
+    """The best finite value of the objective over the epochs before any divergence; WORST when there is none.
+
+    Once the training loss is NaN, what the model scores (e.g. accuracy by predicting one class) is not a result.
+    """
+    direction = TARGET_METRICS[objective]
+    diverged = first_nonfinite(history.get("loss", []))
+    values = history.get(objective, [])[: None if diverged is None else diverged - 1]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return WORST[direction]
+    return max(values) if direction == "max" else min(values)
+
+
+# --------------------------------------------------------------------------
+# Oracles with the budget
+# --------------------------------------------------------------------------
+
+
+class _Budgeted:
+    """Stops creating trials once the epochs of the trials already created reach the budget."""
+
+    budget_epochs: int = 0
+    full_epochs: int = 0
+
+    def populate_space(self, trial_id):
+        if spent([t.hyperparameters.values for t in self.trials.values()], self.full_epochs) >= self.budget_epochs:
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return super().populate_space(trial_id)
+
+
+class RandomOracle(_Budgeted, keras_tuner.oracles.RandomSearchOracle):
+    pass
+
+
+class BayesianOracle(_Budgeted, keras_tuner.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class HyperbandBudgetOracle(_Budgeted, keras_tuner.oracles.HyperbandOracle):
+    pass
+
+
+class GridSpaceOracle(_Budgeted, PlanOracle):
+    pass
+
+
+def _seed(tune: Tune) -> int:
+    # keras-tuner replaces a seed of 0 (falsy) by a random one: shift it. Every cell with the same
+    # tune.seed draws the same candidates, so cells differ by their scientific values, not their luck.
+    return tune.seed + 1
+
+
+def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
+    objective = keras_tuner.Objective(SCORE, TARGET_METRICS[tune.objective])
+    space = hyperparameters(tune.space)
+    if tune.algorithm == "random":
+        oracle = RandomOracle(objective, max_trials=tune.trials, hyperparameters=space, seed=_seed(tune))
+    elif tune.algorithm == "bayesian":
+        # A third of the budget explores at random, then the Gaussian process proposes.
+        oracle = BayesianOracle(
+            objective, max_trials=tune.trials, num_initial_points=max(2, tune.trials // 3), hyperparameters=space, seed=_seed(tune)
+        )
+    elif tune.algorithm == "hyperband":
+        oracle = HyperbandBudgetOracle(objective, max_epochs=epochs, factor=3, hyperband_iterations=None, hyperparameters=space, seed=_seed(tune))
+    elif tune.algorithm == "grid":
+        oracle = GridSpaceOracle(space, grid_plan(tune.space), objective, max_trials=tune.trials)
+    else:
+        raise ValueError(f"no search for algorithm {tune.algorithm!r}")  # "none" never reaches here
+    oracle.budget_epochs, oracle.full_epochs = budget(tune, epochs), epochs
+    return oracle
+
+
+# --------------------------------------------------------------------------
+# Running a cell's search
+# --------------------------------------------------------------------------
+
+
+class SearchTuner(BaseTuner):
+    """Runs one cell's search trials, one MLflow child run each (kind "search")."""
+
+    def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str):
+        oracle = make_oracle(cell.tune, cell.settings.train.epochs)
+        with contextlib.redirect_stdout(io.StringIO()):
+            super().__init__(
+                oracle=oracle, directory=str(directory), project_name=f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}"
+            )
+        self.oracle.verbose = 0
+        self.resolved, self.cell, self.tracker = resolved, cell, tracker
+        self.parent, self.provenance = parent, provenance
+        self.recorded = {k[1]: m for k, m in tracker.finished_searches(resolved, code).items() if k[0] == cell.index}
+        total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
+        finished = sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
+        self.progress = Progress(total=total, done=finished, label=f"search {cell.label}")
+        self.last_metrics: dict = {}
+
+    def run_trial(self, trial):
+        try:
+            return self._run(trial)
+        except TrackingError as e:
+            raise FatalError(str(e)) from e
+
+    def _run(self, trial):
+        values = trial.hyperparameters.values
+        epochs = cost(values, self.cell.settings.train.epochs)
+        if trial.trial_id in self.recorded:
+            self.last_metrics = self.recorded[trial.trial_id]
+            return {SCORE: self.last_metrics["search_score"]}
+        tuned = nuisance(values)
+        run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance)
+        try:
+            settings = apply(self.cell.settings, tuned, epochs)
+            result = trials.run(settings, SEARCH_SEED + self.cell.tune.seed, self.resolved.study.target, measure=False)
+        except Exception as e:
+            self.tracker.fail_trial(run_id, traceback.format_exc())
+            self.last_metrics = {}
+            raise FailedTrialError(f"{type(e).__name__}: {e}") from e
+        except BaseException:
+            self.tracker.end(run_id, "KILLED")
+            raise
+        result.metrics["search_score"] = score(result.history, self.cell.tune.objective)
+        result.metrics["search_epochs"] = float(epochs)
+        self.tracker.finish_trial(run_id, result)
+        self.last_metrics = result.metrics
+        return {SCORE: result.metrics["search_score"]}
+
+    def on_trial_begin(self, trial):
+        shown = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in nuisance(trial.hyperparameters.values).items())
+        epochs = trial.hyperparameters.values.get("tuner/epochs")
+        self.progress.begin(shown + (f" ({epochs} epochs)" if epochs else ""))
+
+    def on_trial_end(self, trial):
+        self.progress.end(trial.status, self.last_metrics, self.resolved.study.target)
+        super().on_trial_end(trial)
+
+    def save_model(self, trial_id, model, step=0):
+        pass
+
+    def load_model(self, trial):
+        raise NotImplementedError("search trials keep no model")
+
+
+def _short(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenance: dict, directory, code: str) -> ResolvedStudy:
+    """Search every cell that asks for it; each cell comes back with its best nuisance values applied."""
+    cells = []
+    for cell in resolved.cells:
+        if cell.tune is None or cell.tune.algorithm == "none":
+            cells.append(dataclasses.replace(cell, tuned={}))
+            continue
+        tuner = SearchTuner(resolved, cell, tracker, parent, provenance, directory, code)
+        tuner.search()
+        best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
+        if not best:
+            raise SuiteError(f"the search of cell {cell.label} finished no trial; see its failed runs in MLflow")
+        tuned = nuisance(best[0].hyperparameters.values)
+        cells.append(dataclasses.replace(cell, settings=apply(cell.settings, tuned), tuned=tuned))
+    return dataclasses.replace(resolved, cells=tuple(cells))
+
