@@ -1,7 +1,8 @@
 """Everything that depends on the Keras backend, in one place.
 
-The rest of the suite uses Keras 3 APIs only. Here live the two things that
-cannot: making a backend deterministic, and naming the device it computes on.
+The rest of the suite uses Keras 3 APIs only. Here live the three things that
+cannot: making a backend deterministic, naming the device it computes on, and
+taking a gradient (Keras 3 has no backend-neutral gradient call).
 """
 
 from __future__ import annotations
@@ -43,6 +44,29 @@ def seed_everything(seed: int) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     _determinism_on = True
+
+
+def gradients(loss_fn, values: list) -> list:
+    """The gradient of ``loss_fn(values)`` (a scalar) with respect to each tensor in ``values``."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        values = [tf.convert_to_tensor(v) for v in values]
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            loss = loss_fn(values)
+        return tape.gradient(loss, values)
+    if backend == "jax":
+        import jax
+
+        return jax.grad(loss_fn)(list(values))
+    if backend == "torch":
+        import torch
+
+        values = [v.detach().requires_grad_(True) for v in values]
+        return list(torch.autograd.grad(loss_fn(values), values, allow_unused=True))
+    raise RuntimeError(f"gradient diagnostics do not support the {backend!r} backend")
 
 
 @lru_cache(maxsize=1)

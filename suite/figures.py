@@ -116,3 +116,88 @@ def search_curves(progress: pd.DataFrame, groups: dict[int, str], budget: float,
     ax.set_title("nuisance search: best so far" + (" (median over cells, band = min..max)" if len(labels) < len(groups) else ""))
     _save(fig, path)
 
+
+
+def _layer_profile(series: dict[str, list[tuple[int, float]]], prefix: str, step: int | None) -> tuple[list[int], list[float]]:
+    """Per layer, the value at ``step`` (None: the last step) of ``prefix/NN`` series."""
+    layers, values = [], []
+    for key in sorted(k for k in series if k.startswith(prefix + "/")):
+        points = dict(series[key])
+        if not points:
+            continue
+        at = max(points) if step is None else step
+        if at in points:
+            layers.append(int(key.split("/")[1]))
+            values.append(points[at])
+    return layers, values
+
+
+def diagnostics(per_cell: dict[int, list[dict]], labels: dict[int, str], path: Path):
+    """Activation spread and gradient norm against depth (at initialization), and the first-to-last gradient ratio per epoch.
+
+    ``per_cell``: cell -> one dict per seed of ``metric key -> [(step, value)]``; lines are medians over seeds.
+    """
+    fig, panels = plt.subplots(1, 4, figsize=(17, 3.9))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(per_cell), 1)))
+    drawn = [False] * 4
+    for color, (cell, seeds) in zip(colors, sorted(per_cell.items())):
+        for ax_i, (prefix, step) in enumerate((("act_std", 0), ("grad_norm", 0), ("grad_norm", None))):
+            profiles = [_layer_profile(s, prefix, step) for s in seeds]
+            profiles = [p for p in profiles if p[0]]
+            if not profiles:
+                continue
+            layers = profiles[0][0]
+            stack = np.array([p[1] for p in profiles if p[0] == layers])
+            panels[ax_i].plot(layers, np.median(stack, axis=0), marker="o", ms=3, color=color, label=labels[cell])
+            drawn[ax_i] = True
+        ratios = []
+        for s in seeds:
+            first = dict(s.get("grad_norm/01", []))
+            hidden = sorted(k for k in s if k.startswith("grad_norm/"))
+            if len(hidden) < 2:
+                continue
+            last = dict(s[hidden[-2] if len(hidden) > 2 else hidden[-1]])
+            ratios.append({e: first[e] / last[e] for e in first if e in last and last[e] > 0})
+        if ratios:
+            frame = pd.DataFrame(ratios).T.sort_index()
+            panels[3].plot(frame.index, frame.median(axis=1), color=color, label=labels[cell])
+            drawn[3] = True
+    titles = (
+        "activation std per layer, at initialization",
+        "gradient norm per layer (kernels), at initialization",
+        "gradient norm per layer, after the last epoch",
+        "gradient norm: first layer / last hidden layer",
+    )
+    for i, (ax, title) in enumerate(zip(panels, titles)):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("layer (1 = nearest the input)" if i < 3 else "epoch (0 = initialization)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if drawn[i]:
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.grid(alpha=0.3)
+    if drawn[0] or drawn[1]:
+        panels[0 if drawn[0] else 1].legend(fontsize=6)
+    fig.suptitle("diagnostics on a fixed probe batch, training mode; lines: median over seeds", fontsize=9)
+    _save(fig, path)
+
+
+def activation_histograms(histograms: dict[int, dict], labels: dict[int, str], path: Path, max_layers: int = 10):
+    """Per cell (rows) and layer (columns), the histogram of activations at initialization (first seed)."""
+    cells = sorted(histograms)
+    layers = sorted({int(k) for h in histograms.values() for k in h})[:max_layers]
+    fig, axes = plt.subplots(len(cells), len(layers), figsize=(1.6 * len(layers) + 1, 1.3 * len(cells) + 0.6), squeeze=False)
+    for r, cell in enumerate(cells):
+        for c, layer in enumerate(layers):
+            ax = axes[r][c]
+            edges, counts = histograms[cell].get(str(layer), ([0, 1], [0]))
+            ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="tab:blue", lw=0)
+            ax.set_yticks([])
+            ax.tick_params(labelsize=5)
+            if r == 0:
+                ax.set_title(f"layer {layer}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(labels[cell], fontsize=6, rotation=0, ha="right", va="center")
+    fig.suptitle("activations at initialization (probe batch, first seed)", fontsize=9)
+    _save(fig, path)

@@ -51,6 +51,8 @@ def augmentation(x, augment: Augment | None):
 def initializer(m: Model):
     if m.init == "normal":  # N(0, std^2): the classic "small random numbers" of the notes
         return keras.initializers.RandomNormal(mean=0.0, stddev=m.init_std)
+    if m.init.startswith("normal:"):
+        return keras.initializers.RandomNormal(mean=0.0, stddev=float(m.init.removeprefix("normal:")))
     return keras.initializers.get(m.init)
 
 
@@ -70,14 +72,20 @@ def normalization(m: Model):
     return None
 
 
-def block(x, layer, m: Model, dropout):
-    """layer -> normalization -> activation -> dropout, with a skip when residual."""
+def block(x, layer, m: Model, dropout, index: int):
+    """layer -> normalization -> activation -> dropout (or layer -> dropout -> normalization -> activation),
+    with a skip when residual.
+
+    The activation layer is named ``hidden_<index>`` (from 1): the diagnostics find the blocks by it.
+    """
     h = layer(x)
+    if m.dropout > 0 and m.dropout_at == "before_norm":
+        h = dropout(m.dropout)(h)
     norm = normalization(m)
     if norm is not None:
         h = norm(h)
-    h = keras.layers.Activation(m.activation)(h)
-    if m.dropout > 0:
+    h = keras.layers.Activation(m.activation, name=f"hidden_{index}")(h)
+    if m.dropout > 0 and m.dropout_at == "end":
         h = dropout(m.dropout)(h)
     if m.residual and x.shape[-1] == h.shape[-1]:
         h = keras.layers.Add()([x, h])
@@ -87,14 +95,14 @@ def block(x, layer, m: Model, dropout):
 def mlp(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Flatten()(augmentation(inputs, augment))
-    for _ in range(m.depth):
+    for i in range(1, m.depth + 1):
         dense = keras.layers.Dense(
             m.width,
             kernel_initializer=initializer(m),
             kernel_regularizer=regularizer(m),
             use_bias=m.normalization != "batch",  # batch norm's shift makes a bias redundant
         )
-        x = block(x, dense, m, keras.layers.Dropout)
+        x = block(x, dense, m, keras.layers.Dropout, i)
     outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
     return keras.Model(inputs, outputs, name="mlp")
 
@@ -109,7 +117,7 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
     dropout = keras.layers.SpatialDropout1D if spatial == 1 else keras.layers.SpatialDropout2D
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Reshape((*input_shape, 1))(augmentation(inputs, augment))  # add a channel axis
-    for _ in range(m.depth):
+    for i in range(1, m.depth + 1):
         layer = conv(
             m.width,
             m.kernel_size,
@@ -118,7 +126,7 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
             kernel_regularizer=regularizer(m),
             use_bias=m.normalization != "batch",
         )
-        x = block(x, layer, m, dropout)
+        x = block(x, layer, m, dropout, i)
         if min(x.shape[1:-1]) >= 2:
             x = pool(2)(x)
     x = keras.layers.Flatten()(x)

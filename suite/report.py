@@ -44,7 +44,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     columns = ["cell", *resolved.axes, "seed", "status"]
     # Per-trial metrics only; per-epoch series stay in MLflow (their "latest value" would mislead here).
     skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", "code_version", *EPOCH_METRICS}
-    metrics = sorted(c for c in trials.columns if c not in skip)
+    metrics = sorted(c for c in trials.columns if c not in skip and "/" not in c)  # "act_std/03": a series
     atomic_write(
         out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "code_version", "run_id", "error"]].to_csv(index=False)
     )
@@ -58,6 +58,8 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         groups = {c.index: _without_seed(c) for c in resolved.cells}
         budget = max((c.tune.trials * c.settings.train.epochs for c in resolved.cells if c.tune), default=0)
         figures.search_curves(progress, groups, budget, out / "search.png")
+    if resolved.study.diagnostics:  # short labels: the figures have many panels
+        diagnosed(trials, tracker, {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}, out)
     study_run = tracker.latest_study_run(resolved)
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
     atomic_write(out / "verdicts.json", json.dumps(scorecard_entry(resolved, verdicts, study_run), indent=2) + "\n")
@@ -65,6 +67,23 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     if parent_run:
         tracker.log_artifacts(parent_run, out)
     return out / "report.md"
+
+
+def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path) -> None:
+    """The diagnostics figures, from the per-layer series and histograms each trial logged."""
+    done = trials[trials["status"] == "FINISHED"]
+    keys = [c for c in done.columns if c.startswith(("act_std/", "grad_norm/"))]
+    per_cell: dict[int, list[dict]] = {}
+    histograms: dict[int, dict] = {}
+    for row in done.itertuples():
+        per_cell.setdefault(row.cell, []).append({k: tracker.history(row.run_id, k) for k in keys})
+        if row.cell not in histograms:
+            found = tracker.load_json(row.run_id, "activations_init.json")
+            if found:
+                histograms[row.cell] = found
+    figures.diagnostics(per_cell, labels, out / "diagnostics.png")
+    if histograms:
+        figures.activation_histograms(histograms, labels, out / "activations.png")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -126,6 +145,16 @@ def render(
         "",
         "![headline metrics against the grid](metrics.png)",
         "",
+        *(
+            [
+                "![activation spread and gradient norm per layer](diagnostics.png)",
+                "",
+                "![activation histograms per layer at initialization](activations.png)",
+                "",
+            ]
+            if "activations" in s.diagnostics
+            else ["![gradient norm per layer](diagnostics.png)", ""] if s.diagnostics else []
+        ),
         "## Settings",
         "",
         "```yaml",

@@ -163,17 +163,35 @@ class Data(Locked):
         return self
 
 
+INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "normal")
+
+
+def _init(v):
+    """A named initializer, or ``normal:<std>`` (N(0, std^2)), so a grid can list N(0, 0.01) beside Glorot."""
+    if isinstance(v, str) and v in INITIALIZERS:
+        return v
+    if isinstance(v, str) and v.startswith("normal:"):
+        try:
+            std = float(v.removeprefix("normal:"))
+        except ValueError:
+            std = -1.0
+        if math.isfinite(std) and std > 0:
+            return v
+    raise PydanticCustomError("value", "must be one of {known} or normal:<std> (e.g. normal:0.01)", {"known": ", ".join(INITIALIZERS)})
+
+
 class Model(Locked):
     family: Literal["mlp", "cnn"] = "mlp"
     depth: Depth = 2  # hidden layers (0: logistic regression)
     width: Width = 128  # units per dense layer, filters per convolution
     kernel_size: _int(1, 1024, "must be an integer from 1 to 1024") = 5
     activation: Literal["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "softplus", "silu", "linear"] = "relu"
-    init: Literal["glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "normal"] = "glorot_uniform"
+    init: Annotated[str, BeforeValidator(_init)] = "glorot_uniform"  # also "normal:<std>", e.g. normal:0.01
     init_std: PositiveFloat = 0.01  # standard deviation when init is "normal"
     normalization: Literal["none", "batch", "layer", "group"] = "none"
     groups: PositiveInt = 8  # for group normalization
     dropout: Rate = 0.0
+    dropout_at: Literal["end", "before_norm"] = "end"  # end of each block (feeding the next block's norm), or before its norm
     l1: NonNegFloat = 0.0
     l2: NonNegFloat = 0.0
     residual: Flag = False
@@ -330,6 +348,17 @@ TRIAL_METRICS = {
     # a cell's nuisance search (the same value on every seed of the cell)
     "search_best_val_accuracy": "max",
     "search_epochs_to_target": "min",
+    # diagnostics (with diagnostics: [activations] / [gradients]); directions matter only for best_at
+    "act_std_first_init": "max",
+    "act_std_last_init": "max",
+    "act_std_ratio_init": "max",
+    "saturated_init": "min",
+    "saturated_final": "min",
+    "dead_init": "min",
+    "grad_ratio_init": "max",
+    "grad_ratio_final": "max",
+    "grad_first_init": "max",
+    "grad_first_final": "max",
 }
 CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s", "search_epochs_to_target")
 
@@ -430,6 +459,7 @@ class Study(Settings):
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
     target: Target
     tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
+    diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)
     expect: list[Expect] = []
     alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}

@@ -152,12 +152,20 @@ class Tracker:
             for epoch, value in enumerate(result.history.get(key, []), start=1)
         ]
         metrics += [Metric(key, value, now, 0) for key, value in result.metrics.items() if value is not None]
+        metrics += [  # diagnostics: step 0 is initialization, step e the end of epoch e
+            Metric(key, value, now, step)
+            for key, values in result.series.items()
+            for step, value in enumerate(values)
+            if value == value  # NaN is not a measurement
+        ]
         for i in range(0, len(metrics), BATCH):
             self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
         self.client.log_batch(
             run_id,
             tags=[RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))],
         )
+        for name, content in result.artifacts.items():
+            self.client.log_dict(run_id, content, name)
         self.client.set_terminated(run_id, "FINISHED")
 
     def fail_trial(self, run_id: str, message: str) -> None:
@@ -291,6 +299,17 @@ class Tracker:
     def latest_study_run(self, resolved: ResolvedStudy):
         runs = self._search(resolved.name, "study", resolved.config_sha)
         return max(runs, key=lambda r: r.info.start_time) if runs else None
+
+    def load_json(self, run_id: str, name: str):
+        """A JSON artifact of a run (e.g. the activation histograms), or None if it has none."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, name, tmp)
+            except TrackingError:  # a trial run without diagnostics has no such file
+                return None
+            return json.loads(Path(path).read_text())
 
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))

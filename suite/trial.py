@@ -7,7 +7,7 @@ run and records what this returns.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -24,11 +24,14 @@ class TrialResult:
     history: dict[str, list[float]]  # one value per epoch
     splits_fingerprint: str
     parameters: int
+    series: dict[str, list[float]] = field(default_factory=dict)  # diagnostics: index 0 = initialization
+    artifacts: dict[str, dict] = field(default_factory=dict)  # JSON files kept with the run
 
 
-def run(settings: Settings, seed: int, target: Target, measure: bool = True) -> TrialResult:
+def run(settings: Settings, seed: int, target: Target, measure: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
     """Train one model. ``measure=False`` (search trials) keeps the per-epoch record and skips the
-    end-of-training evaluation of every split, which only the compared trials need."""
+    end-of-training evaluation of every split, which only the compared trials need. ``diagnostics``
+    (activations, gradients) adds per-layer measurements on a probe batch; without it nothing is probed."""
     # 1. Data: built once per study run and shared by its trials (cached by settings).
     splits = data.prepare(settings.data)
 
@@ -48,6 +51,11 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True) -> 
 
     # 3. Fit, timing training apart from validation, and stopping on NaN/inf loss.
     clock, guard, lr = training.EpochClock(), training.DivergenceGuard(), training.LearningRate()
+    probes = []
+    if diagnostics:  # after the clock in the callback list: probing is never counted as training time
+        from suite import diagnostics as diag
+
+        probes = [diag.Recorder(diag.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics))]
     fit = model.fit(
         splits.x_train,
         splits.y_train,
@@ -57,7 +65,7 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True) -> 
         shuffle=True,
         class_weight=splits.class_weight,
         verbose=0,
-        callbacks=[clock, guard, lr, *training.early_stopping(settings.train)],
+        callbacks=[clock, guard, lr, *training.early_stopping(settings.train), *probes],
     )
     history = {k: [float(v) for v in fit.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     history["learning_rate"] = lr.values
@@ -90,7 +98,14 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True) -> 
     logits = keras.ops.convert_to_numpy(model.predict(splits.x_test, batch_size=EVAL_BATCH, verbose=0))
     metrics.update(classification.scores(splits.y_test, softmax(logits)))
     metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
-    return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+    result = TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+    if probes:
+        from suite import diagnostics as diag
+
+        result.series = probes[0].series()
+        result.metrics.update(_finite(diag.summary(probes[0].per_epoch)))
+        result.artifacts["activations_init.json"] = {str(k): v for k, v in probes[0].histograms.items()}
+    return result
 
 
 def _finite(metrics: dict) -> dict:

@@ -59,7 +59,7 @@ class StudyTuner(BaseTuner):
             self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
         )
         try:
-            result = trials.run(cell.settings, seed, self.resolved.study.target)
+            result = trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=tuple(self.resolved.study.diagnostics))
         except Exception as e:
             self.tracker.fail_trial(run_id, traceback.format_exc())
             self.last_metrics = {}

@@ -1,0 +1,136 @@
+"""Inside the network: activation and gradient statistics per layer, on a fixed probe batch.
+
+Measured at initialization (epoch 0) and after every epoch, in training mode
+(batch norm normalises with the probe batch's statistics, as it does while
+training) but without side effects: the model is called statelessly, so batch
+norm's moving averages, dropout's random state and the weights are left exactly
+as they were, and a run with diagnostics trains the same numbers as one without.
+
+Keras 3 APIs only, except the one gradient call, which lives in ``backend``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from suite import backend
+
+PROBE = 256  # examples in the probe batch: fixed per data split, the same at every epoch
+SATURATION = {"tanh": lambda a: np.abs(a) > 0.99, "sigmoid": lambda a: (a < 0.01) | (a > 0.99)}
+HISTOGRAM_BINS = 41
+
+
+def hidden_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The activation layers of the hidden blocks, input to output (models name them hidden_1, hidden_2, ...)."""
+    return [layer for layer in model.layers if layer.name.startswith("hidden_")]
+
+
+def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Layers with a kernel, input to output (hidden blocks and the output layer)."""
+    return [layer for layer in model.layers if any(w.name == "kernel" for w in layer.trainable_weights)]
+
+
+def activation_stats(values: np.ndarray, activation: str) -> dict[str, float]:
+    """Mean, spread, saturated fraction and dead-unit fraction of one layer's activations (examples x units)."""
+    flat = values.reshape(values.shape[0], -1)
+    stats = {"mean": float(flat.mean()), "std": float(flat.std())}
+    saturated = SATURATION.get(activation)
+    stats["saturated"] = float(saturated(flat).mean()) if saturated else 0.0
+    # A dead unit outputs zero for every probe example (ReLU's dead units; any unit that never fires).
+    stats["dead"] = float(np.mean(np.all(flat == 0, axis=0))) if activation == "relu" else 0.0
+    return stats
+
+
+def histogram(values: np.ndarray, activation: str) -> tuple[list[float], list[int]]:
+    bounds = {"tanh": (-1, 1), "sigmoid": (0, 1)}.get(activation)
+    if bounds is None:
+        spread = float(np.abs(values).max()) or 1.0
+        bounds = (-spread, spread)
+    counts, edges = np.histogram(values.ravel(), bins=HISTOGRAM_BINS, range=bounds)
+    return edges.tolist(), counts.tolist()
+
+
+class Probe:
+    """The model's hidden activations and kernel gradients on one fixed batch."""
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
+        self.model, self.activation, self.kinds = model, activation, kinds
+        self.x, self.y = keras.ops.convert_to_tensor(x[:PROBE]), keras.ops.convert_to_tensor(y[:PROBE])
+        self.hidden = hidden_layers(model)
+        self.kernels = [next(w for w in layer.trainable_weights if w.name == "kernel") for layer in weight_layers(model)]
+        self.taps = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in self.hidden)])
+        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def _call(self, trainable):
+        non_trainable = [v.value for v in self.taps.non_trainable_variables]
+        outputs, _ = self.taps.stateless_call(trainable, non_trainable, self.x, training=True)
+        return outputs
+
+    def measure(self) -> tuple[dict[str, float], dict]:
+        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, for activations, per-layer histograms."""
+        trainable = [v.value for v in self.taps.trainable_variables]
+        out: dict[str, float] = {}
+        hists = {}
+        if "activations" in self.kinds:
+            outputs = self._call(trainable)
+            for i, h in enumerate(outputs[1:], start=1):
+                values = keras.ops.convert_to_numpy(h)
+                for name, value in activation_stats(values, self.activation).items():
+                    out[f"act_{name}/{i:02d}"] = value
+                hists[i] = histogram(values, self.activation)
+        if "gradients" in self.kinds:
+
+            def loss(values):
+                return self.loss(self.y, self._call(values)[0])
+
+            grads = backend.gradients(loss, trainable)
+            by_variable = {id(v): g for v, g in zip(self.taps.trainable_variables, grads)}
+            for i, kernel in enumerate(self.kernels, start=1):
+                g = keras.ops.convert_to_numpy(by_variable[id(kernel)])
+                out[f"grad_norm/{i:02d}"] = float(np.linalg.norm(g))
+        return out, hists
+
+
+def summary(per_epoch: list[dict[str, float]]) -> dict[str, float]:
+    """Trial-level numbers a verdict can judge, from the per-layer series (index 0 = initialization)."""
+    if not per_epoch:
+        return {}
+    out = {}
+    init, final = per_epoch[0], per_epoch[-1]
+    stds = [v for k, v in sorted(init.items()) if k.startswith("act_std/")]
+    if stds:
+        out["act_std_first_init"], out["act_std_last_init"] = stds[0], stds[-1]
+        out["act_std_ratio_init"] = stds[-1] / stds[0] if stds[0] > 0 else float("nan")
+        layers = [k.split("/")[1] for k in sorted(init) if k.startswith("act_std/")]
+        out["saturated_init"] = float(np.mean([init[f"act_saturated/{n}"] for n in layers]))
+        out["dead_init"] = float(np.mean([init[f"act_dead/{n}"] for n in layers]))
+        out["saturated_final"] = float(np.mean([final[f"act_saturated/{n}"] for n in layers]))
+    for when, values in (("init", init), ("final", final)):
+        norms = [v for k, v in sorted(values.items()) if k.startswith("grad_norm/")]
+        if len(norms) >= 2:  # first layer against the last hidden layer (the output layer is left out)
+            last = norms[-2] if len(norms) > 2 else norms[-1]
+            out[f"grad_ratio_{when}"] = norms[0] / last if last > 0 else float("nan")
+            out[f"grad_first_{when}"] = norms[0]
+    return out
+
+
+class Recorder(keras.callbacks.Callback):
+    """Measures the probe at initialization and after every epoch (outside the training clock)."""
+
+    def __init__(self, probe: Probe):
+        super().__init__()
+        self.probe = probe
+        self.per_epoch: list[dict[str, float]] = []  # index 0: initialization
+        self.histograms: dict = {}  # at initialization
+
+    def on_train_begin(self, logs=None):
+        values, self.histograms = self.probe.measure()
+        self.per_epoch.append(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.per_epoch.append(self.probe.measure()[0])
+
+    def series(self) -> dict[str, list[float]]:
+        keys = sorted({k for values in self.per_epoch for k in values})
+        return {k: [values.get(k, float("nan")) for values in self.per_epoch] for k in keys}
