@@ -121,20 +121,38 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
         layer = conv(
             m.width,
             m.kernel_size,
+            strides=m.stride,
             padding="same",
             kernel_initializer=initializer(m),
             kernel_regularizer=regularizer(m),
             use_bias=m.normalization != "batch",
         )
         x = block(x, layer, m, dropout, i)
-        if min(x.shape[1:-1]) >= 2:
+        if m.stride == 1 and min(x.shape[1:-1]) >= 2:  # strided convolutions downsample by themselves
             x = pool(2)(x)
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
-FAMILIES = {"mlp": mlp, "cnn": cnn}
+def gru(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
+    """A recurrent reader of a 1-D sequence, one value per step (MNIST-1D's GRU): every step's hidden state,
+    flattened, feeds a linear classifier. ``depth`` stacks GRU layers of ``width`` units."""
+    if len(input_shape) != 1:
+        raise ValueError(f"gru needs 1-D sequences, got shape {input_shape}")
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Reshape((*input_shape, 1))(augmentation(inputs, augment))
+    for i in range(1, max(m.depth, 1) + 1):
+        layer = keras.layers.GRU(m.width, return_sequences=True, kernel_initializer=initializer(m),
+                                 kernel_regularizer=regularizer(m))
+        x = keras.layers.Bidirectional(layer, name=f"hidden_{i}")(x) if m.bidirectional else keras.layers.Activation(
+            "linear", name=f"hidden_{i}")(layer(x))
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
+    return keras.Model(inputs, outputs, name="gru")
+
+
+FAMILIES = {"mlp": mlp, "cnn": cnn, "gru": gru}
 
 
 def build(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:

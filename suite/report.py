@@ -126,6 +126,7 @@ def render(
         "",
         *verdict_section(verdicts, s.alpha),
         *search_section(resolved, trials, progress, found),
+        *reference_section(s, trials),
         "## Results per cell",
         "",
         table(summary, resolved.axes),
@@ -265,6 +266,28 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         ]
     lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
     return lines
+
+
+def reference_section(s, trials: pd.DataFrame) -> list[str]:
+    """Published values beside the measured ones: a calibration, not a verdict (the expectations are the verdicts)."""
+    if not s.reference:
+        return []
+    done = trials[trials["status"] == "FINISHED"]
+    lines = [
+        "## Published reference",
+        "",
+        "| cells | metric | published | measured (mean ± 95% CI, seeds) | measured - published | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in s.reference:
+        rows = verdict.matching(done, r.where)
+        values = rows[r.metric].dropna() if r.metric in rows else pd.Series(dtype=float)
+        mean, half, n = aggregate.mean_ci(values)
+        where = ", ".join(f"`{k}={v}`" for k, v in r.where.items()) or "all"
+        measured = "–" if n == 0 else f"{fmt_ci(mean, half)} ({n})"
+        diff = "–" if n == 0 else f"{mean - r.value:+.3f}"
+        lines.append(f"| {where} | `{r.metric}` | {r.value:g} | {measured} | {diff} | {r.source} |")
+    return [*lines, ""]
 
 
 def _values(text: str) -> str:

@@ -181,10 +181,12 @@ def _init(v):
 
 
 class Model(Locked):
-    family: Literal["mlp", "cnn"] = "mlp"
+    family: Literal["mlp", "cnn", "gru"] = "mlp"
     depth: Depth = 2  # hidden layers (0: logistic regression)
     width: Width = 128  # units per dense layer, filters per convolution
     kernel_size: _int(1, 1024, "must be an integer from 1 to 1024") = 5
+    stride: _int(1, 64, "must be an integer from 1 to 64") = 1  # cnn: convolution stride; above 1, no pooling
+    bidirectional: Flag = True  # gru: read the sequence both ways
     activation: Literal["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "softplus", "silu", "linear"] = "relu"
     init: Annotated[str, BeforeValidator(_init)] = "glorot_uniform"  # also "normal:<std>", e.g. normal:0.01
     init_std: PositiveFloat = 0.01  # standard deviation when init is "normal"
@@ -363,6 +365,15 @@ TRIAL_METRICS = {
 CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s", "search_epochs_to_target")
 
 
+class Reference(Locked):
+    """A published value to show beside the measured one (e.g. a paper's table), with where it comes from."""
+
+    metric: Literal[tuple(TRIAL_METRICS)]
+    value: Number
+    source: Text
+    where: dict[str, Any] = {}  # the cells it describes
+
+
 class Expect(Locked):
     """One checkable statement of the claim. Exactly one of: a trend, a best cell, a comparison, a bound."""
 
@@ -456,11 +467,13 @@ class Study(Settings):
     claim: Text
     sources: list[Text] = []
     grid: dict[str, list[Any]] = {}
+    cases: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}  # named bundles, one grid axis "case"
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
     target: Target
     tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
     diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)
     expect: list[Expect] = []
+    reference: list[Reference] = []  # published values, shown beside the measurements
     alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
 
@@ -619,7 +632,13 @@ def _resolve(raw: dict, study: Study, profile: str | None) -> tuple[Study, tuple
 
 
 def check_expectations(study: Study) -> None:
-    """Every axis and value an expectation names must be in the grid."""
+    """Every axis and value an expectation or a reference names must be in the grid."""
+    for i, r in enumerate(study.reference):
+        for axis, value in r.where.items():
+            if axis not in study.grid:
+                raise StudyError(f"reference[{i}].where: {axis!r} is not a grid axis")
+            if value not in study.grid[axis]:
+                raise StudyError(f"reference[{i}].where: {value!r} is not a value of grid.{axis}")
     for i, e in enumerate(study.expect):
         for field in ("where", "best_at", "compare", "against"):
             for axis, value in (getattr(e, field) or {}).items():
@@ -667,10 +686,21 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     base = study.settings().model_dump()
     check_space(study, base, where)
     axes = {}
+    cases = _cases(study, base, where)
     for axis, values in study.grid.items():
         if axis.startswith("tune."):
             axes[axis] = _tune_axis(study, axis, values, where)
             continue
+        if axis == "case":
+            if not values or len(set(map(str, values))) != len(values):
+                raise StudyError(f"{where}grid.case: must list at least one case, none twice")
+            for i, value in enumerate(values):
+                if value not in cases:
+                    raise StudyError(f"{where}grid.case[{i}]: no case named {value!r} (defined: {', '.join(cases) or 'none'})")
+            axes[axis] = values
+            continue
+        if axis in {path for bundle in cases.values() for path in bundle}:
+            raise StudyError(f"{where}grid.{axis}: is also set by a case; a setting is one or the other")
         if not _has_path(base, axis):
             close = difflib.get_close_matches(axis, list(_paths(base)), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -693,13 +723,29 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     cells = []
     for i, combo in enumerate(itertools.product(*axes.values())):
         values = dict(zip(axes, combo))
-        plain = {k: v for k, v in values.items() if not k.startswith("tune.")}
-        settings = _validate(_with(base, plain), where=where, model=Settings)
+        plain = {k: v for k, v in values.items() if not k.startswith("tune.") and k != "case"}
+        bundle = cases.get(values.get("case"), {})
+        settings = _validate(_with(base, {**bundle, **plain}), where=where, model=Settings)
         tune = study.tune
         if tune is not None:
             tune = tune.model_copy(update={k.removeprefix("tune."): v for k, v in values.items() if k.startswith("tune.")})
         cells.append(Cell(index=i, values=values, settings=settings, tune=tune))
     return tuple(cells)
+
+
+def _cases(study: Study, base: dict, where: str) -> dict[str, dict]:
+    """Named bundles of settings (``cases: {cnn: {model.family: cnn, model.depth: 3}}``), each validated."""
+    if study.cases and "case" not in study.grid:
+        raise StudyError(f"{where}cases: defined but unused; add grid.case: [{', '.join(study.cases)}]")
+    for name, bundle in study.cases.items():
+        for path in bundle:
+            if not _has_path(base, path) or isinstance(_get(base, path), dict):
+                raise StudyError(f"{where}cases.{name}.{path}: no such setting")
+        try:
+            Settings.model_validate(_with(base, bundle))
+        except ValidationError as e:
+            raise StudyError(f"{where}cases.{name}: {describe(first(e))}") from None
+    return study.cases
 
 
 def check_space(study: Study, base: dict, where: str = "") -> None:
@@ -779,7 +825,8 @@ def _paths(tree: dict, prefix: str = ""):
 # --------------------------------------------------------------------------
 
 _ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range) for f in m.model_fields}
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range, Reference)
+     for f in m.model_fields}
 )
 
 

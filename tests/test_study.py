@@ -180,3 +180,46 @@ def test_shipped_studies_validate():
         r = load_study(path)
         for profile in r.study.profiles:
             load_study(path, profile)
+
+
+def test_cases_bundle_settings_into_one_grid_axis(tmp_path):
+    path = tmp_path / "cases.yaml"
+    path.write_text(
+        "name: cases\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\n"
+        "cases:\n  small: {model.depth: 1, model.width: 8}\n  conv: {model.family: cnn, model.depth: 2}\n"
+        "grid:\n  case: [small, conv]\n  train.batch_size: [16, 32]\n"
+    )
+    cells = load_study(path).cells
+    assert [(c.values["case"], c.settings.model.family, c.settings.model.depth) for c in cells] == [
+        ("small", "mlp", 1), ("small", "mlp", 1), ("conv", "cnn", 2), ("conv", "cnn", 2)]
+    assert cells[0].settings.model.width == 8 and cells[2].settings.model.width == 128  # the rest stays as written
+
+
+@pytest.mark.parametrize(
+    "cases, grid, expected",
+    [
+        ("cases: {a: {model.depht: 1}}\n", "grid: {case: [a]}\n", "cases.a.model.depht: no such setting"),
+        ("cases: {a: {model.dropout: 2.0}}\n", "grid: {case: [a]}\n", "cases.a: model.dropout: must be a number in [0, 1)"),
+        ("cases: {a: {model.depth: 1}}\n", "grid: {case: [b]}\n", "grid.case[0]: no case named 'b' (defined: a)"),
+        ("cases: {a: {model.depth: 1}}\n", "grid: {model.depth: [1]}\n", "cases: defined but unused"),
+        ("cases: {a: {model.depth: 1}}\n", "grid: {case: [a], model.depth: [2]}\n", "grid.model.depth: is also set by a case"),
+    ],
+)
+def test_bad_cases_name_the_field(tmp_path, cases, grid, expected):
+    path = tmp_path / "cases.yaml"
+    path.write_text("name: cases\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\n" + cases + grid)
+    with pytest.raises(StudyError) as e:
+        load_study(path)
+    assert expected in str(e.value)
+
+
+@pytest.mark.parametrize("init, ok", [("normal:0.01", True), ("normal:1", True), ("he_normal", True),
+                                      ("normal:0", False), ("normal:x", False), ("kaiming", False)])
+def test_initializers_by_name_or_normal_with_a_std(init, ok):
+    from suite.study import Model
+
+    if ok:
+        assert Model(init=init).init == init
+    else:
+        with pytest.raises(Exception, match="normal:<std>"):
+            Model(init=init)
