@@ -151,6 +151,8 @@ def prepare(data: Data) -> Splits:
 def _prepare(data_json: str) -> Splits:
     data = Data.model_validate_json(data_json)
     source = load_source(data)
+    if data.classes is not None:
+        source = only_classes(source, data.classes)
     rng = np.random.default_rng(data.seed)
     y = source.y.astype("int64")
     x_pool, y_pool = source.x, y
@@ -269,6 +271,24 @@ def subsample_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     if n >= len(y):
         return np.arange(len(y))
     return np.sort(_stratified_order(y, rng)[:n])
+
+
+def only_classes(source: Source, classes: list[int]) -> Source:
+    """The examples of these classes only, relabelled 0..k-1 in the order listed (a task of its own)."""
+    missing = set(classes) - set(np.unique(source.y).tolist())
+    if missing:
+        raise DataError(f"data.classes: {sorted(missing)} not among the dataset's labels")
+    relabel = {c: i for i, c in enumerate(classes)}
+
+    def keep(x, y):
+        if x is None:
+            return None, None
+        mask = np.isin(y, classes)
+        return x[mask], np.array([relabel[int(v)] for v in y[mask]], dtype="int64")
+
+    x, y = keep(source.x, source.y)
+    x_test, y_test = keep(source.x_test, source.y_test)
+    return Source(x=x, y=y, x_test=x_test, y_test=y_test)
 
 
 def spread_scales(x: np.ndarray, x_test: np.ndarray, decades: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

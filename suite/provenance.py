@@ -31,7 +31,7 @@ def _git(*args: str, cwd: Path) -> str | None:
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
 TRIAL_MODULES = (
-    "study", "data", "models", "training", "trial", "convergence", "classification", "backend", "search", "oracle",
+    "study", "data", "models", "training", "trial", "convergence", "classification", "backend", "search", "oracle", "transfer",
     "diagnostics",
 )
 

@@ -147,6 +147,7 @@ class Data(Locked):
     fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
     test: Fraction = 0.2  # held out for testing, only for datasets without a test split
     scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
+    classes: list[_int(0, 10**6, "must be a class label (an integer >= 0)")] | None = None  # keep these, relabelled 0..k-1
     feature_scales: _float(lambda v: 0 <= v <= 12, "must be a number from 0 to 12") = 0.0  # raw features' scales spread over this many decades
     seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
     synthetic: Synthetic = Synthetic()
@@ -216,6 +217,7 @@ class Train(Locked):
     schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
     lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
     patience: PositiveInt | None = None  # early stopping: epochs without a better val_loss; best weights restored
+    transfer: Literal["scratch", "head", "full"] = "scratch"  # start from pretrained weights (see pretrain:): train the new head only, or everything
 
 
 class Range(Locked):
@@ -291,12 +293,27 @@ class Tune(Locked):
 TUNE_AXES = ("algorithm", "trials", "seed")  # the parts of tune a grid may vary
 
 
+class Pretrain(Locked):
+    """The source task for train.transfer: the same dataset and model, other classes, its own epochs."""
+
+    classes: list[_int(0, 10**6, "must be a class label (an integer >= 0)")] | None = None
+    train_size: PositiveInt | None = None
+    epochs: Epochs = 20
+
+
 class Settings(Locked):
     """Everything one trial needs besides its seed."""
 
     data: Data = Data()
     model: Model = Model()
     train: Train = Train()
+    pretrain: Pretrain = Pretrain()
+
+    @model_validator(mode="after")
+    def _transfer_has_a_source(self):
+        if self.train.transfer != "scratch" and not self.pretrain.classes:
+            raise PydanticCustomError("value", "train.transfer needs pretrain.classes (the source task)")
+        return self
 
 
 # Directions are declared, never guessed from a metric's name.
@@ -478,7 +495,7 @@ class Study(Settings):
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
 
     def settings(self) -> Settings:
-        return Settings(data=self.data, model=self.model, train=self.train)
+        return Settings(data=self.data, model=self.model, train=self.train, pretrain=self.pretrain)
 
 
 # --------------------------------------------------------------------------
@@ -825,7 +842,7 @@ def _paths(tree: dict, prefix: str = ""):
 # --------------------------------------------------------------------------
 
 _ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range, Reference)
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range, Reference, Pretrain)
      for f in m.model_fields}
 )
 

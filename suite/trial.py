@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from suite import backend, classification, convergence, data, models, training
+from suite import backend, classification, convergence, data, models, training, transfer
 from suite.study import Settings, Target
 
 EVAL_BATCH = 1024  # evaluation batch size only changes speed, never the result
@@ -37,8 +37,11 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True, dia
 
     # 2. A clean graph and a seeded, deterministic backend: the same seed gives the same run.
     keras.backend.clear_session()
+    source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
     backend.seed_everything(seed)
     model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
+    if source is not None:  # start from the source task's weights, with a fresh output layer
+        transfer.transplant(model, source, freeze=settings.train.transfer == "head")
     model.compile(
         optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
