@@ -135,7 +135,13 @@ def cmd_validate(args) -> int:
         _, resolved = _load(name)
         s = resolved.study
         profiles = ", ".join(s.profiles) or "none"
-        print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials; profiles: {profiles}")
+        searched = [c for c in resolved.cells if c.tune is not None and c.tune.algorithm != "none"]
+        search = (
+            f", after a search of {sum(c.tune.trials * c.settings.train.epochs for c in searched)} epochs over {len(searched)} cells"
+            if searched
+            else ""
+        )
+        print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials{search}; profiles: {profiles}")
     return 0
 
 

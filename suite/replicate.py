@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite import provenance, trial
+from suite import provenance, search, trial
 from suite.study import ResolvedStudy
 from suite.tracking import EPOCH_METRICS, Tracker
 
@@ -42,14 +42,16 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     keys = sorted(recorded)
     chosen = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
     cells = {cell.index: cell for cell in resolved.cells}
+    tuned = tracker.tuned_values(resolved)  # a tuned study reran each cell with its search's choice: so do we
     differences = []
     for cell_index, trial_seed in chosen:
         cell = cells[cell_index]
-        again = trial.run(cell.settings, trial_seed, resolved.study.target).metrics
+        settings = search.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
+        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics)).metrics
         before = recorded[(cell_index, trial_seed)]
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
-            if metric in TIMINGS or metric in EPOCH_METRICS:
-                continue  # timings; and per-epoch series, whose last values the summary metrics already cover
+            if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
+                continue  # timings; and per-epoch or per-layer series, whose summaries are compared
             a, b = before.get(metric), again.get(metric)
             if not agree(a, b, exact=same_place):
                 differences.append(Difference(cell.label, trial_seed, metric, a, b))

@@ -296,6 +296,14 @@ class Tracker:
             and (code_version is None or run.data.tags.get("suite.code_version") == code_version)
         }
 
+    def tuned_values(self, resolved: ResolvedStudy) -> dict[int, dict]:
+        """cell -> the nuisance values its search chose (and its trials ran with); empty for untuned cells."""
+        return {
+            int(run.data.tags["suite.cell"]): json.loads(run.data.tags["suite.tuned"])
+            for run in self._search(resolved.name, "trial", resolved.config_sha)
+            if run.data.tags.get("suite.tuned")
+        }
+
     def latest_study_run(self, resolved: ResolvedStudy):
         runs = self._search(resolved.name, "study", resolved.config_sha)
         return max(runs, key=lambda r: r.info.start_time) if runs else None

@@ -186,10 +186,10 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch
 
     real = trials.run
 
-    def flaky(settings, seed, target):  # one cell raises inside training, as an OOM would
+    def flaky(settings, seed, target, **options):  # one cell raises inside training, as an OOM would
         if settings.train.learning_rate > 1:
             raise MemoryError("simulated out of memory")
-        return real(settings, seed, target)
+        return real(settings, seed, target, **options)
 
     monkeypatch.setattr(trials, "run", flaky)
     (tmp_path / "studies").mkdir()
@@ -208,7 +208,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch
 def test_systematic_failure_stops_the_study_with_its_cause(tmp_path, monkeypatch, capsys):
     from suite import trial as trials
 
-    def broken(settings, seed, target):
+    def broken(settings, seed, target, **options):
         raise RuntimeError("the same bug every time")
 
     monkeypatch.setattr(trials, "run", broken)

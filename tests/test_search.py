@@ -216,3 +216,10 @@ def test_a_rerun_resumes_without_searching_again(tuned_home, monkeypatch, capsys
     before = len(client.search_runs([exp], "tags.`suite.kind` != 'study'"))
     assert main(["run", "tuned-e2e"]) == 0
     assert len(client.search_runs([exp], "tags.`suite.kind` != 'study'")) == before
+
+
+def test_replicating_a_tuned_study_reruns_the_chosen_settings_exactly(tuned_home, monkeypatch, capsys):
+    monkeypatch.setenv("SUITE_HOME", str(tuned_home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["replicate", "tuned-e2e", "--trials", "2"]) == 0
+    assert "0 differences" in capsys.readouterr().out
