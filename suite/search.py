@@ -159,10 +159,23 @@ class GridSpaceOracle(_Budgeted, PlanOracle):
     pass
 
 
+SEED_STRIDE = 1_000_003
+
+
+def oracle_seed(search_seed: int) -> int:
+    """The keras-tuner seed for a search seed.
+
+    keras-tuner draws each value with ``Random(state)`` and then adds 1 to the state, so seeds s
+    and s+1 give the same candidates shifted by one: searches with nearby seeds would mostly
+    repeat each other. Seeds a stride apart never meet within a search. (It also replaces a
+    seed of 0 by a random one, hence the +1.) Every cell with the same ``tune.seed`` draws the
+    same candidates, so cells differ by their scientific values, not their luck.
+    """
+    return 1 + search_seed * SEED_STRIDE
+
+
 def _seed(tune: Tune) -> int:
-    # keras-tuner replaces a seed of 0 (falsy) by a random one: shift it. Every cell with the same
-    # tune.seed draws the same candidates, so cells differ by their scientific values, not their luck.
-    return tune.seed + 1
+    return oracle_seed(tune.seed)
 
 
 def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:

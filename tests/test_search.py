@@ -223,3 +223,22 @@ def test_replicating_a_tuned_study_reruns_the_chosen_settings_exactly(tuned_home
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert main(["replicate", "tuned-e2e", "--trials", "2"]) == 0
     assert "0 differences" in capsys.readouterr().out
+
+
+def test_search_seeds_give_independent_candidates_and_the_same_seed_the_same_ones(tmp_path):
+    def candidates(seed):
+        tune = Tune(algorithm="random", trials=8, seed=seed, space={"train.learning_rate": Range(log=[1e-4, 1.0])})
+        oracle = search.make_oracle(tune, epochs=1)
+        oracle._set_project_dir(str(tmp_path), f"seed{seed}-{len(list(tmp_path.iterdir()))}")
+        values = []
+        for _ in range(8):
+            trial = oracle.create_trial("worker")
+            values.append(trial.hyperparameters.values["train.learning_rate"])
+            oracle.update_trial(trial.trial_id, {search.SCORE: 0.0})
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+        return values
+
+    assert candidates(0) == candidates(0)
+    for a, b in ((0, 1), (0, 2), (1, 3)):  # keras-tuner's own seeds s and s+k would share 8-k of 8 candidates
+        assert not set(candidates(a)) & set(candidates(b))
