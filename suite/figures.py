@@ -113,7 +113,8 @@ def search_curves(progress: pd.DataFrame, groups: dict[int, str], budget: float,
     ax.set_ylabel("best val_accuracy so far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2 if len(labels) > 6 else 1)
-    ax.set_title("nuisance search: best so far" + (" (median over cells, band = min..max)" if len(labels) < len(groups) else ""))
+    searched = progress["cell"].nunique()
+    ax.set_title("nuisance search: best so far" + (" (median over cells, band = min..max)" if len(labels) < searched else ""))
     _save(fig, path)
 
 
