@@ -626,7 +626,10 @@ def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
         known = ", ".join(study.profiles) or "none"
         raise StudyError(f"profiles: no profile named {profile!r} in {path.name} (defined: {known})")
     resolved, cells = _resolve(raw, study, profile)
-    config = json.dumps({"profile": profile, **resolved.model_dump(mode="json", exclude={"profiles"})}, sort_keys=True)
+    # Defaults left out: a new setting with a default must not change the identity of every recorded
+    # trial. (A changed default changes study.py, hence the code version, which catches it.)
+    settings = resolved.model_dump(mode="json", exclude={"profiles"}, exclude_defaults=True)
+    config = json.dumps({"profile": profile, **settings}, sort_keys=True)
     return ResolvedStudy(
         study=resolved,
         profile=profile,

@@ -24,3 +24,12 @@ def test_study_smoke(name, home, monkeypatch):
     report = (home / "results" / name / "smoke" / "report.md").read_text()
     assert "failed" in report and "## Results per cell" in report
     assert ("## Verdict" in report) or ("No verdict" in report)
+    out = home / "results" / name / "smoke"
+    with open(Path(__file__).parent.parent / "studies" / f"{name}.yaml") as f:
+        text = f.read()
+    if "\ntune:" in text:  # a searched study shows its searches
+        assert "## Nuisance search" in report and (out / "search.png").exists() and (out / "searches.csv").exists()
+    if "\ndiagnostics:" in text:  # a probed study draws what it probed
+        assert (out / "diagnostics.png").exists() and "diagnostics.png" in report
+    if "\nreference:" in text:  # published values sit beside the measured ones
+        assert "## Published reference" in report

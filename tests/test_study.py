@@ -223,3 +223,12 @@ def test_initializers_by_name_or_normal_with_a_std(init, ok):
     else:
         with pytest.raises(Exception, match="normal:<std>"):
             Model(init=init)
+
+
+def test_the_identity_of_a_study_ignores_settings_left_at_their_default(tmp_path):
+    base = "name: ident\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\n"
+    a, b, c = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "c.yaml"
+    a.write_text(base)
+    b.write_text(base + "model: {dropout: 0.0}\n")  # the default, spelt out
+    c.write_text(base + "model: {dropout: 0.1}\n")
+    assert load_study(a).config_sha == load_study(b).config_sha != load_study(c).config_sha
