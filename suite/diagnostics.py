@@ -43,11 +43,13 @@ def activation_stats(values: np.ndarray, activation: str) -> dict[str, float]:
 
 
 def histogram(values: np.ndarray, activation: str) -> tuple[list[float], list[int]]:
+    """Counts over fixed bins (tanh: [-1, 1], sigmoid: [0, 1], else symmetric around 0); non-finite values left out."""
+    values = values[np.isfinite(values)]
     bounds = {"tanh": (-1, 1), "sigmoid": (0, 1)}.get(activation)
     if bounds is None:
-        spread = float(np.abs(values).max()) or 1.0
-        bounds = (-spread, spread)
-    counts, edges = np.histogram(values.ravel(), bins=HISTOGRAM_BINS, range=bounds)
+        spread = float(np.abs(values).max()) if values.size else 1.0
+        bounds = (-(spread or 1.0), spread or 1.0)
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=bounds)
     return edges.tolist(), counts.tolist()
 
 
@@ -67,8 +69,10 @@ class Probe:
         outputs, _ = self.taps.stateless_call(trainable, non_trainable, self.x, training=True)
         return outputs
 
-    def measure(self) -> tuple[dict[str, float], dict]:
-        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, for activations, per-layer histograms."""
+    def measure(self, histograms: bool = False) -> tuple[dict[str, float], dict]:
+        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, if asked, per-layer activation histograms.
+
+        A diverged model gives NaN statistics (left out of the record), never an error."""
         trainable = [v.value for v in self.taps.trainable_variables]
         out: dict[str, float] = {}
         hists = {}
@@ -78,7 +82,8 @@ class Probe:
                 values = keras.ops.convert_to_numpy(h)
                 for name, value in activation_stats(values, self.activation).items():
                     out[f"act_{name}/{i:02d}"] = value
-                hists[i] = histogram(values, self.activation)
+                if histograms:
+                    hists[i] = histogram(values, self.activation)
         if "gradients" in self.kinds:
 
             def loss(values):
@@ -125,7 +130,7 @@ class Recorder(keras.callbacks.Callback):
         self.histograms: dict = {}  # at initialization
 
     def on_train_begin(self, logs=None):
-        values, self.histograms = self.probe.measure()
+        values, self.histograms = self.probe.measure(histograms=True)
         self.per_epoch.append(values)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -31,7 +31,7 @@ def test_a_layer_with_zero_weights_has_zero_activation_spread():
     keras.utils.set_random_seed(0)
     model = hand_built("zeros", "glorot_uniform", "tanh")
     x, y = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"), np.arange(32) % 2
-    values, hists = diagnostics.Probe(model, x, y, "tanh", ("activations",)).measure()
+    values, hists = diagnostics.Probe(model, x, y, "tanh", ("activations",)).measure(histograms=True)
     assert values["act_std/01"] == 0.0 and values["act_mean/01"] == 0.0 and values["act_saturated/01"] == 0.0
     assert sum(hists[1][1]) == 32 * 3  # every activation lands in the histogram
 
@@ -85,3 +85,14 @@ def test_diagnostics_on_leave_the_training_unchanged():
         k: v for k, v in on.metrics.items() if k in off.metrics and k not in timings
     }
     assert len(on.series["act_std/01"]) == 3 and len(on.series["grad_norm/04"]) == 3  # init + 2 epochs; 3 hidden + output
+
+
+def test_a_diverged_layer_gives_nan_statistics_and_a_histogram_of_what_is_finite():
+    values = np.array([[np.nan, 1.0], [np.inf, -0.5]])
+    stats = diagnostics.activation_stats(values, "relu")
+    assert np.isnan(stats["mean"]) and np.isnan(stats["std"])
+    edges, counts = diagnostics.histogram(values, "relu")
+    assert sum(counts) == 2 and len(edges) == diagnostics.HISTOGRAM_BINS + 1
+    assert sum(diagnostics.histogram(np.full((2, 2), np.nan), "relu")[1]) == 0
+    assert np.isnan(diagnostics.summary([{"act_std/01": np.nan, "act_std/02": 1.0, "act_saturated/01": 0.0,
+                                          "act_saturated/02": 0.0, "act_dead/01": 0.0, "act_dead/02": 0.0}])["act_std_ratio_init"])
