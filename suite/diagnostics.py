@@ -115,7 +115,10 @@ def summary(per_epoch: list[dict[str, float]]) -> dict[str, float]:
         norms = [v for k, v in sorted(values.items()) if k.startswith("grad_norm/")]
         if len(norms) >= 2:  # first layer against the last hidden layer (the output layer is left out)
             last = norms[-2] if len(norms) > 2 else norms[-1]
-            out[f"grad_ratio_{when}"] = norms[0] / last if last > 0 else float("nan")
+            ratio = norms[0] / last if last > 0 else float("nan")
+            out[f"grad_ratio_{when}"] = ratio
+            # in decades: ratios span many orders of magnitude, and means and t-tests belong on this scale
+            out[f"grad_ratio_log10_{when}"] = float(np.log10(ratio)) if ratio > 0 else float("nan")
             out[f"grad_first_{when}"] = norms[0]
     return out
 

@@ -376,6 +376,8 @@ TRIAL_METRICS = {
     "dead_init": "min",
     "grad_ratio_init": "max",
     "grad_ratio_final": "max",
+    "grad_ratio_log10_init": "max",
+    "grad_ratio_log10_final": "max",
     "grad_first_init": "max",
     "grad_first_final": "max",
 }
