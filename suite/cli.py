@@ -142,6 +142,10 @@ def cmd_validate(args) -> int:
             else ""
         )
         print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials{search}; profiles: {profiles}")
+        from suite.verdict import power_warnings
+
+        for warning in power_warnings(s, resolved.cells):
+            print(f"  warning: {warning}")
     return 0
 
 

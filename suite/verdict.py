@@ -264,6 +264,37 @@ def steadier(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
 # --------------------------------------------------------------------------
 
 
+def smallest_p(e: Expect, n_a: int, n_b: int) -> float:
+    """The smallest two-sided p-value a comparison can reach with n_a and n_b trials, whatever the data.
+
+    Rank tests (censored metrics) and Fisher's test (yes/no metrics) are exact, so few trials put a
+    floor under p: 3 vs 3 can never go below 0.1. Welch's test has no such floor (0 here)."""
+    if e.kind != "compare" or n_a == 0 or n_b == 0:
+        return 0.0
+    if e.metric in CENSORED_METRICS or (e.metric in BINARY_METRICS and e.within is None):
+        return 2 / math.comb(n_a + n_b, n_a)
+    return 0.0
+
+
+def power_warnings(study, cells) -> list[str]:
+    """One line per comparison that cannot reach the study's alpha at its number of seeds."""
+    out = []
+    for i, e in enumerate(study.expect):
+        if e.kind != "compare":
+            continue
+
+        def trials(values):
+            return sum(all(_same(c.values.get(k), v) for k, v in {**e.where, **values}.items()) for c in cells) * len(study.seeds)
+
+        floor = smallest_p(e, trials(e.compare), trials(e.against))
+        if floor > study.alpha:
+            out.append(
+                f"expect[{i}] ({e.metric}): {trials(e.compare)} vs {trials(e.against)} trials cannot give p below {floor:.2g} "
+                f"(alpha {study.alpha:g}), so its verdict can only be inconclusive: add seeds"
+            )
+    return out
+
+
 def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0) -> list[Verdict]:
     rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
     done = trials[trials["status"] == "FINISHED"] if len(trials) else trials

@@ -171,3 +171,13 @@ def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
     assert v.test == "Fisher's exact test" and v.effect == -1.0
     assert v.p == pytest.approx(2 / 252)  # all 5 vs none of 5: the two extreme tables of C(10, 5)
     assert v.verdict == "supported"
+
+
+def test_exact_tests_have_a_floor_that_validate_warns_about():
+    from suite.verdict import smallest_p
+
+    e = Expect(says="x", metric="epochs_to_target", compare={"a": 1}, against={"a": 0}, direction="less")
+    assert smallest_p(e, 3, 3) == pytest.approx(0.1)  # 2 / C(6, 3): never below alpha = 0.05
+    assert smallest_p(e, 5, 5) == pytest.approx(2 / 252)
+    welch = Expect(says="x", metric="test_accuracy", compare={"a": 1}, against={"a": 0}, direction="less")
+    assert smallest_p(welch, 3, 3) == 0.0
