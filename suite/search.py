@@ -14,25 +14,21 @@ longer round (trials keep no model), and each round is charged its full epochs.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import itertools
 import math
-import traceback
 
 import keras_tuner
-from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.engine.trial import TrialStatus
-from keras_tuner.errors import FailedTrialError, FatalError
 
 from suite import trial as trials
 from suite.convergence import first_nonfinite
-from suite.errors import SuiteError, TrackingError
+from suite.errors import SuiteError
 from suite.oracle import PlanOracle
 from suite.progress import Progress
 from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS
 from suite.tracking import Tracker
+from suite.tuner import RecordedTuner
 
 SEARCH_SEED = 1_000_003  # search trials train with SEARCH_SEED + tune.seed: apart from every study seed
 SCORE = "score"
@@ -203,29 +199,16 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
 # --------------------------------------------------------------------------
 
 
-class SearchTuner(BaseTuner):
+class SearchTuner(RecordedTuner):
     """Runs one cell's search trials, one MLflow child run each (kind "search")."""
 
     def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str):
         oracle = make_oracle(cell.tune, cell.settings.train.epochs)
-        with contextlib.redirect_stdout(io.StringIO()):
-            super().__init__(
-                oracle=oracle, directory=str(directory), project_name=f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}"
-            )
-        self.oracle.verbose = 0
-        self.resolved, self.cell, self.tracker = resolved, cell, tracker
-        self.parent, self.provenance = parent, provenance
+        super().__init__(oracle, directory, f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}", resolved, tracker)
+        self.cell, self.parent, self.provenance = cell, parent, provenance
         self.recorded = {k[1]: m for k, m in tracker.finished_searches(resolved, code).items() if k[0] == cell.index}
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
-        finished = sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
-        self.progress = Progress(total=total, done=finished, label=f"search {cell.label}")
-        self.last_metrics: dict = {}
-
-    def run_trial(self, trial):
-        try:
-            return self._run(trial)
-        except TrackingError as e:
-            raise FatalError(str(e)) from e
+        self.progress = Progress(total=total, done=self.finished(), label=f"search {cell.label}")
 
     def _run(self, trial):
         values = trial.hyperparameters.values
@@ -233,18 +216,12 @@ class SearchTuner(BaseTuner):
         if trial.trial_id in self.recorded:
             self.last_metrics = self.recorded[trial.trial_id]
             return {SCORE: self.last_metrics["search_score"]}
-        tuned = nuisance(values)
         run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance)
-        try:
-            settings = apply(self.cell.settings, tuned, epochs)
-            result = trials.run(settings, SEARCH_SEED + self.cell.tune.seed, self.resolved.study.target, measure=False)
-        except Exception as e:
-            self.tracker.fail_trial(run_id, traceback.format_exc())
-            self.last_metrics = {}
-            raise FailedTrialError(f"{type(e).__name__}: {e}") from e
-        except BaseException:
-            self.tracker.end(run_id, "KILLED")
-            raise
+        seed = SEARCH_SEED + self.cell.tune.seed
+        result = self.record(
+            run_id,
+            lambda: trials.run(apply(self.cell.settings, nuisance(values), epochs), seed, self.resolved.study.target, measure=False),
+        )
         result.metrics["search_score"] = score(result.history, self.cell.tune.objective)
         result.metrics["search_epochs"] = float(epochs)
         self.tracker.finish_trial(run_id, result)
@@ -255,16 +232,6 @@ class SearchTuner(BaseTuner):
         shown = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in nuisance(trial.hyperparameters.values).items())
         epochs = trial.hyperparameters.values.get("tuner/epochs")
         self.progress.begin(shown + (f" ({epochs} epochs)" if epochs else ""))
-
-    def on_trial_end(self, trial):
-        self.progress.end(trial.status, self.last_metrics, self.resolved.study.target)
-        super().on_trial_end(trial)
-
-    def save_model(self, trial_id, model, step=0):
-        pass
-
-    def load_model(self, trial):
-        raise NotImplementedError("search trials keep no model")
 
 
 def _short(v) -> str:

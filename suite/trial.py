@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from suite import backend, classification, convergence, data, models, training, transfer
+from suite import diagnostics as probing
 from suite.study import Settings, Target
 
 EVAL_BATCH = 1024  # evaluation batch size only changes speed, never the result
@@ -56,9 +57,8 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True, dia
     clock, guard, lr = training.EpochClock(), training.DivergenceGuard(), training.LearningRate()
     probes = []
     if diagnostics:  # after the clock in the callback list: probing is never counted as training time
-        from suite import diagnostics as diag
-
-        probes = [diag.Recorder(diag.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics))]
+        probe = probing.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
+        probes = [probing.Recorder(probe)]
     fit = model.fit(
         splits.x_train,
         splits.y_train,
@@ -103,10 +103,8 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True, dia
     metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
     result = TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
     if probes:
-        from suite import diagnostics as diag
-
         result.series = probes[0].series()
-        result.metrics.update(_finite(diag.summary(probes[0].per_epoch)))
+        result.metrics.update(_finite(probing.summary(probes[0].per_epoch)))
         result.artifacts["activations_init.json"] = {str(k): v for k, v in probes[0].histograms.items()}
     return result
 

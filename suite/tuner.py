@@ -25,30 +25,70 @@ from suite.errors import TrackingError
 from suite.tracking import Tracker
 
 
-class StudyTuner(BaseTuner):
-    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str):
-        target = resolved.study.target
-        self.objective_name = f"best_{target.metric}"
-        oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
+class RecordedTuner(BaseTuner):
+    """A keras-tuner Tuner whose every trial is an MLflow run: the set-up, the record-keeping and the
+    progress lines shared by the study's own tuner and the nuisance searches."""
+
+    def __init__(self, oracle, directory, project_name: str, resolved: ResolvedStudy, tracker: Tracker):
         # The project folder is named by the resolved study's hash and the code version: the same
         # file, profile and code resume it; anything else starts its own.
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner..."; Progress says it
-            super().__init__(oracle=oracle, directory=str(directory), project_name=f"{resolved.config_sha[:12]}-{code[:8]}")
+            super().__init__(oracle=oracle, directory=str(directory), project_name=project_name)
         self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
         self.resolved, self.tracker = resolved, tracker
-        self.parent_run, self.provenance = parent_run, provenance
-        finished = sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
-        self.progress = Progress(total=len(resolved.trials), done=finished)
         self.last_metrics: dict = {}
-        # MLflow is the record: a trial finished there is never run again, even when a crash
-        # came between MLflow's write and the tuner's own save.
-        self.recorded = tracker.finished_trials(resolved, code)
+        self.progress: Progress | None = None
+
+    def finished(self) -> int:
+        """Trials this tuner's saved state already holds (a resumed search starts its count there)."""
+        return sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
 
     def run_trial(self, trial):
         try:
             return self._run(trial)
         except TrackingError as e:  # the store is gone: stop the search (keras-tuner re-raises FatalError)
             raise FatalError(str(e)) from e
+
+    def _run(self, trial) -> dict:
+        raise NotImplementedError
+
+    def record(self, run_id: str, train):
+        """``train()`` inside the MLflow run ``run_id``: an error fails the run (with its traceback) and the
+        trial, and the search goes on; an interruption never leaves the run looking finished."""
+        try:
+            return train()
+        except Exception as e:
+            self.tracker.fail_trial(run_id, traceback.format_exc())
+            self.last_metrics = {}
+            raise FailedTrialError(f"{type(e).__name__}: {e}") from e
+        except BaseException:
+            self.tracker.end(run_id, "KILLED")
+            raise
+
+    def on_trial_end(self, trial):
+        self.progress.end(trial.status, self.last_metrics, self.resolved.study.target)
+        super().on_trial_end(trial)
+
+    def save_model(self, trial_id, model, step=0):
+        pass  # models are not kept: a trial is reproduced from its settings and seed
+
+    def load_model(self, trial):
+        raise NotImplementedError("trials keep no model; rerun the cell with its seed")
+
+
+class StudyTuner(RecordedTuner):
+    """The study's grid: every cell with every seed, each trial a child run (kind "trial")."""
+
+    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str):
+        target = resolved.study.target
+        self.objective_name = f"best_{target.metric}"
+        oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
+        super().__init__(oracle, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
+        self.parent_run, self.provenance = parent_run, provenance
+        self.progress = Progress(total=len(resolved.trials), done=self.finished())
+        # MLflow is the record: a trial finished there is never run again, even when a crash
+        # came between MLflow's write and the tuner's own save.
+        self.recorded = tracker.finished_trials(resolved, code)
 
     def _run(self, trial):
         cell, seed = self.oracle.decode(trial.hyperparameters.values)
@@ -58,15 +98,8 @@ class StudyTuner(BaseTuner):
         run_id = self.tracker.start_trial(
             self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
         )
-        try:
-            result = trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=tuple(self.resolved.study.diagnostics))
-        except Exception as e:
-            self.tracker.fail_trial(run_id, traceback.format_exc())
-            self.last_metrics = {}
-            raise FailedTrialError(f"{type(e).__name__}: {e}") from e
-        except BaseException:  # interrupted: never leave the run looking finished
-            self.tracker.end(run_id, "KILLED")
-            raise
+        diagnostics = tuple(self.resolved.study.diagnostics)
+        result = self.record(run_id, lambda: trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=diagnostics))
         self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
         return {self.objective_name: self.objective(result.metrics)}
@@ -81,13 +114,3 @@ class StudyTuner(BaseTuner):
     def on_trial_begin(self, trial):
         cell, seed = self.oracle.decode(trial.hyperparameters.values)
         self.progress.begin(f"{cell.label} seed={seed}")
-
-    def on_trial_end(self, trial):
-        self.progress.end(trial.status, self.last_metrics, self.resolved.study.target)
-        super().on_trial_end(trial)
-
-    def save_model(self, trial_id, model, step=0):
-        pass  # models are not kept: a trial is reproduced from its settings and seed
-
-    def load_model(self, trial):
-        raise NotImplementedError("trials keep no model; rerun the cell with its seed")
