@@ -26,7 +26,7 @@ from suite.convergence import first_nonfinite
 from suite.errors import SuiteError
 from suite.oracle import PlanOracle
 from suite.progress import Progress
-from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS
+from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
 from suite.tracking import Tracker
 from suite.tuner import RecordedTuner
 
@@ -96,16 +96,8 @@ def nuisance(values: dict) -> dict:
 
 
 def apply(settings: Settings, values: dict, epochs: int | None = None) -> Settings:
-    tree = settings.model_dump()
-    for path, value in values.items():
-        node = tree
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    if epochs is not None:
-        tree["train"]["epochs"] = epochs
-    return Settings.model_validate(tree)
+    """The cell's settings with the tuned values (and, for a Hyperband round, its epochs)."""
+    return override(settings, values if epochs is None else {**values, "train.epochs": epochs})
 
 
 def score(history: dict[str, list[float]], objective: str) -> float:

@@ -761,8 +761,7 @@ def _cases(study: Study, base: dict, where: str) -> dict[str, dict]:
         raise StudyError(f"{where}cases: defined but unused; add grid.case: [{', '.join(study.cases)}]")
     for name, bundle in study.cases.items():
         for path in bundle:
-            if not _has_path(base, path) or isinstance(_get(base, path), dict):
-                raise StudyError(f"{where}cases.{name}.{path}: no such setting")
+            _setting(base, path, f"{where}cases.{name}.{path}")
         try:
             Settings.model_validate(_with(base, bundle))
         except ValidationError as e:
@@ -776,9 +775,7 @@ def check_space(study: Study, base: dict, where: str = "") -> None:
         return
     for path, space in study.tune.space.items():
         at = f"{where}tune.space.{path}"
-        if not _has_path(base, path) or isinstance(_get(base, path), dict):
-            close = difflib.get_close_matches(path, list(_paths(base)), n=1)
-            raise StudyError(f"{at}: no such setting" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        _setting(base, path, at)
         if path == "train.epochs":
             raise StudyError(f"{at}: epochs are the unit of the search budget, not a nuisance setting")
         if path in study.grid:
@@ -813,6 +810,18 @@ def _get(tree: dict, path: str):
     for part in path.split("."):
         node = node[part]
     return node
+
+
+def override(settings: Settings, values: dict[str, Any]) -> Settings:
+    """These settings with ``dotted.path: value`` overrides applied, validated."""
+    return Settings.model_validate(_with(settings.model_dump(), values))
+
+
+def _setting(base: dict, path: str, at: str) -> None:
+    """``path`` must name one setting (not a block); the error suggests the closest one."""
+    if not _has_path(base, path) or isinstance(_get(base, path), dict):
+        close = difflib.get_close_matches(path, list(_paths(base)), n=1)
+        raise StudyError(f"{at}: no such setting" + (f" (did you mean {close[0]!r}?)" if close else ""))
 
 
 def _with(base: dict, values: dict[str, Any]) -> dict:
