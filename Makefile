@@ -7,8 +7,10 @@ BIN     := $(VENV)/bin
 STUDY   ?= dropout
 PROFILE ?= quick
 PORT    ?= 5000
+BENCH_STUDY ?= dropout
+WORKERS ?= 0
 
-.PHONY: study studies scorecard test ui validate list clean-state
+.PHONY: study studies scorecard test bench ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -17,8 +19,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick)
-	$(BIN)/suite run $(STUDY) --profile $(PROFILE)
+study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick); WORKERS=N: N parallel workers
+	$(BIN)/suite run $(STUDY) --profile $(PROFILE) --workers $(WORKERS)
 
 studies: $(BIN)/.installed  ## every study at the quick profile, then the scorecard (results/README.md)
 	@for s in studies/*.yaml; do \
@@ -31,6 +33,9 @@ scorecard: $(BIN)/.installed  ## rebuild results/README.md from the reports
 
 test: $(BIN)/.installed  ## unit tests and capped end-to-end runs
 	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed  ## the suite's overhead, backends, report/resume scaling -> results/bench/ (about 15 min)
+	$(BIN)/suite bench $(BENCH_STUDY) --profile $(PROFILE)
 
 ui: $(BIN)/.installed  ## MLflow UI on 127.0.0.1:$(PORT) over .suite/mlflow.db
 	$(BIN)/suite ui --port $(PORT)

@@ -21,11 +21,13 @@ each in MLflow and writes a report to results/<name>/.
   suite list                         the studies in studies/
   suite validate dropout             check a study file without running it
   suite run dropout --profile smoke  a 1-minute version of the study
+  suite run dropout --workers 4      the same, its trials in 4 parallel workers
   suite run my_study.yaml            any study file, anywhere
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
   suite replicate dropout --trials 3 rerun recorded trials; exit 1 if metrics differ
   suite ui                           browse the runs (MLflow UI, 127.0.0.1)
+  suite bench                        measure the suite's own cost (results/bench/)
 
 The MLflow store is .suite/mlflow.db (override with MLFLOW_TRACKING_URI);
 SUITE_HOME sets the folder holding studies/, results/ and .suite/.
@@ -50,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
     p.add_argument("--rerun-stale", action="store_true",
                    help="rerun trials recorded by an earlier study file or code version (kept, marked superseded)")
+    p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="serve the oracle there for workers on other machines (e.g. 0.0.0.0:8000); implies parallel mode")
+
+    p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
+    p.add_argument("study")
+    p.add_argument("--profile")
+    p.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
+    p.add_argument("--id", default=None, help="this worker's name, unique among the workers (default: host-pid)")
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
@@ -62,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("validate", help="check study files without running them")
     p.add_argument("studies", nargs="+")
+
+    p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
+    p.add_argument("study", nargs="?", default="dropout", help="an untuned study to time (default dropout)")
+    p.add_argument("--profile", default="quick")
+    p.add_argument("--parts", default="overhead,backends,scaling", help="comma-separated: overhead, backends, scaling")
+    p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
 
     sub.add_parser("list", help="list the studies in studies/")
     sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
@@ -100,8 +119,33 @@ def cmd_run(args) -> int:
         f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
         file=sys.stderr,
     )
-    path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale)
+    from suite import timing
+    from suite.runner import Parallel
+
+    if args.workers < 0:
+        raise SuiteError(f"--workers: must be 0 or more, got {args.workers}")
+    parallel = None
+    if args.workers or args.listen:
+        parallel = Parallel(args.workers, args.listen or "127.0.0.1:0")
+    try:
+        with timing.section("command"):
+            path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale, parallel=parallel)
+    finally:
+        if args.timings:
+            timing.write(args.timings)
     print(f"report: {path}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    import socket
+
+    from suite.runner import work
+
+    ws, resolved = _load(args.study, args.profile)
+    worker_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
+    ran = work(resolved, ws, args.chief, worker_id)
+    print(f"{worker_id}: no trials left; ran {ran}", file=sys.stderr)
     return 0
 
 
@@ -149,6 +193,26 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from suite import bench
+    from suite.runner import Workspace
+    from suite.study import find_study, load_study
+
+    ws = Workspace.current()
+    path = find_study(args.study, ws.studies)
+    load_study(path, args.profile)  # a typo fails here, in a second, not after the first measurement
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(bench.PARTS))
+    if unknown:
+        raise SuiteError(f"--parts: unknown {', '.join(unknown)}; choose from {', '.join(bench.PARTS)}")
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    out = bench.run(path, args.profile, ws.results / "bench", parts=parts, sizes=sizes,
+                    log=lambda line: print(line, file=sys.stderr, flush=True))
+    print((out / "README.md").read_text())
+    print(f"bench: {out}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from suite.runner import Workspace
     from suite.study import load_study
@@ -185,4 +249,4 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}
+COMMANDS = {"run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

@@ -37,11 +37,16 @@ class PlanOracle(keras_tuner.Oracle):
         self.plan = plan
 
     def populate_space(self, trial_id):
-        started = [t.hyperparameters.values for t in self.trials.values()]
+        # A set of canonical keys: comparing dicts against a list made a study of n trials cost O(n^3).
+        started = {_key(t.hyperparameters.values) for t in self.trials.values()}
         for values in self.plan:
-            if values not in started:
+            if _key(values) not in started:
                 return {"status": TrialStatus.RUNNING, "values": dict(values)}
         return {"status": TrialStatus.STOPPED, "values": None}
+
+
+def _key(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
 
 
 class GridOracle(PlanOracle):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from suite import data, provenance, report
+from suite import data, provenance, report, timing
 from suite.errors import SuiteError, TrackingError
 from suite.study import ResolvedStudy
 from suite.tracking import Tracker, default_uri
@@ -51,14 +51,86 @@ class Workspace:
         return self.results / resolved.name / (resolved.profile_name)
 
 
-def run_study(resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun_stale: bool = False) -> Path:
-    tracker = ws.tracker()
-    for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
-        data.prepare(cell.settings.data)
+@dataclass(frozen=True)
+class Parallel:
+    """Trials in parallel: ``workers`` local worker processes, the oracle served on ``listen`` (host:port)."""
+
+    workers: int = 0
+    listen: str = "127.0.0.1:0"  # 0.0.0.0:PORT lets workers on other machines connect
+
+
+def run_study(
+    resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun_stale: bool = False, parallel: Parallel | None = None
+) -> Path:
+    with timing.section("study.setup"):
+        tracker = ws.tracker()
+    with timing.section("study.data"):
+        for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
+            data.prepare(cell.settings.data)
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, fresh, rerun_stale)
+        return _search(resolved, ws, tracker, tuner_dir, fresh, rerun_stale, parallel)
+
+
+def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tuner, parallel: Parallel) -> None:
+    """The chief: serve the study's oracle to workers until every trial has ended."""
+    import sys
+
+    from suite import distributed
+
+    if resolved.study.tune is not None:  # the workers apply the values the chief's searches chose
+        tracker.log_dict(parent, {str(c.index): c.tuned for c in resolved.cells if c.tuned}, TUNED_FILE)
+    server, port = distributed.serve(tuner.oracle, parallel.listen)
+    host = parallel.listen.rpartition(":")[0] or "127.0.0.1"
+    chief = f"{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    say = lambda line: print(f"chief: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"serving {len(resolved.trials)} trials on {host}:{port}; {parallel.workers} local workers"
+        + ("" if parallel.workers else f"; start workers with: suite worker {resolved.path} --chief HOST:{port}"))
+    logs = ws.state / "workers" / resolved.name
+    workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs)
+    try:
+        distributed.wait(tuner.oracle, len(resolved.trials), workers, logs, report=say)
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.terminate()
+        server.stop(grace=5)
+    say(f"all {len(resolved.trials)} trials ended; worker logs in {logs}")
+
+
+TUNED_FILE = "tuned_cells.json"
+
+
+def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> int:
+    """A worker: run the trials the chief hands out, recording each in the shared store, until none are left."""
+    from suite import distributed, search
+    from suite.tuner import StudyTuner
+
+    distributed.connect_as_worker(chief, worker_id)
+    tracker = ws.tracker()
+    tags = provenance.collect(provenance.CODE_ROOT)
+    code = tags["suite.code_version"]
+    study_run = tracker.latest_study_run(resolved)
+    if study_run is None or study_run.info.status != "RUNNING":
+        raise SuiteError(
+            f"no chief is running {resolved.name} [{resolved.profile_name}] in {tracker.uri}: start `suite run "
+            f"{resolved.name} --workers N` first, with the same MLFLOW_TRACKING_URI"
+        )
+    if study_run.data.tags.get("suite.code_version") != code:
+        raise SuiteError(
+            f"this worker's code ({code}) differs from the chief's ({study_run.data.tags.get('suite.code_version')}): "
+            "check out the same commit on every machine"
+        )
+    if resolved.study.tune is not None:
+        chosen = tracker.load_json(study_run.info.run_id, TUNED_FILE) or {}
+        resolved = search.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
+    for cell in resolved.cells:
+        data.prepare(cell.settings.data)
+    directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
+    tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
+    tuner.search()
+    return tuner.progress.done - tuner.progress.skipped
 
 
 @contextmanager
@@ -76,13 +148,16 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         yield  # the lock goes with the process, however it ends
 
 
-def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool, rerun_stale: bool) -> Path:
+def _search(
+    resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool, rerun_stale: bool, parallel: Parallel | None
+) -> Path:
     from keras_tuner.errors import FatalError
 
     from suite import search  # imports keras-tuner and Keras: only when training
     from suite.tuner import StudyTuner
 
-    tags = provenance.collect(provenance.CODE_ROOT)
+    with timing.section("study.setup"):
+        tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
     if fresh:
         shutil.rmtree(tuner_dir, ignore_errors=True)
@@ -107,8 +182,13 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
             resolved = search.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
-        tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
-        tuner.search()
+        with timing.section("study.setup"):
+            tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
+        with timing.section("study.trials"):
+            if parallel is None:
+                tuner.search()
+            else:
+                _serve(resolved, ws, tracker, parent, tuner, parallel)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -125,4 +205,5 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             tracker.end(parent, status)
         except TrackingError:
             pass  # the store is gone; the next run marks this run KILLED
-    return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
+    with timing.section("study.report"):
+        return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)

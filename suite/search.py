@@ -246,3 +246,12 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
         cells.append(dataclasses.replace(cell, settings=apply(cell.settings, tuned), tuned=tuned))
     return dataclasses.replace(resolved, cells=tuple(cells))
 
+
+
+def with_tuned(resolved: ResolvedStudy, tuned: dict[int, dict]) -> ResolvedStudy:
+    """The study as the chief tuned it (cell index -> chosen values): how a worker applies the chief's searches."""
+    cells = tuple(
+        dataclasses.replace(c, settings=apply(c.settings, tuned[c.index]), tuned=tuned[c.index]) if c.index in tuned else c
+        for c in resolved.cells
+    )
+    return dataclasses.replace(resolved, cells=cells)

@@ -187,6 +187,9 @@ class Tracker:
             self.client.set_terminated(run.info.run_id, "KILLED")
         return len(orphans)
 
+    def log_dict(self, run_id: str, content: dict, name: str) -> None:
+        self.client.log_dict(run_id, content, name)
+
     def log_artifacts(self, run_id: str, folder: Path) -> None:
         self.client.log_artifacts(run_id, str(folder))
 

@@ -17,6 +17,7 @@ import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError, FatalError
 
+from suite import timing
 from suite import trial as trials
 from suite.oracle import GridOracle
 from suite.progress import Progress
@@ -40,12 +41,14 @@ class RecordedTuner(BaseTuner):
         self.progress: Progress | None = None
 
     def finished(self) -> int:
-        """Trials this tuner's saved state already holds (a resumed search starts its count there)."""
-        return sum(t.status in ("COMPLETED", "FAILED") for t in self.oracle.trials.values())
+        """Trials this tuner's saved state already holds (a resumed search starts its count there); a worker,
+        whose oracle is the chief's, holds none."""
+        return sum(t.status in ("COMPLETED", "FAILED") for t in getattr(self.oracle, "trials", {}).values())
 
     def run_trial(self, trial):
         try:
-            return self._run(trial)
+            with timing.section("tuner.run_trial"):
+                return self._run(trial)
         except TrackingError as e:  # the store is gone: stop the search (keras-tuner re-raises FatalError)
             raise FatalError(str(e)) from e
 
@@ -79,28 +82,33 @@ class RecordedTuner(BaseTuner):
 class StudyTuner(RecordedTuner):
     """The study's grid: every cell with every seed, each trial a child run (kind "trial")."""
 
-    def __init__(self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str):
+    def __init__(
+        self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str, label: str = ""
+    ):
         target = resolved.study.target
         self.objective_name = f"best_{target.metric}"
-        oracle = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
-        super().__init__(oracle, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
+        # In a worker keras-tuner replaces self.oracle by a client of the chief's; the plan stays here to decode trials.
+        self.plan = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
+        super().__init__(self.plan, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
         self.parent_run, self.provenance = parent_run, provenance
-        self.progress = Progress(total=len(resolved.trials), done=self.finished())
+        self.progress = Progress(total=0 if label else len(resolved.trials), done=self.finished(), label=label)  # a worker: no ETA
         # MLflow is the record: a trial finished there is never run again, even when a crash
         # came between MLflow's write and the tuner's own save.
         self.recorded = tracker.finished_trials(resolved, code)
 
     def _run(self, trial):
-        cell, seed = self.oracle.decode(trial.hyperparameters.values)
+        cell, seed = self.plan.decode(trial.hyperparameters.values)
         if (cell.index, seed) in self.recorded:
             self.last_metrics = self.recorded[(cell.index, seed)]
             return {self.objective_name: self.objective(self.last_metrics)}
-        run_id = self.tracker.start_trial(
-            self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
-        )
+        with timing.section("tracking.start_trial"):
+            run_id = self.tracker.start_trial(
+                self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
+            )
         diagnostics = tuple(self.resolved.study.diagnostics)
         result = self.record(run_id, lambda: trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=diagnostics))
-        self.tracker.finish_trial(run_id, result)
+        with timing.section("tracking.finish_trial"):
+            self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
         return {self.objective_name: self.objective(result.metrics)}
 
@@ -112,5 +120,5 @@ class StudyTuner(RecordedTuner):
         return best
 
     def on_trial_begin(self, trial):
-        cell, seed = self.oracle.decode(trial.hyperparameters.values)
+        cell, seed = self.plan.decode(trial.hyperparameters.values)
         self.progress.begin(f"{cell.label} seed={seed}")

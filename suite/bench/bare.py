@@ -1,0 +1,58 @@
+"""The baseline of ``make bench``: a study's trials as a bare ``model.fit`` loop.
+
+The same data, models, optimizers, epochs and seeds as ``suite run``, with
+nothing around them: no keras-tuner, no MLflow, no measurements beyond fit's
+own validation, no report. Run as ``python -m suite.bench.bare STUDY.yaml
+PROFILE OUT.json``; the caller times the whole process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+
+def fit_all(path: Path, profile: str | None) -> dict:
+    import keras
+
+    from suite import backend, data, models, training
+    from suite.study import load_study
+
+    resolved = load_study(path, profile)
+    if resolved.study.tune is not None:
+        raise SystemExit("bench: a study with tune: runs searches a bare fit loop has no counterpart for; pick another")
+    start = time.perf_counter()
+    fits = []
+    for cell, seed in resolved.trials:
+        settings = cell.settings
+        splits = data.prepare(settings.data)  # cached: once per dataset, as a hand-written script would
+        keras.backend.clear_session()
+        backend.seed_everything(seed)
+        model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
+        model.compile(
+            optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        began = time.perf_counter()
+        model.fit(
+            splits.x_train,
+            splits.y_train,
+            batch_size=settings.train.batch_size,
+            epochs=settings.train.epochs,
+            validation_data=(splits.x_val, splits.y_val),
+            shuffle=True,
+            class_weight=splits.class_weight,
+            verbose=0,
+            callbacks=training.early_stopping(settings.train),
+        )
+        fits.append(time.perf_counter() - began)
+    return {"trials": len(fits), "fit_s": sum(fits), "loop_s": time.perf_counter() - start}
+
+
+if __name__ == "__main__":
+    study, profile, out = sys.argv[1:4]
+    Path(out).write_text(json.dumps(fit_all(Path(study), profile or None)))

@@ -1,0 +1,119 @@
+"""Trials in parallel: a chief serves the study's oracle over gRPC; workers ask it for trials.
+
+This is keras-tuner's own distributed mode (its ``OracleServicer`` and
+``OracleClient``), driven by the suite instead of by environment variables set
+by hand. The chief (``suite run --workers N``) holds the GridOracle and its
+saved state, so a crashed chief resumes like a serial run. Each worker
+(``suite worker``) runs the trials it is handed and records them in the shared
+MLflow store; the oracle hands every trial out once. A worker that dies
+mid-trial has that trial handed to another.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent import futures
+from pathlib import Path
+
+from suite.errors import SuiteError
+
+POLL_S = 0.5
+
+
+def serve(oracle, address: str):
+    """Serve ``oracle`` on ``address`` (host:port; port 0 picks a free one). Returns (server, port)."""
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))  # one request at a time, as keras-tuner's chief
+    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
+    host, _, port = address.rpartition(":")
+    bound = server.add_insecure_port(f"{host or '127.0.0.1'}:{int(port or 0)}")
+    if not bound:
+        raise SuiteError(f"--listen {address}: cannot listen there (port in use, or not this machine's address)")
+    server.start()
+    return server, bound
+
+
+def connect_as_worker(chief: str, worker_id: str) -> None:
+    """Make every tuner this process builds a client of the chief's oracle (keras-tuner reads these)."""
+    host, _, port = chief.rpartition(":")
+    if not host or not port.isdigit():
+        raise SuiteError(f"--chief {chief!r}: expected HOST:PORT, e.g. 10.0.0.5:8000")
+    os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port)
+
+
+def _lock(oracle):
+    """The lock keras-tuner's @synchronized oracle methods take: the server's thread and ours share the oracle."""
+    from keras_tuner.src.engine.oracle import LOCKS
+
+    return LOCKS[oracle]
+
+
+def unfinished(oracle, plan_size: int) -> int:
+    """Trials of the plan not yet COMPLETED or FAILED."""
+    with _lock(oracle):
+        ended = sum(t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
+    return plan_size - ended
+
+
+def requeue(oracle, worker_id: str) -> None:
+    """A worker died: hand its running trial to the next worker that asks."""
+    with _lock(oracle):
+        trial = oracle.ongoing_trials.pop(worker_id, None)
+        if trial is not None:
+            oracle._retry_queue.append(trial.trial_id)
+        oracle.tuner_ids.discard(worker_id)
+
+
+def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) -> dict[str, subprocess.Popen]:
+    """Start ``count`` local workers (``suite worker``), each logging to logs/<id>.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    workers = {}
+    for i in range(count):
+        worker_id = f"worker{i}"
+        command = [sys.executable, "-m", "suite", "worker", str(study), "--chief", chief, "--id", worker_id]
+        if profile:
+            command += ["--profile", profile]
+        log = open(logs / f"{worker_id}.log", "w")
+        workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    return workers
+
+
+def wait(oracle, plan_size: int, workers: dict[str, subprocess.Popen], logs: Path, report=None) -> None:
+    """Until every trial has ended. Local workers that die have their trial re-queued; if all local
+    workers are gone (and none were expected from elsewhere) with trials left, stop with an error."""
+    alive = dict(workers)
+    while unfinished(oracle, plan_size) > 0:
+        for worker_id, process in list(alive.items()):
+            if process.poll() is not None:
+                del alive[worker_id]
+                requeue(oracle, worker_id)
+                if process.returncode != 0 and report:
+                    report(f"{worker_id} exited with {process.returncode}; see {logs / (worker_id + '.log')}")
+        if workers and not alive:
+            left = unfinished(oracle, plan_size)
+            if left:
+                last = _last_line(logs / f"{next(iter(workers))}.log")
+                raise SuiteError(
+                    f"every worker exited with {left} trials unfinished (last worker line: {last}); "
+                    "what finished is recorded: rerun the same command to resume"
+                )
+        time.sleep(POLL_S)
+    for process in alive.values():  # each asks once more, is told to stop, and exits
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][-300:] if lines else "no output"
