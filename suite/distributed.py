@@ -73,6 +73,10 @@ def requeue(oracle, worker_id: str) -> None:
 def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) -> dict[str, subprocess.Popen]:
     """Start ``count`` local workers (``suite worker``), each logging to logs/<id>.log."""
     logs.mkdir(parents=True, exist_ok=True)
+    env = os.environ.copy()
+    # Workers sharing one GPU: each takes memory as it needs it instead of all of it up front.
+    env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     workers = {}
     for i in range(count):
         worker_id = f"worker{i}"
@@ -80,7 +84,7 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) 
         if profile:
             command += ["--profile", profile]
         log = open(logs / f"{worker_id}.log", "w")
-        workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     return workers
 
 

@@ -43,7 +43,9 @@ class Workspace:
         return self.root / ".suite"
 
     def tracker(self) -> Tracker:
-        return Tracker(default_uri(self.root), artifact_root=self.state / "artifacts")
+        uri = default_uri(self.root)
+        # A local store keeps artifacts beside it; a tracking server decides where they go (it may be elsewhere).
+        return Tracker(uri, artifact_root=self.state / "artifacts" if uri.startswith("sqlite:") else None)
 
     def report_dir(self, resolved: ResolvedStudy) -> Path:
         # One folder per profile, so a smoke run never overwrites a committed quick report.
