@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="dropout", help="an untuned study to time (default dropout)")
     p.add_argument("--profile", default="quick")
-    p.add_argument("--parts", default="overhead,backends,scaling", help="comma-separated: overhead, backends, scaling")
+    p.add_argument("--parts", default="overhead,backends,workers,scaling",
+                   help="comma-separated: overhead, backends, workers, scaling")
+    p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
 
     sub.add_parser("list", help="list the studies in studies/")
@@ -206,7 +208,8 @@ def cmd_bench(args) -> int:
     if unknown:
         raise SuiteError(f"--parts: unknown {', '.join(unknown)}; choose from {', '.join(bench.PARTS)}")
     sizes = tuple(int(n) for n in args.sizes.split(","))
-    out = bench.run(path, args.profile, ws.results / "bench", parts=parts, sizes=sizes,
+    workers = tuple(int(n) for n in args.workers.split(","))
+    out = bench.run(path, args.profile, ws.results / "bench", parts=parts, sizes=sizes, workers=workers,
                     log=lambda line: print(line, file=sys.stderr, flush=True))
     print((out / "README.md").read_text())
     print(f"bench: {out}")

@@ -3,12 +3,14 @@
 - overhead: a study run by the suite against the same fits in a bare
   ``model.fit`` loop (overhead.py, bare.py), each a fresh process;
 - backends: the same study on every installed Keras backend (backends.py);
+- workers: the same study with 1, 2, ... parallel workers (keras-tuner's chief over gRPC): trials per hour;
 - scaling: `suite report` and resume against 10/100/1,000 recorded trials (scaling.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -18,10 +20,10 @@ from suite import provenance
 from suite.bench import backends, overhead, processes, scaling
 from suite.report import atomic_write
 
-PARTS = ("overhead", "backends", "scaling")
+PARTS = ("overhead", "backends", "workers", "scaling")
 
 
-def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), log=print) -> Path:
+def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), log=print) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="suite-bench-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     found: dict = {"study": study.stem, "profile": profile, "started": started,
@@ -44,6 +46,15 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                         log(f"bench: suite run {study.stem} [{profile}] on {name} ...")
                         found["backends"].append(backends.measure(scratch, study, profile, name))
                 found["backends_missing"] = [b for b in backends.BACKENDS if b not in backends.installed()]
+        if "workers" in parts:
+            found["workers"] = []
+            for n in workers:
+                log(f"bench: suite run {study.stem} [{profile}] with {n} parallel workers ...")
+                timed = processes.suite_run(scratch, f"workers-{n}", study, profile, workers=n)
+                ran = backends.recorded_backends(timed.home, study.stem)  # every trial recorded exactly once
+                trials = len(timed.trials(study.stem, profile))
+                found["workers"].append({"workers": n, "trials": trials, "runs_recorded": sum(ran.values()),
+                                         "wall_s": timed.wall_s, "trials_per_hour": trials / timed.wall_s * 3600})
         if "scaling" in parts:
             found["scaling"] = []
             for n in sizes:
@@ -113,6 +124,18 @@ def render(f: dict) -> str:
         if f.get("backends_missing"):
             lines.append(f"\nNot installed here, so not measured: {', '.join(f['backends_missing'])}.")
         lines.append("")
+    if "workers" in f:
+        lines += [
+            f"## Parallel workers ({f['study']}, {f['profile']}; `suite run --workers N`, chief oracle over gRPC on loopback)",
+            "",
+            "| workers | wall time | trials per hour | speed-up over 1 worker | trial runs recorded |",
+            "|---|---|---|---|---|",
+        ]
+        one = f["workers"][0]["trials_per_hour"]
+        for w in f["workers"]:
+            lines.append(f"| {w['workers']} | {w['wall_s']:.1f} s | {w['trials_per_hour']:.0f} | "
+                         f"{w['trials_per_hour'] / one:.2f} | {w['runs_recorded']} of {w['trials']} |")
+        lines += ["", f"This machine has {os.cpu_count()} CPU cores; workers beyond that compete for them.", ""]
     if "scaling" in f:
         lines += [
             "## Scaling: `suite report` and resume against recorded trials",
