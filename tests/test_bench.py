@@ -1,0 +1,82 @@
+"""make bench: the arithmetic of the breakdown, the timing sections, and a capped real bench run."""
+
+import json
+import time
+
+import pytest
+
+from suite import timing
+from suite.bench.overhead import breakdown
+from suite.cli import main
+
+TINY = """\
+name: tiny
+title: Bench
+claim: none
+data: {dataset: synthetic, synthetic: {samples: 300, features: 8, informative: 4, classes: 3}}
+model: {depth: 1, width: 8}
+train: {epochs: 2, batch_size: 32}
+grid: {model.width: [4, 8]}
+seeds: [0]
+target: {metric: val_accuracy, value: 0.5}
+profiles: {smoke: {train.epochs: 1}}
+"""
+
+
+def test_timing_sections_sum_wall_time_and_count_calls():
+    timing.reset()
+    for _ in range(2):
+        with timing.section("a"):
+            time.sleep(0.01)
+    with pytest.raises(ZeroDivisionError), timing.section("b"):
+        1 / 0  # noqa: B018 - a failing section is still counted
+    snap = timing.snapshot()
+    assert snap["a"]["calls"] == 2 and snap["a"]["seconds"] >= 0.02
+    assert snap["b"]["calls"] == 1
+    timing.reset()
+    assert timing.snapshot() == {}
+
+
+def test_breakdown_splits_fixed_costs_per_study_and_per_trial():
+    sections = {
+        "command": 90.0, "study.setup": 2.0, "study.data": 1.0, "study.report": 3.0, "study.trials": 84.0,
+        "tuner.run_trial": 80.0, "trial.data": 0.0, "trial.build": 4.0, "trial.fit": 70.0, "trial.measure": 2.0,
+        "tracking.start_trial": 1.0, "tracking.finish_trial": 1.0,
+    }
+    b = breakdown(sections, wall_s=100.0, trials=10, bare_wall_s=80.0, bare_fit_s=72.0)
+    assert b["ratio"] == pytest.approx(1.25)
+    assert b["overhead_share"] == pytest.approx(0.2)
+    assert b["training_share"] == pytest.approx(0.7)
+    assert b["bare_training_share"] == pytest.approx(0.9)
+    assert b["per_study"] == pytest.approx({"startup_s": 10.0, "setup_s": 2.0, "data_s": 1.0, "report_s": 3.0})
+    assert b["per_trial"] == pytest.approx(
+        {"build_s": 0.4, "measure_s": 0.2, "tracking_s": 0.2, "tuner_s": 0.4, "other_s": 0.2}
+    )
+
+
+def test_a_capped_bench_measures_and_writes_results_bench(tmp_path, monkeypatch, capsys):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tiny.yaml").write_text(TINY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "overhead,scaling", "--sizes", "10,20"]) == 0
+    out = tmp_path / "results" / "bench"
+    found = json.loads((out / "bench.json").read_text())
+    o = found["overhead"]
+    assert o["trials"] == 2 and o["suite_wall_s"] > o["training_s"] > 0 and o["bare_wall_s"] > 0
+    assert o["ratio"] == pytest.approx(o["suite_wall_s"] / o["bare_wall_s"])
+    assert o["per_study"]["startup_s"] > 0 and o["per_trial"]["build_s"] > 0
+    assert [s["trials"] for s in found["scaling"]] == [10, 20]
+    assert all(s["report_s"] > 0 and s["resume_s"] > 0 for s in found["scaling"])
+    assert found["environment"]["backend"] == "tensorflow"
+    text = (out / "README.md").read_text()
+    assert "Ratio suite / bare" in text and "| 20 |" in text
+    assert "Ratio suite / bare" in capsys.readouterr().out
+
+
+def test_bench_rejects_an_unknown_part(tmp_path, monkeypatch, capsys):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tiny.yaml").write_text(TINY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "overhead,speed"]) == 2
+    assert "--parts: unknown speed" in capsys.readouterr().err
