@@ -98,6 +98,29 @@ class LearningRate(keras.callbacks.Callback):
         self.values.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
+def compile_model(model, t: Train, steps_per_epoch: int) -> None:
+    """Every trial's loss (on logits), metric and optimizer: the suite's trials and the bench's bare loop share it."""
+    model.compile(
+        optimizer=optimizer(t, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def fit_arguments(t: Train, splits) -> dict:
+    """``model.fit``'s arguments for a trial on ``splits`` (callbacks apart)."""
+    return dict(
+        x=splits.x_train,
+        y=splits.y_train,
+        batch_size=t.batch_size,
+        epochs=t.epochs,
+        validation_data=(splits.x_val, splits.y_val),
+        shuffle=True,
+        class_weight=splits.class_weight,
+        verbose=0,
+    )
+
+
 def early_stopping(t: Train) -> list[keras.callbacks.Callback]:
     """Stop when val_loss has not improved for ``patience`` epochs, and keep the best epoch's weights."""
     if t.patience is None:

@@ -33,10 +33,7 @@ def _pretrain(settings_json: str, seed: int) -> list[list[np.ndarray]]:
     splits = data.prepare(source)
     backend.seed_everything(seed)
     model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-    model.compile(
-        optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    training.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
     model.fit(splits.x_train, splits.y_train, batch_size=settings.train.batch_size, epochs=p.epochs, shuffle=True, verbose=0)
     return [[keras.ops.convert_to_numpy(w) for w in layer.weights] for layer in model.layers]
 

@@ -45,11 +45,7 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True, dia
         model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
         if source is not None:  # start from the source task's weights, with a fresh output layer
             transfer.transplant(model, source, freeze=settings.train.transfer == "head")
-        model.compile(
-            optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        training.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
 
     # The loss before any training: about ln(classes) for a sound initialisation.
     if measure:
@@ -64,14 +60,7 @@ def run(settings: Settings, seed: int, target: Target, measure: bool = True, dia
         probes = [probing.Recorder(probe)]
     with timing.section("trial.fit"):
         fit = model.fit(
-            splits.x_train,
-            splits.y_train,
-            batch_size=settings.train.batch_size,
-            epochs=settings.train.epochs,
-            validation_data=(splits.x_val, splits.y_val),
-            shuffle=True,
-            class_weight=splits.class_weight,
-            verbose=0,
+            **training.fit_arguments(settings.train, splits),
             callbacks=[clock, guard, lr, *training.early_stopping(settings.train), *probes],
         )
     history = {k: [float(v) for v in fit.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}

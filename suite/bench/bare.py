@@ -32,23 +32,9 @@ def fit_all(path: Path, profile: str | None) -> dict:
         keras.backend.clear_session()
         backend.seed_everything(seed)
         model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-        model.compile(
-            optimizer=training.optimizer(settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size)),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        training.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
         began = time.perf_counter()
-        model.fit(
-            splits.x_train,
-            splits.y_train,
-            batch_size=settings.train.batch_size,
-            epochs=settings.train.epochs,
-            validation_data=(splits.x_val, splits.y_val),
-            shuffle=True,
-            class_weight=splits.class_weight,
-            verbose=0,
-            callbacks=training.early_stopping(settings.train),
-        )
+        model.fit(**training.fit_arguments(settings.train, splits), callbacks=training.early_stopping(settings.train))
         fits.append(time.perf_counter() - began)
     return {"trials": len(fits), "fit_s": sum(fits), "loop_s": time.perf_counter() - start}
 
