@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
 from suite.errors import SuiteError
@@ -39,12 +40,29 @@ def serve(oracle, address: str):
     return server, bound
 
 
-def connect_as_worker(chief: str, worker_id: str) -> None:
-    """Make every tuner this process builds a client of the chief's oracle (keras-tuner reads these)."""
+def chief_address(chief: str) -> tuple[str, str]:
     host, _, port = chief.rpartition(":")
     if not host or not port.isdigit():
         raise SuiteError(f"--chief {chief!r}: expected HOST:PORT, e.g. 10.0.0.5:8000")
-    os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port)
+    return host, port
+
+
+@contextmanager
+def as_worker(chief: str, worker_id: str):
+    """Inside, every tuner built is a client of the chief's oracle (keras-tuner reads these variables);
+    they are restored on the way out, so nothing else in the process turns into a worker."""
+    host, port = chief_address(chief)
+    names = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(zip(names, (worker_id, host, port)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _lock(oracle):

@@ -109,7 +109,7 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> 
     from suite import distributed, search
     from suite.tuner import StudyTuner
 
-    distributed.connect_as_worker(chief, worker_id)
+    distributed.chief_address(chief)  # a malformed address fails before anything else
     tracker = ws.tracker()
     tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
@@ -130,8 +130,9 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> 
     for cell in resolved.cells:
         data.prepare(cell.settings.data)
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
-    tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
-    tuner.search()
+    with distributed.as_worker(chief, worker_id):
+        tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
+        tuner.search()
     return tuner.progress.done - tuner.progress.skipped
 
 

@@ -1,5 +1,7 @@
 """Parallel trials through keras-tuner's chief oracle over gRPC (loopback), against a serial run of the same study."""
 
+import os
+
 import keras_tuner
 import pandas as pd
 import pytest
@@ -91,3 +93,11 @@ def test_a_worker_without_a_chief_fails_in_one_line(tmp_path, monkeypatch, capsy
     assert "no chief is running par [base]" in capsys.readouterr().err
     assert main(["worker", "par", "--chief", "nowhere", "--id", "w"]) == 2
     assert "--chief 'nowhere': expected HOST:PORT" in capsys.readouterr().err
+    assert not {k for k in os.environ if k.startswith("KERASTUNER_")}  # nothing else in this process became a worker
+
+
+def test_worker_settings_are_restored_after_the_worker_ends(monkeypatch):
+    monkeypatch.delenv("KERASTUNER_TUNER_ID", raising=False)
+    with distributed.as_worker("127.0.0.1:9", "w3"):
+        assert os.environ["KERASTUNER_TUNER_ID"] == "w3" and os.environ["KERASTUNER_ORACLE_PORT"] == "9"
+    assert "KERASTUNER_TUNER_ID" not in os.environ
