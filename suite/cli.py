@@ -126,6 +126,10 @@ def cmd_run(args) -> int:
 
     if args.workers < 0:
         raise SuiteError(f"--workers: must be 0 or more, got {args.workers}")
+    if args.listen:
+        from suite.distributed import parse_address
+
+        parse_address(args.listen, "--listen")  # before any store or trial is touched
     parallel = None
     if args.workers or args.listen:
         parallel = Parallel(args.workers, args.listen or "127.0.0.1:0")

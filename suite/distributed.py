@@ -24,37 +24,40 @@ from suite.errors import SuiteError
 POLL_S = 0.5
 
 
-def serve(oracle, address: str):
-    """Serve ``oracle`` on ``address`` (host:port; port 0 picks a free one). Returns (server, port)."""
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """HOST:PORT as (host, port), or a one-line error naming the option."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SuiteError(f"{option} {text!r}: expected HOST:PORT, e.g. 10.0.0.5:8000")
+    return host, int(port)
+
+
+def serve(oracle, listen: str):
+    """Serve ``oracle`` on ``listen`` (HOST:PORT; port 0 picks a free one).
+
+    Returns the server and the address local workers dial (loopback when listening on every interface)."""
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
+    host, port = parse_address(listen, "--listen")
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))  # one request at a time, as keras-tuner's chief
     protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
-    host, _, port = address.rpartition(":")
-    bound = server.add_insecure_port(f"{host or '127.0.0.1'}:{int(port or 0)}")
+    bound = server.add_insecure_port(f"{host}:{port}")
     if not bound:
-        raise SuiteError(f"--listen {address}: cannot listen there (port in use, or not this machine's address)")
+        raise SuiteError(f"--listen {listen}: cannot listen there (port in use, or not this machine's address)")
     server.start()
-    return server, bound
-
-
-def chief_address(chief: str) -> tuple[str, str]:
-    host, _, port = chief.rpartition(":")
-    if not host or not port.isdigit():
-        raise SuiteError(f"--chief {chief!r}: expected HOST:PORT, e.g. 10.0.0.5:8000")
-    return host, port
+    return server, f"{'127.0.0.1' if host == '0.0.0.0' else host}:{bound}"
 
 
 @contextmanager
 def as_worker(chief: str, worker_id: str):
     """Inside, every tuner built is a client of the chief's oracle (keras-tuner reads these variables);
     they are restored on the way out, so nothing else in the process turns into a worker."""
-    host, port = chief_address(chief)
+    host, port = parse_address(chief, "--chief")
     names = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
     saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(zip(names, (worker_id, host, port)))
+    os.environ.update(zip(names, (worker_id, host, str(port))))
     try:
         yield
     finally:
@@ -101,8 +104,8 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) 
         command = [sys.executable, "-m", "suite", "worker", str(study), "--chief", chief, "--id", worker_id]
         if profile:
             command += ["--profile", profile]
-        log = open(logs / f"{worker_id}.log", "w")
-        workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with open(logs / f"{worker_id}.log", "w") as log:  # the worker keeps its own copy of the file
+            workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     return workers
 
 

@@ -83,12 +83,10 @@ def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str
 
     if resolved.study.tune is not None:  # the workers apply the values the chief's searches chose
         tracker.log_dict(parent, {str(c.index): c.tuned for c in resolved.cells if c.tuned}, TUNED_FILE)
-    server, port = distributed.serve(tuner.oracle, parallel.listen)
-    host = parallel.listen.rpartition(":")[0] or "127.0.0.1"
-    chief = f"{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    server, chief = distributed.serve(tuner.oracle, parallel.listen)
     say = lambda line: print(f"chief: {line}", file=sys.stderr, flush=True)  # noqa: E731
-    say(f"serving {len(resolved.trials)} trials on {host}:{port}; {parallel.workers} local workers"
-        + ("" if parallel.workers else f"; start workers with: suite worker {resolved.path} --chief HOST:{port}"))
+    say(f"serving {len(resolved.trials)} trials on {chief}; {parallel.workers} local workers"
+        + ("" if parallel.workers else f"; start workers with: suite worker {resolved.path} --chief HOST:{chief.rpartition(':')[2]}"))
     logs = ws.state / "workers" / resolved.name
     workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs)
     try:
@@ -109,7 +107,7 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> 
     from suite import distributed, search
     from suite.tuner import StudyTuner
 
-    distributed.chief_address(chief)  # a malformed address fails before anything else
+    distributed.parse_address(chief, "--chief")  # a malformed address fails before anything else
     tracker = ws.tracker()
     tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]

@@ -242,16 +242,17 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
         best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
         if not best:
             raise SuiteError(f"the search of cell {cell.label} finished no trial; see its failed runs in MLflow")
-        tuned = nuisance(best[0].hyperparameters.values)
-        cells.append(dataclasses.replace(cell, settings=apply(cell.settings, tuned), tuned=tuned))
+        cells.append(tuned_cell(cell, nuisance(best[0].hyperparameters.values)))
     return dataclasses.replace(resolved, cells=tuple(cells))
 
 
 
 def with_tuned(resolved: ResolvedStudy, tuned: dict[int, dict]) -> ResolvedStudy:
     """The study as the chief tuned it (cell index -> chosen values): how a worker applies the chief's searches."""
-    cells = tuple(
-        dataclasses.replace(c, settings=apply(c.settings, tuned[c.index]), tuned=tuned[c.index]) if c.index in tuned else c
-        for c in resolved.cells
-    )
+    cells = tuple(tuned_cell(c, tuned[c.index]) if c.index in tuned else c for c in resolved.cells)
     return dataclasses.replace(resolved, cells=cells)
+
+
+def tuned_cell(cell: Cell, tuned: dict) -> Cell:
+    """The cell with its chosen nuisance values applied to its settings, and kept beside them."""
+    return dataclasses.replace(cell, settings=apply(cell.settings, tuned), tuned=tuned)

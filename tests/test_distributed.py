@@ -93,6 +93,10 @@ def test_a_worker_without_a_chief_fails_in_one_line(tmp_path, monkeypatch, capsy
     assert "no chief is running par [base]" in capsys.readouterr().err
     assert main(["worker", "par", "--chief", "nowhere", "--id", "w"]) == 2
     assert "--chief 'nowhere': expected HOST:PORT" in capsys.readouterr().err
+    assert main(["run", "par", "--listen", "0.0.0.0"]) == 2
+    assert "--listen '0.0.0.0': expected HOST:PORT" in capsys.readouterr().err
+    store = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    assert store.get_experiment_by_name("par") is None  # refused before any run was written
     assert not {k for k in os.environ if k.startswith("KERASTUNER_")}  # nothing else in this process became a worker
 
 

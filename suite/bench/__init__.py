@@ -40,12 +40,13 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                     suite.sections, suite.wall_s, trials, bare.wall_s, bare.sections["fit_s"]
                 )
             if "backends" in parts:
+                installed = backends.installed()
                 found["backends"] = [backends.figures(suite, study.stem, profile, "tensorflow")]
-                for name in backends.installed():
+                for name in installed:
                     if name != "tensorflow":
                         log(f"bench: suite run {study.stem} [{profile}] on {name} ...")
                         found["backends"].append(backends.measure(scratch, study, profile, name))
-                found["backends_missing"] = [b for b in backends.BACKENDS if b not in backends.installed()]
+                found["backends_missing"] = [b for b in backends.BACKENDS if b not in installed]
         if "workers" in parts:
             found["workers"] = []
             for n in workers:

@@ -40,9 +40,9 @@ def workspace(scratch: Path, name: str, study: Path) -> Path:
     return home
 
 
-def environment(home: Path, keras_backend: str | None = None, **extra: str) -> dict:
+def environment(home: Path, keras_backend: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "KERAS_BACKEND")}
-    env.update(SUITE_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(CODE_ROOT), **extra)
+    env.update(SUITE_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(CODE_ROOT))
     if keras_backend:
         env["KERAS_BACKEND"] = keras_backend
     return env
@@ -71,10 +71,10 @@ def suite_run(
     return Timed(wall, home, sections)
 
 
-def bare_run(scratch: Path, study: Path, profile: str, keras_backend: str | None = None) -> Timed:
+def bare_run(scratch: Path, study: Path, profile: str) -> Timed:
     """The same trials as a bare ``model.fit`` loop (suite/bench/bare.py)."""
     home = workspace(scratch, "bare", study)
     out = home / "bare.json"
     command = [sys.executable, "-m", "suite.bench.bare", str(home / "studies" / study.name), profile, str(out)]
-    wall = run(command, environment(home, keras_backend), f"bare model.fit loop of {study.stem}")
+    wall = run(command, environment(home), f"bare model.fit loop of {study.stem}")
     return Timed(wall, home, json.loads(out.read_text()))
