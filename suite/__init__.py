@@ -1,8 +1,15 @@
 """Reproducible benchmarks for deep-learning training folklore.
 
-A study file (``studies/*.yaml``) states a claim and a grid of settings;
-``suite.runner`` runs every cell and seed as a keras-tuner trial, records it in
-MLflow, and ``suite.report`` turns what MLflow holds into a pandas report.
+A study flows through the subpackages in this order:
+
+    study     the study file -> a ResolvedStudy (cells x seeds), validated, before anything trains
+    search    keras-tuner oracles and tuners decide which trial runs next (and re-tune nuisance settings)
+    train     one trial: data -> seed -> build -> fit -> measure
+    record    MLflow holds every run; provenance says where each number came from
+    analyze   recorded trials -> summaries, verdicts with their statistics, figures, the report
+
+``suite.runner`` drives a study through them; ``suite.cli`` is the command. Imports run
+down this list, and nothing below ``study`` imports the schema at run time.
 """
 
 __version__ = "0.1.0"

@@ -1,15 +1,19 @@
-"""The ``suite`` command: run, report, validate, list, ui."""
+"""The ``suite`` command: run, worker, report, replicate, validate, list, scorecard, ui, bench.
+
+Light commands (``--help``, ``list``, ``validate``, ``scorecard``, and a run whose study
+file is malformed) import neither TensorFlow, Keras nor keras-tuner: each command imports
+what it needs when it runs, and a command that trains loads the backend only after its
+study file has passed.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import warnings
 
+from suite import console
 from suite.errors import SuiteError
-from suite.progress import close_line
 
 HELP = """\
 Reproducible benchmarks for deep-learning training folklore.
@@ -32,14 +36,6 @@ each in MLflow and writes a report to results/<name>/.
 The MLflow store is .suite/mlflow.db (override with MLFLOW_TRACKING_URI);
 SUITE_HOME sets the folder holding studies/, results/ and .suite/.
 """
-
-
-def _quiet() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    warnings.filterwarnings("ignore")
-    for name in ("alembic", "mlflow", "absl", "tensorflow"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,43 +87,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=5000)
 
     args = parser.parse_args(argv)
-    _quiet()
+    console.quiet()
     try:
         return COMMANDS[args.command](args)
     except SuiteError as e:
-        close_line()
+        console.close_line()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        close_line()
+        console.close_line()
         print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
         return 130
 
 
-def _load(name: str, profile: str | None = None):
-    from suite.runner import Workspace
+def _load(name: str, profile: str | None = None, train: bool = False):
+    """The workspace and the resolved study; ``train``: then load the backend, quietly, for a command that trains."""
     from suite.study import find_study, load_study
+    from suite.workspace import Workspace
 
     ws = Workspace.current()
-    return ws, load_study(find_study(name, ws.studies), profile)
+    resolved = load_study(find_study(name, ws.studies), profile)
+    if train:
+        console.import_backend()
+    return ws, resolved
 
 
 def cmd_run(args) -> int:
-    from suite.runner import run_study
-
-    ws, resolved = _load(args.study, args.profile)
+    ws, resolved = _load(args.study, args.profile, train=True)
     print(
         f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
         f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
         file=sys.stderr,
     )
     from suite import timing
-    from suite.runner import Parallel
+    from suite.runner import Parallel, run_study
 
     if args.workers < 0:
         raise SuiteError(f"--workers: must be 0 or more, got {args.workers}")
     if args.listen:
-        from suite.distributed import parse_address
+        from suite.search.distributed import parse_address
 
         parse_address(args.listen, "--listen")  # before any store or trial is touched
     parallel = None
@@ -146,9 +144,9 @@ def cmd_run(args) -> int:
 def cmd_worker(args) -> int:
     import socket
 
+    ws, resolved = _load(args.study, args.profile, train=True)
     from suite.runner import work
 
-    ws, resolved = _load(args.study, args.profile)
     worker_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
     ran = work(resolved, ws, args.chief, worker_id)
     print(f"{worker_id}: no trials left; ran {ran}", file=sys.stderr)
@@ -156,18 +154,18 @@ def cmd_worker(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from suite import report
+    ws, resolved = _load(args.study, args.profile, train=True)
+    from suite.analyze import report
 
-    ws, resolved = _load(args.study, args.profile)
     path = report.write(resolved, ws.tracker(), ws.report_dir(resolved))
     print(f"report: {path}")
     return 0
 
 
 def cmd_replicate(args) -> int:
+    ws, resolved = _load(args.study, args.profile, train=True)
     from suite.replicate import TOLERANCE, replicate
 
-    ws, resolved = _load(args.study, args.profile)
     compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
     if not compared:
         raise SuiteError(f"no finished trials of {resolved.name} [{resolved.profile_name}] to replicate; run it first")
@@ -192,7 +190,7 @@ def cmd_validate(args) -> int:
             else ""
         )
         print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials{search}; profiles: {profiles}")
-        from suite.verdict import power_warnings
+        from suite.analyze.verdict import power_warnings
 
         for warning in power_warnings(s, resolved.cells):
             print(f"  warning: {warning}")
@@ -201,7 +199,7 @@ def cmd_validate(args) -> int:
 
 def cmd_bench(args) -> int:
     from suite import bench
-    from suite.runner import Workspace
+    from suite.workspace import Workspace
     from suite.study import find_study, load_study
 
     ws = Workspace.current()
@@ -221,8 +219,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from suite.runner import Workspace
     from suite.study import load_study
+    from suite.workspace import Workspace
 
     ws = Workspace.current()
     for path in sorted(ws.studies.glob("*.yaml")):
@@ -235,18 +233,17 @@ def cmd_list(args) -> int:
 
 
 def cmd_scorecard(args) -> int:
-    from suite import scorecard
-    from suite.runner import Workspace
+    from suite.analyze import scorecard
+    from suite.workspace import Workspace
 
     print(f"scorecard: {scorecard.build(Workspace.current().results)}")
     return 0
 
 
 def cmd_ui(args) -> int:
-    from suite.runner import Workspace
-    from suite.tracking import default_uri
+    from suite.workspace import Workspace
 
-    uri = default_uri(Workspace.current().root)
+    uri = Workspace.current().tracking_uri()
     if not uri.startswith("sqlite:"):
         print(f"the tracking server {uri} serves its own UI: open it in a browser")
         return 0

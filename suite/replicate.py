@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite import provenance, search, trial
+from suite.record import provenance
+from suite.search import nuisance
+from suite.train import trial
 from suite.study import ResolvedStudy
-from suite.tracking import EPOCH_METRICS, Tracker
+from suite.record import EPOCH_METRICS, Tracker
 
 # Timings are not reproducible by nature; everything else must be.
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
@@ -46,7 +48,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     differences = []
     for cell_index, trial_seed in chosen:
         cell = cells[cell_index]
-        settings = search.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
+        settings = nuisance.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
         again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics)).metrics
         before = recorded[(cell_index, trial_seed)]
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):

@@ -8,49 +8,18 @@ and nothing is written to the store until they pass.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from suite import data, provenance, report, timing
+from suite import timing
+from suite.analyze import report
 from suite.errors import SuiteError, TrackingError
+from suite.record import Tracker, provenance
 from suite.study import ResolvedStudy
-from suite.tracking import Tracker, default_uri
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where studies are read and results, the MLflow store and tuner state are written."""
-
-    root: Path
-
-    @classmethod
-    def current(cls) -> "Workspace":
-        return cls(Path(os.environ.get("SUITE_HOME", ".")).resolve())
-
-    @property
-    def studies(self) -> Path:
-        return self.root / "studies"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def state(self) -> Path:
-        return self.root / ".suite"
-
-    def tracker(self) -> Tracker:
-        uri = default_uri(self.root)
-        # A local store keeps artifacts beside it; a tracking server decides where they go (it may be elsewhere).
-        return Tracker(uri, artifact_root=self.state / "artifacts" if uri.startswith("sqlite:") else None)
-
-    def report_dir(self, resolved: ResolvedStudy) -> Path:
-        # One folder per profile, so a smoke run never overwrites a committed quick report.
-        # Study and profile names are validated as [a-z0-9_-], so this cannot leave results/.
-        return self.results / resolved.name / (resolved.profile_name)
+from suite.train.splits import prepare
+from suite.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -68,7 +37,7 @@ def run_study(
         tracker = ws.tracker()
     with timing.section("study.data"):
         for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
-            data.prepare(cell.settings.data)
+            prepare(cell.settings.data)
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
@@ -79,7 +48,7 @@ def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str
     """The chief: serve the study's oracle to workers until every trial has ended."""
     import sys
 
-    from suite import distributed
+    from suite.search import distributed
 
     if resolved.study.tune is not None:  # the workers apply the values the chief's searches chose
         tracker.log_dict(parent, {str(c.index): c.tuned for c in resolved.cells if c.tuned}, TUNED_FILE)
@@ -104,8 +73,8 @@ TUNED_FILE = "tuned_cells.json"
 
 def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> int:
     """A worker: run the trials the chief hands out, recording each in the shared store, until none are left."""
-    from suite import distributed, search
-    from suite.tuner import StudyTuner
+    from suite.search import distributed, nuisance
+    from suite.search.tuner import StudyTuner
 
     distributed.parse_address(chief, "--chief")  # a malformed address fails before anything else
     tracker = ws.tracker()
@@ -124,9 +93,9 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> 
         )
     if resolved.study.tune is not None:
         chosen = tracker.load_json(study_run.info.run_id, TUNED_FILE) or {}
-        resolved = search.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
+        resolved = nuisance.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
     for cell in resolved.cells:
-        data.prepare(cell.settings.data)
+        prepare(cell.settings.data)
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
     with distributed.as_worker(chief, worker_id):
         tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
@@ -154,35 +123,18 @@ def _search(
 ) -> Path:
     from keras_tuner.errors import FatalError
 
-    from suite import search  # imports keras-tuner and Keras: only when training
-    from suite.tuner import StudyTuner
+    from suite.search import nuisance  # imports keras-tuner and Keras: only when training
+    from suite.search.tuner import StudyTuner
 
     with timing.section("study.setup"):
         tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
-    if fresh:
-        shutil.rmtree(tuner_dir, ignore_errors=True)
-        tuner_dir.mkdir(parents=True)
-        tracker.discard(resolved)
-    stale = tracker.stale_trials(resolved, code)
-    if stale and not rerun_stale:
-        files = {r.data.tags.get("suite.config_sha") for r in stale} - {resolved.config_sha}
-        codes = {r.data.tags.get("suite.code_version") for r in stale} - {code}
-        why = " and ".join(
-            w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes)) if changed
-        )
-        raise SuiteError(
-            f"{len(stale)} recorded trials of {resolved.name} [{resolved.profile_name}] are stale: {why} since they ran; "
-            "rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh"
-        )
-    tracker.supersede(stale)
-    # We hold the lock, so a run still marked RUNNING belongs to a process that died: say so.
-    tracker.close_orphans(resolved)
+    _settle_the_record(resolved, tracker, tuner_dir, code, fresh, rerun_stale)
     parent = tracker.start_study(resolved, tags)
     status = "FAILED"
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
-            resolved = search.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
+            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
         with timing.section("study.setup"):
             tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
         with timing.section("study.trials"):
@@ -208,3 +160,26 @@ def _search(
             pass  # the store is gone; the next run marks this run KILLED
     with timing.section("study.report"):
         return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
+
+
+def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, fresh: bool, rerun_stale: bool) -> None:
+    """Before a run: --fresh forgets the study's trials; stale trials (another file or code) are refused, or
+    with --rerun-stale marked superseded; runs a dead process left RUNNING are marked KILLED."""
+    if fresh:
+        shutil.rmtree(tuner_dir, ignore_errors=True)
+        tuner_dir.mkdir(parents=True)
+        tracker.discard(resolved)
+    stale = tracker.stale_trials(resolved, code)
+    if stale and not rerun_stale:
+        files = {r.data.tags.get("suite.config_sha") for r in stale} - {resolved.config_sha}
+        codes = {r.data.tags.get("suite.code_version") for r in stale} - {code}
+        why = " and ".join(
+            w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes)) if changed
+        )
+        raise SuiteError(
+            f"{len(stale)} recorded trials of {resolved.name} [{resolved.profile_name}] are stale: {why} since they ran; "
+            "rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh"
+        )
+    tracker.supersede(stale)
+    # We hold the lock, so a run still marked RUNNING belongs to a process that died: say so.
+    tracker.close_orphans(resolved)

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from suite.aggregate import censored_median, latest_per_trial, mean_ci, summarize
+from suite.analyze.aggregate import censored_median, latest_per_trial, mean_ci, summarize
 
 
 def test_mean_ci_matches_t_interval():

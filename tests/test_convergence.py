@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from suite.convergence import first_nonfinite, summarize, warmup_seconds
+from suite.train.convergence import first_nonfinite, summarize, warmup_seconds
 from suite.study import Target
 
 MAX = Target(metric="val_accuracy", value=0.5)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from suite.data import (
+from suite.train.splits import (
     class_weights,
     corrupt_labels,
     fold_indices,

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from suite import diagnostics, trial
+from suite.train import diagnostics, trial
 from suite.study import Settings, Target
 
 

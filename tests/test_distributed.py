@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from suite import distributed
+from suite.search import distributed
 from suite.cli import main
-from suite.oracle import GridOracle
+from suite.search.oracle import GridOracle
 from suite.study import load_study
 
 STUDY = """\

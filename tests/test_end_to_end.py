@@ -182,7 +182,7 @@ def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
-    from suite import trial as trials
+    from suite.train import trial as trials
 
     real = trials.run
 
@@ -206,7 +206,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch
 
 
 def test_systematic_failure_stops_the_study_with_its_cause(tmp_path, monkeypatch, capsys):
-    from suite import trial as trials
+    from suite.train import trial as trials
 
     def broken(settings, seed, target, **options):
         raise RuntimeError("the same bug every time")

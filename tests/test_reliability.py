@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from suite.cli import main
-from suite.report import atomic_write
+from suite.workspace import atomic_write
 
 STUDY = """\
 name: kill
@@ -123,7 +123,7 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
 
 
 def test_stale_trials_are_detected_and_rerun_only_when_asked(tmp_path, monkeypatch, capsys):
-    from suite import provenance
+    from suite.record import provenance
 
     home = home_with_study(tmp_path / "home")
     monkeypatch.setenv("SUITE_HOME", str(home))

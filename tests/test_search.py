@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from suite import search
+from suite.search import nuisance as search
 from suite.cli import main
 from suite.errors import StudyError, SuiteError
 from suite.study import Range, Tune, load_study

@@ -4,16 +4,17 @@ import keras
 import numpy as np
 import pytest
 
-from suite import data, models, transfer, trial
-from suite.study import Data, Model, Settings, Target
+from suite.errors import DataError
+from suite.study import Model, Settings, Target
+from suite.train import datasets, models, splits, transfer, trial
 
 
 def test_only_classes_keeps_those_examples_and_relabels_them_in_order():
-    source = data.Source(x=np.arange(10.0)[:, None], y=np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) % 5)
-    kept = data.only_classes(source, [3, 1])
+    source = datasets.Source(x=np.arange(10.0)[:, None], y=np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) % 5)
+    kept = splits.only_classes(source, [3, 1])
     assert sorted(kept.y.tolist()) == [0, 0, 1, 1] and set(kept.x[kept.y == 0, 0]) == {3.0, 8.0}
-    with pytest.raises(data.DataError, match="data.classes"):
-        data.only_classes(source, [7])
+    with pytest.raises(DataError, match="data.classes"):
+        splits.only_classes(source, [7])
 
 
 def test_transplant_copies_all_but_the_output_layer_and_freezes_on_request():

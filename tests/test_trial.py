@@ -2,7 +2,7 @@
 
 import pytest
 
-from suite import models, trial
+from suite.train import models, trial
 from suite.study import Model, Settings, Target
 
 TARGET = Target(metric="val_accuracy", value=0.2)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from suite.study import Expect
-from suite.verdict import evaluate, holm
+from suite.analyze.verdict import evaluate, holm
 
 GRID = {"x": [0.0, 0.25, 0.5, 0.75, 1.0]}
 
@@ -159,7 +159,7 @@ def test_averaging_over_folds_is_steadier():
 
 def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
     from suite.study import Expect
-    from suite.verdict import evaluate
+    from suite.analyze.verdict import evaluate
 
     trials = pd.DataFrame(
         {"status": "FINISHED", "cell": [0] * 5 + [1] * 5, "seed": list(range(5)) * 2,
@@ -174,7 +174,7 @@ def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
 
 
 def test_exact_tests_have_a_floor_that_validate_warns_about():
-    from suite.verdict import smallest_p
+    from suite.analyze.verdict import smallest_p
 
     e = Expect(says="x", metric="epochs_to_target", compare={"a": 1}, against={"a": 0}, direction="less")
     assert smallest_p(e, 3, 3) == pytest.approx(0.1)  # 2 / C(6, 3): never below alpha = 0.05

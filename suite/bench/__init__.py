@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from suite import provenance
+from suite.record import provenance
 from suite.bench import backends, overhead, processes, scaling
-from suite.report import atomic_write
+from suite.workspace import atomic_write
 
 PARTS = ("overhead", "backends", "workers", "scaling")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from suite.bench.processes import Timed, suite_run
-from suite.tracking import default_uri
+from suite.workspace import Workspace
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -19,7 +19,7 @@ def installed() -> list[str]:
 
 def recorded_backends(home: Path, study: str) -> dict[str, int]:
     """How many trial runs in the workspace's store name each backend (the tag every run carries)."""
-    client = MlflowClient(default_uri(home))
+    client = MlflowClient(Workspace(home).tracking_uri())
     experiment = client.get_experiment_by_name(study)
     runs = client.search_runs([experiment.experiment_id], "tags.`suite.kind` = 'trial'", max_results=10000)
     counts: dict[str, int] = {}

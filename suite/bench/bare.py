@@ -18,7 +18,8 @@ from pathlib import Path
 def fit_all(path: Path, profile: str | None) -> dict:
     import keras
 
-    from suite import backend, data, models, training
+    from suite.train import backend, fitting, models
+    from suite.train.splits import prepare
     from suite.study import load_study
 
     resolved = load_study(path, profile)
@@ -28,13 +29,13 @@ def fit_all(path: Path, profile: str | None) -> dict:
     fits = []
     for cell, seed in resolved.trials:
         settings = cell.settings
-        splits = data.prepare(settings.data)  # cached: once per dataset, as a hand-written script would
+        splits = prepare(settings.data)  # cached: once per dataset, as a hand-written script would
         keras.backend.clear_session()
         backend.seed_everything(seed)
         model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-        training.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
+        fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
         began = time.perf_counter()
-        model.fit(**training.fit_arguments(settings.train, splits), callbacks=training.early_stopping(settings.train))
+        model.fit(**fitting.fit_arguments(settings.train, splits), callbacks=fitting.early_stopping(settings.train))
         fits.append(time.perf_counter() - began)
     return {"trials": len(fits), "fit_s": sum(fits), "loop_s": time.perf_counter() - start}
 

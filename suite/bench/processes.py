@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SuiteError
-from suite.provenance import CODE_ROOT
+from suite.record.provenance import CODE_ROOT
 
 
 @dataclass

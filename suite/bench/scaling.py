@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from suite import convergence, provenance, report, runner, timing
+from suite import runner, timing
+from suite.analyze import report
+from suite.record import provenance
 from suite.study import load_study
-from suite.trial import TrialResult
+from suite.train import convergence
+from suite.train.trial import TrialResult
+from suite.workspace import Workspace
 
 SEEDS = 10
 EPOCHS = 20
@@ -59,7 +63,7 @@ def fake_result(rng: np.random.Generator, target) -> TrialResult:
 
 def record(home: Path, trials: int) -> tuple:
     """Fill a fresh store with ``trials`` finished synthetic trials; returns (workspace, resolved study, seconds)."""
-    ws = runner.Workspace(home)
+    ws = Workspace(home)
     resolved = load_study(study_file(home, trials))
     tracker = ws.tracker()
     tags = provenance.collect(provenance.CODE_ROOT)

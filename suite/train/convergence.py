@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from statistics import median
+from typing import TYPE_CHECKING
 
-from suite.study import Target
+if TYPE_CHECKING:
+    from suite.study import Target
 
 
 def warmup_seconds(epoch_seconds: list[float]) -> float:

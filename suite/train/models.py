@@ -1,44 +1,46 @@
-"""Model families: builders from validated settings to Keras 3 models.
+"""Model families: a registry of builders from validated settings to Keras 3 models.
 
 Pure Keras 3 layers, so every backend builds the same network. A family is a
-function ``(Model settings, input shape, classes) -> keras.Model`` registered in
-``FAMILIES``; the output layer returns logits.
+function ``(model settings, input shape, classes, augment) -> keras.Model``
+registered with ``@family(name)``; the output layer returns logits. The schema
+asks ``families()`` for the names while checking a study file, so this module
+imports Keras inside the builders, never at import: validating a file must not
+wake TensorFlow. ``m`` is always the study's validated ``model:`` block (``suite.study.Model``),
+left unannotated so that this module, which the schema reads, imports nothing of it.
 """
 
 from __future__ import annotations
 
-import keras
+from typing import Callable
 
-from suite.study import Augment, Model
-
-
-class RandomShift(keras.layers.Layer):
-    """Circularly shift each example by a random offset along every spatial axis, in training only."""
-
-    def __init__(self, max_shift: int, **kwargs):
-        super().__init__(**kwargs)
-        self.max_shift = max_shift
-        self.seed_generator = keras.random.SeedGenerator()
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        batch = keras.ops.shape(x)[0]
-        for axis in range(1, len(x.shape)):  # (batch, length) or (batch, height, width)
-            n = x.shape[axis]
-            shift = keras.random.randint((batch,), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
-            index = keras.ops.mod(keras.ops.arange(n)[None, :] - shift[:, None], n)  # (batch, n)
-            if len(x.shape) == 3:  # images: the same offset for every row (or column)
-                index = keras.ops.broadcast_to(keras.ops.expand_dims(index, 3 - axis), keras.ops.shape(x))
-            x = keras.ops.take_along_axis(x, index, axis=axis)
-        return x
-
-    def get_config(self):
-        return {**super().get_config(), "max_shift": self.max_shift}
+FAMILIES: dict[str, Callable] = {}
 
 
-def augmentation(x, augment: Augment | None):
+def family(name: str):
+    """Register a model family under ``name`` (``model.family`` in a study file)."""
+
+    def register(builder):
+        FAMILIES[name] = builder
+        return builder
+
+    return register
+
+
+def families() -> list[str]:
+    return list(FAMILIES)
+
+
+def build(m, input_shape: tuple[int, ...], classes: int, augment=None):
+    return FAMILIES[m.family](m, input_shape, classes, augment)
+
+
+
+def augmentation(x, augment):
     """Training-time augmentation as layers, so it runs on every backend and is off at evaluation."""
+    import keras
+
+    from suite.train.layers import RandomShift
+
     if augment is None:
         return x
     if augment.shift:
@@ -48,7 +50,9 @@ def augmentation(x, augment: Augment | None):
     return x
 
 
-def initializer(m: Model):
+def initializer(m):
+    import keras
+
     if m.init == "normal":  # N(0, std^2): the classic "small random numbers" of the notes
         return keras.initializers.RandomNormal(mean=0.0, stddev=m.init_std)
     if m.init.startswith("normal:"):
@@ -56,13 +60,17 @@ def initializer(m: Model):
     return keras.initializers.get(m.init)
 
 
-def regularizer(m: Model):
+def regularizer(m):
+    import keras
+
     if m.l1 == 0 and m.l2 == 0:
         return None
     return keras.regularizers.L1L2(l1=m.l1, l2=m.l2)
 
 
-def normalization(m: Model):
+def normalization(m):
+    import keras
+
     if m.normalization == "batch":
         return keras.layers.BatchNormalization()
     if m.normalization == "layer":
@@ -72,12 +80,14 @@ def normalization(m: Model):
     return None
 
 
-def block(x, layer, m: Model, dropout, index: int):
+def block(x, layer, m, dropout, index: int):
     """layer -> normalization -> activation -> dropout (or layer -> dropout -> normalization -> activation),
     with a skip when residual.
 
     The activation layer is named ``hidden_<index>`` (from 1): the diagnostics find the blocks by it.
     """
+    import keras
+
     h = layer(x)
     if m.dropout > 0 and m.dropout_at == "before_norm":
         h = dropout(m.dropout)(h)
@@ -92,7 +102,10 @@ def block(x, layer, m: Model, dropout, index: int):
     return h
 
 
-def mlp(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
+@family("mlp")
+def mlp(m, input_shape: tuple[int, ...], classes: int, augment=None):
+    import keras
+
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Flatten()(augmentation(inputs, augment))
     for i in range(1, m.depth + 1):
@@ -107,8 +120,11 @@ def mlp(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
     return keras.Model(inputs, outputs, name="mlp")
 
 
-def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
+@family("cnn")
+def cnn(m, input_shape: tuple[int, ...], classes: int, augment=None):
     """1-D convolutions for sequences (MNIST-1D), 2-D for images; pooling halves each stage."""
+    import keras
+
     spatial = len(input_shape)
     if spatial not in (1, 2):
         raise ValueError(f"cnn needs 1-D or 2-D inputs, got shape {input_shape}")
@@ -135,9 +151,12 @@ def cnn(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def gru(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
+@family("gru")
+def gru(m, input_shape: tuple[int, ...], classes: int, augment=None):
     """A recurrent reader of a 1-D sequence, one value per step (MNIST-1D's GRU): every step's hidden state,
     flattened, feeds a linear classifier. ``depth`` stacks GRU layers of ``width`` units."""
+    import keras
+
     if len(input_shape) != 1:
         raise ValueError(f"gru needs 1-D sequences, got shape {input_shape}")
     inputs = keras.Input(shape=input_shape)
@@ -151,9 +170,3 @@ def gru(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment |
     outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
     return keras.Model(inputs, outputs, name="gru")
 
-
-FAMILIES = {"mlp": mlp, "cnn": cnn, "gru": gru}
-
-
-def build(m: Model, input_shape: tuple[int, ...], classes: int, augment: Augment | None = None) -> keras.Model:
-    return FAMILIES[m.family](m, input_shape, classes, augment)

@@ -1,9 +1,61 @@
-"""One progress line per trial: which trial of how many, its cell, and an ETA."""
+"""The terminal: one progress line per trial (which of how many, its cell, an ETA), and nothing else.
+
+Libraries are kept quiet here: TensorFlow's C++ log level is set before its
+first import, the start-up lines it prints during import whatever the level
+(absl and CUDA notices) are held back, and absl's, TensorFlow's and MLflow's
+Python loggers are turned down to errors.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import tempfile
 import time
+import warnings
+
+
+def quiet() -> None:
+    """Before any library is imported: the environment and loggers of a quiet run."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore")
+    for name in ("alembic", "mlflow", "absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def import_backend() -> None:
+    """Import Keras (and so its backend) with the process's stderr held back during the import.
+
+    TensorFlow writes its start-up notices from C++ straight to file descriptor 2 before
+    absl's logging is set up, so no log level silences them. They are captured here and
+    shown only if the import fails, where they may explain why.
+    """
+    if "keras" in sys.modules:
+        return
+    quiet()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # another backend than TensorFlow: no absl
+        pass
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def clock(seconds: float) -> str:

@@ -1,4 +1,4 @@
-"""Optimizers and the callbacks that time and guard a fit.
+"""Fitting: the loss, metric and optimizer every trial compiles, and the callbacks that time and guard a fit.
 
 Keras 3 APIs only. The clock counts training time and stops while Keras
 evaluates the validation split (AlgoPerf's rule), so time-to-target measures
@@ -9,45 +9,14 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import keras
 
-from suite.study import Train
+from suite.train.optimizers import optimizer
 
-
-def schedule(t: Train, steps_per_epoch: int):
-    """The learning rate over training. Every decaying schedule ends at ``learning_rate x lr_final``."""
-    lr, total = t.learning_rate, max(t.epochs * steps_per_epoch, 1)
-    if t.schedule == "constant":
-        return lr
-    if t.schedule == "step":  # two equal drops, at 50% and 75% of training (x0.1 each for lr_final 0.01)
-        drop = math.sqrt(t.lr_final)
-        return keras.optimizers.schedules.PiecewiseConstantDecay([total // 2, (3 * total) // 4], [lr, lr * drop, lr * t.lr_final])
-    if t.schedule == "exponential":
-        return keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=total, decay_rate=t.lr_final)
-    if t.schedule == "inverse_time":  # lr / (1 + k t / total), with k so that it ends at lr x decay
-        return keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=total, decay_rate=1 / t.lr_final - 1)
-    if t.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total, alpha=t.lr_final)
-    raise ValueError(f"unknown schedule {t.schedule!r}")  # the schema makes this unreachable
-
-
-def optimizer(t: Train, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
-    clip = {"clipnorm": t.clip_norm} if t.clip_norm else {}
-    lr = schedule(t, steps_per_epoch)
-    if t.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, **clip)
-    if t.optimizer == "momentum":
-        return keras.optimizers.SGD(lr, momentum=t.momentum, **clip)
-    if t.optimizer == "nesterov":
-        return keras.optimizers.SGD(lr, momentum=t.momentum, nesterov=True, **clip)
-    if t.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, **clip)
-    if t.optimizer == "adam":
-        return keras.optimizers.Adam(lr, **clip)
-    if t.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip)
-    raise ValueError(f"unknown optimizer {t.optimizer!r}")  # the schema makes this unreachable
+if TYPE_CHECKING:
+    from suite.study import Train
 
 
 class EpochClock(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from suite import backend
+from suite.train import backend
 
 PROBE = 256  # examples in the probe batch: fixed per data split, the same at every epoch
 SATURATION = {"tanh": lambda a: np.abs(a) > 0.99, "sigmoid": lambda a: (a < 0.01) | (a > 0.99)}

@@ -18,12 +18,12 @@ from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError, FatalError
 
 from suite import timing
-from suite import trial as trials
-from suite.oracle import GridOracle
-from suite.progress import Progress
+from suite.train import trial as trials
+from suite.search.oracle import GridOracle
+from suite.console import Progress
 from suite.study import ResolvedStudy
 from suite.errors import TrackingError
-from suite.tracking import Tracker
+from suite.record import Tracker
 
 
 class RecordedTuner(BaseTuner):

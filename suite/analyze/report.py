@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite import aggregate, figures, provenance, verdict
+from suite.analyze import aggregate, figures, verdict
 from suite.errors import SuiteError
+from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
-from suite.tracking import EPOCH_METRICS, Tracker
+from suite.workspace import atomic_write
 
 
 def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str | None = None) -> Path:
@@ -86,12 +87,6 @@ def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], ou
         figures.activation_histograms(histograms, labels, out / "activations.png")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 # --------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------
@@ -106,13 +101,31 @@ def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
     progress: pd.DataFrame, found: pd.DataFrame,
 ) -> str:
-    s = resolved.study
-    t = s.target
+    """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
+    lines = [
+        *header(resolved, trials, summary),
+        *verdict_section(verdicts, resolved.study.alpha),
+        *search_section(resolved, trials, progress, found),
+        *reference_section(resolved.study, trials),
+        *results_section(resolved, summary),
+        *figures_section(resolved.study),
+        *settings_section(resolved.study),
+        "## Environment",
+        "",
+        *environment(study_run, trials),
+        "",
+        *reproduce_section(resolved, searched=not progress.empty),
+    ]
+    return "\n".join(lines)
+
+
+def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    s, t = resolved.study, resolved.study.target
     finished = int((trials["status"] == "FINISHED").sum())
     failed = int((trials["status"] == "FAILED").sum())
     diverged = int(summary["diverged"].sum())
     pending = len(resolved.trials) - len(trials)
-    lines = [
+    return [
         f"# {s.title}",
         "",
         f"> **Claim.** {s.claim}",
@@ -124,9 +137,11 @@ def render(
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
         "",
-        *verdict_section(verdicts, s.alpha),
-        *search_section(resolved, trials, progress, found),
-        *reference_section(s, trials),
+    ]
+
+
+def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]:
+    return [
         "## Results per cell",
         "",
         table(summary, resolved.axes),
@@ -140,49 +155,51 @@ def render(
         "",
         *observations(summary, resolved.axes),
         "",
+    ]
+
+
+def figures_section(s) -> list[str]:
+    lines = [
         "## Figures",
         "",
         "![validation accuracy per epoch](curves.png)",
         "",
         "![headline metrics against the grid](metrics.png)",
         "",
-        *(
-            [
-                "![activation spread and gradient norm per layer](diagnostics.png)",
-                "",
-                "![activation histograms per layer at initialization](activations.png)",
-                "",
-            ]
-            if "activations" in s.diagnostics
-            else ["![gradient norm per layer](diagnostics.png)", ""] if s.diagnostics else []
-        ),
-        "## Settings",
-        "",
-        "```yaml",
-        yaml.safe_dump(
-            {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": t.model_dump()},
-            sort_keys=False,
-        ).rstrip(),
-        "```",
-        "",
-        "## Environment",
-        "",
-        *environment(study_run, trials),
-        "",
+    ]
+    if "activations" in s.diagnostics:
+        lines += [
+            "![activation spread and gradient norm per layer](diagnostics.png)",
+            "",
+            "![activation histograms per layer at initialization](activations.png)",
+            "",
+        ]
+    elif s.diagnostics:
+        lines += ["![gradient norm per layer](diagnostics.png)", ""]
+    return lines
+
+
+def settings_section(s) -> list[str]:
+    shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": s.target.model_dump()}
+    return ["## Settings", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```", ""]
+
+
+def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
+    s = resolved.study
+    profile = f" --profile {resolved.profile}" if resolved.profile else ""
+    return [
         "## Reproduce",
         "",
         "```sh",
-        f"suite run {s.name if resolved.path.parent.name == 'studies' else resolved.path}"
-        + (f" --profile {resolved.profile}" if resolved.profile else "")
-        + "   # resumes: finished trials are skipped",
-        f"suite report {s.name}" + (f" --profile {resolved.profile}" if resolved.profile else "") + "   # rebuilds this report from MLflow",
+        f"suite run {s.name if resolved.path.parent.name == 'studies' else resolved.path}{profile}"
+        "   # resumes: finished trials are skipped",
+        f"suite report {s.name}{profile}   # rebuilds this report from MLflow",
         "```",
         "",
         "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`"
-        + ("; `searches.csv` (one row per search trial), `search.png`." if not progress.empty else "."),
+        + ("; `searches.csv` (one row per search trial), `search.png`." if searched else "."),
         "",
     ]
-    return "\n".join(lines)
 
 
 def verdict_section(verdicts, alpha: float) -> list[str]:

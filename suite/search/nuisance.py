@@ -21,14 +21,14 @@ import math
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from suite import trial as trials
-from suite.convergence import first_nonfinite
+from suite.train import trial as trials
+from suite.train.convergence import first_nonfinite
 from suite.errors import SuiteError
-from suite.oracle import PlanOracle
-from suite.progress import Progress
+from suite.search.oracle import PlanOracle
+from suite.console import Progress
 from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
-from suite.tracking import Tracker
-from suite.tuner import RecordedTuner
+from suite.record import Tracker
+from suite.search.tuner import RecordedTuner
 
 SEARCH_SEED = 1_000_003  # search trials train with SEARCH_SEED + tune.seed: apart from every study seed
 SCORE = "score"
@@ -212,7 +212,7 @@ class SearchTuner(RecordedTuner):
         seed = SEARCH_SEED + self.cell.tune.seed
         result = self.record(
             run_id,
-            lambda: trials.run(apply(self.cell.settings, nuisance(values), epochs), seed, self.resolved.study.target, measure=False),
+            lambda: trials.run(apply(self.cell.settings, nuisance(values), epochs), seed, self.resolved.study.target, evaluate=False),
         )
         result.metrics["search_score"] = score(result.history, self.cell.tune.objective)
         result.metrics["search_epochs"] = float(epochs)

@@ -1,0 +1,100 @@
+"""Reading a study back from MLflow: its trials, searches and chosen settings, as data frames and dicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from suite.errors import TrackingError
+from suite.record.store import Store
+from suite.study import ResolvedStudy
+
+
+class Reader(Store):
+    """Reads a study's runs back."""
+
+    def trials(self, resolved: ResolvedStudy) -> pd.DataFrame:
+        """Every recorded trial of this resolved study: one row per MLflow run."""
+        rows = []
+        for run in self.runs(resolved.name, "trial", resolved.config_sha):
+            tags = run.data.tags
+            rows.append(
+                {
+                    "run_id": run.info.run_id,
+                    "status": run.info.status,
+                    "start_time": run.info.start_time,
+                    "cell": int(tags["suite.cell"]),
+                    "seed": int(tags["suite.seed"]),
+                    **json.loads(tags["suite.cell_values"]),
+                    "error": tags.get("suite.error", ""),
+                    "data_fingerprint": tags.get("data.fingerprint"),
+                    "parent": tags.get(MLFLOW_PARENT_RUN_ID),
+                    "code_version": tags.get("suite.code_version"),
+                    "tuned": tags.get("suite.tuned", ""),
+                    **run.data.metrics,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def searches(self, resolved: ResolvedStudy) -> pd.DataFrame:
+        """Every recorded nuisance-search trial of this resolved study: one row per MLflow run."""
+        rows = [
+            {
+                "run_id": run.info.run_id,
+                "status": run.info.status,
+                "start_time": run.info.start_time,
+                "cell": int(run.data.tags["suite.cell"]),
+                "trial": int(run.data.tags["suite.search_trial"]),
+                "values": run.data.tags["suite.search_values"],
+                "code_version": run.data.tags.get("suite.code_version"),
+                **run.data.metrics,
+            }
+            for run in self.runs(resolved.name, "search", resolved.config_sha)
+        ]
+        return pd.DataFrame(rows)
+
+    def finished_searches(self, resolved: ResolvedStudy, code_version: str) -> dict[tuple[int, str], dict]:
+        """(cell, search trial id) -> metrics of every finished search trial of this code version."""
+        return {
+            (int(run.data.tags["suite.cell"]), run.data.tags["suite.search_trial"]): run.data.metrics
+            for run in self.runs(resolved.name, "search", resolved.config_sha)
+            if run.info.status == "FINISHED" and run.data.tags.get("suite.code_version") == code_version
+        }
+
+    def finished_trials(self, resolved: ResolvedStudy, code_version: str | None = None) -> dict[tuple[int, int], dict]:
+        """(cell, seed) -> metrics of every trial with a finished run (of this code version, if given)."""
+        return {
+            (int(run.data.tags["suite.cell"]), int(run.data.tags["suite.seed"])): run.data.metrics
+            for run in self.runs(resolved.name, "trial", resolved.config_sha)
+            if run.info.status == "FINISHED"
+            and (code_version is None or run.data.tags.get("suite.code_version") == code_version)
+        }
+
+    def tuned_values(self, resolved: ResolvedStudy) -> dict[int, dict]:
+        """cell -> the nuisance values its search chose (and its trials ran with); empty for untuned cells."""
+        return {
+            int(run.data.tags["suite.cell"]): json.loads(run.data.tags["suite.tuned"])
+            for run in self.runs(resolved.name, "trial", resolved.config_sha)
+            if run.data.tags.get("suite.tuned")
+        }
+
+    def latest_study_run(self, resolved: ResolvedStudy):
+        runs = self.runs(resolved.name, "study", resolved.config_sha)
+        return max(runs, key=lambda r: r.info.start_time) if runs else None
+
+    def load_json(self, run_id: str, name: str):
+        """A JSON artifact of a run (e.g. the activation histograms), or None if it has none."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, name, tmp)
+            except TrackingError:  # a trial run without diagnostics has no such file
+                return None
+            return json.loads(Path(path).read_text())
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))

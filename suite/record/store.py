@@ -1,0 +1,101 @@
+"""The MLflow store: connecting, the study's experiment, and finding a study's runs by their tags.
+
+The client API is used directly, with explicit run ids, so nothing depends on
+a global "active run"; any failure of the store becomes a one-line
+``TrackingError``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from suite.errors import TrackingError
+
+if TYPE_CHECKING:
+    from suite.study import ResolvedStudy
+
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # a dead server fails in seconds, not minutes
+
+from mlflow.entities import ViewType  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+class _Guarded:
+    """The MLflow client, with any failure of the store turned into a one-line TrackingError."""
+
+    def __init__(self, client: MlflowClient, uri: str):
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
+                raise TrackingError(f"tracking store {self._uri}: {name} failed ({one_line(e)})") from None
+
+        return call
+
+
+class Store:
+    """A connection to one tracking store (``uri``), checked on opening."""
+
+    def __init__(self, uri: str, artifact_root: Path | None = None):
+        self.uri = uri
+        self.artifact_root = artifact_root
+        try:
+            if uri.startswith("sqlite:///"):
+                Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            self.client = _Guarded(MlflowClient(tracking_uri=uri), uri)
+            self.client.search_experiments(max_results=1)
+        except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
+            raise TrackingError(f"tracking store {uri}: cannot be reached ({one_line(e)})") from None
+
+    def experiment(self, name: str, create: bool = True) -> str | None:
+        """The study's experiment id, created on first use (before any worker starts)."""
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return found.experiment_id
+            if not create:
+                return None
+            location = self.artifact_root.resolve().as_uri() if self.artifact_root else None
+            return self.client.create_experiment(name, artifact_location=location)
+        except Exception as e:  # noqa: BLE001
+            raise TrackingError(f"tracking store {self.uri}: cannot create experiment {name!r} ({one_line(e)})") from None
+
+    def runs(
+        self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None, superseded: bool = False
+    ) -> list:
+        """Active runs of a study by tags; runs replaced by --rerun-stale are left out unless asked for."""
+        exp = self.experiment(name, create=False)
+        if exp is None:
+            return []
+        query = f"tags.`suite.kind` = '{kind}'"
+        if config_sha is not None:
+            query += f" and tags.`suite.config_sha` = '{config_sha}'"
+        if profile is not None:
+            query += f" and tags.`suite.profile` = '{profile}'"
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs([exp], query, ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return [r for r in runs if superseded or r.data.tags.get("suite.superseded") != "true"]
+
+def study_tags(resolved: ResolvedStudy) -> dict[str, str]:
+    return {
+        "suite.study": resolved.name,
+        "suite.profile": resolved.profile_name,
+        "suite.file_sha": resolved.file_sha,
+        "suite.config_sha": resolved.config_sha,
+    }
+
+
+def one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

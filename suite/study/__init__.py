@@ -1,0 +1,23 @@
+"""study: the study file, from YAML to a resolved study (cells x seeds), before anything trains.
+
+Owns the schema of every block (``settings``, ``tuning``, ``expectations``,
+``schema``), loading and profiles (``loading``, ``profiles``), the grid of cells
+(``grid``) and one-line error messages (``messages``). Hands on a
+``ResolvedStudy``: validated settings per cell, seeds, target, expectations and
+the hashes that identify its trials. Imports no backend: checking a file is
+instant.
+"""
+
+from suite.study.expectations import CENSORED_METRICS, TARGET_METRICS, TRIAL_METRICS, Expect, Reference, Target
+from suite.study.grid import expand_grid, override
+from suite.study.loading import find_study, load_study, parse_yaml
+from suite.study.profiles import apply_overrides
+from suite.study.settings import Augment, Data, KFold, Model, Pretrain, Settings, Train
+from suite.study.schema import Cell, ResolvedStudy, Study
+from suite.study.tuning import Range, Tune
+
+__all__ = [
+    "CENSORED_METRICS", "TARGET_METRICS", "TRIAL_METRICS", "Augment", "Cell", "Data", "Expect", "KFold", "Model", "Pretrain",
+    "Range", "Reference", "ResolvedStudy", "Settings", "Study", "Target", "Train", "Tune", "apply_overrides", "expand_grid",
+    "find_study", "load_study", "override", "parse_yaml",
+]

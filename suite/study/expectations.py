@@ -1,0 +1,158 @@
+"""What a study checks: its convergence target, the per-trial metrics a verdict can judge
+(each with its declared direction), expectations and published references.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+
+from suite.study.fields import Locked, Number, PositiveFloat, Text
+
+# Directions are declared, never guessed from a metric's name.
+TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
+
+
+class Target(Locked):
+    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"]
+    value: Number
+    direction: Literal["max", "min"] = None  # defaults to the metric's declared direction
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared_direction(cls, data):
+        metric = data.get("metric") if isinstance(data, dict) else None
+        if isinstance(metric, str) and metric in TARGET_METRICS and data.get("direction") is None:
+            data = {**data, "direction": TARGET_METRICS[data["metric"]]}
+        return data
+
+    def reached(self, value: float) -> bool:
+        return value >= self.value if self.direction == "max" else value <= self.value
+
+
+# Per-trial metrics a verdict can judge, with the direction in which each is better.
+TRIAL_METRICS = {
+    "final_val_accuracy": "max",
+    "best_val_accuracy": "max",
+    "train_accuracy": "max",
+    "test_accuracy": "max",
+    "test_macro_f1": "max",
+    "test_macro_precision": "max",
+    "test_macro_recall": "max",
+    "test_balanced_accuracy": "max",
+    "test_roc_auc": "max",
+    "test_pr_auc": "max",
+    "reached_target": "max",
+    "generalization_gap": "min",
+    "test_loss": "min",
+    "train_loss": "min",
+    "initial_loss": "min",
+    "epochs_to_target": "min",
+    "steps_to_target": "min",
+    "examples_to_target": "min",
+    "time_to_target_s": "min",
+    "epochs_run": "min",
+    "best_epoch": "min",
+    "train_time_s": "min",
+    "epoch_time_s": "min",
+    "near_zero_weights": "max",
+    "diverged": "min",
+    # a cell's nuisance search (the same value on every seed of the cell)
+    "search_best_val_accuracy": "max",
+    "search_epochs_to_target": "min",
+    # diagnostics (with diagnostics: [activations] / [gradients]); directions matter only for best_at
+    "act_std_first_init": "max",
+    "act_std_last_init": "max",
+    "act_std_ratio_init": "max",
+    "saturated_init": "min",
+    "saturated_final": "min",
+    "dead_init": "min",
+    "grad_ratio_init": "max",
+    "grad_ratio_final": "max",
+    "grad_ratio_log10_init": "max",
+    "grad_ratio_log10_final": "max",
+    "grad_first_init": "max",
+    "grad_first_final": "max",
+}
+CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s", "search_epochs_to_target")
+
+
+class Reference(Locked):
+    """A published value to show beside the measured one (e.g. a paper's table), with where it comes from."""
+
+    metric: Literal[tuple(TRIAL_METRICS)]
+    value: Number
+    source: Text
+    where: dict[str, Any] = {}  # the cells it describes
+
+
+class Expect(Locked):
+    """One checkable statement of the claim. Exactly one of: a trend, a best cell, a comparison, a bound."""
+
+    says: Text
+    metric: Literal[tuple(TRIAL_METRICS)]
+    where: dict[str, Any] = {}  # only the cells with these grid values
+    # trend: the metric rises or falls along a grid axis (Spearman rank correlation)
+    along: str | None = None
+    trend: Literal["increasing", "decreasing"] | None = None
+    # best_at: this cell is the best one (bootstrap over seeds); "best" is the metric's declared direction
+    best_at: dict[str, Any] | None = None
+    # compare: one cell against another (Welch t-test, or Mann-Whitney when values are censored)
+    compare: dict[str, Any] | None = None
+    against: dict[str, Any] | None = None
+    direction: Literal["greater", "less"] | None = None
+    within: PositiveFloat | None = None  # instead of a direction: equal within this margin (TOST)
+    # steadier: averaging over one axis (e.g. the folds of k-fold) gives a steadier estimate across
+    # replicates (e.g. data.seed, i.e. different partitions) than a single value of that axis (one split)
+    steadier: str | None = None
+    replicate: str = "seed"
+    # bound: the metric's mean lies below, above or near a value (one-sample t)
+    below: Number | None = None
+    above: Number | None = None
+    near: Number | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [
+            k
+            for k, present in (
+                ("trend", self.along is not None or self.trend is not None),
+                ("best_at", self.best_at is not None),
+                ("compare", self.compare is not None or self.against is not None),
+                ("bound", any(v is not None for v in (self.below, self.above, self.near))),
+                ("steadier", self.steadier is not None),
+            )
+            if present
+        ]
+        if len(kinds) != 1:
+            raise PydanticCustomError(
+                "value", "needs exactly one of: along+trend, best_at, compare+against, below/above/near, steadier"
+            )
+        kind = kinds[0]
+        if kind == "trend" and (self.along is None or self.trend is None):
+            raise PydanticCustomError("value", "a trend needs both along and trend")
+        if kind == "compare" and (self.compare is None or self.against is None):
+            raise PydanticCustomError("value", "a comparison needs both compare and against")
+        if kind == "compare" and (self.direction is None) == (self.within is None):
+            raise PydanticCustomError("value", "a comparison needs exactly one of direction or within")
+        if kind == "bound" and sum(v is not None for v in (self.below, self.above, self.near)) != 1:
+            raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
+        if kind == "bound" and (self.near is not None) != (self.within is not None):
+            raise PydanticCustomError("value", "near needs within (the margin), and within needs near or compare")
+        if kind == "bound" and self.metric in CENSORED_METRICS:
+            raise PydanticCustomError("value", "a bound needs a metric measured on every trial, not a censored one")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.along is not None:
+            return "trend"
+        if self.best_at is not None:
+            return "best_at"
+        if self.compare is not None:
+            return "compare"
+        if self.steadier is not None:
+            return "steadier"
+        return "bound"

@@ -1,0 +1,152 @@
+"""The grid: every combination of axis values, in file order, each a complete validated Settings.
+
+Also the checks that need the grid: named cases, the tune: space against the
+settings it tunes, the tune.* axes a grid may vary, and the axes and values
+that expectations and references name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from suite.errors import StudyError
+from suite.study.messages import describe, first, validate
+from suite.study.paths import has_path, paths, setting, with_values
+from suite.study.settings import Settings
+from suite.study.schema import Cell, Study
+from suite.study.tuning import TUNE_AXES, Tune
+
+def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
+    """Every combination of grid values, in file order, each validated as full settings."""
+    base = study.settings().model_dump()
+    check_space(study, base, where)
+    axes = {}
+    cases = _cases(study, base, where)
+    for axis, values in study.grid.items():
+        if axis.startswith("tune."):
+            axes[axis] = _tune_axis(study, axis, values, where)
+            continue
+        if axis == "case":
+            if not values or len(set(map(str, values))) != len(values):
+                raise StudyError(f"{where}grid.case: must list at least one case, none twice")
+            for i, value in enumerate(values):
+                if value not in cases:
+                    raise StudyError(f"{where}grid.case[{i}]: no case named {value!r} (defined: {', '.join(cases) or 'none'})")
+            axes[axis] = values
+            continue
+        if axis in {path for bundle in cases.values() for path in bundle}:
+            raise StudyError(f"{where}grid.{axis}: is also set by a case; a setting is one or the other")
+        if not has_path(base, axis):
+            close = difflib.get_close_matches(axis, list(paths(base)), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudyError(f"{where}grid.{axis}: no such setting{hint}")
+        if not values:
+            raise StudyError(f"{where}grid.{axis}: must list at least one value")
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise StudyError(f"{where}grid.{axis}: must not repeat a value")
+        for i, value in enumerate(values):
+            try:
+                Settings.model_validate(with_values(base, {axis: value}))
+            except ValidationError as e:
+                message = describe(first(e))
+                if message.startswith(axis + ":"):  # the value itself is wrong: name its place in the grid
+                    message = message[len(axis) :]
+                else:  # it breaks another setting: say which
+                    message = f": {message}"
+                raise StudyError(f"{where}grid.{axis}[{i}]{message}") from None
+        axes[axis] = values
+    cells = []
+    for i, combo in enumerate(itertools.product(*axes.values())):
+        values = dict(zip(axes, combo))
+        plain = {k: v for k, v in values.items() if not k.startswith("tune.") and k != "case"}
+        bundle = cases.get(values.get("case"), {})
+        settings = validate(with_values(base, {**bundle, **plain}), where=where, model=Settings)
+        tune = study.tune
+        if tune is not None:
+            tune = tune.model_copy(update={k.removeprefix("tune."): v for k, v in values.items() if k.startswith("tune.")})
+        cells.append(Cell(index=i, values=values, settings=settings, tune=tune))
+    return tuple(cells)
+
+
+def _cases(study: Study, base: dict, where: str) -> dict[str, dict]:
+    """Named bundles of settings (``cases: {cnn: {model.family: cnn, model.depth: 3}}``), each validated."""
+    if study.cases and "case" not in study.grid:
+        raise StudyError(f"{where}cases: defined but unused; add grid.case: [{', '.join(study.cases)}]")
+    for name, bundle in study.cases.items():
+        for path in bundle:
+            setting(base, path, f"{where}cases.{name}.{path}")
+        try:
+            Settings.model_validate(with_values(base, bundle))
+        except ValidationError as e:
+            raise StudyError(f"{where}cases.{name}: {describe(first(e))}") from None
+    return study.cases
+
+
+def check_space(study: Study, base: dict, where: str = "") -> None:
+    """Every tuned setting exists, is not the budget unit or a grid axis, and accepts its range's values."""
+    if study.tune is None:
+        return
+    for path, space in study.tune.space.items():
+        at = f"{where}tune.space.{path}"
+        setting(base, path, at)
+        if path == "train.epochs":
+            raise StudyError(f"{at}: epochs are the unit of the search budget, not a nuisance setting")
+        if path in study.grid:
+            raise StudyError(f"{at}: is a grid axis (a scientific setting); a setting is one or the other")
+        for value in space if isinstance(space, list) else space.bounds:
+            try:
+                Settings.model_validate(with_values(base, {path: value}))
+            except ValidationError as e:
+                raise StudyError(f"{at}: {value!r} is not allowed ({describe(first(e))})") from None
+
+
+def _tune_axis(study: Study, axis: str, values: list, where: str) -> list:
+    part = axis.removeprefix("tune.")
+    if study.tune is None:
+        raise StudyError(f"{where}grid.{axis}: the study has no tune: block")
+    if part not in TUNE_AXES:
+        raise StudyError(f"{where}grid.{axis}: a grid may vary only {', '.join('tune.' + a for a in TUNE_AXES)}")
+    if not values:
+        raise StudyError(f"{where}grid.{axis}: must list at least one value")
+    if len({json.dumps(v) for v in values}) != len(values):
+        raise StudyError(f"{where}grid.{axis}: must not repeat a value")
+    for i, value in enumerate(values):
+        try:
+            Tune.model_validate({**study.tune.model_dump(), part: value})
+        except ValidationError as e:
+            raise StudyError(f"{where}grid.{axis}[{i}]{describe(first(e)).removeprefix(part)}") from None
+    return values
+
+
+def override(settings: Settings, values: dict[str, Any]) -> Settings:
+    """These settings with ``dotted.path: value`` overrides applied, validated."""
+    return Settings.model_validate(with_values(settings.model_dump(), values))
+
+
+def check_expectations(study: Study) -> None:
+    """Every axis and value an expectation or a reference names must be in the grid."""
+    for i, r in enumerate(study.reference):
+        for axis, value in r.where.items():
+            if axis not in study.grid:
+                raise StudyError(f"reference[{i}].where: {axis!r} is not a grid axis")
+            if value not in study.grid[axis]:
+                raise StudyError(f"reference[{i}].where: {value!r} is not a value of grid.{axis}")
+    for i, e in enumerate(study.expect):
+        for field in ("where", "best_at", "compare", "against"):
+            for axis, value in (getattr(e, field) or {}).items():
+                if axis not in study.grid:
+                    raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
+                if value not in study.grid[axis]:
+                    raise StudyError(f"expect[{i}].{field}: {value!r} is not a value of grid.{axis}")
+        for field in ("along", "steadier"):
+            axis = getattr(e, field)
+            if axis is not None and axis not in study.grid:
+                raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
+        if e.steadier is not None and e.replicate != "seed" and e.replicate not in study.grid:
+            raise StudyError(f"expect[{i}].replicate: {e.replicate!r} is neither 'seed' nor a grid axis")
+

