@@ -23,10 +23,11 @@ study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: q
 	$(BIN)/suite run $(STUDY) --profile $(PROFILE) --workers $(WORKERS)
 
 studies: $(BIN)/.installed  ## every study at the quick profile, then the scorecard (results/README.md)
-	@for s in studies/*.yaml; do \
+	@start=$$(date +%s); for s in studies/*.yaml; do \
 		echo "== $$s"; $(BIN)/suite run $$s --profile quick || exit 1; \
-	done
-	$(BIN)/suite scorecard
+	done; \
+	$(BIN)/suite scorecard; \
+	echo "make studies: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s of wall time in all"
 
 scorecard: $(BIN)/.installed  ## rebuild results/README.md from the reports
 	$(BIN)/suite scorecard

@@ -59,7 +59,7 @@ def test_a_capped_bench_measures_and_writes_results_bench(tmp_path, monkeypatch,
     (tmp_path / "studies" / "tiny.yaml").write_text(TINY)
     monkeypatch.setenv("SUITE_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "overhead,scaling", "--sizes", "10,20"]) == 0
+    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "floor,overhead,scaling", "--sizes", "10,20"]) == 0
     out = tmp_path / "results" / "bench"
     found = json.loads((out / "bench.json").read_text())
     o = found["overhead"]
@@ -69,9 +69,19 @@ def test_a_capped_bench_measures_and_writes_results_bench(tmp_path, monkeypatch,
     assert [s["trials"] for s in found["scaling"]] == [10, 20]
     assert all(s["report_s"] > 0 and s["resume_s"] > 0 for s in found["scaling"])
     assert found["environment"]["backend"] == "tensorflow"
+    fl = found["floor"]  # the largest cell: both have every example, so the first in file order (width 4)
+    assert fl["layers"] == [8, 4, 3] and fl["epochs"] == 1 and fl["training_loop"] == "compiled epoch (tf.function)"
+    assert fl["floor_epoch_s"] > 0 and fl["bare_epoch_s"] > 0 and fl["suite_epoch_s"] > 0 and fl["suite_trial_wall_s"] > 0
     text = (out / "README.md").read_text()
-    assert "Ratio suite / bare" in text and "| 20 |" in text
+    assert "Ratio suite / bare" in text and "| 20 |" in text and "over the floor" in text
     assert "Ratio suite / bare" in capsys.readouterr().out
+
+
+def test_the_numpy_floor_times_every_epoch():
+    from suite.bench.floor import numpy_floor
+
+    seconds = numpy_floor([8, 16, 3], n=100, batch=32, epochs=3)
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
 
 
 def test_bench_rejects_an_unknown_part(tmp_path, monkeypatch, capsys):

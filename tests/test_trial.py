@@ -1,5 +1,7 @@
 """One trial through real Keras: every model family and dataset builds and trains; NaN is caught."""
 
+import math
+
 import pytest
 
 from suite.train import models, trial
@@ -84,3 +86,23 @@ def test_classification_metrics_are_recorded():
                 "test_roc_auc", "test_pr_auc", "initial_loss", "train_loss", "near_zero_weights"):
         assert result.metrics[key] is not None, key
     assert abs(result.metrics["initial_loss"] - 2.3026) < 0.5  # about ln(10) at initialisation
+
+
+def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
+    from suite.train import reuse
+
+    s = settings(model={"dropout": 0.3})
+    trial.run(s, seed=0, target=TARGET)
+    after_another_seed = trial.run(s, seed=1, target=TARGET)  # the cell's traced model, re-initialised
+    reuse._KEPT = None  # forget it: the next trial builds and traces from scratch
+    fresh = trial.run(s, seed=1, target=TARGET)
+    assert after_another_seed.history == {**fresh.history, "epoch_train_s": after_another_seed.history["epoch_train_s"]}
+    assert {k: v for k, v in after_another_seed.metrics.items() if not k.endswith("_s")} == {
+        k: v for k, v in fresh.metrics.items() if not k.endswith("_s")
+    }
+
+
+def test_class_weights_train_through_the_compiled_epoch():
+    rebalanced = settings(data={"imbalance": {"ratio": 4.0, "minority": 3}, "rebalance": "class_weight"})
+    result = trial.run(rebalanced, seed=0, target=TARGET)
+    assert len(result.history["loss"]) == rebalanced.train.epochs and all(math.isfinite(v) for v in result.history["loss"])

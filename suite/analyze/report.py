@@ -333,6 +333,9 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         "commit": tags.get("git.commit", "unknown"),
         "dirty": tags.get("git.dirty") == "true",
         "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
+        # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
+        "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
+        "device": tags.get("device"),
         "verdicts": [
             {k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in vars(v).items()} for v in verdicts
         ],
@@ -433,7 +436,8 @@ def environment(study_run, trials: pd.DataFrame) -> list[str]:
         f"- Trials run by commit `{tags.get('git.commit', 'unknown')}`"
         + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else "")
         + f"; report built by commit `{built['git.commit']}`" + (" (with uncommitted changes)" if built["git.dirty"] == "true" else ""),
-        f"- Backend: {tags.get('backend')}; device: {tags.get('device')}",
+        f"- Backend: {tags.get('backend')}; device: {tags.get('device')}; "
+        f"training loop: {tags.get('train.loop', 'keras fit')}; XLA: {tags.get('train.xla', 'off')}",
         f"- Python {tags.get('python')} on {tags.get('platform')}",
         f"- Packages: {versions}",
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",

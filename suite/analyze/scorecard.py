@@ -53,9 +53,25 @@ def build(results: Path) -> Path:
             rows.append(f"| {e['study']} | {e['claim']} | {v['says']} | {source} | **{v['verdict']}** | {effect} | {p} | "
                         f"[{e['profile']}]({link}) | `{commit}` | {e['date']} |")
     rows += ["", f"Totals: {tally['supported']} supported, {tally['refuted']} refuted, {tally['inconclusive']} inconclusive.", ""]
+    rows += cost(entries(results))
     out = results / "README.md"
     atomic_write(out, "\n".join(rows))
     return out
+
+
+def cost(found: list[tuple[Path, dict]]) -> list[str]:
+    """What the reports' study runs cost, summed from the wall times they recorded, and on which machines."""
+    timed = [e for _, e in found if e.get("wall_s") is not None]
+    if not timed:
+        return []
+    devices = sorted({e["device"] for e in timed if e.get("device")})
+    untimed = len(found) - len(timed)
+    return [
+        f"Compute: the study runs behind {len(timed)} of these {len(found)} reports took "
+        f"{sum(e['wall_s'] for e in timed) / 60:.1f} min of wall time in all, on {'; '.join(devices) or 'an unrecorded device'}"
+        + (f" ({untimed} reports were made before runs recorded their wall time)." if untimed else "."),
+        "",
+    ]
 
 
 def _g(x) -> str:

@@ -1,5 +1,7 @@
 """``make bench``: what the suite itself costs, measured, written to results/bench/.
 
+- floor: the study's largest cell trained by the suite, by bare ``model.fit``, and as plain NumPy
+  matrix products (the arithmetic floor), per epoch and per whole trial (floor.py);
 - overhead: a study run by the suite against the same fits in a bare
   ``model.fit`` loop (overhead.py, bare.py), each a fresh process;
 - backends: the same study on every installed Keras backend (backends.py);
@@ -20,7 +22,7 @@ from suite.record import provenance
 from suite.bench import backends, overhead, processes, scaling
 from suite.workspace import atomic_write
 
-PARTS = ("overhead", "backends", "workers", "scaling")
+PARTS = ("floor", "overhead", "backends", "workers", "scaling")
 
 
 def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), log=print) -> Path:
@@ -29,6 +31,9 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
     found: dict = {"study": study.stem, "profile": profile, "started": started,
                    "environment": provenance.collect(provenance.CODE_ROOT)}
     try:
+        if "floor" in parts:
+            log(f"bench: {study.stem} [{profile}]'s largest cell: suite, bare model.fit and the NumPy floor ...")
+            found["floor"] = processes.floor_run(scratch, study, profile)
         if "overhead" in parts or "backends" in parts:
             log(f"bench: suite run {study.stem} [{profile}] on tensorflow ...")
             suite = processes.suite_run(scratch, "tensorflow", study, profile)
@@ -69,6 +74,29 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
     return out
 
 
+def floor_section(fl: dict, study: str, profile: str) -> list[str]:
+    floor = fl["floor_epoch_s"]
+    net = "-".join(map(str, fl["layers"]))
+    return [
+        f"## Speed against the arithmetic floor ({study}, {profile}: cell {fl['cell']})",
+        "",
+        f"MLP {net}, {fl['train_examples']:,} training examples, batch {fl['batch_size']}, {fl['epochs']} epochs. "
+        "Per epoch: the median over epochs 2 onwards, training only (validation excluded), results waited for. "
+        f"The suite trains with: {fl['training_loop']}.",
+        "",
+        "| | seconds per epoch | over the floor |",
+        "|---|---|---|",
+        f"| NumPy matrix products (forward, backward, update): the floor | {floor * 1000:.1f} ms | 1.00 |",
+        f"| bare `model.fit` | {fl['bare_epoch_s'] * 1000:.1f} ms | {fl['bare_epoch_s'] / floor:.2f} |",
+        f"| the suite's trial | {fl['suite_epoch_s'] * 1000:.1f} ms | **{fl['suite_epoch_s'] / floor:.2f}** |",
+        "",
+        f"A whole trial of the suite (data, build, warm-up, {fl['epochs']} epochs with validation, measurement) took "
+        f"{fl['suite_trial_wall_s']:.2f} s, **{fl['suite_trial_wall_s'] / fl['floor_epochs_s']:.2f}x** the floor's "
+        f"{fl['epochs']} epochs ({fl['floor_epochs_s']:.2f} s). Goals: at most 2.0x per epoch, 3.0x per trial.",
+        "",
+    ]
+
+
 def render(f: dict) -> str:
     env = f["environment"]
     lines = [
@@ -81,6 +109,8 @@ def render(f: dict) -> str:
         "Every figure is from this one run; ratios compare runs made back to back on the same machine.",
         "",
     ]
+    if "floor" in f:
+        lines += floor_section(f["floor"], f["study"], f["profile"])
     if "overhead" in f:
         o = f["overhead"]
         lines += [

@@ -71,6 +71,15 @@ def suite_run(
     return Timed(wall, home, sections)
 
 
+def floor_run(scratch: Path, study: Path, profile: str) -> dict:
+    """The largest cell's training speed against the NumPy floor and bare model.fit (suite/bench/floor.py)."""
+    home = workspace(scratch, "floor", study)
+    out = home / "floor.json"
+    command = [sys.executable, "-m", "suite.bench.floor", str(home / "studies" / study.name), profile, str(out)]
+    run(command, environment(home), f"floor measurement of {study.stem}")
+    return json.loads(out.read_text())
+
+
 def bare_run(scratch: Path, study: Path, profile: str) -> Timed:
     """The same trials as a bare ``model.fit`` loop (suite/bench/bare.py)."""
     home = workspace(scratch, "bare", study)

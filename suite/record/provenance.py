@@ -59,6 +59,8 @@ def collect(root: Path) -> dict[str, str]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "backend": backend.name(),
+        "train.loop": backend.training_loop(),
+        "train.xla": "off",  # XLA is never asked for: op determinism comes first, and its numerics differ
         "device": backend.device(),
     }
     for package in PACKAGES:

@@ -1,8 +1,9 @@
 """Everything that depends on the Keras backend, in one place.
 
-The rest of the suite uses Keras 3 APIs only. Here live the three things that
-cannot: making a backend deterministic, naming the device it computes on, and
-taking a gradient (Keras 3 has no backend-neutral gradient call).
+The rest of the suite uses Keras 3 APIs only. Here live the four things that
+cannot: making a backend deterministic, naming the device it computes on,
+taking a gradient (Keras 3 has no backend-neutral gradient call), and, on
+TensorFlow, running a whole training epoch as one compiled call.
 """
 
 from __future__ import annotations
@@ -67,6 +68,50 @@ def gradients(loss_fn, values: list) -> list:
         values = [v.detach().requires_grad_(True) for v in values]
         return list(torch.autograd.grad(loss_fn(values), values, allow_unused=True))
     raise RuntimeError(f"gradient diagnostics do not support the {backend!r} backend")
+
+
+def compiled_epoch(model, x, y, sample_weight, batch_size: int):
+    """On TensorFlow, a function ``epoch(seed) -> None`` that runs one epoch of ``model.train_step``
+    over shuffled batches inside one ``tf.function``; ``None`` on the other backends.
+
+    Keras's ``fit`` on TensorFlow pays a dispatch per step (its data iterator and a function call),
+    which for small models costs several times the arithmetic. Here the training split stays on the
+    device as tensors, the epoch's order is drawn from ``seed`` (a pair: trial seed, epoch) with a
+    stateless op, and the loop over batches runs in the graph. ``train_step`` is Keras's own: the
+    same loss (with regularization), sample weights, optimizer update and metrics as ``fit``. Full
+    batches come first in a ``tf.range`` loop, the last partial batch (if any) after it.
+    """
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    # Build the model, its compiled loss and metrics, and the optimizer's slots now, as fit does before
+    # its first step: variables cannot be created inside the loop of a traced function.
+    model._symbolic_build(data_batch=(x[:batch_size], y[:batch_size]))
+    model.optimizer.build(model.trainable_variables)
+    x, y = tf.constant(x), tf.constant(y)
+    w = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
+    n = int(y.shape[0])
+    full, rest = divmod(n, batch_size)
+
+    def step(index):
+        batch = (tf.gather(x, index), tf.gather(y, index))
+        model.train_step(batch if w is None else (*batch, tf.gather(w, index)))
+
+    @tf.function(reduce_retracing=True)
+    def epoch(seed):
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
+        for i in tf.range(full):
+            step(tf.slice(order, [i * batch_size], [batch_size]))
+        if rest:
+            step(order[full * batch_size :])
+
+    return lambda seed: epoch(tf.constant(seed, tf.int64))
+
+
+def training_loop() -> str:
+    """How an epoch runs on this backend, as recorded on every run (see ``compiled_epoch``)."""
+    return "compiled epoch (tf.function)" if name() == "tensorflow" else "keras fit"
 
 
 @lru_cache(maxsize=1)

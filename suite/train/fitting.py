@@ -32,6 +32,9 @@ class EpochClock(keras.callbacks.Callback):
 
     def _stop(self):
         if self._start is not None:
+            # Wait for the epoch's updates: JAX and GPUs dispatch asynchronously, and a clock read
+            # before the results exist would time the dispatch, not the training.
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
             self.seconds.append(time.perf_counter() - self._start)
             self._start = None
 

@@ -10,11 +10,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from suite import timing
-from suite.train import backend, convergence, fitting, measure, models, transfer
+from suite.train import convergence, fitting, loop, measure, reuse
 from suite.train import diagnostics as probing
 from suite.train.splits import prepare
 
@@ -40,15 +39,11 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     with timing.section("trial.data"):
         splits = prepare(settings.data)
 
-    # 2. A clean graph and a seeded, deterministic backend: the same seed gives the same run.
+    # 2. A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
+    # reused across its seeds, starting each from the state a fresh build with the seed gives.
     with timing.section("trial.build"):
-        keras.backend.clear_session()
-        source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
-        backend.seed_everything(seed)
-        model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-        if source is not None:  # start from the source task's weights, with a fresh output layer
-            transfer.transplant(model, source, freeze=settings.train.transfer == "head")
-        fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
+        compiled = reuse.model_for(settings, splits, seed)
+        model = compiled.model
 
     # The loss before any training: about ln(classes) for a sound initialisation.
     if evaluate:
@@ -62,11 +57,8 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         probe = probing.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
         probes = [probing.Recorder(probe)]
     with timing.section("trial.fit"):
-        fit = model.fit(
-            **fitting.fit_arguments(settings.train, splits),
-            callbacks=[clock, guard, lr, *fitting.early_stopping(settings.train), *probes],
-        )
-    history = {k: [float(v) for v in fit.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *probes]
+        history = loop.fit(model, compiled.epoch, settings.train, splits, callbacks, seed)
     history["learning_rate"] = lr.values
     history["epoch_train_s"] = clock.seconds
 

@@ -1,0 +1,114 @@
+"""Training speed against the arithmetic floor, on one cell, in one fresh process (``python -m suite.bench.floor``).
+
+Three ways to train the study's largest cell (the most training examples; the first such in
+file order), measured back to back in the same minute:
+
+- the **floor**: the same forward and backward matrix products of a dense network (MLPs only),
+  done in plain NumPy float32, with no framework at all: the arithmetic any path must pay;
+- **bare** ``model.fit`` (same model, optimizer, data and epochs) and its seconds per epoch;
+- the **suite**'s trial (``suite.train.trial.run``): its training seconds per epoch (validation
+  excluded), and its whole wall time (data, build, warm-up, validation, measurement) over the floor's
+  time for the same number of epochs.
+
+Per-epoch figures are medians over the epochs after the first (the first carries compilation).
+Each path is timed with its results waited for: every epoch ends by reading a value back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def largest_cell(resolved):
+    return max(resolved.cells, key=lambda c: (c.settings.data.train_size or 0, -c.index))
+
+
+def numpy_floor(layers: list[int], n: int, batch: int, epochs: int, seed: int = 0) -> list[float]:
+    """Seconds per epoch of an MLP's matrix products in NumPy: forward, backward (both gradients) and an SGD update."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0, 0.05, (a, b)).astype("float32") for a, b in zip(layers[:-1], layers[1:])]
+    x = rng.normal(size=(n, layers[0])).astype("float32")
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for i in range(0, n, batch):
+            acts = [x[i : i + batch]]
+            for w in weights:
+                acts.append(np.maximum(acts[-1] @ w, 0))
+            grad = acts[-1] - 0.1  # any upstream gradient of the right shape
+            for j in range(len(weights) - 1, -1, -1):
+                g_w = acts[j].T @ grad
+                if j:
+                    grad = (grad @ weights[j].T) * (acts[j] > 0)
+                weights[j] -= 1e-6 * g_w
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def measure(study: Path, profile: str | None) -> dict:
+    from suite import console
+
+    console.import_backend()
+    import keras
+
+    from suite.study import load_study
+    from suite.train import backend, fitting, models, trial
+    from suite.train.splits import prepare
+
+    resolved = load_study(study, profile)
+    cell = largest_cell(resolved)
+    s = cell.settings
+    if s.model.family != "mlp":
+        raise SystemExit("bench floor: the NumPy floor is written for MLPs; pick a study whose largest cell is one")
+    splits = prepare(s.data)
+    n, epochs = len(splits.y_train), s.train.epochs
+    layers = [int(np.prod(splits.input_shape)), *[s.model.width] * s.model.depth, splits.classes]
+
+    floor = numpy_floor(layers, n, s.train.batch_size, epochs)
+
+    class Clock(keras.callbacks.Callback):  # bare fit's training time per epoch, validation excluded
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_test_begin(self, logs=None):
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # wait for the epoch's results
+            bare.append(time.perf_counter() - self.start)
+
+    bare: list[float] = []
+    keras.backend.clear_session()
+    backend.seed_everything(0)
+    model = models.build(s.model, splits.input_shape, splits.classes, s.data.augment)
+    fitting.compile_model(model, s.train, math.ceil(n / s.train.batch_size))
+    model.fit(**fitting.fit_arguments(s.train, splits), callbacks=[Clock()])
+
+    start = time.perf_counter()
+    result = trial.run(s, 0, resolved.study.target)
+    trial_wall = time.perf_counter() - start
+    suite = result.history["epoch_train_s"]
+
+    steady = lambda seconds: statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]  # noqa: E731
+    return {
+        "cell": cell.label,
+        "layers": layers,
+        "train_examples": n,
+        "batch_size": s.train.batch_size,
+        "epochs": epochs,
+        "training_loop": backend.training_loop(),
+        "floor_epoch_s": steady(floor),
+        "bare_epoch_s": steady(bare),
+        "suite_epoch_s": steady(suite),
+        "suite_trial_wall_s": trial_wall,
+        "floor_epochs_s": sum(floor),
+    }
+
+
+if __name__ == "__main__":
+    study, profile, out = sys.argv[1:4]
+    Path(out).write_text(json.dumps(measure(Path(study), profile or None)))

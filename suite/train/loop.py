@@ -1,0 +1,60 @@
+"""The training loop: epochs, validation once per epoch, and the callbacks that time and guard them.
+
+On TensorFlow an epoch is one compiled call (``backend.compiled_epoch``): Keras's
+own ``train_step`` looped over the batches inside the graph. This loop drives
+it epoch by epoch with Keras's ``CallbackList``, so the callbacks that matter
+keep their meaning: the clock (stopped when validation begins), the divergence
+guard, the learning rate, early stopping with restored weights, diagnostics
+probes. Validation is one inference pass over the split, its loss computed as
+``evaluate`` reports it. Other backends compile their own steps: there the loop
+is ``model.fit`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+
+from suite.train import backend, fitting, measure
+
+if TYPE_CHECKING:
+    from suite.study import Train
+
+
+def compile_epoch(model, t: Train, splits):
+    """The compiled epoch of ``model`` on ``splits`` (``None`` where the backend has none: then ``fit`` uses ``model.fit``)."""
+    weights = None
+    if splits.class_weight is not None:  # as fit does: each example weighted by its class's weight
+        table = np.array([splits.class_weight.get(c, 1.0) for c in range(splits.classes)], dtype="float32")
+        weights = table[splits.y_train]
+    return backend.compiled_epoch(model, splits.x_train, splits.y_train, weights, t.batch_size)
+
+
+def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int) -> dict[str, list[float]]:
+    """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy)."""
+    if epoch_fn is None:
+        fitted = model.fit(**fitting.fit_arguments(t, splits), callbacks=callbacks)
+        return {k: [float(v) for v in fitted.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+
+    steps = -(-len(splits.y_train) // t.batch_size)
+    hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=t.epochs, steps=steps, verbose=0)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(t.epochs):
+        model.reset_metrics()
+        hooks.on_epoch_begin(epoch)
+        epoch_fn((seed, epoch))  # the epoch's shuffle: fixed by the trial's seed and the epoch
+        logs = {k: float(v) for k, v in model.get_metrics_result().items()}
+        hooks.on_test_begin()  # the clock stops: validation is not training time
+        logs["val_loss"], logs["val_accuracy"] = measure.evaluate(model, splits.x_val, splits.y_val)
+        hooks.on_test_end()
+        hooks.on_epoch_end(epoch, logs)
+        for key in history:
+            history[key].append(logs[key])
+        if model.stop_training:
+            break
+    hooks.on_train_end()
+    return history
