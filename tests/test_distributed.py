@@ -1,5 +1,6 @@
 """Parallel trials through keras-tuner's chief oracle over gRPC (loopback), against a serial run of the same study."""
 
+import json
 import os
 
 import keras_tuner
@@ -65,8 +66,9 @@ def test_two_workers_run_each_trial_once_and_match_the_serial_run(tmp_path, monk
     assert sorted(p.name for p in logs.iterdir()) == ["worker0.log", "worker1.log"]
 
     pd.testing.assert_frame_equal(compared(tmp_path / "serial"), compared(tmp_path / "parallel"))
-    serial = (tmp_path / "serial" / "results" / "par" / "base" / "verdicts.json").read_text()
-    assert serial == (tmp_path / "parallel" / "results" / "par" / "base" / "verdicts.json").read_text()
+    verdicts = lambda home: {k: v for k, v in json.loads((home / "results" / "par" / "base" / "verdicts.json").read_text()).items()
+                             if k != "wall_s"}  # noqa: E731 - the same verdicts; the wall time is the runs' own
+    assert verdicts(tmp_path / "serial") == verdicts(tmp_path / "parallel")
 
     # Resuming a finished parallel study trains nothing and hands out no trial.
     assert run(tmp_path / "parallel", "--workers", "2", monkeypatch=monkeypatch) == 0

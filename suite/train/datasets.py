@@ -10,11 +10,10 @@ schema nor a backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from suite.errors import DataError
+from suite.train.registry import Registry
 
 @dataclass(frozen=True)
 class Source:
@@ -24,20 +23,13 @@ class Source:
     y_test: np.ndarray | None = None
 
 
-LOADERS: dict[str, Callable[..., Source]] = {}
+LOADERS = Registry("dataset")  # name -> function(data settings) -> Source
+loader = LOADERS.register
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
 
-def loader(name: str):
-    def register(fn):
-        LOADERS[name] = fn
-        return fn
-
-    return register
-
-
 def known() -> list[str]:
-    return sorted(LOADERS) + list(KERAS_DATASETS)
+    return sorted(LOADERS.names()) + list(KERAS_DATASETS)
 
 
 @loader("mnist1d")

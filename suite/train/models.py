@@ -11,23 +11,11 @@ left unannotated so that this module, which the schema reads, imports nothing of
 
 from __future__ import annotations
 
-from typing import Callable
+from suite.train.registry import Registry
 
-FAMILIES: dict[str, Callable] = {}
-
-
-def family(name: str):
-    """Register a model family under ``name`` (``model.family`` in a study file)."""
-
-    def register(builder):
-        FAMILIES[name] = builder
-        return builder
-
-    return register
-
-
-def families() -> list[str]:
-    return list(FAMILIES)
+FAMILIES = Registry("model family")  # model.family -> builder
+family = FAMILIES.register
+families = FAMILIES.names
 
 
 def build(m, input_shape: tuple[int, ...], classes: int, augment=None):

@@ -1,75 +1,38 @@
 """Optimizers and learning-rate schedules: a registry of builders from train settings to Keras 3 optimizers.
 
-An optimizer is a function ``(learning rate or schedule, train settings, clip) -> keras optimizer``
-registered with ``@optimizer_kind(name)`` (``train.optimizer`` in a study file). The schema asks
-``known()`` for the names, so Keras is imported inside the builders, never at import.
+An optimizer is a function ``(keras, learning rate or schedule, train settings, clip) -> keras
+optimizer`` registered with ``@optimizer_kind(name)`` (``train.optimizer`` in a study file). The
+schema asks ``known()`` for the names, so Keras is handed to the builders, never imported here
+at import.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
-OPTIMIZERS: dict[str, Callable] = {}
+from suite.train.registry import Registry
 
+OPTIMIZERS = Registry("optimizer")  # train.optimizer -> builder(keras, learning rate or schedule, train settings, clip)
+optimizer_kind = OPTIMIZERS.register
+known = OPTIMIZERS.names
 
-def optimizer_kind(name: str):
-    def register(builder):
-        OPTIMIZERS[name] = builder
-        return builder
-
-    return register
-
-
-def known() -> list[str]:
-    return list(OPTIMIZERS)
-
-
-@optimizer_kind("sgd")
-def _sgd(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.SGD(lr, **clip)
-
-
-@optimizer_kind("momentum")
-def _momentum(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.SGD(lr, momentum=t.momentum, **clip)
-
-
-@optimizer_kind("nesterov")
-def _nesterov(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.SGD(lr, momentum=t.momentum, nesterov=True, **clip)
-
-
-@optimizer_kind("rmsprop")
-def _rmsprop(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.RMSprop(lr, **clip)
-
-
-@optimizer_kind("adam")
-def _adam(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.Adam(lr, **clip)
-
-
-@optimizer_kind("adamw")
-def _adamw(lr, t, clip: dict):
-    import keras
-
-    return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip)
+_BUILT_IN = {
+    "sgd": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, **clip),
+    "momentum": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, momentum=t.momentum, **clip),
+    "nesterov": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, momentum=t.momentum, nesterov=True, **clip),
+    "rmsprop": lambda keras, lr, t, clip: keras.optimizers.RMSprop(lr, **clip),
+    "adam": lambda keras, lr, t, clip: keras.optimizers.Adam(lr, **clip),
+    "adamw": lambda keras, lr, t, clip: keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip),
+}
+for _name, _builder in _BUILT_IN.items():
+    optimizer_kind(_name)(_builder)
 
 
 def optimizer(t, steps_per_epoch: int = 1):
+    import keras
+
     clip = {"clipnorm": t.clip_norm} if t.clip_norm else {}
-    return OPTIMIZERS[t.optimizer](schedule(t, steps_per_epoch), t, clip)
+    return OPTIMIZERS[t.optimizer](keras, schedule(t, steps_per_epoch), t, clip)
 
 
 def schedule(t, steps_per_epoch: int):
