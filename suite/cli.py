@@ -205,6 +205,7 @@ def cmd_bench(args) -> int:
     ws = Workspace.current()
     path = find_study(args.study, ws.studies)
     load_study(path, args.profile)  # a typo fails here, in a second, not after the first measurement
+    console.import_backend()  # the environment stamp names the backend: load it quietly
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(bench.PARTS))
     if unknown:
