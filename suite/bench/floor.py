@@ -73,20 +73,13 @@ def measure(study: Path, profile: str | None) -> dict:
 
     floor = numpy_floor(layers, n, s.train.batch_size, epochs)
 
-    class Clock(keras.callbacks.Callback):  # bare fit's training time per epoch, validation excluded
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_test_begin(self, logs=None):
-            keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # wait for the epoch's results
-            bare.append(time.perf_counter() - self.start)
-
-    bare: list[float] = []
     keras.backend.clear_session()
     backend.seed_everything(0)
     model = models.build(s.model, splits.input_shape, splits.classes, s.data.augment)
     fitting.compile_model(model, s.train, math.ceil(n / s.train.batch_size))
-    model.fit(**fitting.fit_arguments(s.train, splits), callbacks=[Clock()])
+    clock = fitting.EpochClock()  # the suite's own clock: validation excluded, results waited for
+    model.fit(**fitting.fit_arguments(s.train, splits), callbacks=[clock])
+    bare = clock.seconds
 
     start = time.perf_counter()
     result = trial.run(s, 0, resolved.study.target)

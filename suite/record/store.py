@@ -87,6 +87,7 @@ class Store:
             if not token:
                 return [r for r in runs if superseded or r.data.tags.get("suite.superseded") != "true"]
 
+
 def study_tags(resolved: ResolvedStudy) -> dict[str, str]:
     return {
         "suite.study": resolved.name,
