@@ -22,10 +22,9 @@ $(BIN)/.installed: pyproject.toml
 study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick); WORKERS=N: N parallel workers
 	$(BIN)/suite run $(STUDY) --profile $(PROFILE) --workers $(WORKERS)
 
-studies: $(BIN)/.installed  ## every study at the quick profile, then the scorecard (results/README.md)
-	@start=$$(date +%s); for s in studies/*.yaml; do \
-		echo "== $$s"; $(BIN)/suite run $$s --profile quick || exit 1; \
-	done; \
+studies: $(BIN)/.installed  ## every study at the quick profile in one process, then the scorecard (results/README.md)
+	@start=$$(date +%s); \
+	$(BIN)/suite run studies/*.yaml --profile quick || exit 1; \
 	$(BIN)/suite scorecard; \
 	echo "make studies: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s of wall time in all"
 

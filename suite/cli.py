@@ -27,6 +27,7 @@ each in MLflow and writes a report to results/<name>/.
   suite run dropout --profile smoke  a 1-minute version of the study
   suite run dropout --workers 4      the same, its trials in 4 parallel workers
   suite run my_study.yaml            any study file, anywhere
+  suite run studies/*.yaml           several, in one process (checked before any trains)
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
   suite replicate dropout --trials 3 rerun recorded trials; exit 1 if metrics differ
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="suite", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("run", help="run a study (resumes where it stopped) and write its report")
-    p.add_argument("study", help="a study name in studies/, or a path to a .yaml file")
+    p = sub.add_parser("run", help="run studies (each resumes where it stopped) and write their reports")
+    p.add_argument("studies", nargs="+", metavar="study",
+                   help="a study name in studies/, or a path to a .yaml file; several run one after another in one process")
     p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full)")
     p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
     p.add_argument("--rerun-stale", action="store_true",
@@ -102,42 +104,54 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load(name: str, profile: str | None = None, train: bool = False):
     """The workspace and the resolved study; ``train``: then load the backend, quietly, for a command that trains."""
+    ws, (resolved,) = _load_all([name], profile, train)
+    return ws, resolved
+
+
+def _load_all(names: list[str], profile: str | None = None, train: bool = False):
+    """The workspace and every study resolved, before the backend (if ``train``) is loaded."""
     from suite.study import find_study, load_study
     from suite.workspace import Workspace
 
     ws = Workspace.current()
-    resolved = load_study(find_study(name, ws.studies), profile)
+    resolved = []
+    for name in names:
+        try:
+            resolved.append(load_study(find_study(name, ws.studies), profile))
+        except SuiteError as e:
+            raise SuiteError(f"{name}: {e}" if len(names) > 1 else str(e)) from None
     if train:
         console.import_backend()
     return ws, resolved
 
 
 def cmd_run(args) -> int:
-    ws, resolved = _load(args.study, args.profile, train=True)
-    print(
-        f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
-        f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
-        file=sys.stderr,
-    )
-    from suite import timing
-    from suite.runner import Parallel, run_study
-
     if args.workers < 0:
         raise SuiteError(f"--workers: must be 0 or more, got {args.workers}")
     if args.listen:
+        if len(args.studies) > 1:
+            raise SuiteError("--listen: serves one study's oracle; give one study")
         from suite.search.distributed import parse_address
 
         parse_address(args.listen, "--listen")  # before any store or trial is touched
-    parallel = None
-    if args.workers or args.listen:
-        parallel = Parallel(args.workers, args.listen or "127.0.0.1:0")
+    ws, studies = _load_all(args.studies, args.profile, train=True)
+    from suite import timing
+    from suite.runner import Parallel, run_study
+
     try:
-        with timing.section("command"):
-            path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale, parallel=parallel)
+        for resolved in studies:
+            print(
+                f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
+                f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
+                file=sys.stderr,
+            )
+            parallel = Parallel(args.workers, args.listen or "127.0.0.1:0") if args.workers or args.listen else None
+            with timing.section("command"):
+                path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale, parallel=parallel)
+            print(f"report: {path}", flush=True)
     finally:
         if args.timings:
             timing.write(args.timings)
-    print(f"report: {path}")
     return 0
 
 

@@ -72,6 +72,7 @@ def test_a_capped_bench_measures_and_writes_results_bench(tmp_path, monkeypatch,
     fl = found["floor"]  # the largest cell: both have every example, so the first in file order (width 4)
     assert fl["layers"] == [8, 4, 3] and fl["epochs"] == 1 and fl["training_loop"] == "compiled epoch (tf.function)"
     assert fl["floor_epoch_s"] > 0 and fl["bare_epoch_s"] > 0 and fl["suite_epoch_s"] > 0 and fl["suite_trial_wall_s"] > 0
+    assert fl["suite_next_trial_wall_s"] > 0
     text = (out / "README.md").read_text()
     assert "Ratio suite / bare" in text and "| 20 |" in text and "over the floor" in text
     assert "Ratio suite / bare" in capsys.readouterr().out

@@ -168,6 +168,15 @@ def test_bad_study_fails_in_one_line_and_writes_nothing(tmp_path, monkeypatch, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]  # no store, no results
 
 
+def test_several_studies_are_all_checked_before_any_trains(tmp_path, monkeypatch, capsys):
+    (tmp_path / "good.yaml").write_text(STUDY)
+    (tmp_path / "bad.yaml").write_text(STUDY.replace("batch_size: 64", "batch_size: abc"))
+    monkeypatch.chdir(tmp_path)
+    assert suite(tmp_path, "run", "good.yaml", "bad.yaml", "--profile", "smoke", monkeypatch=monkeypatch) == 2
+    assert capsys.readouterr().err.strip().startswith("error: bad.yaml: train.batch_size: must be a positive integer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "good.yaml"]  # the good one did not run first
+
+
 def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "e2e.yaml").write_text(STUDY)

@@ -102,6 +102,20 @@ def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
     }
 
 
+def test_a_compiled_model_reused_at_another_learning_rate_and_budget_trains_as_a_fresh_one():
+    from suite.train import reuse
+
+    trial.run(settings(train={"learning_rate": 0.5, "epochs": 3}), seed=0, target=TARGET)
+    kept = reuse._KEPT
+    s = settings(train={"learning_rate": 0.01, "epochs": 2})
+    reused = trial.run(s, seed=0, target=TARGET)
+    assert reuse._KEPT is kept  # the same traced model, at the new rate
+    reuse._KEPT = None
+    fresh = trial.run(s, seed=0, target=TARGET)
+    assert reused.history["learning_rate"] == fresh.history["learning_rate"] == pytest.approx([0.01, 0.01])
+    assert reused.history == {**fresh.history, "epoch_train_s": reused.history["epoch_train_s"]}
+
+
 def test_class_weights_train_through_the_compiled_epoch():
     rebalanced = settings(data={"imbalance": {"ratio": 4.0, "minority": 3}, "rebalance": "class_weight"})
     result = trial.run(rebalanced, seed=0, target=TARGET)

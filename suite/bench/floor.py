@@ -8,7 +8,8 @@ file order), measured back to back in the same minute:
 - **bare** ``model.fit`` (same model, optimizer, data and epochs) and its seconds per epoch;
 - the **suite**'s trial (``suite.train.trial.run``): its training seconds per epoch (validation
   excluded), and its whole wall time (data, build, warm-up, validation, measurement) over the floor's
-  time for the same number of epochs.
+  time for the same number of epochs: for a cell's first trial, which traces the model's compiled
+  functions, and for the next seed's, which reuses them as a study's further seeds do.
 
 Per-epoch figures are medians over the epochs after the first (the first carries compilation).
 Each path is timed with its results waited for: every epoch ends by reading a value back.
@@ -85,6 +86,9 @@ def measure(study: Path, profile: str | None) -> dict:
     result = trial.run(s, 0, resolved.study.target)
     trial_wall = time.perf_counter() - start
     suite = result.history["epoch_train_s"]
+    start = time.perf_counter()
+    trial.run(s, 1, resolved.study.target)
+    next_trial_wall = time.perf_counter() - start
 
     steady = lambda seconds: statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]  # noqa: E731
     return {
@@ -98,6 +102,7 @@ def measure(study: Path, profile: str | None) -> dict:
         "bare_epoch_s": steady(bare),
         "suite_epoch_s": steady(suite),
         "suite_trial_wall_s": trial_wall,
+        "suite_next_trial_wall_s": next_trial_wall,
         "floor_epochs_s": sum(floor),
     }
 

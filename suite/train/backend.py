@@ -3,13 +3,15 @@
 The rest of the suite uses Keras 3 APIs only. Here live the four things that
 cannot: making a backend deterministic, naming the device it computes on,
 taking a gradient (Keras 3 has no backend-neutral gradient call), and, on
-TensorFlow, running a whole training epoch as one compiled call.
+TensorFlow, running a whole training epoch, or an inference pass, as one
+compiled call.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import weakref
 from functools import lru_cache
 
 import keras
@@ -22,19 +24,38 @@ def name() -> str:
 _determinism_on = False
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, tensorflow_global: bool = True) -> None:
     """Seed Python, NumPy and the backend; on TensorFlow also make ops deterministic.
 
     With op determinism a rerun of a trial with the same seed gives identical
     metrics on the same machine (TensorFlow then also turns XLA off under
     ``jit_compile="auto"``). JAX is deterministic on CPU given the seed; torch
     gets ``use_deterministic_algorithms``.
+
+    ``tensorflow_global=False`` seeds all but TensorFlow's global seed. Setting that seed
+    clears TensorFlow's kernel cache, and every compiled function then pays its set-up again
+    on its next call (about 0.3 s, more than a short trial's epochs). Only TensorFlow's own
+    stateful random ops read it (``fit``'s tf.data shuffle, used in pretraining); Keras layers
+    draw from Keras's seed generator and the compiled epoch shuffles with a stateless op.
     """
     global _determinism_on
-    keras.utils.set_random_seed(seed)
+    backend = name()
+    if tensorflow_global or backend != "tensorflow":
+        keras.utils.set_random_seed(seed)
+    else:  # keras.utils.set_random_seed without its tf.random.set_seed
+        import random
+
+        import numpy as np
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+        random.seed(seed)
+        np.random.seed(seed)
     if _determinism_on:
         return
-    backend = name()
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -107,6 +128,30 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
             step(order[full * batch_size :])
 
     return lambda seed: epoch(tf.constant(seed, tf.int64))
+
+
+_INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
+
+
+def inference(model):
+    """``x -> outputs`` of ``model`` in inference mode. On TensorFlow a ``tf.function`` traced once per
+    model (and input rank), kept while the model lives: an eager call of a small model costs a
+    dispatch per layer, several times its arithmetic, and validation runs every epoch. Elsewhere
+    the model's own call, which those backends dispatch cheaply enough."""
+    if name() != "tensorflow":
+        return lambda x: model(x, training=False)
+    forward = _INFERENCE.get(model)
+    if forward is None:
+        import tensorflow as tf
+
+        owner = weakref.ref(model)  # the function must not keep its model alive
+
+        @tf.function(reduce_retracing=True)
+        def forward(x):
+            return owner()(x, training=False)
+
+        _INFERENCE[model] = forward
+    return forward
 
 
 def training_loop() -> str:

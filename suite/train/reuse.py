@@ -6,7 +6,9 @@ traced for a cell's first trial in this process is kept, and every trial
 (the first included) takes its starting state from a model freshly built and
 compiled with its own seed: weights, dropout and noise generator states, and
 optimizer slots are copied in. A trial thus starts exactly where a model built
-from scratch with its seed would, whether or not the traced one is reused.
+from scratch with its seed would, whether or not the traced one is reused
+(TensorFlow's global seed aside, which nothing in a compiled epoch reads:
+setting it would clear the kept functions' kernels).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Compiled:
-    key: str  # the settings and data it was built for
+    key: str  # the settings and data it was built for (``_key``)
     model: keras.Model
     epoch: object  # loop.compile_epoch's function, or None where the backend has none
 
@@ -36,12 +38,14 @@ _KEPT: Compiled | None = None  # the current cell's: trials run cell by cell, se
 def model_for(settings: Settings, splits, seed: int) -> Compiled:
     """A compiled model for ``settings`` on ``splits``, in the state a fresh build with ``seed`` gives."""
     global _KEPT
-    key = f"{settings.model_dump_json()}|{splits.fingerprint}"
+    key = _key(settings, splits)
     source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
     if _KEPT is None or _KEPT.key != key:
         _KEPT = None
         keras.backend.clear_session()  # a new cell: let the previous cell's model and functions go
-    backend.seed_everything(seed)
+    # The kept model's compiled epoch reads no TensorFlow global seed, and setting it would cost the
+    # kept functions their set-up again: the fresh build is seeded in full only when nothing is kept.
+    backend.seed_everything(seed, tensorflow_global=_KEPT is None)
     fresh = _build(settings, splits, source)
     if _KEPT is None:
         compiled = Compiled(key, fresh, loop.compile_epoch(fresh, settings.train, splits))
@@ -53,6 +57,21 @@ def model_for(settings: Settings, splits, seed: int) -> Compiled:
     _copy(fresh.variables, _KEPT.model.variables)
     _copy(fresh.optimizer.variables, _KEPT.model.optimizer.variables)
     return _KEPT
+
+
+def _key(settings: Settings, splits) -> str:
+    """What a compiled epoch depends on: the settings and data, less what the graph does not hold.
+
+    A constant learning rate is an optimizer variable, copied in with the others, and the epoch
+    budget and patience only steer the loop outside the graph: so the trials of a search over the
+    rate (or of a search and its final runs) share one trace. A schedule holds the rate and the
+    budget in its graph, so then they stay in the key."""
+    train = settings.train
+    ignored = {"patience": None}
+    if train.schedule == "constant":
+        ignored |= {"learning_rate": 0.0, "epochs": 1}
+    settings = settings.model_copy(update={"train": train.model_copy(update=ignored)})
+    return f"{settings.model_dump_json()}|{splits.fingerprint}"
 
 
 def _build(settings: Settings, splits, source) -> keras.Model:
