@@ -263,7 +263,9 @@ def cmd_ui(args) -> int:
         print(f"the tracking server {uri} serves its own UI: open it in a browser")
         return 0
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    # workflowType: MLflow 3 opens on its GenAI pages unless asked for the runs-and-charts view
+    print(f"MLflow UI on http://127.0.0.1:{args.port}/#/experiments?workflowType=machine_learning (Ctrl-C stops it)",
+          file=sys.stderr)
     os.execv(sys.executable, command)
     return 0  # not reached
 

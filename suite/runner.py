@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite import timing
-from suite.analyze import report
+from suite.analyze import notes, report
 from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.study import ResolvedStudy
@@ -131,6 +131,7 @@ def _search(
     code = tags["suite.code_version"]
     _settle_the_record(resolved, tracker, tuner_dir, code, fresh, rerun_stale)
     parent = tracker.start_study(resolved, tags)
+    notes.introduce(resolved, tracker, parent)
     status = "FAILED"
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values

@@ -67,6 +67,21 @@ def first_run(home):
         mp.undo()
 
 
+def test_the_experiment_says_what_it_tests_and_what_was_found(first_run, client):
+    exp = client.get_experiment_by_name("e2e")
+    note = exp.tags["mlflow.note.content"]
+    assert note.startswith("**Claim:** Every trial is trained, recorded and reported.")
+    assert "| The diverging rate ends with a lower training accuracy. | **" in note  # the verdict, once reported
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = runs(client, "study")[0]
+    assert "2 cells x 2 seeds = 4 trials" in parent.data.tags["mlflow.note.content"]
+    assert parent.data.metrics["trials_finished"] == 4 and "test_accuracy/learning_rate 0.05" in parent.data.metrics
+    trial = runs(client, "trial")[0]
+    assert trial.info.run_name.startswith("learning_rate=") and trial.data.params["model.init"] == "normal"
+    assert [d.dataset.name for d in trial.inputs.dataset_inputs] == ["mnist1d"]
+    assert trial.inputs.dataset_inputs[0].dataset.digest == trial.data.tags["data.fingerprint"]
+
+
 def test_every_trial_is_a_finished_child_run(first_run, client):
     (parent,) = runs(client, "study")
     trials = runs(client, "trial")

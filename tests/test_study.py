@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from suite.errors import StudyError
-from suite.study import apply_overrides, find_study, load_study, parse_yaml
+from suite.study import Settings, apply_overrides, find_study, load_study, parse_yaml
 
 # The example of issue #2, verbatim: it must keep running as written.
 EXAMPLE = """\
@@ -232,3 +232,25 @@ def test_the_identity_of_a_study_ignores_settings_left_at_their_default(tmp_path
     b.write_text(base + "model: {dropout: 0.0}\n")  # the default, spelt out
     c.write_text(base + "model: {dropout: 0.1}\n")
     assert load_study(a).config_sha == load_study(b).config_sha != load_study(c).config_sha
+
+
+def test_a_trial_records_only_the_settings_that_act_on_it():
+    from suite.study.applicable import in_effect, plain
+
+    s = Settings.model_validate({"data": {"dataset": "mnist1d"}, "model": {"init": "he_normal"}, "train": {"optimizer": "adam"}})
+    shown = in_effect(s)
+    assert shown["model.init"] == "he_normal" and shown["data.dataset"] == "mnist1d"
+    for unused in ("data.synthetic.samples", "train.momentum", "model.init_std", "model.groups", "pretrain.epochs", "train.lr_final"):
+        assert unused not in shown, unused
+    assert "train.momentum" in in_effect(s, keep=("train.momentum",))  # a grid axis always shows
+    momentum = Settings.model_validate({"train": {"optimizer": "momentum", "schedule": "cosine"}, "data": {"dataset": "synthetic"}})
+    assert {"train.momentum", "train.lr_final", "data.synthetic.samples"} <= set(in_effect(momentum))
+    assert [plain(v) for v in ("he_normal", 0.5, None, [0, 1], True)] == ["he_normal", "0.5", "None", "[0, 1]", "True"]
+
+
+def test_run_names_read_like_cells():
+    from suite.record.writing import short_label
+
+    assert short_label({"model.dropout": 0.5, "data.train_size": 4000}) == "dropout=0.5 train_size=4000"
+    assert short_label({"model.dropout": 0.1, "data.augment.dropout": 0.2}) == "model.dropout=0.1 data.augment.dropout=0.2"
+    assert short_label({}) == "base"

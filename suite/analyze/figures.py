@@ -1,4 +1,4 @@
-"""Report figures: learning curves per cell, and headline metrics against the grid."""
+"""Report figures: learning curves per cell (faceted by the grid), and headline metrics against the grid."""
 
 from __future__ import annotations
 
@@ -20,23 +20,56 @@ PANELS = (
 )
 
 
-def curves(histories: dict[int, list[list[tuple[int, float]]]], labels: dict[int, str], metric: str, path: Path):
-    """Median over seeds per epoch, with a band from the lowest to the highest seed."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(histories), 1)))
-    for color, (cell, runs) in zip(colors, sorted(histories.items())):
-        frame = pd.DataFrame({i: dict(run) for i, run in enumerate(runs)}).sort_index()
-        if frame.empty:
-            continue
-        ax.plot(frame.index, frame.median(axis=1), color=color, label=labels[cell], lw=1.6)
-        if frame.shape[1] > 1:
-            ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.18, lw=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(histories) > 6 else 1)
-    ax.set_title(f"{metric}: median over seeds, band = min..max")
+def curves(histories: dict[int, list[list[tuple[int, float]]]], cells: dict[int, dict], metric: str, path: Path,
+           target: float | None = None):
+    """Median over seeds per epoch, with a band from the lowest to the highest seed.
+
+    One panel per value of the grid's second axis (and any further ones); within a panel one colour per
+    value of the first axis, from a palette whose neighbours differ, labelled by that value only. With a
+    ``target``, a dashed line marks it and a dot where each cell's median first reaches it."""
+    axes = list(next(iter(cells.values()), {}))
+    colour_axis, facet_axes = (axes[0], axes[1:]) if axes else (None, [])
+    facets = list(dict.fromkeys(tuple(cells[c][a] for a in facet_axes) for c in sorted(histories)))
+    shades = list(dict.fromkeys(cells[c][colour_axis] if colour_axis else "all" for c in sorted(histories)))
+    palette = plt.cm.tab10.colors if len(shades) <= 10 else plt.cm.tab20.colors
+    columns = min(len(facets), 3) or 1
+    rows = -(-len(facets) // columns) if facets else 1
+    fig, panels = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    for ax, facet in zip(panels.flat, facets or [()]):
+        for cell, runs in sorted(histories.items()):
+            if tuple(cells[cell][a] for a in facet_axes) != facet:
+                continue
+            frame = pd.DataFrame({i: dict(run) for i, run in enumerate(runs)}).sort_index()
+            if frame.empty:
+                continue
+            shade = cells[cell][colour_axis] if colour_axis else "all"
+            color = palette[shades.index(shade) % len(palette)]
+            median = frame.median(axis=1)
+            ax.plot(frame.index, median, color=color, label=str(shade), lw=1.6)
+            if frame.shape[1] > 1:
+                ax.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.15, lw=0)
+            if target is not None:
+                reached = median[median >= target]
+                if not reached.empty:
+                    ax.plot(reached.index[0], reached.iloc[0], "o", color=color, ms=5, mec="black", mew=0.6)
+        if target is not None:
+            ax.axhline(target, color="grey", ls="--", lw=0.9)
+        ax.set_title(", ".join(f"{_short(a)}={v}" for a, v in zip(facet_axes, facet)) or metric, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in panels[:, 0]:
+        ax.set_ylabel(metric)
+    for ax in list(panels.flat)[len(facets or [()]):]:
+        ax.set_visible(False)
+    panels.flat[0].legend(fontsize=7, title=_short(colour_axis) if colour_axis else None, title_fontsize=7,
+                          ncol=2 if len(shades) > 6 else 1)
+    marks = "; dashed: the target, dot: where the median first reaches it" if target is not None else ""
+    fig.suptitle(f"{metric}: median over seeds, band = min..max{marks}", fontsize=9)
     _save(fig, path)
+
+
+def _short(axis: str) -> str:
+    return axis.rpartition(".")[2]
 
 
 def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
@@ -52,7 +85,7 @@ def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
         for key, group in groups:
             if metric not in group:
                 continue
-            label = ", ".join(f"{a}={v}" for a, v in zip(others, key if isinstance(key, tuple) else (key,)))
+            label = ", ".join(f"{_short(a)}={v}" for a, v in zip(others, key if isinstance(key, tuple) else (key,)))
             xs = group[x_axis] if numeric else group[x_axis].map(order.index) if x_axis else pd.Series(0, group.index)
             ax.scatter(xs, group[metric], s=12, alpha=0.5)
             means = group.assign(_x=xs).groupby("_x")[metric].mean()

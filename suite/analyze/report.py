@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, figures, verdict
+from suite.analyze import aggregate, figures, notes, verdict
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
@@ -39,7 +39,6 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     histories: dict[int, list] = {}
     for row in trials[trials["status"] == "FINISHED"].itertuples():
         histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
-    labels = {cell.index: cell.label for cell in resolved.cells}
 
     out.mkdir(parents=True, exist_ok=True)
     columns = ["cell", *resolved.axes, "seed", "status"]
@@ -50,7 +49,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "code_version", "run_id", "error"]].to_csv(index=False)
     )
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
-    figures.curves(histories, labels, "val_accuracy", out / "curves.png")
+    target = resolved.study.target
+    marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
+    figures.curves(histories, {c.index: c.values for c in resolved.cells}, "val_accuracy", out / "curves.png", marked)
     figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
     if not progress.empty:
         shown = ["cell", "trial", "status", "values", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
@@ -63,10 +64,14 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         diagnosed(trials, tracker, {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}, out)
     study_run = tracker.latest_study_run(resolved)
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
-    atomic_write(out / "verdicts.json", json.dumps(scorecard_entry(resolved, verdicts, study_run), indent=2) + "\n")
+    entry = scorecard_entry(resolved, verdicts, study_run)
+    atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts, progress, found))
-    if parent_run:
-        tracker.log_artifacts(parent_run, out)
+    run_id = parent_run or (study_run.info.run_id if study_run else None)
+    if run_id:  # the parent run shows the report, and the UI the verdicts
+        tracker.log_artifacts(run_id, out)
+        figures_made = sorted(p.name for p in out.glob("*.png"))
+        notes.publish(resolved, tracker, run_id, trials, summary, verdicts, figures_made, entry["wall_s"])
     return out / "report.md"
 
 

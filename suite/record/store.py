@@ -51,8 +51,18 @@ class Store:
                 Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
             self.client = _Guarded(MlflowClient(tracking_uri=uri), uri)
             self.client.search_experiments(max_results=1)
+            if uri.startswith("sqlite:"):
+                self._forget_default()
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
             raise TrackingError(f"tracking store {uri}: cannot be reached ({one_line(e)})") from None
+
+    def _forget_default(self) -> None:
+        """MLflow puts an empty ``Default`` experiment in every new database, pointing at ``mlruns/0``; a
+        suite's own store holds studies only, so an empty one is deleted (one with runs is left alone)."""
+        default = self.client.get_experiment_by_name("Default")
+        if default is not None and default.lifecycle_stage == "active":
+            if not self.client.search_runs([default.experiment_id], max_results=1, run_view_type=ViewType.ALL):
+                self.client.delete_experiment(default.experiment_id)
 
     def experiment(self, name: str, create: bool = True) -> str | None:
         """The study's experiment id, created on first use (before any worker starts)."""

@@ -1,7 +1,9 @@
 """Writing runs: one parent run per ``suite run``, one child run per trial or search trial.
 
-A trial's settings go in as params, its per-epoch metrics with ``step=epoch``
-in batches, its provenance as tags.
+A trial's run is named like its cell (``dropout=0.5 train_size=4000 seed=1``);
+the settings that act on it go in as params with plain values (the full
+settings as ``settings.json``), its data as a dataset input, its per-epoch
+metrics with ``step=epoch`` in batches, its provenance as tags.
 """
 
 from __future__ import annotations
@@ -10,29 +12,37 @@ import json
 import time
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE as MLFLOW_NOTE  # also the experiment's description
 
 from suite.errors import TrackingError
 from suite.record.store import Store, one_line, study_tags
 from suite.study import Cell, ResolvedStudy
+from suite.study.applicable import in_effect, plain
 
+EXPERIMENT_KIND = "mlflow.experimentKind"  # read by the UI to choose the experiment's page
 BATCH = 1000  # MLflow's limit on metrics per log_batch call
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_train_s")
 
 
-def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = json.dumps(value)
-    return out
+def short_label(values: dict) -> str:
+    """A cell's values by their last name (``dropout=0.5 train_size=4000``), full names where two would clash."""
+    last = [axis.rpartition(".")[2] for axis in values]
+    names = [short if last.count(short) == 1 else axis for short, axis in zip(last, values)]
+    return " ".join(f"{n}={plain(v)}" for n, v in zip(names, values.values())) or "base"
 
 
 class Writer(Store):
     """Writes a study's runs."""
+
+    _datasets: dict[str, str]  # run id -> the dataset its trial was started on, until the trial finishes
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._datasets = {}
 
     def start_study(self, resolved: ResolvedStudy, provenance: dict[str, str]) -> str:
         exp = self.experiment(resolved.name)
@@ -47,8 +57,7 @@ class Writer(Store):
             run = self.client.create_run(exp, run_name=f"{resolved.name} [{resolved.profile_name}]", tags=tags)
         except Exception as e:  # noqa: BLE001
             raise TrackingError(f"tracking store {self.uri}: cannot write a run ({one_line(e)})") from None
-        settings = flatten(resolved.study.settings().model_dump(mode="json"))
-        self._params(run.info.run_id, settings)
+        self._params(run.info.run_id, in_effect(resolved.study.settings(), keep=tuple(resolved.axes)))
         return run.info.run_id
 
     def start_trial(
@@ -66,8 +75,11 @@ class Writer(Store):
         }
         if tuned is not None:
             tags["suite.tuned"] = json.dumps(tuned)
-        run = self.client.create_run(self.experiment(resolved.name), run_name=f"{cell.label} seed={seed}", tags=tags)
-        self._params(run.info.run_id, {**flatten(cell.settings.model_dump(mode="json")), "seed": str(seed)})
+        name = f"{short_label(cell.values)} seed={seed}"
+        run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
+        self._params(run.info.run_id, {**in_effect(cell.settings, keep=tuple(resolved.axes)), "seed": seed})
+        self.client.log_dict(run.info.run_id, cell.settings.model_dump(mode="json"), "settings.json")
+        self._datasets[run.info.run_id] = cell.settings.data.dataset
         return run.info.run_id
 
     def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance) -> str:
@@ -82,12 +94,14 @@ class Writer(Store):
             "suite.search_trial": trial_id,
             "suite.search_values": json.dumps(values),
         }
-        name = f"{cell.label} search #{int(trial_id) + 1}"
+        name = f"{short_label(cell.values)} search #{int(trial_id) + 1}"
         run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
-        self._params(run.info.run_id, {k: json.dumps(v) for k, v in values.items()})
+        self._params(run.info.run_id, values)
+        self._datasets[run.info.run_id] = cell.settings.data.dataset
         return run.info.run_id
 
     def finish_trial(self, run_id: str, result) -> None:
+        """A trial's metrics, its data as an input, its artifacts; the run ends FINISHED."""
         now = int(time.time() * 1000)
         metrics = [
             Metric(key, value, now, epoch)
@@ -107,6 +121,9 @@ class Writer(Store):
             run_id,
             tags=[RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))],
         )
+        dataset = self._datasets.pop(run_id, None)
+        if dataset:
+            self.client.log_inputs(run_id, datasets=[data_input(dataset, result.splits_fingerprint)])
         for name, content in result.artifacts.items():
             self.client.log_dict(run_id, content, name)
         self.client.set_terminated(run_id, "FINISHED")
@@ -121,10 +138,37 @@ class Writer(Store):
     def log_dict(self, run_id: str, content: dict, name: str) -> None:
         self.client.log_dict(run_id, content, name)
 
+    def describe_experiment(self, name: str, markdown: str) -> None:
+        """The experiment's description in the UI, which opens it as model training (runs and their
+        charts) rather than as the GenAI overview of traces that MLflow 3 shows an untyped experiment."""
+        experiment = self.experiment(name)
+        self.client.set_experiment_tag(experiment, MLFLOW_NOTE, markdown)
+        self.client.set_experiment_tag(experiment, EXPERIMENT_KIND, "custom_model_development")
+
+    def describe_run(self, run_id: str, markdown: str) -> None:
+        self.client.set_tag(run_id, MLFLOW_NOTE, markdown)
+
+    def log_summary(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Metrics of the study as a whole (step 0), on its parent run."""
+        now = int(time.time() * 1000)
+        items = [Metric(k, v, now, 0) for k, v in metrics.items()]
+        for i in range(0, len(items), BATCH):
+            self.client.log_batch(run_id, metrics=items[i : i + BATCH])
+
+    def log_table(self, run_id: str, table, name: str) -> None:
+        self.client.log_table(run_id, table, name)
+
     def log_artifacts(self, run_id: str, folder: Path) -> None:
         self.client.log_artifacts(run_id, str(folder))
 
-    def _params(self, run_id: str, params: dict[str, str]) -> None:
-        items = [Param(k, v[:6000]) for k, v in params.items()]
+    def _params(self, run_id: str, params: dict) -> None:
+        items = [Param(k, plain(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow's limit on params per log_batch call
             self.client.log_batch(run_id, params=items[i : i + 100])
+
+
+def data_input(name: str, fingerprint: str) -> DatasetInput:
+    """The data a trial trained on, for the UI's Dataset column: its name, and the fingerprint of its
+    splits as digest (the same name with another digest is other data: another subsample or file)."""
+    dataset = MetaDataset(CodeDatasetSource({"suite.dataset": name}), name=name, digest=fingerprint)
+    return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, "training")])

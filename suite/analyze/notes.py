@@ -1,0 +1,109 @@
+"""What the MLflow UI shows of a study before anyone opens a trial.
+
+The experiment's description (``mlflow.note.content``) states the claim, its
+sources and the study file when a run starts, and the verdicts with the
+report's figures once the report is built. The study's parent run gets a
+description (profile, grid, counts), per-cell summary metrics (so the UI's
+chart view has something to draw while the trials are collapsed under it) and
+the trials table.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from suite.record import Tracker
+from suite.record.writing import short_label
+from suite.study import ResolvedStudy
+
+SUMMARY_METRICS = ("test_accuracy", "best_val_accuracy", "generalization_gap")  # per-cell means on the parent run
+FIGURES = ("curves.png", "metrics.png", "search.png")
+
+
+def introduce(resolved: ResolvedStudy, tracker: Tracker, parent: str) -> None:
+    """At the start of a run: what the study tests, on the experiment; what this run does, on its parent run."""
+    tracker.describe_experiment(resolved.name, "\n".join(claim(resolved)))
+    tracker.describe_run(parent, run_note(resolved))
+
+
+def publish(resolved: ResolvedStudy, tracker: Tracker, run_id: str, trials: pd.DataFrame, summary: pd.DataFrame,
+            verdicts, figures: list[str], wall_s: float | None) -> None:
+    """Once the report is built: the verdicts on the experiment, the summary and the trials table on ``run_id``."""
+    lines = [*claim(resolved), *verdict_table(verdicts), *figure_links(run_id, figures)]
+    tracker.describe_experiment(resolved.name, "\n".join(lines))
+    tracker.log_summary(run_id, summary_metrics(resolved, summary, verdicts, trials, wall_s))
+    shown = [c for c in ("cell", *resolved.axes, "seed", "status", "test_accuracy", "best_val_accuracy",
+                         "epochs_to_target", "generalization_gap", "run_id") if c in trials]
+    table = trials[shown].assign(cell=[_label(resolved, c) for c in trials["cell"]])
+    tracker.log_table(run_id, table.astype(object).where(table.notna(), None), "trials.json")
+
+
+def claim(resolved: ResolvedStudy) -> list[str]:
+    s = resolved.study
+    return [  # the claim first: the UI shows the first line until the description is expanded
+        f"**Claim:** {s.claim}",
+        "",
+        f"**Study:** {s.title}. **Sources:** {'; '.join(s.sources) or 'none given'}",
+        "",
+        f"**Study file:** `{resolved.path.name}` (sha256 {resolved.file_sha[:12]}). Reproduce: "
+        f"`suite run {resolved.name}{f' --profile {resolved.profile}' if resolved.profile else ''}`. "
+        "Each child run is one trial, named by its cell and seed; the parent run holds the report, its figures "
+        "and a summary per cell.",
+        "",
+    ]
+
+
+def run_note(resolved: ResolvedStudy) -> str:
+    s = resolved.study
+    grid = "; ".join(f"`{axis}` in {', '.join(map(str, values))}" for axis, values in s.grid.items()) or "one cell"
+    tuned = f" Nuisance settings re-tuned per cell by a {s.tune.algorithm} search of {s.tune.trials} trials." if s.tune else ""
+    return (
+        f"Profile **{resolved.profile_name}**: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
+        f"{len(resolved.trials)} trials of {s.train.epochs} epochs at most. Grid: {grid}. Seeds: "
+        f"{', '.join(map(str, s.seeds))}.{tuned} Expand this run to see its trials."
+    )
+
+
+def verdict_table(verdicts) -> list[str]:
+    if not verdicts:
+        return ["No expectations: the study only describes its measurements.", ""]
+    lines = ["### Verdicts", "", "| expectation | verdict | p (Holm) | observed |", "|---|---|---|---|"]
+    for v in verdicts:
+        p = "–" if v.p_holm is None or (isinstance(v.p_holm, float) and math.isnan(v.p_holm)) else f"{v.p_holm:.3g}"
+        lines.append(f"| {v.says} | **{v.verdict}** | {p} | {v.observed} |")
+    return [*lines, ""]
+
+
+def figure_links(run_id: str, figures: list[str]) -> list[str]:
+    """Links the UI resolves (its own artifact route) to the figures logged with the parent run."""
+    links = [f"[{name}](get-artifact?path={name}&run_uuid={run_id})" for name in FIGURES if name in figures]
+    return [f"**Figures:** {', '.join(links)} (the full report is `report.md` in the parent run's artifacts)", ""] if links else []
+
+
+def summary_metrics(resolved: ResolvedStudy, summary: pd.DataFrame, verdicts, trials: pd.DataFrame,
+                    wall_s: float | None) -> dict[str, float]:
+    """Counts of verdicts and trials, the wall time, and each cell's mean of a few metrics (``test_accuracy/dropout 0.5``)."""
+    out = {f"verdicts_{kind}": float(sum(v.verdict == kind for v in verdicts)) for kind in ("supported", "refuted", "inconclusive")}
+    out["trials_finished"] = float((trials["status"] == "FINISHED").sum())
+    if wall_s is not None:
+        out["wall_s"] = float(wall_s)
+    for row in summary.itertuples(index=False):
+        label = _metric_safe(_label(resolved, row.cell))
+        for metric in SUMMARY_METRICS:
+            value = getattr(row, f"{metric}_mean", math.nan)
+            if value is not None and math.isfinite(value):
+                out[f"{metric}/{label}"] = float(value)
+    return out
+
+
+def _label(resolved: ResolvedStudy, index: int) -> str:
+    cells = {c.index: c for c in resolved.cells}
+    return short_label(cells[index].values) if index in cells else str(index)
+
+
+def _metric_safe(text: str) -> str:
+    """MLflow metric names allow letters, digits, ``_ - . : /`` and spaces: ``dropout=0.5`` -> ``dropout 0.5``."""
+    return re.sub(r"[^\w.\-: ]", " ", text.replace("=", " ")).strip()

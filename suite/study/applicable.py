@@ -1,0 +1,73 @@
+"""Which settings a trial actually uses, as flat dotted names with plain values.
+
+A study file's settings carry every block's defaults, most of which do nothing
+for a given trial (``data.synthetic.*`` for an mnist1d study, ``train.momentum``
+for Adam). ``in_effect`` keeps the ones that act, so a reader of a run (in the
+MLflow UI, say) sees the few that matter; the full settings stay available as
+``Settings.model_dump``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suite.study.settings import KFold, Settings
+
+MOMENTUM_OPTIMIZERS = {"momentum", "nesterov"}
+BUILT_IN_OPTIMIZERS = {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"}
+
+
+def flat(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"width": 8}}`` -> ``{"model.width": 8}``."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The settings that act on a trial with ``settings``, flat; ``keep`` (e.g. the grid's axes) always stays."""
+    d, m, t = settings.data, settings.model, settings.train
+    unused = set()
+    if d.dataset != "synthetic":
+        unused.add("data.synthetic.")
+    if not isinstance(d.validation, KFold):
+        unused.add("data.fold")
+    if d.imbalance.ratio == 1.0:
+        unused.add("data.imbalance.")
+    if m.family != "cnn":
+        unused |= {"model.kernel_size", "model.stride"}
+    if m.family != "gru":
+        unused.add("model.bidirectional")
+    if m.init != "normal":
+        unused.add("model.init_std")
+    if m.normalization != "group":
+        unused.add("model.groups")
+    if m.dropout == 0 or m.normalization == "none":
+        unused.add("model.dropout_at")
+    if t.optimizer in BUILT_IN_OPTIMIZERS - MOMENTUM_OPTIMIZERS:  # a registered optimizer may read either
+        unused.add("train.momentum")
+    if t.optimizer in BUILT_IN_OPTIMIZERS - {"adamw"}:
+        unused.add("train.weight_decay")
+    if t.schedule == "constant":
+        unused.add("train.lr_final")
+    if t.transfer == "scratch":
+        unused.add("pretrain.")
+    everything = flat(settings.model_dump(mode="json"))
+    return {
+        name: value
+        for name, value in everything.items()
+        if name in keep or not any(name == u or (u.endswith(".") and name.startswith(u)) for u in unused)
+    }
+
+
+def plain(value: Any) -> str:
+    """A value as a person writes it: ``he_normal``, ``0.5``, ``None``, ``[0, 1]`` (not JSON-quoted)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {plain(v)}" for k, v in value.items()) + "}"
+    return str(value)
