@@ -168,3 +168,9 @@ def test_the_parent_run_charts_a_summary_and_holds_the_report(store, ui, browser
     # The UI groups the summary by its prefix: a section per metric, a chart per cell
     show(browser, f"{base}/model-metrics{ML}", "test_accuracy\n(2)", "width 32", shot=tmp_path / "parent-charts.png")
     show(browser, f"{base}/artifacts{ML}", "report.md", "curves.png", "trials.json", shot=tmp_path / "parent-artifacts.png")
+    # The experiment's description links the figures through the UI's own artifact route: they open.
+    note = exp.tags["mlflow.note.content"]
+    link = f"get-artifact?path=curves.png&run_uuid={parent.info.run_id}"
+    assert f"]({link})" in note
+    with urllib.request.urlopen(f"{ui}/{link}", timeout=10) as reply:
+        assert reply.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -81,15 +81,17 @@ def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
     groups = list(done.groupby(others, sort=False)) if others else [((), done)]
     numeric = x_axis is not None and pd.api.types.is_numeric_dtype(done[x_axis])
     order = sorted(done[x_axis].unique()) if numeric else list(dict.fromkeys(done[x_axis])) if x_axis else ["base"]
+    palette = plt.cm.tab10.colors if len(groups) <= 10 else plt.cm.tab20.colors
     for ax, (metric, title) in zip(panels, PANELS):
-        for key, group in groups:
+        for g, (key, group) in enumerate(groups):
             if metric not in group:
                 continue
-            label = ", ".join(f"{_short(a)}={v}" for a, v in zip(others, key if isinstance(key, tuple) else (key,)))
+            label = ", ".join(str(v) for v in (key if isinstance(key, tuple) else (key,)))  # the legend's title names them
             xs = group[x_axis] if numeric else group[x_axis].map(order.index) if x_axis else pd.Series(0, group.index)
-            ax.scatter(xs, group[metric], s=12, alpha=0.5)
+            color = palette[g % len(palette)]  # a group's points and its line share one colour
+            ax.scatter(xs, group[metric], s=12, alpha=0.45, color=color)
             means = group.assign(_x=xs).groupby("_x")[metric].mean()
-            ax.plot(means.index, means.values, marker="o", lw=1.4, label=label or None)
+            ax.plot(means.index, means.values, marker="o", lw=1.4, color=color, label=label or None)
         if metric not in done or done[metric].notna().sum() == 0:
             ax.text(0.5, 0.5, "no trial reached the target", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_title(title, fontsize=9)
@@ -99,10 +101,15 @@ def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
         if numeric and _log_spaced(order):
             ax.set_xscale("symlog", linthresh=min(v for v in order if v > 0))
         ax.grid(alpha=0.3)
-    if others:
-        panels[0].legend(fontsize=7)
+    right = 1.0
+    if others:  # beside the panels, where it hides no point
+        handles, names = panels[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="center right", fontsize=7, frameon=False, title=", ".join(map(_short, others)),
+                   title_fontsize=7)
+        right = 1 - 2.6 / (4 * len(PANELS) + 2.6)
+        fig.set_figwidth(4 * len(PANELS) + 2.6)
     fig.suptitle("points: seeds; line: mean over seeds (censored trials omitted from the right-hand panels)", fontsize=9)
-    _save(fig, path)
+    _save(fig, path, right=right)
 
 
 def _log_spaced(values) -> bool:
@@ -110,8 +117,8 @@ def _log_spaced(values) -> bool:
     return len(positive) >= 3 and max(positive) / min(positive) >= 100
 
 
-def _save(fig, path: Path):
-    fig.tight_layout()
+def _save(fig, path: Path, right: float = 1.0):
+    fig.tight_layout(rect=(0, 0, right, 1))
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, dpi=110, format=path.suffix.lstrip("."))
     plt.close(fig)
@@ -166,24 +173,27 @@ def _layer_profile(series: dict[str, list[tuple[int, float]]], prefix: str, step
     return layers, values
 
 
-def diagnostics(per_cell: dict[int, list[dict]], labels: dict[int, str], path: Path):
-    """Activation spread and gradient norm against depth (at initialization), and the first-to-last gradient ratio per epoch.
+def diagnostics(per_cell: dict[int, list[dict]], labels: dict[int, str], path: Path, legend_title: str | None = None):
+    """Activation spread and gradient norm against depth (at initialization and after training), and the
+    first-to-last gradient ratio per epoch; only the panels with measurements are drawn.
 
     ``per_cell``: cell -> one dict per seed of ``metric key -> [(step, value)]``; lines are medians over seeds.
+    Cells are told apart by colour (a qualitative palette) and, past its colours, by dash; the legend sits
+    beside the panels, so it never hides a line.
     """
-    fig, panels = plt.subplots(1, 4, figsize=(17, 3.9))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(per_cell), 1)))
-    drawn = [False] * 4
-    for color, (cell, seeds) in zip(colors, sorted(per_cell.items())):
-        for ax_i, (prefix, step) in enumerate((("act_std", 0), ("grad_norm", 0), ("grad_norm", None))):
-            profiles = [_layer_profile(s, prefix, step) for s in seeds]
-            profiles = [p for p in profiles if p[0]]
-            if not profiles:
-                continue
-            layers = profiles[0][0]
-            stack = np.array([p[1] for p in profiles if p[0] == layers])
-            panels[ax_i].plot(layers, np.median(stack, axis=0), marker="o", ms=3, color=color, label=labels[cell])
-            drawn[ax_i] = True
+    titles = (
+        "activation std per layer, at initialization",
+        "gradient norm per layer (kernels), at initialization",
+        "gradient norm per layer, after the last epoch",
+        "gradient norm: first layer / last hidden layer",
+    )
+    lines: dict[int, list[tuple[int, list, list]]] = {i: [] for i in range(len(titles))}  # panel -> (cell, x, y)
+    for cell, seeds in sorted(per_cell.items()):
+        for i, (prefix, step) in enumerate((("act_std", 0), ("grad_norm", 0), ("grad_norm", None))):
+            profiles = [p for p in (_layer_profile(s, prefix, step) for s in seeds) if p[0]]
+            if profiles:
+                layers = profiles[0][0]
+                lines[i].append((cell, layers, np.median(np.array([p[1] for p in profiles if p[0] == layers]), axis=0)))
         ratios = []
         for s in seeds:
             first = dict(s.get("grad_norm/01", []))
@@ -194,27 +204,31 @@ def diagnostics(per_cell: dict[int, list[dict]], labels: dict[int, str], path: P
             ratios.append({e: first[e] / last[e] for e in first if e in last and last[e] > 0})
         if ratios:
             frame = pd.DataFrame(ratios).T.sort_index()
-            panels[3].plot(frame.index, frame.median(axis=1), color=color, label=labels[cell])
-            drawn[3] = True
-    titles = (
-        "activation std per layer, at initialization",
-        "gradient norm per layer (kernels), at initialization",
-        "gradient norm per layer, after the last epoch",
-        "gradient norm: first layer / last hidden layer",
-    )
-    for i, (ax, title) in enumerate(zip(panels, titles)):
-        ax.set_title(title, fontsize=9)
+            lines[3].append((cell, list(frame.index), list(frame.median(axis=1))))
+    shown = [i for i in range(len(titles)) if lines[i]] or [0]
+    fig, panels = plt.subplots(1, len(shown), figsize=(4.4 * len(shown) + 2.6, 3.9), squeeze=False)
+    order = sorted(per_cell)
+    palette = plt.cm.tab10.colors if len(order) <= 10 else plt.cm.tab20.colors
+    dashes = ("-", "--", ":", "-.")
+    for ax, i in zip(panels[0], shown):
+        for cell, x, y in lines[i]:
+            k = order.index(cell)
+            style = dict(color=palette[k % len(palette)], ls=dashes[(k // len(palette)) % len(dashes)], label=labels[cell])
+            ax.plot(x, y, marker="o" if i < 3 else None, ms=3, lw=1.3, **style)
+        ax.set_title(titles[i], fontsize=9)
         ax.set_xlabel("layer (1 = nearest the input)" if i < 3 else "epoch (0 = initialization)")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        if drawn[i]:
+        if lines[i]:
             ax.set_yscale("log")
         else:
             ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.grid(alpha=0.3)
-    if drawn[0] or drawn[1]:
-        panels[0 if drawn[0] else 1].legend(fontsize=6)
+    handles, names = panels[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="center right", fontsize=6, ncol=1 if len(names) <= 24 else 2, frameon=False,
+                   title=legend_title, title_fontsize=7)
     fig.suptitle("diagnostics on a fixed probe batch, training mode; lines: median over seeds", fontsize=9)
-    _save(fig, path)
+    _save(fig, path, right=1 - 2.4 / (4.4 * len(shown) + 2.6) * (1 if len(names) <= 24 else 1.8))  # room for the legend
 
 
 def activation_histograms(histograms: dict[int, dict], labels: dict[int, str], path: Path, max_layers: int = 10):

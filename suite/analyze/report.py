@@ -61,7 +61,8 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         budget = max((c.tune.trials * c.settings.train.epochs for c in resolved.cells if c.tune), default=0)
         figures.search_curves(progress, groups, budget, out / "search.png")
     if resolved.study.diagnostics:  # short labels: the figures have many panels
-        diagnosed(trials, tracker, {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}, out)
+        labels = {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}
+        diagnosed(trials, tracker, labels, out, legend_title=", ".join(a.rpartition(".")[2] for a in resolved.axes) or None)
     study_run = tracker.latest_study_run(resolved)
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
     entry = scorecard_entry(resolved, verdicts, study_run)
@@ -75,7 +76,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     return out / "report.md"
 
 
-def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path) -> None:
+def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path, legend_title: str | None = None) -> None:
     """The diagnostics figures, from the per-layer series and histograms each trial logged."""
     done = trials[trials["status"] == "FINISHED"]
     keys = [c for c in done.columns if c.startswith(("act_std/", "grad_norm/"))]
@@ -87,7 +88,7 @@ def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], ou
             found = tracker.load_json(row.run_id, "activations_init.json")
             if found:
                 histograms[row.cell] = found
-    figures.diagnostics(per_cell, labels, out / "diagnostics.png")
+    figures.diagnostics(per_cell, labels, out / "diagnostics.png", legend_title)
     if histograms:
         figures.activation_histograms(histograms, labels, out / "activations.png")
 
