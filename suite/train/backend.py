@@ -92,15 +92,18 @@ def gradients(loss_fn, values: list) -> list:
 
 
 def compiled_epoch(model, x, y, sample_weight, batch_size: int):
-    """On TensorFlow, a function ``epoch(seed) -> None`` that runs one epoch of ``model.train_step``
-    over shuffled batches inside one ``tf.function``; ``None`` on the other backends.
+    """On TensorFlow, a function ``epoch(seed) -> logs`` that runs one epoch of ``model.train_step``
+    over shuffled batches inside one ``tf.function`` and returns the epoch's training metrics (as
+    ``fit`` logs them, NumPy scalars); ``None`` on the other backends.
 
     Keras's ``fit`` on TensorFlow pays a dispatch per step (its data iterator and a function call),
     which for small models costs several times the arithmetic. Here the training split stays on the
     device as tensors, the epoch's order is drawn from ``seed`` (a pair: trial seed, epoch) with a
     stateless op, and the loop over batches runs in the graph. ``train_step`` is Keras's own: the
-    same loss (with regularization), sample weights, optimizer update and metrics as ``fit``. Full
-    batches come first in a ``tf.range`` loop, the last partial batch (if any) after it.
+    same loss (with regularization), sample weights, optimizer update and metrics as ``fit``. One
+    ``tf.range`` loop takes the batches in order, the last one partial where the split does not
+    divide evenly: ``train_step`` is traced once, its batch dimension left unknown. The metrics
+    are reset and read inside the same call: done eagerly, each costs a dispatch per variable.
     """
     if name() != "tensorflow":
         return None
@@ -113,21 +116,20 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
     x, y = tf.constant(x), tf.constant(y)
     w = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
     n = int(y.shape[0])
-    full, rest = divmod(n, batch_size)
-
-    def step(index):
-        batch = (tf.gather(x, index), tf.gather(y, index))
-        model.train_step(batch if w is None else (*batch, tf.gather(w, index)))
+    steps = -(-n // batch_size)
 
     @tf.function(reduce_retracing=True)
     def epoch(seed):
+        model.reset_metrics()
         order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
-        for i in tf.range(full):
-            step(tf.slice(order, [i * batch_size], [batch_size]))
-        if rest:
-            step(order[full * batch_size :])
+        for i in tf.range(steps):
+            start = i * batch_size
+            index = tf.slice(order, [start], [tf.minimum(batch_size, n - start)])
+            batch = (tf.gather(x, index), tf.gather(y, index))
+            model.train_step(batch if w is None else (*batch, tf.gather(w, index)))
+        return model.get_metrics_result()
 
-    return lambda seed: epoch(tf.constant(seed, tf.int64))
+    return lambda seed: {k: v.numpy() for k, v in epoch(tf.constant(seed, tf.int64)).items()}
 
 
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled forward pass

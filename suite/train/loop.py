@@ -44,10 +44,8 @@ def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int) -> dict[s
     model.stop_training = False
     hooks.on_train_begin()
     for epoch in range(t.epochs):
-        model.reset_metrics()
         hooks.on_epoch_begin(epoch)
-        epoch_fn((seed, epoch))  # the epoch's shuffle: fixed by the trial's seed and the epoch
-        logs = {k: float(v) for k, v in model.get_metrics_result().items()}
+        logs = {k: float(v) for k, v in epoch_fn((seed, epoch)).items()}  # the shuffle: fixed by seed and epoch
         hooks.on_test_begin()  # the clock stops: validation is not training time
         logs["val_loss"], logs["val_accuracy"] = measure.evaluate(model, splits.x_val, splits.y_val)
         hooks.on_test_end()
