@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from suite import console
 from suite.errors import SuiteError
@@ -50,17 +53,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
     p.add_argument("--rerun-stale", action="store_true",
                    help="rerun trials recorded by an earlier study file or code version (kept, marked superseded)")
+    p.add_argument("--takeover", action="store_true",
+                   help="go on although the study's run is RUNNING from another workspace or machine (that process is gone)")
     p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
     p.add_argument("--listen", metavar="HOST:PORT",
-                   help="serve the oracle there for workers on other machines (e.g. 0.0.0.0:8000); implies parallel mode")
+                   help="serve the oracle there for workers on other machines (e.g. 0.0.0.0:8000, which needs a token); "
+                        "implies parallel mode")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="the workers' shared token, its first line (default: SUITE_TOKEN; local workers get a random one)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve the oracle over TLS with this certificate (with --tls-key)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
 
     p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
     p.add_argument("study")
     p.add_argument("--profile")
     p.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
     p.add_argument("--id", default=None, help="this worker's name, unique among the workers (default: host-pid)")
+    p.add_argument("--token-file", metavar="FILE", help="the chief's token, its first line (default: SUITE_TOKEN)")
+    p.add_argument("--tls-ca", metavar="PEM", help="the chief serves TLS: trust its certificate if signed by this CA")
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
@@ -91,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console.quiet()
     try:
-        return COMMANDS[args.command](args)
+        with sigterm_as_interrupt():
+            return COMMANDS[args.command](args)
     except SuiteError as e:
         console.close_line()
         print(f"error: {e}", file=sys.stderr)
@@ -100,6 +113,25 @@ def main(argv: list[str] | None = None) -> int:
         console.close_line()
         print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Inside, SIGTERM (a scheduler's stop, ``kill``) ends a command as Ctrl-C does: the trial in flight is
+    marked KILLED, the study's run closed, and a rerun resumes. Python's default would end the process
+    at once, leaving runs RUNNING until the next run notices."""
+    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _load(name: str, profile: str | None = None, train: bool = False):
@@ -128,15 +160,18 @@ def _load_all(names: list[str], profile: str | None = None, train: bool = False)
 def cmd_run(args) -> int:
     if args.workers < 0:
         raise SuiteError(f"--workers: must be 0 or more, got {args.workers}")
+    access = _access(args, chief=True)  # flags are checked before any store or trial is touched
     if args.listen:
         if len(args.studies) > 1:
             raise SuiteError("--listen: serves one study's oracle; give one study")
+        from suite.search import access as guard
         from suite.search.distributed import parse_address
 
-        parse_address(args.listen, "--listen")  # before any store or trial is touched
+        host, _ = parse_address(args.listen, "--listen")
+        guard.check_listen(host, args.listen, access)
     ws, studies = _load_all(args.studies, args.profile, train=True)
     from suite import timing
-    from suite.runner import Parallel, run_study
+    from suite.runner import Parallel, Record, run_study
 
     try:
         for resolved in studies:
@@ -145,14 +180,27 @@ def cmd_run(args) -> int:
                 f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
                 file=sys.stderr,
             )
-            parallel = Parallel(args.workers, args.listen or "127.0.0.1:0") if args.workers or args.listen else None
+            parallel = Parallel(args.workers, args.listen or "127.0.0.1:0", access) if args.workers or args.listen else None
             with timing.section("command"):
-                path = run_study(resolved, ws, fresh=args.fresh, rerun_stale=args.rerun_stale, parallel=parallel)
+                record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
+                path = run_study(resolved, ws, record, parallel=parallel)
             print(f"report: {path}", flush=True)
     finally:
         if args.timings:
             timing.write(args.timings)
     return 0
+
+
+def _access(args, chief: bool):
+    """The credentials the command's flags and environment give: a chief's token and certificate, a worker's token and CA."""
+    from suite.search import access as guard
+
+    if chief:
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise SuiteError("--tls-cert and --tls-key go together (the certificate and its private key)")
+        return guard.Access(guard.token(args.token_file), cert=guard.readable("--tls-cert", args.tls_cert),
+                            key=guard.readable("--tls-key", args.tls_key))
+    return guard.Access(guard.token(args.token_file), ca=guard.readable("--tls-ca", args.tls_ca))
 
 
 def cmd_worker(args) -> int:
@@ -162,7 +210,7 @@ def cmd_worker(args) -> int:
     from suite.runner import work
 
     worker_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
-    ran = work(resolved, ws, args.chief, worker_id)
+    ran = work(resolved, ws, args.chief, worker_id, _access(args, chief=False))
     print(f"{worker_id}: no trials left; ran {ran}", file=sys.stderr)
     return 0
 

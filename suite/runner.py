@@ -10,13 +10,14 @@ from __future__ import annotations
 import fcntl
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from suite import timing
 from suite.analyze import notes, report
 from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
+from suite.search.access import Access
 from suite.study import ResolvedStudy
 from suite.train.splits import prepare
 from suite.workspace import Workspace
@@ -24,15 +25,24 @@ from suite.workspace import Workspace
 
 @dataclass(frozen=True)
 class Parallel:
-    """Trials in parallel: ``workers`` local worker processes, the oracle served on ``listen`` (host:port)."""
+    """Trials in parallel: ``workers`` local worker processes, the oracle served on ``listen`` (host:port)
+    to callers with ``access`` (the shared token; a certificate for TLS)."""
 
     workers: int = 0
-    listen: str = "127.0.0.1:0"  # 0.0.0.0:PORT lets workers on other machines connect
+    listen: str = "127.0.0.1:0"  # 0.0.0.0:PORT lets workers on other machines connect (with a token)
+    access: Access = Access()
 
 
-def run_study(
-    resolved: ResolvedStudy, ws: Workspace, fresh: bool = False, rerun_stale: bool = False, parallel: Parallel | None = None
-) -> Path:
+@dataclass(frozen=True)
+class Record:
+    """What a run may do to what the store already holds (the flags of ``suite run``)."""
+
+    fresh: bool = False  # discard the study's recorded trials and start over
+    rerun_stale: bool = False  # rerun trials of another study file or code version (kept, marked superseded)
+    takeover: bool = False  # the study's run RUNNING from another workspace or machine is known dead: go on
+
+
+def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(), parallel: Parallel | None = None) -> Path:
     with timing.section("study.setup"):
         tracker = ws.tracker()
     with timing.section("study.data"):
@@ -41,23 +51,30 @@ def run_study(
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, fresh, rerun_stale, parallel)
+        return _search(resolved, ws, tracker, tuner_dir, record, parallel)
 
 
 def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tuner, parallel: Parallel) -> None:
     """The chief: serve the study's oracle to workers until every trial has ended."""
     import sys
 
+    from suite.search import access as guard
     from suite.search import distributed
 
     if resolved.study.tune is not None:  # the workers apply the values the chief's searches chose
         tracker.log_dict(parent, {str(c.index): c.tuned for c in resolved.cells if c.tuned}, TUNED_FILE)
-    server, chief = distributed.serve(tuner.oracle, parallel.listen)
+    access = parallel.access
+    if parallel.workers and not access.token:  # the workers it starts itself share a token nobody else knows
+        access = replace(access, token=guard.new_token())
+    server, chief = distributed.serve(tuner.oracle, parallel.listen, access)
     say = lambda line: print(f"chief: {line}", file=sys.stderr, flush=True)  # noqa: E731
-    say(f"serving {len(resolved.trials)} trials on {chief}; {parallel.workers} local workers"
+    say(f"serving {len(resolved.trials)} trials on {chief} ({'TLS' if access.tls else 'plain gRPC'}, "
+        f"{'token required' if access.token else 'no token: loopback only'}); {parallel.workers} local workers"
         + ("" if parallel.workers else f"; start workers with: suite worker {resolved.path} --chief HOST:{chief.rpartition(':')[2]}"))
+    if not access.tls and not guard.is_loopback(distributed.parse_address(parallel.listen, "--listen")[0]):
+        say("warning: without TLS the token crosses the network in clear text; add --tls-cert and --tls-key")
     logs = ws.state / "workers" / resolved.name
-    workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs)
+    workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs, access)
     try:
         distributed.wait(tuner.oracle, len(resolved.trials), workers, logs, report=say)
     finally:
@@ -71,8 +88,11 @@ def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str
 TUNED_FILE = "tuned_cells.json"
 
 
-def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> int:
+def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str, access: Access = Access()) -> int:
     """A worker: run the trials the chief hands out, recording each in the shared store, until none are left."""
+    import grpc
+
+    from suite.search import access as guard
     from suite.search import distributed, nuisance
     from suite.search.tuner import StudyTuner
 
@@ -99,7 +119,11 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str) -> 
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
     with distributed.as_worker(chief, worker_id):
         tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
-        tuner.search()
+        distributed.connect(tuner, chief, access)
+        try:
+            tuner.search()
+        except grpc.RpcError as e:
+            raise guard.refused(e, chief) from None
     return tuner.progress.done - tuner.progress.skipped
 
 
@@ -118,9 +142,7 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         yield  # the lock goes with the process, however it ends
 
 
-def _search(
-    resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, fresh: bool, rerun_stale: bool, parallel: Parallel | None
-) -> Path:
+def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None) -> Path:
     from keras_tuner.errors import FatalError
 
     from suite.search import nuisance  # imports keras-tuner and Keras: only when training
@@ -129,15 +151,15 @@ def _search(
     with timing.section("study.setup"):
         tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
-    _settle_the_record(resolved, tracker, tuner_dir, code, fresh, rerun_stale)
-    parent = tracker.start_study(resolved, tags)
+    _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root))
+    parent = tracker.start_study(resolved, tags, str(ws.root))
     notes.introduce(resolved, tracker, parent)
     status = "FAILED"
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
             resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
         with timing.section("study.setup"):
-            tuner = StudyTuner(resolved, tracker, parent, tags, tuner_dir, code)
+            tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code)
         with timing.section("study.trials"):
             if parallel is None:
                 tuner.search()
@@ -163,15 +185,24 @@ def _search(
         return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
 
 
-def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, fresh: bool, rerun_stale: bool) -> None:
-    """Before a run: --fresh forgets the study's trials; stale trials (another file or code) are refused, or
-    with --rerun-stale marked superseded; runs a dead process left RUNNING are marked KILLED."""
-    if fresh:
+def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, record: Record, home: str) -> None:
+    """Before a run: a run of the study live in another workspace is refused; --fresh forgets the study's
+    trials; stale trials (another file or code) are refused, or with --rerun-stale marked superseded;
+    runs a dead process left RUNNING are marked KILLED."""
+    holder = tracker.held_elsewhere(resolved, home)
+    if holder is not None and not record.takeover:
+        tags = holder.data.tags
+        raise SuiteError(
+            f"another `suite run` holds {resolved.name} [{resolved.profile_name}] in {tracker.uri}: its run "
+            f"{holder.info.run_id} is RUNNING on {tags.get('suite.host', '?')} (pid {tags.get('suite.pid', '?')}, "
+            f"workspace {tags.get('suite.home', '?')}); wait for it, or if that process is gone, rerun with --takeover"
+        )
+    if record.fresh:
         shutil.rmtree(tuner_dir, ignore_errors=True)
         tuner_dir.mkdir(parents=True)
         tracker.discard(resolved)
     stale = tracker.stale_trials(resolved, code)
-    if stale and not rerun_stale:
+    if stale and not record.rerun_stale:
         files = {r.data.tags.get("suite.config_sha") for r in stale} - {resolved.config_sha}
         codes = {r.data.tags.get("suite.code_version") for r in stale} - {code}
         why = " and ".join(

@@ -228,3 +228,93 @@ def test_a_second_run_of_the_same_study_refuses_while_the_first_holds_it(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: another `suite run` is already running study 'kill' with profile smoke")
     assert trial_runs(home) == []  # nothing trained, nothing recorded
+
+
+def test_a_study_trains_and_records_in_whichever_store_it_is_pointed_at(tmp_path, monkeypatch, capsys):
+    """The tuner's saved state is not the record: switched to an empty store, the study trains there;
+    switched back, it reruns nothing. Both ways, every store ends with each trial recorded once."""
+    home = home_with_study(tmp_path / "home")
+    monkeypatch.setenv("SUITE_HOME", str(home))
+    stores = {name: f"sqlite:///{tmp_path / name}.db" for name in ("a", "b")}
+
+    def run_in(name: str) -> list[tuple[str, str, str]]:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", stores[name])
+        assert main(["run", "kill", "--profile", "smoke"]) == 0
+        client = MlflowClient(stores[name])
+        runs = client.search_runs([client.get_experiment_by_name("kill").experiment_id], "tags.`suite.kind` = 'trial'")
+        return sorted((r.data.tags["suite.cell"], r.data.tags["suite.seed"], r.info.status) for r in runs)
+
+    every_trial_once = [(c, s, "FINISHED") for c in "01" for s in "01"]
+    assert run_in("a") == every_trial_once
+    assert run_in("b") == every_trial_once  # was: "resuming: 4 of 4", nothing trained, then "no recorded trials"
+    assert "it belongs to another store" in capsys.readouterr().err
+    assert run_in("a") == every_trial_once  # back: nothing rerun, nothing duplicated
+    assert run_in("b") == every_trial_once
+    assert (home / "results" / "kill" / "smoke" / "report.md").exists()
+
+
+def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun_resumes(tmp_path, monkeypatch):
+    home = home_with_study(tmp_path / "home")
+    env = {**os.environ, "SUITE_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    lock = home / ".suite" / "tuner" / "kill" / "smoke.lock"
+    while time.time() < deadline and proc.poll() is None and not lock.exists():
+        time.sleep(0.1)
+    while time.time() < deadline and proc.poll() is None:  # one trial done and the next one training
+        statuses = [r.info.status for r in trial_runs(home)]
+        if "FINISHED" in statuses and "RUNNING" in statuses:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the study ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("interrupted: what finished is recorded")
+    runs = trial_runs(home)
+    assert "KILLED" in {r.info.status for r in runs} and "RUNNING" not in {r.info.status for r in runs}
+    client = MlflowClient(f"sqlite:///{home / '.suite' / 'mlflow.db'}")
+    (study_run,) = client.search_runs([client.get_experiment_by_name("kill").experiment_id], "tags.`suite.kind` = 'study'")
+    assert study_run.info.status == "KILLED"  # closed, not left RUNNING
+
+    assert run_inprocess(home, monkeypatch) == 0
+    finished = [(r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in trial_runs(home) if r.info.status == "FINISHED"]
+    assert sorted(finished) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each exactly once
+
+
+def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeypatch, capsys):
+    """The lock covers one workspace; the store's RUNNING study run covers another workspace (or machine)."""
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = home_with_study(tmp_path / "first"), home_with_study(tmp_path / "second")
+    client = MlflowClient(store)
+
+    def trials():
+        exp = client.get_experiment_by_name("kill")
+        return client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'") if exp else []
+
+    env = {**os.environ, "SUITE_HOME": str(first), "MLFLOW_TRACKING_URI": store}
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        lock = first / ".suite" / "tuner" / "kill" / "smoke.lock"
+        while time.time() < deadline and proc.poll() is None and not lock.exists():
+            time.sleep(0.1)
+        while time.time() < deadline and proc.poll() is None and not trials():
+            time.sleep(0.1)
+        assert proc.poll() is None, "the first run ended before the second could start"
+        monkeypatch.setenv("SUITE_HOME", str(second))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+        assert main(["run", "kill", "--profile", "smoke"]) == 2
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert line.startswith(f"error: another `suite run` holds kill [smoke] in {store}: its run")
+        assert f"pid {proc.pid}, workspace {first}" in line and "--takeover" in line
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert main(["run", "kill", "--profile", "smoke"]) == 0  # the first has finished: nothing left to train
+    finished = sorted((r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in trials() if r.info.status == "FINISHED")
+    assert finished == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")] and len(trials()) == 4

@@ -134,3 +134,64 @@ def test_parallel_workers_through_a_postgres_backed_server_lose_no_run(server, p
     # The study run holds the report's files as artifacts, through the server.
     (study_run,) = client.search_runs([exp], "tags.`suite.kind` = 'study'")
     assert "report.md" in {a.path for a in client.list_artifacts(study_run.info.run_id)}
+
+
+AUTH_CONFIG = """\
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///{folder}/auth.db
+admin_username = suite-admin
+admin_password = {password}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+def test_a_server_with_basic_auth_records_with_the_right_password_and_refuses_a_wrong_one_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """`mlflow server --app-name basic-auth`: the suite signs in with MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    password = "correct-horse-battery-staple"
+    (tmp_path / "auth.ini").write_text(AUTH_CONFIG.format(folder=tmp_path, password=password))
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(tmp_path / "auth.ini"),
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-test-secret"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth", "--backend-store-uri",
+         f"sqlite:///{tmp_path / 'runs.db'}", "--default-artifact-root", str(tmp_path / "artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server --app-name basic-auth did not start")
+        uri = f"http://127.0.0.1:{port}"
+        (tmp_path / "home" / "studies").mkdir(parents=True)
+        (tmp_path / "home" / "studies" / "team.yaml").write_text(STUDY)
+        monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "suite-admin")
+
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
+        assert main(["run", "team"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+        assert line.startswith(f"error: tracking store {uri}: the server refused the credentials")
+        assert "MLFLOW_TRACKING_PASSWORD" in line
+
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        client = MlflowClient(uri)
+        assert client.get_experiment_by_name("team") is None  # the refused run wrote nothing
+        assert main(["run", "team"]) == 0
+        exp = client.get_experiment_by_name("team").experiment_id
+        runs = client.search_runs([exp], "tags.`suite.kind` = 'trial'")
+        assert len(runs) == 6 and {r.info.status for r in runs} == {"FINISHED"}
+    finally:
+        os.killpg(process.pid, 9)
+        process.wait()

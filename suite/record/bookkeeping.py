@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from suite.record.store import Store
 from suite.study import ResolvedStudy
 
@@ -31,6 +34,19 @@ class Bookkeeping(Store):
         for run in runs:
             self.client.set_tag(run.info.run_id, "suite.superseded", "true")
 
+    def held_elsewhere(self, resolved: ResolvedStudy, home: str):
+        """A RUNNING study run of this study and profile that another live ``suite run`` may hold: one from
+        another workspace on this machine whose process is alive, or one from another machine (whose
+        process cannot be checked from here). Runs of this workspace are the lock's: never another's."""
+        here = socket.gethostname()
+        for run in self.runs(resolved.name, "study", resolved.config_sha):
+            tags = run.data.tags
+            if run.info.status != "RUNNING" or (tags.get("suite.host") == here and tags.get("suite.home") == home):
+                continue
+            if tags.get("suite.host") != here or _alive(tags.get("suite.pid")):
+                return run
+        return None
+
     def close_orphans(self, resolved: ResolvedStudy) -> int:
         """Mark runs left RUNNING by a process that died as KILLED, so none looks finished."""
         orphans = [
@@ -42,3 +58,13 @@ class Bookkeeping(Store):
         for run in orphans:
             self.client.set_terminated(run.info.run_id, "KILLED")
         return len(orphans)
+
+
+def _alive(pid: str | None) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True

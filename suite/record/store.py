@@ -35,7 +35,8 @@ class _Guarded:
             try:
                 return method(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
-                raise TrackingError(f"tracking store {self._uri}: {name} failed ({one_line(e)})") from None
+                refused = _refusal(e)
+                raise TrackingError(f"tracking store {self._uri}: {refused or f'{name} failed ({one_line(e)})'}") from None
 
         return call
 
@@ -49,12 +50,14 @@ class Store:
         try:
             if uri.startswith("sqlite:///"):
                 Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            self.client = _Guarded(MlflowClient(tracking_uri=uri), uri)
-            self.client.search_experiments(max_results=1)
-            if uri.startswith("sqlite:"):
-                self._forget_default()
+            client = MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
-            raise TrackingError(f"tracking store {uri}: cannot be reached ({one_line(e)})") from None
+            refused = _refusal(e)
+            raise TrackingError(f"tracking store {uri}: {refused or f'cannot be reached ({one_line(e)})'}") from None
+        self.client = _Guarded(client, uri)
+        if uri.startswith("sqlite:"):
+            self._forget_default()
 
     def _forget_default(self) -> None:
         """MLflow puts an empty ``Default`` experiment in every new database, pointing at ``mlruns/0``; a
@@ -105,6 +108,19 @@ def study_tags(resolved: ResolvedStudy) -> dict[str, str]:
         "suite.file_sha": resolved.file_sha,
         "suite.config_sha": resolved.config_sha,
     }
+
+
+def _refusal(e: Exception) -> str | None:
+    """What to say when a server with authentication (``mlflow server --app-name basic-auth``) refused us."""
+    status = getattr(e, "get_http_status_code", lambda: None)()
+    text = str(e)
+    if status == 401 or "error code 401" in text:
+        return ("the server refused the credentials (HTTP 401): set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD to an account it knows")
+    if status == 403 or "error code 403" in text:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this account")
+        return f"{user} may not write here (HTTP 403): ask the server's admin for EDIT permission on the experiment"
+    return None
 
 
 def one_line(e: Exception) -> str:

@@ -9,6 +9,8 @@ metrics with ``step=epoch`` in batches, its provenance as tags.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -44,12 +46,16 @@ class Writer(Store):
         super().__init__(*args, **kwargs)
         self._datasets = {}
 
-    def start_study(self, resolved: ResolvedStudy, provenance: dict[str, str]) -> str:
+    def start_study(self, resolved: ResolvedStudy, provenance: dict[str, str], home: str = "") -> str:
         exp = self.experiment(resolved.name)
         tags = {
             **provenance,
             **study_tags(resolved),
             "suite.kind": "study",
+            # Who holds the study while this run is RUNNING: another workspace's `suite run` checks them.
+            "suite.host": socket.gethostname(),
+            "suite.pid": str(os.getpid()),
+            "suite.home": home,
             "suite.axes": json.dumps(resolved.axes),
             "suite.trials": str(len(resolved.trials)),
         }

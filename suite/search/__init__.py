@@ -3,6 +3,6 @@
 Owns the oracles that enumerate a study's cells x seeds (``oracle``), the tuner
 that runs the oracle's trials and records each (``tuner``), the nuisance search
 that re-tunes settings per cell (``nuisance``), and the distributed chief and
-workers (``distributed``). Takes a resolved study; hands each trial to
+workers (``distributed``) with who may talk to them (``access``). Takes a resolved study; hands each trial to
 ``suite.train`` and its result to ``suite.record``.
 """

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from suite.errors import SuiteError
+from suite.search import access as guard
 
 POLL_S = 0.5
 
@@ -32,8 +33,9 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def serve(oracle, listen: str):
-    """Serve ``oracle`` on ``listen`` (HOST:PORT; port 0 picks a free one).
+def serve(oracle, listen: str, access: guard.Access):
+    """Serve ``oracle`` on ``listen`` (HOST:PORT; port 0 picks a free one), to callers with ``access``'s token
+    (if any), over TLS if it has a certificate.
 
     Returns the server and the address local workers dial (loopback when listening on every interface)."""
     import grpc
@@ -41,13 +43,23 @@ def serve(oracle, listen: str):
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
     host, port = parse_address(listen, "--listen")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))  # one request at a time, as keras-tuner's chief
+    guard.check_listen(host, listen, access)
+    # One request at a time, as keras-tuner's chief; every call passes the token check first.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=guard.interceptors(access))
     protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = guard.add_port(server, f"{host}:{port}", access)
     if not bound:
         raise SuiteError(f"--listen {listen}: cannot listen there (port in use, or not this machine's address)")
     server.start()
     return server, f"{'127.0.0.1' if host == '0.0.0.0' else host}:{bound}"
+
+
+def connect(tuner, chief: str, access: guard.Access) -> None:
+    """Point a worker's tuner at the chief through a channel with ``access``'s token, TLS and bounded wait
+    (keras-tuner's own client dials an insecure channel and waits an hour for each answer)."""
+    from keras_tuner.src import protos
+
+    tuner.oracle.stub = protos.get_service_grpc().OracleStub(guard.channel(chief, access))
 
 
 @contextmanager
@@ -91,10 +103,13 @@ def requeue(oracle, worker_id: str) -> None:
         oracle.tuner_ids.discard(worker_id)
 
 
-def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) -> dict[str, subprocess.Popen]:
-    """Start ``count`` local workers (``suite worker``), each logging to logs/<id>.log."""
+def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, access: guard.Access) -> dict[str, subprocess.Popen]:
+    """Start ``count`` local workers (``suite worker``), each logging to logs/<id>.log, with the chief's token
+    (in their environment, never on a command line that ``ps`` shows) and, under TLS, its certificate as their CA."""
     logs.mkdir(parents=True, exist_ok=True)
     env = os.environ.copy()
+    if access.token:
+        env[guard.TOKEN_ENV] = access.token
     # Workers sharing one GPU: each takes memory as it needs it instead of all of it up front.
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -104,6 +119,8 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path) 
         command = [sys.executable, "-m", "suite", "worker", str(study), "--chief", chief, "--id", worker_id]
         if profile:
             command += ["--profile", profile]
+        if access.cert is not None:
+            command += ["--tls-ca", str(access.cert)]
         with open(logs / f"{worker_id}.log", "w") as log:  # the worker keeps its own copy of the file
             workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     return workers

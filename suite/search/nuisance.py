@@ -202,6 +202,9 @@ class SearchTuner(RecordedTuner):
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
         self.progress = Progress(total=total, done=self.finished(), label=f"search {cell.label}")
 
+    def holds(self, trial) -> bool:
+        return trial.trial_id in self.recorded
+
     def _run(self, trial):
         values = trial.hyperparameters.values
         epochs = cost(values, self.cell.settings.train.epochs)
@@ -237,7 +240,7 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
         if cell.tune is None or cell.tune.algorithm == "none":
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
-        tuner = SearchTuner(resolved, cell, tracker, parent, provenance, directory, code)
+        tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code)
         tuner.search()
         best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
         if not best:

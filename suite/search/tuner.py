@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import shutil
+import sys
 import traceback
 
 import keras_tuner
@@ -39,6 +41,34 @@ class RecordedTuner(BaseTuner):
         self.resolved, self.tracker = resolved, tracker
         self.last_metrics: dict = {}
         self.progress: Progress | None = None
+
+    @classmethod
+    def resume(cls, *args, **kwargs):
+        """The tuner with its saved state, or started afresh when that state claims trials the store does
+        not hold (it was left by a run against another store, or the store was emptied since).
+
+        MLflow is the record; keras-tuner's state is only where a search stands. Trials the store does
+        hold are still not rerun: a fresh search replays them from the record without training."""
+        tuner = cls(*args, **kwargs)
+        unrecorded = tuner.unrecorded()
+        if unrecorded:
+            print(
+                f"{tuner.resolved.name}: the saved search state ({tuner.project_dir}) holds {unrecorded} finished "
+                f"trials that {tuner.tracker.uri} does not (it belongs to another store, or this one was emptied): "
+                "the search starts over here, rerunning nothing this store has",
+                file=sys.stderr,
+            )
+            shutil.rmtree(tuner.project_dir)
+            tuner = cls(*args, **kwargs)
+        return tuner
+
+    def unrecorded(self) -> int:
+        """Trials the saved state says finished but the store has no finished run of."""
+        return sum(t.status == "COMPLETED" and not self.holds(t) for t in getattr(self.oracle, "trials", {}).values())
+
+    def holds(self, trial) -> bool:
+        """Whether the store has a finished run of ``trial``."""
+        raise NotImplementedError
 
     def finished(self) -> int:
         """Trials this tuner's saved state already holds (a resumed search starts its count there); a worker,
@@ -95,6 +125,10 @@ class StudyTuner(RecordedTuner):
         # MLflow is the record: a trial finished there is never run again, even when a crash
         # came between MLflow's write and the tuner's own save.
         self.recorded = tracker.finished_trials(resolved, code)
+
+    def holds(self, trial) -> bool:
+        cell, seed = self.plan.decode(trial.hyperparameters.values)
+        return (cell.index, seed) in self.recorded
 
     def _run(self, trial):
         cell, seed = self.plan.decode(trial.hyperparameters.values)
