@@ -179,6 +179,8 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     finally:
         try:
             tracker.end(parent, status)
+            if status == "KILLED":  # the interrupt may have come between a trial's run opening and its own guard
+                tracker.close_orphans(resolved)
         except TrackingError:
             pass  # the store is gone; the next run marks this run KILLED
     with timing.section("study.report"):

@@ -153,15 +153,23 @@ def wait_for(predicate, seconds=240):
     return False
 
 
-def test_a_worker_with_a_wrong_token_stops_in_one_line_and_records_nothing(tmp_path):
-    home = tmp_path / "home"
+def serving_chief(home, study: str):
+    """A chief (`suite run --listen`, with the token) serving ``study`` on a free loopback port: (port, process)."""
     (home / "studies").mkdir(parents=True)
-    (home / "studies" / "par.yaml").write_text(STUDY)
+    (home / "studies" / "par.yaml").write_text(study)
     port = free_port()
     chief = suite(home, "run", "par", "--listen", f"127.0.0.1:{port}", token=TOKEN)
+    # The lock exists once the store is created and migrated; the port opens once the searches are done.
+    if not wait_for(lambda: (home / ".suite" / "tuner" / "par" / "base.lock").exists() and _listening(port)):
+        os.killpg(chief.pid, signal.SIGKILL)
+        pytest.fail("the chief did not start serving")
+    return port, chief
+
+
+def test_a_worker_with_a_wrong_token_stops_in_one_line_and_records_nothing(tmp_path):
+    home = tmp_path / "home"
+    port, chief = serving_chief(home, STUDY)
     try:
-        # The lock exists once the store is created and migrated; the port opens once the searches are done.
-        assert wait_for(lambda: (home / ".suite" / "tuner" / "par" / "base.lock").exists() and _listening(port))
         assert trials(home) == []
         intruder = suite(home, "worker", "par", "--chief", f"127.0.0.1:{port}", "--id", "intruder", token="wrong")
         _, err = intruder.communicate(timeout=120)
@@ -178,9 +186,8 @@ def test_a_worker_with_a_wrong_token_stops_in_one_line_and_records_nothing(tmp_p
             ("0", "0", "FINISHED"), ("0", "1", "FINISHED"), ("1", "0", "FINISHED"), ("1", "1", "FINISHED")
         ]
     finally:
-        for process in (chief,):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+        if chief.poll() is None:
+            os.killpg(chief.pid, signal.SIGKILL)
 
 
 def _listening(port: int) -> bool:
@@ -190,13 +197,9 @@ def _listening(port: int) -> bool:
 
 def test_killing_the_chief_stops_its_workers_and_a_restart_finishes_the_study(tmp_path):
     home = tmp_path / "home"
-    (home / "studies").mkdir(parents=True)
-    (home / "studies" / "par.yaml").write_text(SLOW)
-    port = free_port()
-    chief = suite(home, "run", "par", "--listen", f"127.0.0.1:{port}", token=TOKEN)
+    port, chief = serving_chief(home, SLOW)
     worker = None
     try:
-        assert wait_for(lambda: (home / ".suite" / "tuner" / "par" / "base.lock").exists() and _listening(port))
         worker = suite(home, "worker", "par", "--chief", f"127.0.0.1:{port}", "--id", "worker0", token=TOKEN, wait="5")
         assert wait_for(lambda: any(r.info.status == "FINISHED" for r in trials(home)))
         os.killpg(chief.pid, signal.SIGKILL)  # the chief dies while its worker trains
