@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 
-from suite import console
+from suite import console, stopping
 from suite.errors import SuiteError
 
 HELP = """\
@@ -103,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console.quiet()
     try:
-        with sigterm_as_interrupt():
+        with stopping.on_request(at_safe_points=args.command in TRAINING):
             return COMMANDS[args.command](args)
     except SuiteError as e:
         console.close_line()
@@ -113,25 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         console.close_line()
         print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
         return 130
-
-
-@contextmanager
-def sigterm_as_interrupt():
-    """Inside, SIGTERM (a scheduler's stop, ``kill``) ends a command as Ctrl-C does: the trial in flight is
-    marked KILLED, the study's run closed, and a rerun resumes. Python's default would end the process
-    at once, leaving runs RUNNING until the next run notices."""
-    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _load(name: str, profile: str | None = None, train: bool = False):
@@ -318,4 +296,5 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
+TRAINING = {"run", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
 COMMANDS = {"run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

@@ -271,7 +271,8 @@ def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun
     assert proc.poll() is None, "the study ended before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
+    assert "SIGTERM: stopping at the end of this epoch or trial" in err
     assert err.strip().splitlines()[-1].startswith("interrupted: what finished is recorded")
     runs = trial_runs(home)
     assert "KILLED" in {r.info.status for r in runs} and "RUNNING" not in {r.info.status for r in runs}
@@ -282,6 +283,45 @@ def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun
     assert run_inprocess(home, monkeypatch) == 0
     finished = [(r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in trial_runs(home) if r.info.status == "FINISHED"]
     assert sorted(finished) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each exactly once
+
+
+def test_sigterm_during_start_up_stops_at_the_first_trial_and_leaves_nothing_running(tmp_path):
+    """Raised at once, a SIGTERM during the imports left TensorFlow half-imported, was swallowed, or crashed the
+    interpreter; a request is now honoured where the suite checks for it."""
+    home = home_with_study(tmp_path / "home")
+    env = {**os.environ, "SUITE_HOME": str(home), "PYTHONFAULTHANDLER": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    db = home / ".suite" / "mlflow.db"  # the store is opened after the handler is set, before the first trial
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not db.exists():
+        time.sleep(0.02)
+    assert proc.poll() is None, "the study ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted: what finished is recorded")
+    assert "RUNNING" not in {r.info.status for r in trial_runs(home)}
+
+
+def test_a_stop_request_waits_for_a_safe_point_and_a_second_one_stops_at_once():
+    from suite import stopping
+
+    with stopping.on_request(at_safe_points=True):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler has run: only marked
+        with pytest.raises(KeyboardInterrupt):
+            stopping.check()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+    stopping.check()  # leaving clears what was pending
+    with stopping.on_request(at_safe_points=False):
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeypatch, capsys):

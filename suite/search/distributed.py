@@ -19,6 +19,7 @@ from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 
+from suite import stopping
 from suite.errors import SuiteError
 from suite.search import access as guard
 
@@ -131,6 +132,7 @@ def wait(oracle, plan_size: int, workers: dict[str, subprocess.Popen], logs: Pat
     workers are gone (and none were expected from elsewhere) with trials left, stop with an error."""
     alive = dict(workers)
     while unfinished(oracle, plan_size) > 0:
+        stopping.check()
         for worker_id, process in list(alive.items()):
             if process.poll() is not None:
                 del alive[worker_id]

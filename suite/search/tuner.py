@@ -19,7 +19,7 @@ import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError, FatalError
 
-from suite import timing
+from suite import stopping, timing
 from suite.train import trial as trials
 from suite.search.oracle import GridOracle
 from suite.console import Progress
@@ -76,6 +76,7 @@ class RecordedTuner(BaseTuner):
         return sum(t.status in ("COMPLETED", "FAILED") for t in getattr(self.oracle, "trials", {}).values())
 
     def run_trial(self, trial):
+        stopping.check()  # a safe point: a stop requested between trials ends the search before the next one
         try:
             with timing.section("tuner.run_trial"):
                 return self._run(trial)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from suite import stopping
 from suite.train.optimizers import optimizer
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """A safe point at the end of every epoch: a pending SIGTERM or Ctrl-C stops the fit here (``suite.stopping``)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        stopping.check()
 
 
 class LearningRate(keras.callbacks.Callback):

@@ -57,7 +57,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         probe = probing.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
         probes = [probing.Recorder(probe)]
     with timing.section("trial.fit"):
-        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *probes]
+        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *probes, fitting.StopOnRequest()]
         history = loop.fit(model, compiled.epoch, settings.train, splits, callbacks, seed)
     history["learning_rate"] = lr.values
     history["epoch_train_s"] = clock.seconds
