@@ -94,7 +94,7 @@ def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
     s = settings(model={"dropout": 0.3})
     trial.run(s, seed=0, target=TARGET)
     after_another_seed = trial.run(s, seed=1, target=TARGET)  # the cell's traced model, re-initialised
-    reuse._KEPT = None  # forget it: the next trial builds and traces from scratch
+    reuse.forget()  # the next trial builds and traces from scratch
     fresh = trial.run(s, seed=1, target=TARGET)
     assert after_another_seed.history == {**fresh.history, "epoch_train_s": after_another_seed.history["epoch_train_s"]}
     assert {k: v for k, v in after_another_seed.metrics.items() if not k.endswith("_s")} == {
@@ -106,14 +106,36 @@ def test_a_compiled_model_reused_at_another_learning_rate_and_budget_trains_as_a
     from suite.train import reuse
 
     trial.run(settings(train={"learning_rate": 0.5, "epochs": 3}), seed=0, target=TARGET)
-    kept = reuse._KEPT
+    kept = list(reuse._KEPT.values())
     s = settings(train={"learning_rate": 0.01, "epochs": 2})
     reused = trial.run(s, seed=0, target=TARGET)
-    assert reuse._KEPT is kept  # the same traced model, at the new rate
-    reuse._KEPT = None
+    assert list(reuse._KEPT.values()) == kept  # the same traced model, at the new rate
+    reuse.forget()
     fresh = trial.run(s, seed=0, target=TARGET)
     assert reused.history["learning_rate"] == fresh.history["learning_rate"] == pytest.approx([0.01, 0.01])
     assert reused.history == {**fresh.history, "epoch_train_s": reused.history["epoch_train_s"]}
+
+
+def test_a_search_alternating_between_two_structures_traces_each_once_and_trains_as_fresh_models():
+    from suite.train import reuse
+
+    reuse.forget()
+    a, b = settings(model={"dropout": 0.0}), settings(model={"dropout": 0.3})
+    first_a = trial.run(a, seed=0, target=TARGET)
+    trial.run(b, seed=0, target=TARGET)
+    kept = {key: compiled.model for key, compiled in reuse._KEPT.items()}
+    again_a = trial.run(a, seed=0, target=TARGET)  # back to a: its traced model, not a new one
+    assert {key: compiled.model for key, compiled in reuse._KEPT.items()} == kept
+    reuse.forget()
+    fresh_b = trial.run(b, seed=1, target=TARGET)
+    trial.run(a, seed=1, target=TARGET)
+    reused_b = trial.run(b, seed=1, target=TARGET)
+    untimed = lambda history: {k: v for k, v in history.items() if k != "epoch_train_s"}  # noqa: E731
+    assert untimed(again_a.history) == untimed(first_a.history)
+    assert untimed(reused_b.history) == untimed(fresh_b.history)
+    for width in range(8, 8 + reuse.KEEP + 1):  # a full cache starts over rather than growing
+        trial.run(settings(model={"width": width}), seed=0, target=TARGET)
+    assert len(reuse._KEPT) <= reuse.KEEP
 
 
 def test_class_weights_train_through_the_compiled_epoch():

@@ -3,8 +3,8 @@
 The rest of the suite uses Keras 3 APIs only. Here live the four things that
 cannot: making a backend deterministic, naming the device it computes on,
 taking a gradient (Keras 3 has no backend-neutral gradient call), and, on
-TensorFlow, running a whole training epoch, or an inference pass, as one
-compiled call.
+TensorFlow, running a whole training epoch, an inference pass or a
+diagnostics probe as one compiled call.
 """
 
 from __future__ import annotations
@@ -154,6 +154,16 @@ def inference(model):
 
         _INFERENCE[model] = forward
     return forward
+
+
+def compiled(fn):
+    """``fn`` (tensors in, tensors out) as one compiled call: on TensorFlow a ``tf.function`` (traced
+    once per input signature), elsewhere ``fn`` itself."""
+    if name() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, reduce_retracing=True)
 
 
 def training_loop() -> str:

@@ -54,7 +54,12 @@ def histogram(values: np.ndarray, activation: str) -> tuple[list[float], list[in
 
 
 class Probe:
-    """The model's hidden activations and kernel gradients on one fixed batch."""
+    """The model's hidden activations and kernel gradients on one fixed batch.
+
+    The measurement is one compiled call where the backend has one (``backend.compiled``): run
+    eagerly, a deep network's forward and backward pass cost a dispatch per operation, and the
+    probe runs after every epoch. ``Probe.of`` keeps the latest model's probe, so the trials of a cell,
+    which share their compiled model (``reuse``), share its trace too."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
         self.model, self.activation, self.kinds = model, activation, kinds
@@ -63,37 +68,52 @@ class Probe:
         self.kernels = [next(w for w in layer.trainable_weights if w.name == "kernel") for layer in weight_layers(model)]
         self.taps = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in self.hidden)])
         self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self._compute = backend.compiled(self._uncompiled)
+
+    _last: Probe | None = None  # the latest model's: trials run cell by cell, seed after seed
+
+    @classmethod
+    def of(cls, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]) -> Probe:
+        """The probe of ``model``, made once while it is the latest model probed (a kept model is built for
+        one data split, so its probe batch does not change)."""
+        last = cls._last
+        if last is None or last.model is not model or last.kinds != kinds or last.activation != activation:
+            cls._last = last = cls(model, x, y, activation, kinds)
+        return last
 
     def _call(self, trainable):
         non_trainable = [v.value for v in self.taps.non_trainable_variables]
         outputs, _ = self.taps.stateless_call(trainable, non_trainable, self.x, training=True)
         return outputs
 
-    def measure(self, histograms: bool = False) -> tuple[dict[str, float], dict]:
-        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, if asked, per-layer activation histograms.
-
-        A diverged model gives NaN statistics (left out of the record), never an error."""
-        trainable = [v.value for v in self.taps.trainable_variables]
-        out: dict[str, float] = {}
-        hists = {}
-        if "activations" in self.kinds:
-            outputs = self._call(trainable)
-            for i, h in enumerate(outputs[1:], start=1):
-                values = keras.ops.convert_to_numpy(h)
-                for name, value in activation_stats(values, self.activation).items():
-                    out[f"act_{name}/{i:02d}"] = value
-                if histograms:
-                    hists[i] = histogram(values, self.activation)
+    def _uncompiled(self, trainable):
+        """The hidden activations (if asked) and the kernels' gradients (if asked), as tensors."""
+        hidden = self._call(trainable)[1:] if "activations" in self.kinds else []
+        grads = []
         if "gradients" in self.kinds:
 
             def loss(values):
                 return self.loss(self.y, self._call(values)[0])
 
-            grads = backend.gradients(loss, trainable)
-            by_variable = {id(v): g for v, g in zip(self.taps.trainable_variables, grads)}
-            for i, kernel in enumerate(self.kernels, start=1):
-                g = keras.ops.convert_to_numpy(by_variable[id(kernel)])
-                out[f"grad_norm/{i:02d}"] = float(np.linalg.norm(g))
+            by_variable = dict(zip(map(id, self.taps.trainable_variables), backend.gradients(loss, trainable)))
+            grads = [by_variable[id(kernel)] for kernel in self.kernels]
+        return hidden, grads
+
+    def measure(self, histograms: bool = False) -> tuple[dict[str, float], dict]:
+        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, if asked, per-layer activation histograms.
+
+        A diverged model gives NaN statistics (left out of the record), never an error."""
+        hidden, grads = self._compute([v.value for v in self.taps.trainable_variables])
+        out: dict[str, float] = {}
+        hists = {}
+        for i, h in enumerate(hidden, start=1):
+            values = keras.ops.convert_to_numpy(h)
+            for name, value in activation_stats(values, self.activation).items():
+                out[f"act_{name}/{i:02d}"] = value
+            if histograms:
+                hists[i] = histogram(values, self.activation)
+        for i, g in enumerate(grads, start=1):
+            out[f"grad_norm/{i:02d}"] = float(np.linalg.norm(keras.ops.convert_to_numpy(g)))
         return out, hists
 
 

@@ -2,7 +2,8 @@
 
 Trials of one cell differ only by their seed, and tracing a model's training
 epoch costs more than a short trial's arithmetic. So the model compiled and
-traced for a cell's first trial in this process is kept, and every trial
+traced for a cell's first trial in this process is kept (the last few cells'
+models: a search may alternate between, say, two momentum values), and every trial
 (the first included) takes its starting state from a model freshly built and
 compiled with its own seed: weights, dropout and noise generator states, and
 optimizer slots are copied in. A trial thus starts exactly where a model built
@@ -33,36 +34,44 @@ class Compiled:
     epoch: object  # loop.compile_epoch's function, or None where the backend has none
 
 
-_KEPT: Compiled | None = None  # the current cell's: trials run cell by cell, seed after seed
+KEEP = 4  # compiled models kept at once: a search may alternate between a few structures
+_KEPT: dict[str, Compiled] = {}  # key -> compiled model, the least recently used first
 
 
 def model_for(settings: Settings, splits, seed: int) -> Compiled:
     """A compiled model for ``settings`` on ``splits``, in the state a fresh build with ``seed`` gives."""
-    global _KEPT
     key = _key(settings, splits)
     source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
-    if _KEPT is None or _KEPT.key != key:
-        _KEPT = None
-        _freeze_libraries()
-        # A new cell: let the previous cell's model and functions go. Not with Keras's full garbage
-        # collection: Keras's optimizer on TensorFlow leaves each traced cell's graphs reachable (about
-        # 7,000 objects, 5 MB), so a full collection per cell grew slower cell after cell (1.1 -> 1.6 s
-        # a cell over 90 cells, measured); Python's own collections run as usual.
-        keras.backend.clear_session(free_memory=False)
+    kept = _KEPT.pop(key, None)
+    if kept is None and len(_KEPT) >= KEEP:
+        forget()
     # The kept model's compiled epoch reads no TensorFlow global seed, and setting it would cost the
     # kept functions their set-up again: the fresh build is seeded in full only when nothing is kept.
-    backend.seed_everything(seed, tensorflow_global=_KEPT is None)
+    backend.seed_everything(seed, tensorflow_global=not _KEPT and kept is None)
     fresh = _build(settings, splits, source)
-    if _KEPT is None:
+    if kept is None:
         compiled = Compiled(key, fresh, loop.compile_epoch(fresh, settings.train, splits))
         # Only a compiled epoch is worth keeping. Elsewhere the trial runs model.fit, whose data pipeline
         # and compiled step belong to the model: every trial then trains its own fresh model.
-        _KEPT = compiled if compiled.epoch is not None else None
+        if compiled.epoch is not None:
+            _KEPT[key] = compiled
         return compiled
+    _KEPT[key] = kept  # now the most recently used
     fresh.optimizer.build(fresh.trainable_variables)
-    _copy(fresh.variables, _KEPT.model.variables)
-    _copy(fresh.optimizer.variables, _KEPT.model.optimizer.variables)
-    return _KEPT
+    _copy(fresh.variables, kept.model.variables)
+    _copy(fresh.optimizer.variables, kept.model.optimizer.variables)
+    return kept
+
+
+def forget() -> None:
+    """Let every kept model and its functions go (a study's cells come one after another: when a new
+    one finds the cache full, the old ones are done)."""
+    _KEPT.clear()
+    _freeze_libraries()
+    # Not with Keras's full garbage collection: Keras's optimizer on TensorFlow leaves each traced
+    # cell's graphs reachable (about 7,000 objects, 5 MB), so a full collection per cell grew slower
+    # cell after cell (1.1 -> 1.6 s a cell over 90 cells, measured); Python's own collections run as usual.
+    keras.backend.clear_session(free_memory=False)
 
 
 def _freeze_libraries() -> None:

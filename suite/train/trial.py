@@ -54,7 +54,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     clock, guard, lr = fitting.EpochClock(), fitting.DivergenceGuard(), fitting.LearningRate()
     probes = []
     if diagnostics:  # after the clock in the callback list: probing is never counted as training time
-        probe = probing.Probe(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
+        probe = probing.Probe.of(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
         probes = [probing.Recorder(probe)]
     with timing.section("trial.fit"):
         callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *probes, fitting.StopOnRequest()]
