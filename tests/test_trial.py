@@ -142,3 +142,39 @@ def test_class_weights_train_through_the_compiled_epoch():
     rebalanced = settings(data={"imbalance": {"ratio": 4.0, "minority": 3}, "rebalance": "class_weight"})
     result = trial.run(rebalanced, seed=0, target=TARGET)
     assert len(result.history["loss"]) == rebalanced.train.epochs and all(math.isfinite(v) for v in result.history["loss"])
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_the_suites_momentum_sgd_steps_exactly_as_keras_sgd(nesterov):
+    import keras
+    import numpy as np
+
+    from suite.train.optimizers import _momentum_sgd
+
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    weights = []
+    for make in (keras.optimizers.SGD, _momentum_sgd(keras)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)])
+        model.compile(make(0.1, momentum=0.9, nesterov=nesterov), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        for _ in range(5):
+            model.train_on_batch(x, y)
+        weights.append([w.numpy() for w in model.weights])
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def test_a_search_over_momentum_shares_one_trace_and_trains_as_fresh_models():
+    from suite.train import reuse
+
+    reuse.forget()
+    at = lambda m: settings(train={"optimizer": "momentum", "momentum": m, "learning_rate": 0.05})  # noqa: E731
+    trial.run(at(0.9), seed=0, target=TARGET)
+    reused = trial.run(at(0.5), seed=0, target=TARGET)
+    assert len(reuse._KEPT) == 1  # one trace for both nonzero momenta
+    trial.run(at(0.0), seed=0, target=TARGET)
+    assert len(reuse._KEPT) == 2  # zero momentum has no slots: its own trace
+    reuse.forget()
+    fresh = trial.run(at(0.5), seed=0, target=TARGET)
+    untimed = lambda history: {k: v for k, v in history.items() if k != "epoch_train_s"}  # noqa: E731
+    assert untimed(reused.history) == untimed(fresh.history)

@@ -8,6 +8,7 @@ at import.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from suite.train.registry import Registry
@@ -18,14 +19,52 @@ known = OPTIMIZERS.names
 
 _BUILT_IN = {
     "sgd": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, **clip),
-    "momentum": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, momentum=t.momentum, **clip),
-    "nesterov": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, momentum=t.momentum, nesterov=True, **clip),
+    "momentum": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, **clip),
+    "nesterov": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, nesterov=True, **clip),
     "rmsprop": lambda keras, lr, t, clip: keras.optimizers.RMSprop(lr, **clip),
     "adam": lambda keras, lr, t, clip: keras.optimizers.Adam(lr, **clip),
     "adamw": lambda keras, lr, t, clip: keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip),
 }
 for _name, _builder in _BUILT_IN.items():
     optimizer_kind(_name)(_builder)
+
+
+VARIABLE_MOMENTUM = ("momentum", "nesterov")  # built-ins whose momentum is a variable: see _momentum_sgd
+
+
+@functools.cache
+def _momentum_sgd(keras):
+    """Keras's SGD with its momentum held in an optimizer variable, as its learning rate is.
+
+    Keras reads ``momentum`` as a Python number, so each value is a constant of the traced step and a
+    search over momentum retraced every trial. Held in a variable, one compiled epoch serves every
+    nonzero value (``reuse`` copies it in with the other optimizer variables). The update is Keras's,
+    term for term (``keras/src/optimizers/sgd.py``); a momentum of zero builds no slots and takes
+    Keras's plain step."""
+
+    class MomentumSGD(keras.optimizers.SGD):
+        def build(self, variables):
+            if self.built:
+                return
+            super().build(variables)
+            if self.momentum != 0:
+                self.momentum_value = self.add_variable((), keras.initializers.Constant(self.momentum), name="momentum_value")
+
+        def update_step(self, gradient, variable, learning_rate):
+            if self.momentum == 0:
+                return super().update_step(gradient, variable, learning_rate)
+            ops = keras.ops
+            learning_rate = ops.cast(learning_rate, variable.dtype)
+            gradient = ops.cast(gradient, variable.dtype)
+            momentum = ops.cast(self.momentum_value, variable.dtype)
+            m = self.momentums[self._get_variable_index(variable)]
+            self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+            if self.nesterov:
+                self.assign_add(variable, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+            else:
+                self.assign_add(variable, m)
+
+    return MomentumSGD
 
 
 def optimizer(t, steps_per_epoch: int = 1):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from suite.train import backend, fitting, loop, models, transfer
+from suite.train import backend, fitting, loop, models, optimizers, transfer
 
 if TYPE_CHECKING:
     from suite.study import Settings
@@ -88,12 +88,15 @@ def _key(settings: Settings, splits) -> str:
 
     A constant learning rate is an optimizer variable, copied in with the others, and the epoch
     budget and patience only steer the loop outside the graph: so the trials of a search over the
-    rate (or of a search and its final runs) share one trace. A schedule holds the rate and the
-    budget in its graph, so then they stay in the key."""
+    rate (or of a search and its final runs) share one trace; so do those of a search over
+    momentum, a variable of the suite's SGD. A schedule holds the rate and the budget in its
+    graph, so then they stay in the key."""
     train = settings.train
     ignored = {"patience": None}
     if train.schedule == "constant":
         ignored |= {"learning_rate": 0.0, "epochs": 1}
+    if train.optimizer in optimizers.VARIABLE_MOMENTUM:  # a variable too, but a momentum of zero builds no slots
+        ignored["momentum"] = float(train.momentum != 0)
     settings = settings.model_copy(update={"train": train.model_copy(update=ignored)})
     return f"{settings.model_dump_json()}|{splits.fingerprint}"
 
