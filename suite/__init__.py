@@ -12,4 +12,7 @@ A study flows through the subpackages in this order:
 down this list, and nothing below ``study`` imports the schema at run time.
 """
 
+from suite.plugins import register_dataset, register_model  # the user's own families and datasets
+
+__all__ = ["register_dataset", "register_model"]
 __version__ = "0.1.0"

@@ -27,6 +27,7 @@ each in MLflow and writes a report to results/<name>/.
   suite run dropout --profile smoke  a 1-minute version of the study
   suite run dropout --workers 4      the same, its trials in 4 parallel workers
   suite run my_study.yaml            any study file, anywhere
+  suite run my.yaml --plugin my.py   with model families or datasets of your own (see README)
   suite run studies/*.yaml           several, in one process (checked before any trains)
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the workers' shared token, its first line (default: SUITE_TOKEN; local workers get a random one)")
     p.add_argument("--tls-cert", metavar="PEM", help="serve the oracle over TLS with this certificate (with --tls-key)")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
     p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
     p.add_argument("study")
@@ -70,18 +73,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--id", default=None, help="this worker's name, unique among the workers (default: host-pid)")
     p.add_argument("--token-file", metavar="FILE", help="the chief's token, its first line (default: SUITE_TOKEN)")
     p.add_argument("--tls-ca", metavar="PEM", help="the chief serves TLS: trust its certificate if signed by this CA")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
     p.add_argument("--profile")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
     p = sub.add_parser("replicate", help="rerun a sample of recorded trials and compare their metrics")
     p.add_argument("study")
     p.add_argument("--profile")
     p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
     p = sub.add_parser("validate", help="check study files without running them")
     p.add_argument("studies", nargs="+")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="dropout", help="an untuned study to time (default dropout)")
@@ -101,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     console.quiet()
     try:
         with stopping.on_request(at_safe_points=args.command in TRAINING):
+            if getattr(args, "plugin", None):  # before any study is read: it may name what they register
+                from suite import plugins
+
+                console.import_backend()  # a plugin imports Keras: quietly, as the suite does
+                plugins.load(args.plugin)
             return COMMANDS[args.command](args)
     except SuiteError as e:
         console.close_line()

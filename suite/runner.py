@@ -1,8 +1,8 @@
 """Running a study: check everything, search the grid, then write the report.
 
-The order matters: the study file, the datasets and the tracking store are all
-checked before the first trial, so a typo or a missing dataset costs seconds,
-and nothing is written to the store until they pass.
+The order matters: the study file, the datasets, the user's model builders and
+the tracking store are all checked before the first trial, so a typo or a
+missing dataset costs seconds, and nothing is written to the store until they pass.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite import timing
+from suite import plugins, timing
 from suite.analyze import notes, report
 from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.search.access import Access
 from suite.study import ResolvedStudy
+from suite.train import models
 from suite.train.splits import prepare
 from suite.workspace import Workspace
 
@@ -47,7 +48,9 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
         tracker = ws.tracker()
     with timing.section("study.data"):
         for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
-            prepare(cell.settings.data)
+            splits = prepare(cell.settings.data)
+            if cell.settings.model.family in plugins.MODEL_SETTINGS:  # the user's builder, tried before any trial
+                models.build(cell.settings.model, splits.input_shape, splits.classes, cell.settings.data.augment)
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):

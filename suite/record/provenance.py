@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from suite import plugins
+
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
 CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
@@ -33,9 +35,16 @@ def _git(*args: str, cwd: Path) -> str | None:
 TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py")
 
 
-@lru_cache(maxsize=4)
 def code_version(root: Path) -> str:
-    """A hash of the source of the modules that compute a trial: part of its identity, with or without git."""
+    """A hash of the source of the modules that compute a trial, and of the plugin files loaded (the user's
+    families and datasets compute trials too): part of a trial's identity, with or without git."""
+    if not plugins.LOADED:
+        return _suite_code(root)
+    return hashlib.sha256(f"{_suite_code(root)}|{plugins.digest()}".encode()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=4)
+def _suite_code(root: Path) -> str:
     h = hashlib.sha256()
     package = root / "suite"
     for path in sorted({p for pattern in TRIAL_MODULES for p in package.glob(pattern)}):
@@ -43,9 +52,16 @@ def code_version(root: Path) -> str:
     return h.hexdigest()[:12]
 
 
-@lru_cache(maxsize=4)
 def collect(root: Path) -> dict[str, str]:
     """Tags describing the code and environment of this process."""
+    tags = {**_environment(root), "suite.code_version": code_version(root)}
+    if plugins.LOADED:
+        tags["suite.plugins"] = plugins.digest()
+    return tags
+
+
+@lru_cache(maxsize=4)
+def _environment(root: Path) -> dict[str, str]:
     from suite.train import backend  # the backend's name and device: this wakes Keras, so only when asked
 
     commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
@@ -54,7 +70,6 @@ def collect(root: Path) -> dict[str, str]:
     status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
     tags = {
         "git.commit": commit,
-        "suite.code_version": code_version(root),
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
         "python": platform.python_version(),
         "platform": platform.platform(),

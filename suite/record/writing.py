@@ -20,6 +20,7 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE as MLFLOW_NOTE  # also the experiment's description
 
+from suite import plugins
 from suite.errors import TrackingError
 from suite.record.store import Store, one_line, study_tags
 from suite.study import Cell, ResolvedStudy
@@ -64,6 +65,11 @@ class Writer(Store):
         except Exception as e:  # noqa: BLE001
             raise TrackingError(f"tracking store {self.uri}: cannot write a run ({one_line(e)})") from None
         self._params(run.info.run_id, in_effect(resolved.study.settings(), keep=tuple(resolved.axes)))
+        try:  # what the trials were computed from: the study file, and the user's plugin files
+            for source in (resolved.path, *(p.path for p in plugins.LOADED)):
+                self.client.log_artifact(run.info.run_id, str(source), "source")
+        except Exception as e:  # noqa: BLE001
+            raise TrackingError(f"tracking store {self.uri}: cannot store the study's files ({one_line(e)})") from None
         return run.info.run_id
 
     def start_trial(
@@ -85,7 +91,7 @@ class Writer(Store):
         run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
         self._params(run.info.run_id, {**in_effect(cell.settings, keep=tuple(resolved.axes)), "seed": seed})
         self.client.log_dict(run.info.run_id, cell.settings.model_dump(mode="json"), "settings.json")
-        self._datasets[run.info.run_id] = cell.settings.data.dataset
+        self._datasets[run.info.run_id] = cell.settings.data.name
         return run.info.run_id
 
     def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance) -> str:
@@ -103,7 +109,7 @@ class Writer(Store):
         name = f"{short_label(cell.values)} search #{int(trial_id) + 1}"
         run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
         self._params(run.info.run_id, values)
-        self._datasets[run.info.run_id] = cell.settings.data.dataset
+        self._datasets[run.info.run_id] = cell.settings.data.name
         return run.info.run_id
 
     def finish_trial(self, run_id: str, result) -> None:
@@ -123,10 +129,10 @@ class Writer(Store):
         ]
         for i in range(0, len(metrics), BATCH):
             self.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
-        self.client.log_batch(
-            run_id,
-            tags=[RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))],
-        )
+        tags = [RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))]
+        if result.class_names:  # a data file's labels: class code i is the i-th name
+            tags.append(RunTag("data.classes", ", ".join(result.class_names)[:5000]))
+        self.client.log_batch(run_id, tags=tags)
         dataset = self._datasets.pop(run_id, None)
         if dataset:
             self.client.log_inputs(run_id, datasets=[data_input(dataset, result.splits_fingerprint)])

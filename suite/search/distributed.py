@@ -19,7 +19,7 @@ from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 
-from suite import stopping
+from suite import plugins, stopping
 from suite.errors import SuiteError
 from suite.search import access as guard
 
@@ -122,6 +122,8 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, 
             command += ["--profile", profile]
         if access.cert is not None:
             command += ["--tls-ca", str(access.cert)]
+        for plugin in plugins.LOADED:  # the chief's families and datasets, from the same files
+            command += ["--plugin", str(plugin.path)]
         with open(logs / f"{worker_id}.log", "w") as log:  # the worker keeps its own copy of the file
             workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     return workers

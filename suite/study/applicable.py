@@ -32,8 +32,9 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     """The settings that act on a trial with ``settings``, flat; ``keep`` (e.g. the grid's axes) always stays."""
     d, m, t = settings.data, settings.model, settings.train
     unused = set()
-    if d.dataset != "synthetic":
+    if d.dataset != "synthetic" or d.path is not None:
         unused.add("data.synthetic.")
+    unused |= {"data.dataset"} if d.path is not None else {"data.path", "data.label"}
     if not isinstance(d.validation, KFold):
         unused.add("data.fold")
     if d.imbalance.ratio == 1.0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -97,10 +98,11 @@ def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
         known = ", ".join(study.profiles) or "none"
         raise StudyError(f"profiles: no profile named {profile!r} in {path.name} (defined: {known})")
     resolved, cells = _resolve(raw, study, profile)
+    cells = tuple(_files_found_from(path.parent, cell) for cell in cells)
     # Defaults left out: a new setting with a default must not change the identity of every recorded
     # trial. (A changed default changes study.py, hence the code version, which catches it.)
     settings = resolved.model_dump(mode="json", exclude={"profiles"}, exclude_defaults=True)
-    config = json.dumps({"profile": profile, **settings}, sort_keys=True)
+    config = json.dumps({"profile": profile, **settings, **_data_files(cells)}, sort_keys=True)
     return ResolvedStudy(
         study=resolved,
         profile=profile,
@@ -109,6 +111,23 @@ def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
         config_sha=hashlib.sha256(config.encode()).hexdigest(),
         cells=cells,
     )
+
+
+def _files_found_from(folder: Path, cell: Cell) -> Cell:
+    """The cell with its ``data.path`` made absolute: a relative path is relative to the study file."""
+    data = cell.settings.data
+    if data.path is None or Path(data.path).is_absolute():
+        return cell
+    found = str((folder / data.path).resolve())
+    return replace(cell, settings=cell.settings.model_copy(update={"data": data.model_copy(update={"path": found})}))
+
+
+def _data_files(cells: tuple[Cell, ...]) -> dict:
+    """The content hash of each data file the cells read: an edited file makes recorded trials stale."""
+    paths = sorted({c.settings.data.path for c in cells if c.settings.data.path is not None})
+    if not paths:
+        return {}
+    return {"data_files": [hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).is_file() else f"missing {p}" for p in paths]}
 
 
 def _resolve(raw: dict, study: Study, profile: str | None) -> tuple[Study, tuple[Cell, ...]]:

@@ -29,7 +29,7 @@ def first(e: ValidationError) -> dict:
     """The error to show: a misspelt key explains a "missing" one next to it, so it goes first."""
     errors = e.errors()
     if errors[0]["type"] == "missing":
-        return next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+        return next((x for x in errors if x["type"] in ("extra_forbidden", "unknown_key")), errors[0])
     return errors[0]
 
 
@@ -38,10 +38,15 @@ def describe(error: dict) -> str:
     loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
     path = ".".join(loc) or "study"
     kind = error["type"]
-    if kind == "extra_forbidden":
-        close = difflib.get_close_matches(loc[-1], _ALL_FIELDS, n=1)
+    if kind == "unknown_key":  # raised by a block's own check, which names the key: a plugin family's settings
+        loc = [*loc, error["ctx"]["key"]]
+        path = ".".join(loc)
+    if kind in ("extra_forbidden", "unknown_key"):
+        close = difflib.get_close_matches(loc[-1], _ALL_FIELDS + list(error.get("ctx", {}).get("known", [])), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{path}: unknown key{hint}"
+    if kind == "family_setting":  # likewise: the key is in the message
+        return f"{path}.{error['msg']}"
     if kind == "missing":
         return f"{path}: is required"
     if kind == "literal_error":

@@ -8,15 +8,16 @@ no backend, so validating a study file never wakes TensorFlow.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from suite.study.fields import (
-    Count, Depth, Epochs, Flag, Locked, NonNegFloat, PositiveFloat, PositiveInt, Rate, Seed, Width, Fraction, _float, _int,
+    Count, Depth, Epochs, Flag, Locked, NonNegFloat, PositiveFloat, PositiveInt, Rate, Seed, Text, Width, Fraction, _flag, _float, _int,
 )
-from suite.train import datasets, models, optimizers
+from suite.train import datasets, files, models, optimizers
 
 
 class Synthetic(Locked):
@@ -55,6 +56,11 @@ def _registered(known, message: str):
 
     def check(v):
         names = known()
+        if isinstance(v, str) and v not in names:
+            from suite import plugins
+
+            if plugins.load_installed():  # an installed package's families and datasets (entry points)
+                names = known()
         if not isinstance(v, str) or v not in names:
             listed = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}" if len(names) > 1 else repr(names[0])
             raise PydanticCustomError("value", message, {"known": ", ".join(names), "listed": listed})
@@ -63,8 +69,9 @@ def _registered(known, message: str):
     return Annotated[str, BeforeValidator(check)]
 
 
-DatasetName = _registered(datasets.known, "unknown dataset (known: {known})")
-FamilyName = _registered(models.families, "must be one of {listed}")
+PLUGIN_HINT = " (one of your own? load the file that registers it with --plugin FILE)"
+DatasetName = _registered(datasets.known, "unknown dataset (known: {known})" + PLUGIN_HINT)
+FamilyName = _registered(models.families, "must be one of {listed}" + PLUGIN_HINT)
 OptimizerName = _registered(optimizers.known, "must be one of {listed}")
 
 
@@ -83,8 +90,18 @@ def _validation(v):
 
 
 
+def _data_file(v):
+    if not isinstance(v, str) or not v.strip():
+        raise PydanticCustomError("value", "must be a file path (relative to the study file)")
+    if Path(v).suffix.lower() not in files.FORMATS:
+        raise PydanticCustomError("value", "must name a {formats} file", {"formats": ", ".join(files.FORMATS)})
+    return v
+
+
 class Data(Locked):
     dataset: DatasetName = "mnist1d"
+    path: Annotated[str, BeforeValidator(_data_file)] | None = None  # the user's file instead of a dataset (relative to the study file)
+    label: Text | None = None  # a table's class column (data.path .csv or .parquet)
     train_size: PositiveInt | None = None  # subsample of the training split
     validation: Annotated[float | KFold, BeforeValidator(_validation)] = 0.2  # held-out fraction, or {kfold: k}
     fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
@@ -98,6 +115,26 @@ class Data(Locked):
     imbalance: Imbalance = Imbalance()
     rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
     augment: Augment = Augment()
+
+    @property
+    def name(self) -> str:
+        """What the data is called in messages, runs and reports: the dataset, or the file's name."""
+        return Path(self.path).name if self.path else self.dataset
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.path is None:
+            if self.label is not None:
+                raise PydanticCustomError("value", "label names a column of a data.path table; without data.path it has no meaning")
+            return self
+        if self.dataset != Data.model_fields["dataset"].default:  # (left at its default, it means nothing here)
+            raise PydanticCustomError("value", "give data.dataset or data.path, not both")
+        table = Path(self.path).suffix.lower() != ".npz"
+        if table and self.label is None:
+            raise PydanticCustomError("value", "a .csv or .parquet data.path needs label: the name of its class column")
+        if not table and self.label is not None:
+            raise PydanticCustomError("value", "an .npz file holds its labels in y: label is for tables")
+        return self
 
     @model_validator(mode="after")
     def _fold_exists(self):
@@ -124,7 +161,28 @@ def _init(v):
     raise PydanticCustomError("value", "must be one of {known} or normal:<std> (e.g. normal:0.01)", {"known": ", ".join(INITIALIZERS)})
 
 
+def _declared(family: str, key: str, value, default):
+    """A plugin family's setting, checked against the type of its declared default."""
+    kind = type(default)
+    if kind is float and not isinstance(value, bool) and isinstance(value, int):
+        value = float(value)
+    if kind is bool:
+        value = _flag(value)
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if not ok or (kind is float and not math.isfinite(value)):
+        raise PydanticCustomError(
+            "family_setting", "{key}: must be {kind} (as family '{family}' declares it), got {got}",
+            {"key": key, "kind": {int: "an integer", float: "a number", str: "a string", list: "a list"}.get(kind, kind.__name__),
+             "family": family, "got": repr(value)},
+        )
+    return value
+
+
 class Model(Locked):
+    """The shared model settings; a plugin family (``suite.plugins``) adds its declared ones beside them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # extra keys: only a plugin family's, checked below
+
     family: FamilyName = "mlp"
     depth: Depth = 2  # hidden layers (0: logistic regression)
     width: Width = 128  # units per dense layer, filters per convolution
@@ -141,6 +199,27 @@ class Model(Locked):
     l1: NonNegFloat = 0.0
     l2: NonNegFloat = 0.0
     residual: Flag = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_settings(cls, raw):
+        """Keys beyond the shared ones must be settings the family declares; its defaults fill the rest."""
+        from suite import plugins
+
+        if not isinstance(raw, dict):
+            return raw
+        family = raw.get("family", "mlp")
+        if not isinstance(family, str) or family not in models.families():
+            return raw  # the family's own check says what is wrong
+        declared = plugins.MODEL_SETTINGS.get(family, {})
+        out = dict(raw)
+        for key in raw:
+            if key in cls.model_fields:
+                continue
+            if key not in declared:
+                raise PydanticCustomError("unknown_key", "unknown key", {"key": key, "known": sorted(declared)})
+            out[key] = _declared(family, key, raw[key], declared[key])
+        return {**declared, **out}
 
     @model_validator(mode="after")
     def _groups_divide_width(self):

@@ -30,6 +30,7 @@ class Splits:
     classes: int
     fingerprint: str
     class_weight: dict[int, float] | None = None  # for data.rebalance: class_weight
+    class_names: tuple[str, ...] | None = None  # a file's labels, by code (None: the codes are the labels)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -65,7 +66,7 @@ def _prepare(data) -> Splits:
     if data.train_size is not None:
         if data.train_size > len(y_pool):
             raise DataError(
-                f"data.train_size: {data.train_size} exceeds the {len(y_pool)} training examples of {data.dataset}"
+                f"data.train_size: {data.train_size} exceeds the {len(y_pool)} training examples of {data.name}"
             )
         keep = subsample_indices(y_pool, data.train_size, rng)
         x_pool, y_pool = x_pool[keep], y_pool[keep]
@@ -93,7 +94,7 @@ def _prepare(data) -> Splits:
         x_pool, x_test = spread_scales(x_pool, x_test, data.feature_scales, data.seed)
     x_train, x_val, x_test = scale(x_pool[train], [x_pool[val], x_test], data.scaling)
     arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
-    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights)
+    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights, class_names=source.class_names)
 
 
 def imbalance_indices(y: np.ndarray, ratio: float, minority: int, classes: int, rng) -> np.ndarray:
@@ -189,7 +190,8 @@ def only_classes(source: Source, classes: list[int]) -> Source:
 
     x, y = keep(source.x, source.y)
     x_test, y_test = keep(source.x_test, source.y_test)
-    return Source(x=x, y=y, x_test=x_test, y_test=y_test)
+    names = None if source.class_names is None else tuple(source.class_names[c] for c in classes)
+    return Source(x=x, y=y, x_test=x_test, y_test=y_test, class_names=names)
 
 
 def spread_scales(x: np.ndarray, x_test: np.ndarray, decades: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ class TrialResult:
     parameters: int
     series: dict[str, list[float]] = field(default_factory=dict)  # diagnostics: index 0 = initialization
     artifacts: dict[str, dict] = field(default_factory=dict)  # JSON files kept with the run
+    class_names: tuple[str, ...] | None = None  # a data file's labels, by class code
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
@@ -71,7 +72,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         examples_per_epoch=n_train,
     )
     if not evaluate:
-        return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+        return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params(), class_names=splits.class_names)
 
     # 4. Measure: end-of-training accuracy on every split in inference mode
     # (the running training accuracy of fit is taken with dropout on, mid-update).
@@ -90,7 +91,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         metrics["near_zero_weights"] = measure.near_zero_fraction(model)
         metrics.update(measure.scores(splits.y_test, measure.softmax(test_logits)))
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
-    result = TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params())
+    result = TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params(), class_names=splits.class_names)
     if probes:
         result.series = probes[0].series()
         result.metrics.update(_finite(probing.summary(probes[0].per_epoch)))

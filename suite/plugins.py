@@ -1,0 +1,174 @@
+"""The user's own model families and datasets, from a plugin file or an installed package.
+
+A study file stays data: it names a family (``model: {family: wide_deep, units: 64}``)
+or a dataset (``data: {dataset: my_table}``), and the Python that builds it is loaded
+from a file given on the command line (``suite run STUDY --plugin my_models.py``) or
+from an installed package's ``suite.plugins`` entry point. In it::
+
+    import keras
+    from suite import register_model
+
+    @register_model("wide_deep", settings={"units": 32, "blocks": 2, "dropout": 0.0})
+    def wide_deep(settings, input_shape, num_classes):
+        ...  # an uncompiled keras.Model with num_classes logits
+
+A family's declared settings, with their defaults and so their types, are checked like
+the built-in ones (``suite.study.settings.Model``), can be grid axes and ``tune:``
+entries; a key it does not declare is refused by name. A plugin file is part of the
+trials' identity: its hash enters the code version (``suite.record.provenance``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from suite.errors import SuiteError
+
+ENTRY_POINTS = "suite.plugins"
+
+
+class PluginError(SuiteError):
+    """A plugin that cannot be loaded, or builds something the suite cannot train."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    path: Path
+    sha256: str
+
+
+LOADED: list[Loaded] = []  # plugin files of this process, in load order
+MODEL_SETTINGS: dict[str, dict[str, Any]] = {}  # a plugin family -> its declared settings and their defaults
+_ENTRY_POINTS_READ = False
+
+
+def register_model(name: str, settings: dict[str, Any] | None = None):
+    """Register ``fn(settings, input_shape, num_classes) -> keras.Model`` as model family ``name``.
+
+    ``settings``: the family's own settings and their defaults (int, float, str, bool or a list);
+    a study sets them in its ``model:`` block beside the shared ones (``family``, ``activation``...).
+    A shared one declared here (``dropout``) keeps its own checks and takes this default."""
+    from suite.train import models
+
+    declared = dict(settings or {})
+    for key, default in declared.items():
+        if not isinstance(default, (int, float, str, bool, list)):
+            raise PluginError(f"register_model({name!r}): setting {key!r} needs a default of int, float, str, bool or list")
+
+    def bind(fn: Callable) -> Callable:
+        if name in models.FAMILIES and name not in MODEL_SETTINGS:
+            raise PluginError(f"register_model({name!r}): a built-in family has that name")
+
+        def build(m, input_shape, classes, augment=None):
+            return checked(name, fn(m, tuple(input_shape), classes), tuple(input_shape), classes)
+
+        models.FAMILIES.register(name)(build)
+        MODEL_SETTINGS[name] = declared
+        return fn
+
+    return bind
+
+
+def register_dataset(name: str):
+    """Register ``fn(data settings) -> (x, y)`` or ``(x, y, x_test, y_test)`` as dataset ``name``.
+
+    Labels may be integers or strings (encoded in sorted order, their names kept); without a test
+    split, ``data.test`` of ``x`` is held out as for the built-in datasets."""
+    from suite.train import datasets, files
+
+    def bind(fn: Callable) -> Callable:
+        if name in datasets.known() and name not in _PLUGIN_DATASETS:
+            raise PluginError(f"register_dataset({name!r}): a built-in dataset has that name")
+
+        def load(data):
+            arrays = fn(data)
+            if not isinstance(arrays, tuple) or len(arrays) not in (2, 4):
+                raise PluginError(f"dataset {name!r}: its function must return (x, y) or (x, y, x_test, y_test)")
+            keys = ("x", "y", "x_test", "y_test")[: len(arrays)]
+            return files.source_of(dict(zip(keys, arrays)), f"dataset {name!r}")
+
+        datasets.loader(name)(load)
+        _PLUGIN_DATASETS.add(name)
+        return fn
+
+    return bind
+
+
+_PLUGIN_DATASETS: set[str] = set()
+
+
+def checked(family: str, model, input_shape: tuple[int, ...], classes: int):
+    """``model`` if the suite can train it: a Keras model mapping a batch to ``classes`` logits per example."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise PluginError(f"model family {family!r}: its function returned {type(model).__name__}, not a keras.Model")
+    try:
+        out = model(keras.ops.zeros((2, *input_shape)), training=False)
+    except Exception as e:  # noqa: BLE001 - whatever the user's model raises, name the family
+        raise PluginError(f"model family {family!r}: calling it on inputs of shape {input_shape} raised "
+                          f"{type(e).__name__}: {_first_line(e)}") from None
+    shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+    if shape != (2, classes):
+        raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
+                          f"a batch of 2 gave {shape}")
+    return model
+
+
+def load(paths: list[str]) -> None:
+    """Import each plugin file (by path, as its own module), registering what it defines."""
+    for given in paths:
+        path = Path(given).resolve()
+        if any(done.path == path for done in LOADED):
+            continue
+        if not path.is_file() or path.suffix != ".py":
+            raise PluginError(f"--plugin {given}: no such Python file")
+        source = path.read_bytes()
+        name = f"suite_plugin_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except SuiteError:
+            sys.modules.pop(name, None)
+            raise
+        except BaseException as e:
+            sys.modules.pop(name, None)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            raise PluginError(f"--plugin {given}: importing it raised {type(e).__name__}: {_first_line(e)}") from None
+        LOADED.append(Loaded(path, hashlib.sha256(source).hexdigest()))
+
+
+def load_installed() -> bool:
+    """Load the installed packages' ``suite.plugins`` entry points, once; whether any was new."""
+    global _ENTRY_POINTS_READ
+    if _ENTRY_POINTS_READ:
+        return False
+    _ENTRY_POINTS_READ = True
+    from importlib.metadata import entry_points
+
+    found = False
+    for point in entry_points(group=ENTRY_POINTS):
+        try:
+            point.load()
+        except Exception as e:  # noqa: BLE001 - a broken package must say which it is
+            raise PluginError(f"the installed plugin {point.name!r} ({point.value}) failed to load: {type(e).__name__}: {_first_line(e)}") from None
+        found = True
+    return found
+
+
+def digest() -> str:
+    """The loaded plugin files' hashes, for the code version ("" without plugins)."""
+    return ",".join(f"{p.path.name}:{p.sha256[:12]}" for p in LOADED)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else "(no message)"

@@ -1,0 +1,112 @@
+"""The user's own data: a table (CSV, Parquet) or arrays (NPZ) read into a ``Source``.
+
+A table has one class column (``data.label``); every other column is a feature and
+must be numeric with no missing value. Classes, strings or integers, are encoded in
+sorted order and keep their names. An ``.npz`` holds ``x`` and ``y`` (any input
+shape) and, optionally, ``x_test`` and ``y_test``; without them ``splits`` holds out
+``data.test`` of ``x``, stratified and seeded, as for the built-in datasets.
+
+Every problem is a one-line ``DataError`` naming the file and the column or array,
+raised before anything trains (the runner prepares every cell's data first).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from suite.errors import DataError
+from suite.train.datasets import Source
+
+FORMATS = (".csv", ".parquet", ".npz")
+
+
+def read(path: str, label: str | None) -> Source:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"data.path: no such file {file}")
+    if file.suffix == ".npz":
+        return _arrays(file)
+    return _table(file, label)
+
+
+def _table(file: Path, label: str | None) -> Source:
+    import pandas as pd
+
+    try:
+        table = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    except Exception as e:  # noqa: BLE001 - any reader failure is "cannot read this file"
+        raise DataError(f"data.path: cannot read {file.name} as {file.suffix[1:]}: {_first_line(e)}") from None
+    if table.empty:
+        raise DataError(f"data.path: {file.name} has no rows")
+    if label not in table.columns:
+        raise DataError(f"data.label: no column {label!r} in {file.name} (columns: {', '.join(map(str, table.columns))})")
+    features = table.drop(columns=[label])
+    if features.shape[1] == 0:
+        raise DataError(f"data.path: {file.name} has no feature column besides {label!r}")
+    for column in features.columns:
+        if not pd.api.types.is_numeric_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column]):
+            raise DataError(f"data.path: column {column!r} of {file.name} is not numeric (encode it as numbers first)")
+        missing = int(features[column].isna().sum())
+        if missing:
+            raise DataError(f"data.path: column {column!r} of {file.name} has {missing} missing values")
+    labels = table[label]
+    if labels.isna().any():
+        raise DataError(f"data.label: column {label!r} of {file.name} has {int(labels.isna().sum())} missing labels")
+    values = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str).to_numpy()
+    names, y = np.unique(values, return_inverse=True)
+    _two_classes(names, f"column {label!r} of {file.name}")
+    x = features.to_numpy(dtype="float32")
+    return Source(x, y.astype("int64"), class_names=tuple(str(n) for n in names))
+
+
+def _arrays(file: Path) -> Source:
+    try:
+        with np.load(file, allow_pickle=False) as arrays:
+            found = {k: arrays[k] for k in arrays.files}
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"data.path: cannot read {file.name} as npz: {_first_line(e)}") from None
+    return source_of(found, f"data.path: {file.name}")
+
+
+def source_of(found: dict, where: str) -> Source:
+    """A ``Source`` from arrays ``x``, ``y`` and optionally ``x_test``, ``y_test`` (an .npz file's, or a
+    registered dataset's); labels of any kind, encoded in sorted order. ``where`` starts every message."""
+    for name in ("x", "y"):
+        if name not in found:
+            raise DataError(f"{where}: no array {name!r} (it has: {', '.join(found) or 'none'})")
+    if ("x_test" in found) != ("y_test" in found):
+        raise DataError(f"{where}: give both x_test and y_test, or neither")
+    found = {k: np.asarray(v) for k, v in found.items()}
+    pairs = [("x", "y")] + ([("x_test", "y_test")] if "x_test" in found else [])
+    for xs, ys in pairs:
+        if len(found[xs]) != len(found[ys]):
+            raise DataError(f"{where}: {xs} has {len(found[xs])} rows but {ys} has {len(found[ys])}")
+        if found[ys].ndim != 1:
+            raise DataError(f"{where}: {ys} must be one label per row, got shape {found[ys].shape}")
+        if not np.issubdtype(found[xs].dtype, np.number) or not np.isfinite(found[xs]).all():
+            raise DataError(f"{where}: {xs} must hold finite numbers")
+    if len(found["y"]) == 0:
+        raise DataError(f"{where}: x and y have no rows")
+    every = np.concatenate([found["y"], found.get("y_test", found["y"][:0])])
+    names, codes = np.unique(every, return_inverse=True)
+    _two_classes(names, f"y of {where.split(': ', 1)[-1]}")
+    y, y_test = codes[: len(found["y"])].astype("int64"), codes[len(found["y"]) :].astype("int64")
+    x = found["x"].astype("float32")
+    class_names = tuple(map(str, names))
+    if "x_test" not in found:
+        return Source(x, y, class_names=class_names)
+    if found["x_test"].shape[1:] != x.shape[1:]:
+        raise DataError(f"{where}: x_test's rows have shape {found['x_test'].shape[1:]}, x's {x.shape[1:]}")
+    return Source(x, y, found["x_test"].astype("float32"), y_test, class_names)
+
+
+def _two_classes(names, where: str) -> None:
+    if len(names) < 2:
+        raise DataError(f"data.label: {where} holds one class only ({names[0]!r}): nothing to classify")
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

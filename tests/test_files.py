@@ -1,0 +1,152 @@
+"""The user's own data: CSV, Parquet and NPZ files as a study's data, and every bad file in one line."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.datasets import load_wine
+
+from suite.cli import main
+from suite.errors import DataError, StudyError
+from suite.study import Data, load_study
+from suite.train.splits import prepare
+
+
+def wine_table() -> pd.DataFrame:
+    """A small real table that ships with scikit-learn: 178 wines, 13 measurements, 3 cultivars (named here)."""
+    wine = load_wine(as_frame=True)
+    table = wine.frame.rename(columns={"target": "cultivar"})
+    table["cultivar"] = table["cultivar"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    return table
+
+
+def test_a_csv_with_string_labels_is_encoded_in_sorted_order_and_keeps_the_names(tmp_path):
+    path = tmp_path / "wine.csv"
+    wine_table().to_csv(path, index=False)
+    s = prepare(Data(path=str(path), label="cultivar", test=0.2, validation=0.25))
+    assert s.class_names == ("barbera", "barolo", "grignolino") and s.classes == 3
+    assert s.input_shape == (13,)
+    assert len(s.y_train) + len(s.y_val) + len(s.y_test) == 178
+    assert np.allclose(s.x_train.mean(axis=0), 0, atol=1e-5)  # scaled on the training split, as the built-ins
+
+
+def test_parquet_and_npz_give_the_same_splits_as_the_csv(tmp_path):
+    table = wine_table()
+    table.to_csv(tmp_path / "wine.csv", index=False)
+    table.to_parquet(tmp_path / "wine.parquet")
+    names, codes = np.unique(table["cultivar"], return_inverse=True)
+    np.savez(tmp_path / "wine.npz", x=table.drop(columns="cultivar").to_numpy(), y=names[codes].astype(str))  # strings, not pickled objects
+    csv = prepare(Data(path=str(tmp_path / "wine.csv"), label="cultivar"))
+    parquet = prepare(Data(path=str(tmp_path / "wine.parquet"), label="cultivar"))
+    npz = prepare(Data(path=str(tmp_path / "wine.npz")))
+    assert csv.fingerprint == parquet.fingerprint == npz.fingerprint
+    assert npz.class_names == csv.class_names
+
+
+def test_an_npz_with_its_own_test_split_and_images_keeps_both(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "img.npz", x=rng.normal(size=(60, 4, 4)), y=rng.integers(0, 3, 60),
+             x_test=rng.normal(size=(20, 4, 4)), y_test=rng.integers(0, 3, 20))
+    s = prepare(Data(path=str(tmp_path / "img.npz"), train_size=40))
+    assert s.input_shape == (4, 4) and len(s.y_test) == 20 and len(s.y_train) + len(s.y_val) == 40
+
+
+def bad_files(tmp_path):
+    table = wine_table()
+    cases = {}
+
+    def csv(name, frame, label="cultivar", message=""):
+        frame.to_csv(tmp_path / name, index=False)
+        cases[name] = (label, message)
+
+    csv("nolabel.csv", table, label="grape", message="data.label: no column 'grape' in nolabel.csv")
+    text = table.copy()
+    text["colour"] = "red"
+    csv("text.csv", text, message="data.path: column 'colour' of text.csv is not numeric")
+    holes = table.copy()
+    holes.loc[[3, 7], "alcohol"] = np.nan
+    csv("holes.csv", holes, message="data.path: column 'alcohol' of holes.csv has 2 missing values")
+    csv("oneclass.csv", table.assign(cultivar="barolo"), message="data.label: column 'cultivar' of oneclass.csv holds one class only")
+    (tmp_path / "empty.csv").write_text("alcohol,cultivar\n")
+    cases["empty.csv"] = ("cultivar", "data.path: empty.csv has no rows")
+    (tmp_path / "garbage.parquet").write_bytes(b"not parquet at all")
+    cases["garbage.parquet"] = ("cultivar", "data.path: cannot read garbage.parquet as parquet")
+    cases["absent.csv"] = ("cultivar", "data.path: no such file")
+    np.savez(tmp_path / "short.npz", x=np.zeros((10, 3)), y=np.arange(9) % 2)
+    cases["short.npz"] = (None, "data.path: short.npz: x has 10 rows but y has 9")
+    np.savez(tmp_path / "noy.npz", x=np.zeros((10, 3)))
+    cases["noy.npz"] = (None, "data.path: noy.npz: no array 'y'")
+    return cases
+
+
+def test_every_bad_file_is_a_one_line_error_naming_the_file_and_column(tmp_path):
+    for name, (label, message) in bad_files(tmp_path).items():
+        with pytest.raises(DataError) as e:
+            prepare(Data(path=str(tmp_path / name), label=label))
+        assert str(e.value).startswith(message), (name, str(e.value))
+        assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"path": "wine.csv"}, "data: a .csv or .parquet data.path needs label"),
+    ({"path": "wine.npz", "label": "y"}, "data: an .npz file holds its labels in y"),
+    ({"path": "wine.csv", "label": "cultivar", "dataset": "digits"}, "data: give data.dataset or data.path, not both"),
+    ({"path": "wine.xlsx", "label": "cultivar"}, "data.path: must name a .csv, .parquet, .npz file"),
+    ({"dataset": "digits", "label": "cultivar"}, "data: label names a column of a data.path table"),
+])
+def test_a_study_file_with_a_wrong_data_block_is_refused_by_field(tmp_path, data, message):
+    import yaml
+
+    study = {"name": "own", "title": "t", "claim": "c", "data": data, "target": {"metric": "val_accuracy", "value": 0.5}}
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(study))
+    with pytest.raises(StudyError) as e:
+        load_study(tmp_path / "own.yaml")
+    assert message in str(e.value), str(e.value)
+
+
+STUDY = """\
+name: wine
+title: Width on the wine table
+claim: A wider MLP classifies wines better.
+data: {path: data/wine.csv, label: cultivar, test: 0.25}
+model: {family: mlp, depth: 1, width: 8}
+train: {optimizer: adam, learning_rate: 0.01, batch_size: 32, epochs: 4}
+grid:
+  model.width: [4, 32]
+seeds: [0, 1]
+target: {metric: val_accuracy, value: 0.6}
+expect:
+  - says: A wider MLP reaches a better validation accuracy.
+    metric: best_val_accuracy
+    compare: {model.width: 32}
+    against: {model.width: 4}
+    direction: greater
+"""
+
+
+def test_a_grid_study_on_a_csv_outside_the_repository_runs_records_and_reports(tmp_path, monkeypatch, capsys):
+    project = tmp_path / "project"  # the user's folder: a study, a data folder, nothing else
+    (project / "data").mkdir(parents=True)
+    wine_table().to_csv(project / "data" / "wine.csv", index=False)
+    (project / "wine.yaml").write_text(STUDY)
+    monkeypatch.chdir(tmp_path)  # the study is found from elsewhere: its data path is relative to the file
+    monkeypatch.setenv("SUITE_HOME", str(project))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", str(project / "wine.yaml")]) == 0
+    report = (project / "results" / "wine" / "base" / "report.md").read_text()
+    assert "A wider MLP reaches a better validation accuracy." in report
+    client = MlflowClient(f"sqlite:///{project / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("wine")
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
+    assert {r.data.tags["data.classes"] for r in trials} == {"barbera, barolo, grignolino"}
+    assert {r.data.params["data.path"] for r in trials} == {str(project / "data" / "wine.csv")}
+
+    before = load_study(project / "wine.yaml").config_sha
+    table = wine_table()
+    table.loc[0, "alcohol"] += 1.0  # an edited file: the recorded trials no longer describe it
+    table.to_csv(project / "data" / "wine.csv", index=False)
+    assert load_study(project / "wine.yaml").config_sha != before
+    capsys.readouterr()
+    assert main(["run", str(project / "wine.yaml")]) == 2
+    assert "stale" in capsys.readouterr().err

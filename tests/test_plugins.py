@@ -1,0 +1,178 @@
+"""The user's own model families and datasets: the wine example end to end, entry points, every bad plugin in one line."""
+
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from suite import plugins
+from suite.cli import main
+from suite.errors import StudyError
+from suite.study import Data, load_study
+from suite.train import datasets, models
+from suite.train.splits import prepare
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wine"
+
+
+@pytest.fixture
+def clean_registries():
+    """Each test registers its own plugins; the registries are put back afterwards."""
+    families, loaders = dict(models.FAMILIES._entries), dict(datasets.LOADERS._entries)
+    settings, loaded, names = dict(plugins.MODEL_SETTINGS), list(plugins.LOADED), set(plugins._PLUGIN_DATASETS)
+    plugins._ENTRY_POINTS_READ = False
+    yield
+    models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
+    plugins.MODEL_SETTINGS.clear(), plugins.MODEL_SETTINGS.update(settings)
+    plugins.LOADED[:] = loaded
+    plugins._PLUGIN_DATASETS.clear(), plugins._PLUGIN_DATASETS.update(names)
+    plugins._ENTRY_POINTS_READ = False
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """The wine example copied to a folder outside the repository, its CSV written by its own script."""
+    folder = tmp_path / "wine"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.csv", "__pycache__"))
+    sys.path.insert(0, str(folder))
+    try:
+        import make_data
+
+        make_data.main(folder / "wine.csv")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("make_data", None)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+def test_the_wine_example_runs_as_a_grid_with_a_verdict_and_records_its_plugin(project, capsys, clean_registries):
+    study, plugin = project / "wine.yaml", project / "models.py"
+    assert main(["run", str(study), "--profile", "smoke", "--plugin", str(plugin)]) == 0
+    report = (project.parent / "home" / "results" / "wine" / "smoke" / "report.md").read_text()
+    assert "Three deep blocks reach a better validation accuracy than none." in report
+    client = MlflowClient(f"sqlite:///{project.parent / 'home' / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("wine")
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
+    assert {r.data.params["model.blocks"] for r in trials} == {"0", "3"}
+    assert {r.data.params["model.units"] for r in trials} == {"16"}  # a declared setting, recorded as the built-in ones
+    assert {r.data.tags["suite.plugins"] for r in trials} == {f"models.py:{plugins.LOADED[-1].sha256[:12]}"}
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'study'")
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "source")} == {"source/wine.yaml", "source/models.py"}
+
+    # An edited plugin is new code: the recorded trials are stale, as after a change to the suite's own code.
+    edited = project / "models_v2.py"
+    edited.write_text(plugin.read_text().replace('name="wide_deep"', 'name="wide_deep_v2"'))
+    plugins.LOADED.clear()
+    capsys.readouterr()
+    code = main(["run", str(study), "--profile", "smoke", "--plugin", str(edited)])
+    err = capsys.readouterr().err
+    assert code == 2 and "are stale: the code changed" in err, err
+
+
+def test_a_declared_setting_is_checked_by_type_and_an_undeclared_one_is_refused_by_name(project, clean_registries):
+    plugins.load([str(project / "models.py")])
+    raw = yaml.safe_load((project / "wine.yaml").read_text())
+
+    def refused(model: dict) -> str:
+        (project / "bad.yaml").write_text(yaml.safe_dump({**raw, "model": {**raw["model"], **model}}))
+        with pytest.raises(StudyError) as e:
+            load_study(project / "bad.yaml")
+        return str(e.value)
+
+    assert refused({"unitz": 8}) == "model.unitz: unknown key (did you mean 'units'?)"
+    assert refused({"units": "wide"}).startswith("model.units: must be an integer (as family 'wide_deep' declares it)")
+    assert refused({"dropout": True}).startswith("model.dropout: must be a number")
+    resolved = load_study(project / "wine.yaml")
+    assert [c.settings.model.blocks for c in resolved.cells] == [0, 3]
+    assert resolved.cells[0].settings.model.dropout == 0.0  # the declared default fills what the study leaves out
+    assert refused({"family": "mlp"}).startswith("model.units: unknown key")  # a built-in family declares none
+
+
+def test_without_its_plugin_a_family_is_refused_saying_which_flag_is_missing(project, capsys, clean_registries):
+    assert main(["validate", str(project / "wine.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "model.family: must be one of" in err and "--plugin FILE" in err
+    assert "\n" not in err
+    assert main(["validate", str(project / "wine.yaml"), "--plugin", str(project / "models.py")]) == 0
+
+
+BAD_PLUGINS = {
+    "raises.py": ("raise RuntimeError('no GPU here')", "--plugin {path}: importing it raised RuntimeError: no GPU here"),
+    "not_a_model.py": (
+        "@register_model('wide_deep')\ndef f(settings, input_shape, num_classes):\n    return 'a model'",
+        "model family 'wide_deep': its function returned str, not a keras.Model",
+    ),
+    "wrong_outputs.py": (
+        "@register_model('wide_deep')\ndef f(settings, input_shape, num_classes):\n"
+        "    inputs = keras.Input(shape=input_shape)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(num_classes + 1)(keras.layers.Flatten()(inputs)))",
+        "model family 'wide_deep': the model must output 3 logits per example (one per class); a batch of 2 gave (2, 4)",
+    ),
+    "bad_default.py": (
+        "@register_model('wide_deep', settings={'units': None})\ndef f(settings, input_shape, num_classes):\n    pass",
+        "register_model('wide_deep'): setting 'units' needs a default of int, float, str, bool or list",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_PLUGINS))
+def test_a_bad_plugin_stops_the_run_in_one_line_before_anything_is_recorded(project, capsys, clean_registries, name):
+    body, message = BAD_PLUGINS[name]
+    path = project / name
+    path.write_text("import keras\nfrom suite import register_model\n" + body + "\n")
+    study = project / "plain.yaml"  # the declared settings of the example are not in these plugins
+    raw = yaml.safe_load((project / "wine.yaml").read_text())
+    raw["model"] = {"family": "wide_deep"}
+    raw.pop("grid"), raw.pop("expect")
+    study.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(study), "--profile", "smoke", "--plugin", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: " + message.format(path=path), err
+    store = project.parent / "home" / ".suite" / "mlflow.db"
+    if store.exists():
+        client = MlflowClient(f"sqlite:///{store}")
+        assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+
+
+def test_a_registered_dataset_with_string_labels_becomes_splits(clean_registries):
+    @plugins.register_dataset("blobs")
+    def blobs(data):
+        rng = np.random.default_rng(data.seed)
+        y = np.repeat(np.array(["cat", "dog"]), 50)
+        return rng.normal(size=(100, 5)) + (y == "dog")[:, None], y
+
+    s = prepare(Data(dataset="blobs", test=0.2))
+    assert s.class_names == ("cat", "dog") and s.input_shape == (5,) and len(s.y_test) == 20
+
+
+def test_an_installed_package_offers_its_family_through_an_entry_point(tmp_path, monkeypatch, clean_registries):
+    site = tmp_path / "site"
+    (site / "teamnets-1.0.dist-info").mkdir(parents=True)
+    (site / "teamnets-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: teamnets\nVersion: 1.0\n")
+    (site / "teamnets-1.0.dist-info" / "entry_points.txt").write_text("[suite.plugins]\nteamnets = teamnets\n")
+    (site / "teamnets.py").write_text(textwrap.dedent("""\
+        import keras
+        from suite import register_model
+
+        @register_model("team_mlp", settings={"units": 8})
+        def team_mlp(settings, input_shape, num_classes):
+            inputs = keras.Input(shape=input_shape)
+            hidden = keras.layers.Dense(settings.units, activation="relu")(keras.layers.Flatten()(inputs))
+            return keras.Model(inputs, keras.layers.Dense(num_classes)(hidden))
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    study = {"name": "team", "title": "t", "claim": "c", "model": {"family": "team_mlp", "units": 4},
+             "target": {"metric": "val_accuracy", "value": 0.5}}
+    (tmp_path / "team.yaml").write_text(yaml.safe_dump(study))
+    resolved = load_study(tmp_path / "team.yaml")  # no flag: the installed entry point is found when the name is
+    assert resolved.cells[0].settings.model.units == 4
+    monkeypatch.delitem(sys.modules, "teamnets")
