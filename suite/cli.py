@@ -23,6 +23,7 @@ seeds. `suite run` trains every cell and seed as a keras-tuner trial, records
 each in MLflow and writes a report to results/<name>/.
 
   suite list                         the studies in studies/
+  suite init my.csv --label COLUMN   a first study file for your own data
   suite validate dropout             check a study file without running it
   suite run dropout --profile smoke  a 1-minute version of the study
   suite run dropout --workers 4      the same, its trials in 4 parallel workers
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated: floor, overhead, backends, workers, scaling")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
+
+    p = sub.add_parser("init", help="write a first study file for your own data (.csv, .parquet, .npz)")
+    p.add_argument("data", help="the data file")
+    p.add_argument("--label", metavar="COLUMN", help="a table's class column")
+    p.add_argument("--out", metavar="FILE", help="where to write the study (default: beside the data, DATA.yaml)")
 
     sub.add_parser("list", help="list the studies in studies/")
     sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
@@ -275,6 +281,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    from pathlib import Path
+
+    from suite import starter
+
+    out = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None)
+    print(f"wrote {out}\nrun it: suite run {out} --profile smoke")
+    return 0
+
+
 def cmd_list(args) -> int:
     from suite.study import load_study
     from suite.workspace import Workspace
@@ -313,4 +329,4 @@ def cmd_ui(args) -> int:
 
 
 TRAINING = {"run", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
-COMMANDS = {"run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}
+COMMANDS = {"init": cmd_init, "run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

@@ -150,3 +150,29 @@ def test_a_grid_study_on_a_csv_outside_the_repository_runs_records_and_reports(t
     capsys.readouterr()
     assert main(["run", str(project / "wine.yaml")]) == 2
     assert "stale" in capsys.readouterr().err
+
+
+def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(tmp_path, monkeypatch, capsys):
+    from sklearn.linear_model import LogisticRegression  # noqa: F401 - the baseline's model
+
+    data = tmp_path / "My Wines.csv"
+    wine_table().to_csv(data, index=False)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["init", str(data), "--label", "cultivar"]) == 0
+    study = tmp_path / "My Wines.yaml"
+    assert f"wrote {study}" in capsys.readouterr().out
+    text = study.read_text()
+    assert "name: my_wines" in text and 'data: {path: "My Wines.csv", label: "cultivar"}' in text
+    resolved = load_study(study, "smoke")
+    reached = float(text.split("a validation accuracy of ")[1].split(" ")[0])
+    assert resolved.study.target.value == pytest.approx(np.floor(reached * 100) / 100)
+    assert resolved.study.tune is not None and not resolved.study.grid
+    assert main(["run", str(study), "--profile", "smoke"]) == 0  # as written
+    assert (tmp_path / "home" / "results" / "my_wines" / "smoke" / "report.md").exists()
+
+    assert main(["init", str(data), "--label", "cultivar"]) == 2  # never over an existing file
+    assert "exists; give another path with --out" in capsys.readouterr().err
+    assert main(["init", str(data), "--label", "grape", "--out", str(tmp_path / "other.yaml")]) == 2
+    assert "data.label: no column 'grape'" in capsys.readouterr().err
+    assert not (tmp_path / "other.yaml").exists()
