@@ -24,6 +24,7 @@ each in MLflow and writes a report to results/<name>/.
 
   suite list                         the studies in studies/
   suite init my.csv --label COLUMN   a first study file for your own data
+  suite power dropout                the seeds each comparison needs, from the quick report's trials
   suite validate dropout             check a study file without running it
   suite run dropout --profile smoke  a 1-minute version of the study
   suite run dropout --workers 4      the same, its trials in 4 parallel workers
@@ -102,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated: floor, overhead, backends, workers, scaling")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
+
+    p = sub.add_parser("power", help="seeds by power: from a report's trials (the pilot), the seeds each comparison needs")
+    p.add_argument("study")
+    p.add_argument("--profile", default="quick", help="whose report's trials are the pilot (default quick)")
 
     p = sub.add_parser("init", help="write a first study file for your own data (.csv, .parquet, .npz)")
     p.add_argument("data", help="the data file")
@@ -281,6 +286,22 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_power(args) -> int:
+    import pandas as pd
+
+    from suite.analyze import power
+
+    ws, resolved = _load(args.study, args.profile)
+    trials = ws.report_dir(resolved) / "trials.csv"
+    if not trials.is_file():
+        raise SuiteError(f"{trials}: no pilot; run `suite run {args.study} --profile {args.profile}` first")
+    plans = power.plan(resolved.study.expect, pd.read_csv(trials), resolved.study.alpha)
+    print(f"{resolved.name} [{resolved.profile_name}]: the pilot is {trials} ({len(resolved.study.seeds)} seeds per cell); "
+          f"two-sided Welch tests at alpha {resolved.study.alpha:g} / {max(len(plans), 1)} expectations (Holm's strictest step)\n")
+    print(power.table(plans))
+    return 0
+
+
 def cmd_init(args) -> int:
     from pathlib import Path
 
@@ -329,4 +350,4 @@ def cmd_ui(args) -> int:
 
 
 TRAINING = {"run", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
-COMMANDS = {"init": cmd_init, "run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}
+COMMANDS = {"init": cmd_init, "power": cmd_power, "run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

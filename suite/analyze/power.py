@@ -1,0 +1,131 @@
+"""Seeds by power, decided before a run: what a pilot's trials say each comparison needs.
+
+For every ``compare`` expectation on a continuous metric, the pilot (a report's
+``trials.csv``) gives the observed difference of means and the pooled spread
+across seeds. From them, for a two-sided Welch test at the study's alpha divided
+by the number of tested expectations (Holm's first, strictest step: the bound
+every verdict must be planned for), come
+
+- the **seeds per cell** for 80% power to detect the observed difference, and
+- the **minimum detectable effect** at the study's current seeds (the difference
+  that 80% power would catch), so an inconclusive verdict says how large an
+  effect its seeds could have seen.
+
+Power uses the noncentral t distribution with equal groups. A pilot's effect is an
+estimate: a small pilot overstates it as often as not, so the numbers are a plan,
+not a promise. Planned once, then run; never seeds added until p drops below alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from suite.analyze.verdict import BINARY_METRICS, matching, seed_values
+from suite.study import CENSORED_METRICS
+
+TARGET_POWER = 0.8
+MAX_SEEDS = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    says: str
+    metric: str
+    seeds_now: int  # per side, in the pilot
+    effect: float  # difference of means, compare - against
+    sd: float  # pooled standard deviation across seeds
+    alpha: float  # per test: the study's alpha over the tested expectations
+    seeds_needed: int | None  # per side, for 80% power at the observed effect; None: cannot be planned
+    detectable: float  # minimum detectable effect at seeds_now
+    note: str = ""
+
+
+def power(effect: float, sd: float, n: int, alpha: float) -> float:
+    """Power of a two-sided two-sample t test with ``n`` seeds per side."""
+    if n < 2 or sd <= 0:
+        return math.nan
+    df = 2 * n - 2
+    noncentrality = abs(effect) / (sd * math.sqrt(2 / n))
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+
+
+def seeds_for(effect: float, sd: float, alpha: float, target: float = TARGET_POWER) -> int | None:
+    """The fewest seeds per side reaching ``target`` power; None beyond MAX_SEEDS or with no effect."""
+    if not math.isfinite(effect) or effect == 0 or not math.isfinite(sd) or sd <= 0:
+        return None
+    low, high = 2, 2
+    while power(effect, sd, high, alpha) < target:
+        low, high = high, high * 2
+        if high > MAX_SEEDS:
+            return None
+    while low < high:  # the smallest n in [low, high] with enough power
+        mid = (low + high) // 2
+        if power(effect, sd, mid, alpha) >= target:
+            high = mid
+        else:
+            low = mid + 1
+    return high
+
+
+def detectable(sd: float, n: int, alpha: float, target: float = TARGET_POWER) -> float:
+    """The smallest difference detected with ``target`` power at ``n`` seeds per side."""
+    if n < 2 or not math.isfinite(sd) or sd <= 0:
+        return math.nan
+    low, high = 0.0, sd
+    while power(high, sd, n, alpha) < target:
+        high *= 2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if power(mid, sd, n, alpha) < target else (low, mid)
+    return high
+
+
+def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
+    """A plan per ``compare`` expectation; the others say why they are not planned here."""
+    done = trials[trials["status"] == "FINISHED"] if "status" in trials else trials
+    per_test = alpha / max(len(expects), 1)
+    out = []
+    for e in expects:
+        if e.kind != "compare":
+            out.append(Plan(e.says, e.metric, 0, math.nan, math.nan, per_test, None, math.nan,
+                            f"a {e.kind} expectation: only two-group comparisons are planned"))
+            continue
+        rows = matching(done, e.where) if len(done) else done
+        a = seed_values(matching(rows, e.compare), e.metric)
+        b = seed_values(matching(rows, e.against), e.metric)
+        n = min(len(a), len(b))
+        if e.metric in CENSORED_METRICS or (e.metric in BINARY_METRICS and e.within is None):
+            out.append(Plan(e.says, e.metric, n, math.nan, math.nan, per_test, None, math.nan,
+                            "censored or yes/no per seed (rank or exact test): plan on a continuous metric"))
+            continue
+        if len(a) < 2 or len(b) < 2:
+            out.append(Plan(e.says, e.metric, n, math.nan, math.nan, per_test, None, math.nan,
+                            f"the pilot has too few trials ({len(a)} vs {len(b)})"))
+            continue
+        effect = float(np.mean(a) - np.mean(b))
+        sd = float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
+        note = f"equivalence within ±{e.within:g}: planned as a difference test" if e.within is not None else ""
+        out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test), note))
+    return out
+
+
+def table(plans: list[Plan]) -> str:
+    """The plans as a Markdown table."""
+    lines = ["| expectation | metric | seeds now | effect | SD | alpha per test | seeds for 80% power | detectable now | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for p in plans:
+        needed = "-" if p.seeds_needed is None and p.note else (f"> {MAX_SEEDS}" if p.seeds_needed is None else str(p.seeds_needed))
+        cells = [p.says, p.metric, str(p.seeds_now) if p.seeds_now else "-", _num(p.effect), _num(p.sd),
+                 f"{p.alpha:.3g}", needed, _num(p.detectable), p.note]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{x:.3g}"

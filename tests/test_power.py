@@ -1,0 +1,49 @@
+"""Seeds by power: the textbook sample sizes, and a plan read from a pilot's trials."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite.analyze import power
+from suite.cli import main
+from suite.study import Expect
+
+
+@pytest.mark.parametrize("d, n", [(0.5, 64), (0.8, 26), (1.0, 17)])  # Cohen (1988), two-sided t test, alpha 0.05
+def test_seeds_for_80_percent_power_match_cohens_table(d, n):
+    assert power.seeds_for(d, 1.0, 0.05) == n
+    assert power.power(d, 1.0, n, 0.05) >= 0.8 > power.power(d, 1.0, n - 1, 0.05)
+
+
+def test_the_detectable_effect_is_the_one_planned_for_and_shrinks_with_seeds():
+    assert power.detectable(1.0, 17, 0.05) == pytest.approx(1.0, abs=0.03)
+    assert power.detectable(2.0, 17, 0.05) == pytest.approx(2 * power.detectable(1.0, 17, 0.05))
+    assert power.detectable(1.0, 64, 0.05) < power.detectable(1.0, 17, 0.05)
+    assert power.seeds_for(0.0, 1.0, 0.05) is None and math.isnan(power.detectable(0.0, 5, 0.05))
+
+
+def test_a_plan_from_a_pilot_uses_its_spread_and_the_holm_bound():
+    rng = np.random.default_rng(0)
+    rows = [{"status": "FINISHED", "model.width": w, "seed": s, "best_val_accuracy": 0.6 + 0.02 * (w == 64) + rng.normal(0, 0.01)}
+            for w in (8, 64) for s in range(5)]
+    expects = [
+        Expect(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64}, against={"model.width": 8}, direction="greater"),
+        Expect(says="Reaches 0.5.", metric="best_val_accuracy", above=0.5),
+    ]
+    first, second = power.plan(expects, pd.DataFrame(rows), alpha=0.05)
+    assert first.alpha == 0.025 and first.seeds_now == 5
+    assert first.effect == pytest.approx(0.02, abs=0.015) and first.sd == pytest.approx(0.01, abs=0.006)
+    assert first.seeds_needed == power.seeds_for(first.effect, first.sd, 0.025)
+    assert second.seeds_needed is None and "only two-group comparisons" in second.note
+    assert "| Wider is better. | best_val_accuracy | 5 |" in power.table([first, second])
+
+
+def test_suite_power_reads_the_committed_quick_report(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setenv("SUITE_HOME", str(Path(__file__).resolve().parent.parent))
+    assert main(["power", "dropout"]) == 0
+    out = capsys.readouterr().out
+    assert "the pilot is" in out and "| seeds for 80% power |" in out
