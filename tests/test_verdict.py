@@ -181,3 +181,13 @@ def test_exact_tests_have_a_floor_that_validate_warns_about():
     assert smallest_p(e, 5, 5) == pytest.approx(2 / 252)
     welch = Expect(says="x", metric="test_accuracy", compare={"a": 1}, against={"a": 0}, direction="less")
     assert smallest_p(welch, 3, 3) == 0.0
+
+
+def test_an_inconclusive_verdict_states_the_effects_its_interval_rules_out():
+    from suite.analyze.verdict import ruled_out
+
+    assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, 1) == "rules out a mean difference above +0.019 (95% CI)"
+    assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, -1) == "rules out a mean difference below -0.011 (95% CI)"
+    assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, 0) == "mean difference between -0.011 and +0.019 (95% CI)"
+    assert ruled_out("supported", "mean difference", 0.01, 0.02, 1) == ""  # a decided verdict says enough
+    assert ruled_out("inconclusive", "-", None, None, 0) == ""  # untestable: nothing is ruled out

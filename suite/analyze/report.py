@@ -219,8 +219,10 @@ def verdict_section(verdicts, alpha: float) -> list[str]:
     ]
     for v in verdicts:
         effect = "–" if math.isnan(v.effect) else f"{v.effect_name} {v.effect:+.3g} [{v.low:+.3g}, {v.high:+.3g}]"
+        bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
+        observed = f"{v.observed}; {bounded}" if bounded else v.observed
         lines.append(
-            f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {v.observed} |"
+            f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {observed} |"
         )
     counts = {k: sum(v.verdict == k for v in verdicts) for k in ("supported", "refuted", "inconclusive")}
     lines += [
@@ -228,7 +230,7 @@ def verdict_section(verdicts, alpha: float) -> list[str]:
         f"{counts['supported']} supported, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive, at "
         f"α = {alpha:g} after Holm's correction over the {len(verdicts)} expectations. Tests use seed-level values; "
         "censored convergence values enter only through ranks. *Inconclusive* means the data cannot tell at this "
-        "number of seeds, not that the claim is false.",
+        "number of seeds, not that the claim is false; its interval still rules out the effects beyond its bound.",
         "",
     ]
     return lines

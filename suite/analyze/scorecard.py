@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+from suite.analyze.verdict import ruled_out
 from suite.workspace import atomic_write
 
 PREFERRED = ("quick", "full", "base")  # which profile's report speaks for a study
@@ -50,7 +51,9 @@ def build(results: Path) -> Path:
             effect = "–" if v["effect"] is None else (
                 f"{v['effect_name']} {v['effect']:+.3g} [{_g(v['low'])}, {_g(v['high'])}]")
             p = "–" if v["p_holm"] is None else f"{v['p_holm']:.2g}"
-            rows.append(f"| {e['study']} | {e['claim']} | {v['says']} | {source} | **{v['verdict']}** | {effect} | {p} | "
+            bounded = ruled_out(v["verdict"], v["effect_name"], v["low"], v["high"], v["expected_sign"])
+            said = f"**{v['verdict']}**" + (f": {bounded}" if bounded else "")
+            rows.append(f"| {e['study']} | {e['claim']} | {v['says']} | {source} | {said} | {effect} | {p} | "
                         f"[{e['profile']}]({link}) | `{commit}` | {e['date']} |")
     rows += ["", f"Totals: {tally['supported']} supported, {tally['refuted']} refuted, {tally['inconclusive']} inconclusive.", ""]
     rows += cost(entries(results))

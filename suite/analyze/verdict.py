@@ -335,6 +335,20 @@ def decide(v: Verdict, alpha: float, e: Expect) -> str:
     return "supported" if np.sign(v.effect) == v.expected_sign else "refuted"
 
 
+def ruled_out(verdict: str, effect_name: str, low: float | None, high: float | None, expected_sign: int) -> str:
+    """What an inconclusive verdict still says: the effects its 95% interval excludes ("" otherwise).
+
+    "Dropout 0.5 is better" left inconclusive with a difference of +0.004 [-0.011, +0.019] still rules
+    out an advantage above 0.019: a finding about the claim's size, not only a failure to decide."""
+    if verdict != "inconclusive" or low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    if expected_sign > 0:
+        return f"rules out a {effect_name} above {high:+.3g} (95% CI)"
+    if expected_sign < 0:
+        return f"rules out a {effect_name} below {low:+.3g} (95% CI)"
+    return f"{effect_name} between {low:+.3g} and {high:+.3g} (95% CI)"
+
+
 def holm(pvalues: list[float]) -> list[float]:
     """Holm's step-down adjustment; NaN p-values (untestable) are left out and stay NaN."""
     indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
