@@ -178,3 +178,14 @@ def test_a_search_over_momentum_shares_one_trace_and_trains_as_fresh_models():
     fresh = trial.run(at(0.5), seed=0, target=TARGET)
     untimed = lambda history: {k: v for k, v in history.items() if k != "epoch_train_s"}  # noqa: E731
     assert untimed(reused.history) == untimed(fresh.history)
+
+
+def test_early_stopping_watches_the_monitor_the_study_names():
+    from suite.study import Train
+    from suite.train import fitting
+
+    (by_accuracy,) = fitting.early_stopping(Train(patience=3, monitor="val_accuracy"))
+    (by_loss,) = fitting.early_stopping(Train(patience=3))
+    assert (by_accuracy.monitor, by_loss.monitor) == ("val_accuracy", "val_loss")  # Keras maximises an accuracy
+    assert by_accuracy.restore_best_weights and by_loss.restore_best_weights
+    assert fitting.early_stopping(Train(monitor="val_accuracy")) == []  # no patience, no stopping

@@ -55,6 +55,8 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         unused.add("train.weight_decay")
     if t.schedule == "constant":
         unused.add("train.lr_final")
+    if t.patience is None:
+        unused.add("train.monitor")
     if t.transfer == "scratch":
         unused.add("pretrain.")
     everything = flat(settings.model_dump(mode="json"))

@@ -238,7 +238,8 @@ class Train(Locked):
     clip_norm: PositiveFloat | None = None  # clip each gradient's norm
     schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
     lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
-    patience: PositiveInt | None = None  # early stopping: epochs without a better val_loss; best weights restored
+    patience: PositiveInt | None = None  # early stopping: epochs without a better monitored value; best weights restored
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"  # what early stopping watches (and restores the best of)
     transfer: Literal["scratch", "head", "full"] = "scratch"  # start from pretrained weights (see pretrain:): train the new head only, or everything
 
 

@@ -102,7 +102,8 @@ def fit_arguments(t: Train, splits) -> dict:
 
 
 def early_stopping(t: Train) -> list[keras.callbacks.Callback]:
-    """Stop when val_loss has not improved for ``patience`` epochs, and keep the best epoch's weights."""
+    """Stop when ``t.monitor`` (val_loss, or val_accuracy) has not improved for ``patience`` epochs, and keep
+    the best epoch's weights."""
     if t.patience is None:
         return []
-    return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.patience, restore_best_weights=True)]
+    return [keras.callbacks.EarlyStopping(monitor=t.monitor, patience=t.patience, restore_best_weights=True)]

@@ -87,12 +87,12 @@ def _key(settings: Settings, splits) -> str:
     """What a compiled epoch depends on: the settings and data, less what the graph does not hold.
 
     A constant learning rate is an optimizer variable, copied in with the others, and the epoch
-    budget and patience only steer the loop outside the graph: so the trials of a search over the
+    budget and early stopping only steer the loop outside the graph: so the trials of a search over the
     rate (or of a search and its final runs) share one trace; so do those of a search over
     momentum, a variable of the suite's SGD. A schedule holds the rate and the budget in its
     graph, so then they stay in the key."""
     train = settings.train
-    ignored = {"patience": None}
+    ignored = {"patience": None, "monitor": "val_loss"}
     if train.schedule == "constant":
         ignored |= {"learning_rate": 0.0, "epochs": 1}
     if train.optimizer in optimizers.VARIABLE_MOMENTUM:  # a variable too, but a momentum of zero builds no slots
