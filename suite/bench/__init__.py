@@ -100,6 +100,12 @@ def floor_section(fl: dict, study: str, profile: str) -> list[str]:
     ]
 
 
+def _bookkeeping(o: dict) -> float:
+    """Seconds the suite spent on its own records rather than on data, models and training."""
+    study, trial = o["per_study"], o["per_trial"]
+    return study["setup_s"] + study["report_s"] + o["trials"] * (trial["tracking_s"] + trial["tuner_s"])
+
+
 def render(f: dict) -> str:
     env = f["environment"]
     lines = [
@@ -124,8 +130,11 @@ def render(f: dict) -> str:
             f"| `suite run` (fresh process and store, report included) | {o['suite_wall_s']:.1f} s | {o['training_share']:.0%} |",
             f"| bare loop: build, compile, `model.fit` (fresh process) | {o['bare_wall_s']:.1f} s | {o['bare_training_share']:.0%} |",
             "",
-            f"**Ratio suite / bare: {o['ratio']:.3f}**; the suite's overhead is **{o['overhead_share']:.1%}** of its wall time "
-            "(target: below 5%).",
+            f"**Ratio suite / bare: {o['ratio']:.3f}**"
+            + ("; the suite's compiled epoch outruns `model.fit`'s per-step dispatch, so this ratio no longer isolates "
+               "what the suite adds. " if o["ratio"] < 1 else f"; the suite's overhead is **{o['overhead_share']:.1%}** of its wall time. ")
+            + f"Its own bookkeeping (set-up, MLflow writes, keras-tuner, the report) took **{_bookkeeping(o):.1f} s, "
+            f"{_bookkeeping(o) / o['suite_wall_s']:.1%}** of its wall time.",
             "",
             "Fixed costs of the suite run:",
             "",

@@ -43,8 +43,8 @@ def model_for(settings: Settings, splits, seed: int) -> Compiled:
     key = _key(settings, splits)
     source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
     kept = _KEPT.pop(key, None)
-    if kept is None and len(_KEPT) >= KEEP:
-        forget()
+    if kept is None and (len(_KEPT) >= KEEP or not _KEPT):  # a full cache, or nothing kept (JAX, torch: no
+        forget()  # compiled epoch to keep) starts afresh, as keras-tuner's trials should
     # The kept model's compiled epoch reads no TensorFlow global seed, and setting it would cost the
     # kept functions their set-up again: the fresh build is seeded in full only when nothing is kept.
     backend.seed_everything(seed, tensorflow_global=not _KEPT and kept is None)
