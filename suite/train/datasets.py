@@ -3,7 +3,7 @@
 A loader returns a ``Source`` (arrays and, where the dataset has one, its
 official test split); ``suite.train.splits`` turns it into the splits a trial
 trains on. Adding a dataset is one decorated function; the user's own files
-(``data.path``) are read by ``suite.train.files``. The schema asks
+(``data.path``) are read by ``suite.train.files`` instead. The schema asks
 ``known()`` for the names, so at run time this module imports neither the
 schema nor a backend.
 """
@@ -11,7 +11,6 @@ schema nor a backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -101,17 +100,10 @@ _SOURCES: dict[str, Source] = {}  # raw datasets of this process: a grid over sp
 
 def load_source(data) -> Source:
     key = data.dataset
-    if data.path is not None:  # the user's file (suite.train.files), reread when it changes
-        stat = Path(data.path).stat() if Path(data.path).is_file() else None
-        key = f"{data.path}|{data.label}|{stat and (stat.st_mtime_ns, stat.st_size)}"
-    elif data.dataset == "synthetic":  # the generator's settings and seed define its arrays
+    if data.dataset == "synthetic":  # the generator's settings and seed define its arrays
         key += data.synthetic.model_dump_json() + f"/{data.seed}"
     if key not in _SOURCES:
-        if data.path is not None:
-            from suite.train import files
-
-            source = files.read(data.path, data.label)
-        elif data.dataset in LOADERS:
+        if data.dataset in LOADERS:
             source = LOADERS[data.dataset](data)
         elif data.dataset in KERAS_DATASETS:
             source = _keras_dataset(data.dataset)

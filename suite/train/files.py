@@ -22,13 +22,28 @@ from suite.train.datasets import Source
 FORMATS = (".csv", ".parquet", ".npz")
 
 
+def version(path: str | None) -> str:
+    """What tells one version of a file from the next (modification time and size); "" for no file."""
+    if path is None or not Path(path).is_file():
+        return ""
+    stat = Path(path).stat()
+    return f"|{stat.st_mtime_ns}:{stat.st_size}"
+
+
+_READ: dict[tuple, Source] = {}  # files read by this process, by path, label and version (mtime, size)
+
+
 def read(path: str, label: str | None) -> Source:
+    """The file's arrays, read once per version of the file (a grid over splits reads it once)."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"data.path: no such file {file}")
-    if file.suffix == ".npz":
-        return _arrays(file)
-    return _table(file, label)
+    key = (str(file), label, version(path))
+    if key not in _READ:
+        if len(_READ) >= 4:
+            _READ.clear()
+        _READ[key] = _arrays(file) if file.suffix == ".npz" else _table(file, label)
+    return _READ[key]
 
 
 def _table(file: Path, label: str | None) -> Source:

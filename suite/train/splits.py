@@ -1,10 +1,10 @@
 """Splits: the train/validation/test arrays every trial of a cell trains on.
 
-``prepare`` loads a dataset (``suite.train.datasets``), holds out explicit
-validation and test splits, applies the training-only transforms (subsampling,
-imbalance, label noise, rebalancing), scales with statistics fitted on the
-training split alone, and fingerprints the result so every run records exactly
-which arrays it saw.
+``prepare`` loads a dataset (``suite.train.datasets``) or the user's file
+(``suite.train.files``), holds out explicit validation and test splits, applies
+the training-only transforms (subsampling, imbalance, label noise, rebalancing),
+scales with statistics fitted on the training split alone, and fingerprints the
+result so every run records exactly which arrays it saw.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from suite.errors import DataError
+from suite.train import files
 from suite.train.datasets import Source, load_source
 
 
@@ -42,7 +43,7 @@ _SPLITS: dict[str, Splits] = {}  # this process's splits, by data settings: a st
 
 def prepare(data) -> Splits:
     """The splits for these data settings (a ``suite.study.Data``), built once per process and shared."""
-    key = data.model_dump_json()
+    key = data.model_dump_json() + files.version(data.path)  # an edited file is new data
     if key not in _SPLITS:
         if len(_SPLITS) >= 64:
             _SPLITS.clear()
@@ -51,7 +52,7 @@ def prepare(data) -> Splits:
 
 
 def _prepare(data) -> Splits:
-    source = load_source(data)
+    source = files.read(data.path, data.label) if data.path is not None else load_source(data)
     if data.classes is not None:
         source = only_classes(source, data.classes)
     rng = np.random.default_rng(data.seed)
