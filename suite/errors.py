@@ -10,6 +10,12 @@ class SuiteError(Exception):
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
 
 
+def one_line(e: BaseException) -> str:
+    """An exception from a library as ``Type: first line of its message`` (at most 300 characters)."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+
+
 class StudyError(SuiteError):
     """The study file is malformed, names something unknown, or is impossible."""
 

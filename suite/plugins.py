@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from suite.errors import SuiteError
+from suite.errors import SuiteError, one_line
 
 ENTRY_POINTS = "suite.plugins"
 
@@ -65,7 +65,12 @@ def register_model(name: str, settings: dict[str, Any] | None = None):
             raise PluginError(f"register_model({name!r}): a built-in family has that name")
 
         def build(m, input_shape, classes, augment=None):
-            return checked(name, fn(m, tuple(input_shape), classes), tuple(input_shape), classes)
+            import keras
+
+            model = fn(m, tuple(input_shape), classes)
+            if not isinstance(model, keras.Model):  # cheap, every build; its outputs: tried once, in try_build
+                raise PluginError(f"model family {name!r}: its function returned {type(model).__name__}, not a keras.Model")
+            return model
 
         models.FAMILIES.register(name)(build)
         MODEL_SETTINGS[name] = declared
@@ -102,22 +107,23 @@ def register_dataset(name: str):
 _PLUGIN_DATASETS: set[str] = set()
 
 
-def checked(family: str, model, input_shape: tuple[int, ...], classes: int):
-    """``model`` if the suite can train it: a Keras model mapping a batch to ``classes`` logits per example."""
+def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
+    """Before any trial: build a plugin family's model for these settings and check that it maps a batch
+    to ``classes`` logits per example (the runner calls this once per cell)."""
     import keras
 
-    if not isinstance(model, keras.Model):
-        raise PluginError(f"model family {family!r}: its function returned {type(model).__name__}, not a keras.Model")
+    from suite.train import models
+
+    family, input_shape = settings.model.family, tuple(input_shape)
+    model = models.build(settings.model, input_shape, classes, settings.data.augment)
     try:
         out = model(keras.ops.zeros((2, *input_shape)), training=False)
     except Exception as e:  # noqa: BLE001 - whatever the user's model raises, name the family
-        raise PluginError(f"model family {family!r}: calling it on inputs of shape {input_shape} raised "
-                          f"{type(e).__name__}: {_first_line(e)}") from None
+        raise PluginError(f"model family {family!r}: calling it on inputs of shape {input_shape} raised {one_line(e)}") from None
     shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
     if shape != (2, classes):
         raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
                           f"a batch of 2 gave {shape}")
-    return model
 
 
 def load(paths: list[str]) -> None:
@@ -142,7 +148,7 @@ def load(paths: list[str]) -> None:
             sys.modules.pop(name, None)
             if isinstance(e, KeyboardInterrupt):
                 raise
-            raise PluginError(f"--plugin {given}: importing it raised {type(e).__name__}: {_first_line(e)}") from None
+            raise PluginError(f"--plugin {given}: importing it raised {one_line(e)}") from None
         LOADED.append(Loaded(path, hashlib.sha256(source).hexdigest()))
 
 
@@ -159,7 +165,7 @@ def load_installed() -> bool:
         try:
             point.load()
         except Exception as e:  # noqa: BLE001 - a broken package must say which it is
-            raise PluginError(f"the installed plugin {point.name!r} ({point.value}) failed to load: {type(e).__name__}: {_first_line(e)}") from None
+            raise PluginError(f"the installed plugin {point.name!r} ({point.value}) failed to load: {one_line(e)}") from None
         found = True
     return found
 
@@ -167,8 +173,3 @@ def load_installed() -> bool:
 def digest() -> str:
     """The loaded plugin files' hashes, for the code version ("" without plugins)."""
     return ",".join(f"{p.path.name}:{p.sha256[:12]}" for p in LOADED)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else "(no message)"

@@ -19,7 +19,6 @@ from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.search.access import Access
 from suite.study import ResolvedStudy
-from suite.train import models
 from suite.train.splits import prepare
 from suite.workspace import Workspace
 
@@ -50,7 +49,7 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
         for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
             splits = prepare(cell.settings.data)
             if cell.settings.model.family in plugins.MODEL_SETTINGS:  # the user's builder, tried before any trial
-                models.build(cell.settings.model, splits.input_shape, splits.classes, cell.settings.data.augment)
+                plugins.try_build(cell.settings, splits.input_shape, splits.classes)
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):

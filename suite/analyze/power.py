@@ -120,7 +120,7 @@ def table(plans: list[Plan]) -> str:
     lines = ["| expectation | metric | seeds now | effect | SD | alpha per test | seeds for 80% power | detectable now | note |",
              "|---|---|---|---|---|---|---|---|---|"]
     for p in plans:
-        needed = "-" if p.seeds_needed is None and p.note else (f"> {MAX_SEEDS}" if p.seeds_needed is None else str(p.seeds_needed))
+        needed = str(p.seeds_needed) if p.seeds_needed else (f"> {MAX_SEEDS}" if math.isfinite(p.effect) else "-")
         cells = [p.says, p.metric, str(p.seeds_now) if p.seeds_now else "-", _num(p.effect), _num(p.sd),
                  f"{p.alpha:.3g}", needed, _num(p.detectable), p.note]
         lines.append("| " + " | ".join(cells) + " |")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from suite.errors import TrackingError
+from suite.errors import TrackingError, one_line
 
 if TYPE_CHECKING:
     from suite.study import ResolvedStudy
@@ -123,6 +123,3 @@ def _refusal(e: Exception) -> str | None:
     return None
 
 
-def one_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.errors import DataError
+from suite.errors import DataError, one_line
 from suite.train.datasets import Source
 
 FORMATS = (".csv", ".parquet", ".npz")
@@ -52,7 +52,7 @@ def _table(file: Path, label: str | None) -> Source:
     try:
         table = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
     except Exception as e:  # noqa: BLE001 - any reader failure is "cannot read this file"
-        raise DataError(f"data.path: cannot read {file.name} as {file.suffix[1:]}: {_first_line(e)}") from None
+        raise DataError(f"data.path: cannot read {file.name} as {file.suffix[1:]}: {one_line(e)}") from None
     if table.empty:
         raise DataError(f"data.path: {file.name} has no rows")
     if label not in table.columns:
@@ -81,7 +81,7 @@ def _arrays(file: Path) -> Source:
         with np.load(file, allow_pickle=False) as arrays:
             found = {k: arrays[k] for k in arrays.files}
     except Exception as e:  # noqa: BLE001
-        raise DataError(f"data.path: cannot read {file.name} as npz: {_first_line(e)}") from None
+        raise DataError(f"data.path: cannot read {file.name} as npz: {one_line(e)}") from None
     return source_of(found, f"data.path: {file.name}")
 
 
@@ -120,8 +120,3 @@ def source_of(found: dict, where: str) -> Source:
 def _two_classes(names, where: str) -> None:
     if len(names) < 2:
         raise DataError(f"data.label: {where} holds one class only ({names[0]!r}): nothing to classify")
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
