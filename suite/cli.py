@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the workers' shared token, its first line (default: SUITE_TOKEN; local workers get a random one)")
     p.add_argument("--tls-cert", metavar="PEM", help="serve the oracle over TLS with this certificate (with --tls-key)")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
+    plugin_flag(p)
 
     p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
     p.add_argument("study")
@@ -75,26 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--id", default=None, help="this worker's name, unique among the workers (default: host-pid)")
     p.add_argument("--token-file", metavar="FILE", help="the chief's token, its first line (default: SUITE_TOKEN)")
     p.add_argument("--tls-ca", metavar="PEM", help="the chief serves TLS: trust its certificate if signed by this CA")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
+    plugin_flag(p)
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
     p.add_argument("--profile")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
+    plugin_flag(p)
 
     p = sub.add_parser("replicate", help="rerun a sample of recorded trials and compare their metrics")
     p.add_argument("study")
     p.add_argument("--profile")
     p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
+    plugin_flag(p)
 
     p = sub.add_parser("validate", help="check study files without running them")
     p.add_argument("studies", nargs="+")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
+    plugin_flag(p)
 
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="dropout", help="an untuned study to time (default dropout)")
@@ -284,6 +279,12 @@ def cmd_bench(args) -> int:
     print((out / "README.md").read_text())
     print(f"bench: {out}")
     return 0
+
+
+def plugin_flag(p) -> None:
+    """``--plugin FILE`` on every command that reads a study (the file may name what the plugin registers)."""
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a Python file registering model families or datasets (suite.register_model); repeatable")
 
 
 def cmd_power(args) -> int:
