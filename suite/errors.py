@@ -26,3 +26,7 @@ class DataError(SuiteError):
 
 class TrackingError(SuiteError):
     """The MLflow tracking store cannot be reached or written."""
+
+
+class PluginError(SuiteError):
+    """A plugin that cannot be loaded, or builds something the suite cannot train."""

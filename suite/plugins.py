@@ -16,6 +16,15 @@ A family's declared settings, with their defaults and so their types, are checke
 the built-in ones (``suite.study.settings.Model``), can be grid axes and ``tune:``
 entries; a key it does not declare is refused by name. A plugin file is part of the
 trials' identity: its hash enters the code version (``suite.record.provenance``).
+
+An existing keras-tuner build function comes unchanged with ``hypermodel=True``::
+
+    @register_model("my_search", hypermodel=True)
+    def build_model(hp):
+        ...  # hp.Int("units", 32, 256, step=32), hp.Choice("activation", ["relu", "tanh"]) ...
+
+Its ``hp.*`` calls become the family's settings (``model.hp.units``) and join the study's
+``tune.space``: see ``suite.hypermodel``.
 """
 
 from __future__ import annotations
@@ -27,13 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from suite.errors import SuiteError, one_line
+from suite.errors import PluginError, SuiteError, one_line
 
 ENTRY_POINTS = "suite.plugins"
-
-
-class PluginError(SuiteError):
-    """A plugin that cannot be loaded, or builds something the suite cannot train."""
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,29 @@ class Loaded:
 
 LOADED: list[Loaded] = []  # plugin files of this process, in load order
 MODEL_SETTINGS: dict[str, dict[str, Any]] = {}  # a plugin family -> its declared settings and their defaults
+HYPER_SPACES: dict[str, dict[str, Any]] = {}  # a hyper-model family -> its hp.* ranges, as tune.space entries (by hp name)
+INERT: dict[str, list[str]] = {}  # a hyper-model family -> its hp.* calls that change no layer (not searched)
+_NOTED: set[str] = set()  # families whose compile() note was printed
 _ENTRY_POINTS_READ = False
 
 
-def register_model(name: str, settings: dict[str, Any] | None = None):
+def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel: bool = False):
     """Register ``fn(settings, input_shape, num_classes) -> keras.Model`` as model family ``name``.
 
     ``settings``: the family's own settings and their defaults (int, float, str, bool or a list);
     a study sets them in its ``model:`` block beside the shared ones (``family``, ``activation``...).
-    A shared one declared here (``dropout``) keeps its own checks and takes this default."""
+    A shared one declared here (``dropout``) keeps its own checks and takes this default.
+
+    ``hypermodel=True``: ``fn(hp) -> keras.Model`` is a keras-tuner build function; its ``hp.*``
+    calls declare the settings (see the module's docstring)."""
     from suite.train import models
 
+    if hypermodel:
+        if settings:
+            raise PluginError(f"register_model({name!r}, hypermodel=True): its settings are its hp.* calls; drop settings=")
+        from suite import hypermodel as hyper
+
+        return hyper.register(name)
     declared = dict(settings or {})
     for key, default in declared.items():
         if not isinstance(default, (int, float, str, bool, list)):
@@ -124,6 +141,12 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
     if shape != (2, classes):
         raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
                           f"a batch of 2 gave {shape}")
+    if getattr(model, "compiled", False) and family not in _NOTED:  # keras-tuner build functions compile; the suite
+        _NOTED.add(family)  # compiles its own way
+        inert = ", ".join(f"model.hp.{k}" for k in INERT.get(family, []))
+        print(f"note: model family {family!r} compiles its model; the study's train: block replaces that (optimizer, "
+              "learning rate, loss on logits)" + (f", so {inert} changes no layer and is not searched" if inert else "")
+              + ": search train.learning_rate in tune.space instead", file=sys.stderr)
 
 
 def load(paths: list[str]) -> None:

@@ -1,5 +1,6 @@
 """The user's own model families and datasets: the wine example end to end, entry points, every bad plugin in one line."""
 
+import json
 import shutil
 import sys
 import textwrap
@@ -25,10 +26,14 @@ def clean_registries():
     """Each test registers its own plugins; the registries are put back afterwards."""
     families, loaders = dict(models.FAMILIES._entries), dict(datasets.LOADERS._entries)
     settings, loaded, names = dict(plugins.MODEL_SETTINGS), list(plugins.LOADED), set(plugins._PLUGIN_DATASETS)
+    spaces, inert = dict(plugins.HYPER_SPACES), dict(plugins.INERT)
     plugins._ENTRY_POINTS_READ = False
     yield
     models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
     plugins.MODEL_SETTINGS.clear(), plugins.MODEL_SETTINGS.update(settings)
+    plugins.HYPER_SPACES.clear(), plugins.HYPER_SPACES.update(spaces)
+    plugins.INERT.clear(), plugins.INERT.update(inert)
+    plugins._NOTED.clear()
     plugins.LOADED[:] = loaded
     plugins._PLUGIN_DATASETS.clear(), plugins._PLUGIN_DATASETS.update(names)
     plugins._ENTRY_POINTS_READ = False
@@ -121,6 +126,26 @@ BAD_PLUGINS = {
         "@register_model('wide_deep', settings={'units': None})\ndef f(settings, input_shape, num_classes):\n    pass",
         "register_model('wide_deep'): setting 'units' needs a default of int, float, str, bool or list",
     ),
+    "hp_with_settings.py": (
+        "@register_model('wide_deep', settings={'units': 8}, hypermodel=True)\ndef f(hp):\n    pass",
+        "register_model('wide_deep', hypermodel=True): its settings are its hp.* calls; drop settings=",
+    ),
+    "hp_no_calls.py": (
+        "@register_model('wide_deep', hypermodel=True)\ndef f(hp):\n"
+        "    return keras.Sequential([keras.Input((13,)), keras.layers.Dense(3)])",
+        "model family 'wide_deep': its build function makes no hp.* call; register it without hypermodel=True",
+    ),
+    "hp_log_int.py": (
+        "@register_model('wide_deep', hypermodel=True)\ndef f(hp):\n"
+        "    return keras.Sequential([keras.Input((13,)), keras.layers.Dense(hp.Int('units', 8, 64, sampling='log'))])",
+        "model family 'wide_deep': hp.Int('units'): sampling='log' is not supported for integers; list the values with hp.Choice",
+    ),
+    "hp_raises_deep.py": (  # found only when exploring: the build function fails for a value of its own space
+        "@register_model('wide_deep', hypermodel=True)\ndef f(hp):\n"
+        "    if hp.Int('layers', 1, 3) > 2:\n        raise ValueError('too deep')\n"
+        "    return keras.Sequential([keras.Input((13,)), keras.layers.Dense(3)])",
+        "model family 'wide_deep': building it with {{'layers': 3}} raised ValueError: too deep",
+    ),
 }
 
 
@@ -176,3 +201,87 @@ def test_an_installed_package_offers_its_family_through_an_entry_point(tmp_path,
     resolved = load_study(tmp_path / "team.yaml")  # no flag: the installed entry point is found when the name is
     assert resolved.cells[0].settings.model.units == 4
     monkeypatch.delitem(sys.modules, "teamnets")
+
+
+def test_a_keras_tuner_build_function_is_explored_for_its_space(clean_registries):
+    """Loops and conditional scopes show their hp.* calls only for some values of a parent; a parameter that
+    changes no layer (a rate for compile(), which the suite replaces) stays a setting but is not searched."""
+    import keras
+
+    from suite import hypermodel
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((4,))])
+        for i in range(hp.Int("layers", 1, 3)):
+            model.add(keras.layers.Dense(hp.Int(f"units_{i}", 8, 32, step=8)))
+        kind = hp.Choice("head", ["plain", "dropout"])
+        with hp.conditional_scope("head", ["dropout"]):
+            if kind == "dropout":
+                model.add(keras.layers.Dropout(hp.Float("rate", 0.1, 0.5)))
+        model.add(keras.layers.Dense(2))
+        model.compile(keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-2, sampling="log")), "mse")
+        return model
+
+    defaults, space, inert = hypermodel.explore("probe", build)
+    assert defaults == {"layers": 1, "units_0": 8, "head": "plain", "lr": 1e-4, "units_1": 8, "units_2": 8, "rate": 0.1}
+    assert space == {
+        "layers": {"int": [1, 3]},
+        "units_0": [8, 16, 24, 32],  # keras-tuner samples a stepped range on its steps
+        "head": ["plain", "dropout"],
+        "units_1": [8, 16, 24, 32],
+        "units_2": [8, 16, 24, 32],
+        "rate": {"linear": [0.1, 0.5]},
+    }
+    assert inert == ["lr"]
+
+
+HYPER_GRID = """
+name: wine-hp-grid
+title: layers as a grid axis, the rest of a build function searched
+claim: a grid axis on an hp.* name fixes it; the other calls are searched per cell.
+data: {path: wine.csv, label: cultivar, test: 0.25, validation: 0.25}
+model: {family: wine_search}
+train: {optimizer: adam, learning_rate: 0.01, batch_size: 32, epochs: 2}
+grid:
+  model.hp.layers: [1, 3]
+tune: {algorithm: random, trials: 2}
+seeds: [0]
+target: {metric: val_accuracy, value: 0.9}
+"""
+
+
+def test_a_keras_tuner_build_function_runs_as_a_search_and_under_a_grid(project, capsys, clean_registries):
+    search, plugin = project / "wine_search.yaml", str(project / "search.py")
+    assert main(["run", str(search), "--profile", "smoke", "--plugin", plugin]) == 0
+    err = capsys.readouterr().err
+    assert "model.hp.lr changes no layer and is not searched" in err
+    client = MlflowClient(f"sqlite:///{project.parent / 'home' / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("wine-search")
+    searched = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+    assert len(searched) == 3 and {r.info.status for r in searched} == {"FINISHED"}
+    for run in searched:
+        params = run.data.params
+        assert int(params["model.hp.layers"]) in (1, 2, 3) and int(params["model.hp.units_0"]) % 8 == 0
+        assert params["model.hp.activation"] in ("relu", "tanh") and params["model.hp.dropout"] in ("True", "False")
+        assert "model.hp.lr" not in params and 0.001 <= float(params["train.learning_rate"]) <= 0.03
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert len(trials) == 2  # the best setting, rerun with every seed
+    candidates = [json.loads(r.data.tags["suite.search_values"]) for r in searched]
+    for run in trials:
+        chosen = json.loads(run.data.tags["suite.tuned"])
+        assert chosen in candidates and "model.hp.units_0" in chosen
+        assert all(run.data.params[k] == str(v) for k, v in chosen.items())
+    report = (project.parent / "home" / "results" / "wine-search" / "smoke" / "report.md").read_text()
+    assert "`model.hp.units_0`" in report and "`train.learning_rate`" in report
+
+    (project / "hp_grid.yaml").write_text(HYPER_GRID)
+    assert main(["run", str(project / "hp_grid.yaml"), "--plugin", plugin]) == 0
+    exp = client.get_experiment_by_name("wine-hp-grid")
+    searched = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+    assert len(searched) == 4
+    for run in searched:  # each cell's search keeps its grid value, and searches the rest
+        values = json.loads(run.data.tags["suite.search_values"])
+        assert "model.hp.layers" not in values and "model.hp.units_0" in values
+    assert sorted(json.loads(r.data.tags["suite.cell_values"])["model.hp.layers"] for r in searched) == [1, 1, 3, 3]
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert sorted(r.data.params["model.hp.layers"] for r in trials) == ["1", "3"]

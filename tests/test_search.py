@@ -93,6 +93,18 @@ def test_grid_values_of_each_kind():
         search.grid_values(Range(log=[1e-4, 1.0]), "x")
 
 
+def test_a_choice_of_flags_samples_true_and_false_not_one_and_zero():
+    """keras-tuner's Choice turns booleans into integers, which a flag setting refuses."""
+    import keras_tuner
+
+    hp = search.hyperparameters({"model.residual": [False, True], "model.bidirectional": [True]})
+    objective = keras_tuner.Objective("score", "max")
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=20, hyperparameters=hp, seed=0)
+    drawn = {oracle.populate_space(str(i))["values"]["model.residual"] for i in range(20)}
+    assert drawn == {False, True} and all(type(v) is bool for v in drawn)
+    assert hp.values["model.bidirectional"] is True
+
+
 def test_grid_plan_is_the_product_in_file_order():
     plan = search.grid_plan({"a": [1, 2], "b": ["x", "y", "z"]})
     assert len(plan) == 6

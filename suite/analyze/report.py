@@ -241,10 +241,11 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
     if tune is None:
         return []
     epochs = resolved.study.train.epochs
+    tuned = dict.fromkeys(path for cell in resolved.cells for path in cell.tune.space)  # with a hyper-model's hp.* calls
     lines = [
         "## Nuisance search",
         "",
-        f"Tuned for every cell: {', '.join(f'`{p}`' for p in tune.space)}, on the validation split, by keras-tuner's "
+        f"Tuned for every cell: {', '.join(f'`{p}`' for p in tuned)}, on the validation split, by keras-tuner's "
         f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs = "
         f"{tune.trials * epochs} epochs per cell; the objective is the best `{tune.objective}` over epochs. Search "
         "trials train with their own seed; the best setting of each cell was then rerun with every seed of the study, "

@@ -32,7 +32,7 @@ def _git(*args: str, cwd: Path) -> str | None:
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
 # The study file's schema, the whole of training, and the searches that choose a cell's settings.
-TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py")
+TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "hypermodel.py")
 
 
 def code_version(root: Path) -> str:

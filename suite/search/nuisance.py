@@ -45,8 +45,10 @@ def hyperparameters(space: dict) -> keras_tuner.HyperParameters:
     algorithms draw from the whole range (every integer, for an int range)."""
     hp = keras_tuner.HyperParameters()
     for path, entry in space.items():
-        if isinstance(entry, list):
-            hp.Choice(path, entry, ordered=not isinstance(entry[0], (str, bool)))
+        if isinstance(entry, list) and isinstance(entry[0], bool):  # keras-tuner's Choice would turn them into 0 and 1
+            hp.Boolean(path) if len(entry) == 2 else hp.Fixed(path, entry[0])
+        elif isinstance(entry, list):
+            hp.Choice(path, entry, ordered=not isinstance(entry[0], str))
         elif entry.kind == "int":
             hp.Int(path, *entry.bounds)
         else:

@@ -69,8 +69,23 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
         tune = study.tune
         if tune is not None:
             tune = tune.model_copy(update={k.removeprefix("tune."): v for k, v in values.items() if k.startswith("tune.")})
+            tune = _with_hyper_space(tune, settings, fixed={*plain, *bundle}, where=where)
         cells.append(Cell(index=i, values=values, settings=settings, tune=tune))
     return tuple(cells)
+
+
+def _with_hyper_space(tune: Tune, settings: Settings, fixed: set[str], where: str) -> Tune:
+    """A hyper-model family's hp.* ranges (``suite.plugins``) join the cell's search space, but for the
+    settings its grid values or case fix, and those ``tune.space`` gives a range of its own."""
+    from suite import plugins
+
+    own = plugins.HYPER_SPACES.get(settings.model.family, {})
+    added = {f"model.hp.{k}": v for k, v in own.items() if f"model.hp.{k}" not in fixed and f"model.hp.{k}" not in tune.space}
+    if added:
+        tune = Tune.model_validate({**tune.model_dump(), "space": {**added, **tune.model_dump()["space"]}})
+    if not tune.space:
+        raise StudyError(f"{where}tune: space must name at least one setting to tune")
+    return tune
 
 
 def _cases(study: Study, base: dict, where: str) -> dict[str, dict]:

@@ -178,6 +178,25 @@ def _declared(family: str, key: str, value, default):
     return value
 
 
+def _with_declared(family: str, raw: dict, declared: dict, skip=(), prefix: str = "") -> dict:
+    """``raw`` with a family's declared settings checked and their defaults filled in; a block of them
+    (a hyper-model's ``hp``) is checked key by key."""
+    out = dict(raw)
+    for key in raw:
+        if key in skip:
+            continue
+        if key not in declared:
+            raise PydanticCustomError("unknown_key", "unknown key", {"key": prefix + key, "known": sorted(declared)})
+        if isinstance(declared[key], dict):
+            if not isinstance(raw[key], dict):
+                raise PydanticCustomError("family_setting", "{key}: must be a mapping of the family's hp.* names, got {got}",
+                                          {"key": prefix + key, "got": repr(raw[key])})
+            out[key] = _with_declared(family, raw[key], declared[key], prefix=f"{prefix}{key}.")
+        else:
+            out[key] = _declared(family, prefix + key, raw[key], declared[key])
+    return {**declared, **out}
+
+
 class Model(Locked):
     """The shared model settings; a plugin family (``suite.plugins``) adds its declared ones beside them."""
 
@@ -211,15 +230,7 @@ class Model(Locked):
         family = raw.get("family", "mlp")
         if not isinstance(family, str) or family not in models.families():
             return raw  # the family's own check says what is wrong
-        declared = plugins.MODEL_SETTINGS.get(family, {})
-        out = dict(raw)
-        for key in raw:
-            if key in cls.model_fields:
-                continue
-            if key not in declared:
-                raise PydanticCustomError("unknown_key", "unknown key", {"key": key, "known": sorted(declared)})
-            out[key] = _declared(family, key, raw[key], declared[key])
-        return {**declared, **out}
+        return _with_declared(family, raw, plugins.MODEL_SETTINGS.get(family, {}), skip=cls.model_fields)
 
     @model_validator(mode="after")
     def _groups_divide_width(self):

@@ -70,13 +70,7 @@ class Tune(Locked):
     trials: PositiveInt = 10
     seed: Seed = 0  # the search's own seed (sampling, and the training seed of its trials)
     objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
-    space: dict[str, Space]
-
-    @model_validator(mode="after")
-    def _not_empty(self):
-        if not self.space:
-            raise PydanticCustomError("value", "space must name at least one setting to tune")
-        return self
+    space: dict[str, Space] = {}  # at least one entry, unless a hyper-model family brings its own (checked per cell)
 
 
 TUNE_AXES = ("algorithm", "trials", "seed")  # the parts of tune a grid may vary
