@@ -31,6 +31,7 @@ each in MLflow and writes a report to results/<name>/.
   suite run my_study.yaml            any study file, anywhere
   suite run my.yaml --plugin my.py   with model families or datasets of your own (see README)
   suite run studies/*.yaml           several, in one process (checked before any trains)
+  suite confirm dropout --profile quick   the same on fresh seeds: are the verdicts confirmed?
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
   suite replicate dropout --trials 3 rerun recorded trials; exit 1 if metrics differ
@@ -46,26 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="suite", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("run", help="run studies (each resumes where it stopped) and write their reports")
-    p.add_argument("studies", nargs="+", metavar="study",
-                   help="a study name in studies/, or a path to a .yaml file; several run one after another in one process")
-    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full)")
-    p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
-    p.add_argument("--rerun-stale", action="store_true",
-                   help="rerun trials recorded by an earlier study file or code version (kept, marked superseded)")
-    p.add_argument("--takeover", action="store_true",
-                   help="go on although the study's run is RUNNING from another workspace or machine (that process is gone)")
-    p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
-    p.add_argument("--listen", metavar="HOST:PORT",
-                   help="serve the oracle there for workers on other machines (e.g. 0.0.0.0:8000, which needs a token); "
-                        "implies parallel mode")
-    p.add_argument("--token-file", metavar="FILE",
-                   help="the workers' shared token, its first line (default: SUITE_TOKEN; local workers get a random one)")
-    p.add_argument("--tls-cert", metavar="PEM", help="serve the oracle over TLS with this certificate (with --tls-key)")
-    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
-    plugin_flag(p)
+    for command, helped in (("run", "run studies (each resumes where it stopped) and write their reports"),
+                            ("confirm", "rerun studies on fresh seeds (disjoint from theirs) and compare the verdicts")):
+        run_arguments(p := sub.add_parser(command, help=helped))
+        if command == "confirm":
+            p.set_defaults(confirm=True)
 
     p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
     p.add_argument("study")
@@ -75,17 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token-file", metavar="FILE", help="the chief's token, its first line (default: SUITE_TOKEN)")
     p.add_argument("--tls-ca", metavar="PEM", help="the chief serves TLS: trust its certificate if signed by this CA")
     plugin_flag(p)
+    confirm_flag(p)
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
     p.add_argument("--profile")
     plugin_flag(p)
+    confirm_flag(p)
 
     p = sub.add_parser("replicate", help="rerun a sample of recorded trials and compare their metrics")
     p.add_argument("study")
     p.add_argument("--profile")
     p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
     plugin_flag(p)
+    confirm_flag(p)
 
     p = sub.add_parser("validate", help="check study files without running them")
     p.add_argument("studies", nargs="+")
@@ -134,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _load(name: str, profile: str | None = None, train: bool = False):
+def _load(name: str, profile: str | None = None, train: bool = False, confirm: bool = False):
     """The workspace and the resolved study; ``train``: then load the backend, quietly, for a command that trains."""
-    ws, (resolved,) = _load_all([name], profile, train)
+    ws, (resolved,) = _load_all([name], profile, train, confirm)
     return ws, resolved
 
 
-def _load_all(names: list[str], profile: str | None = None, train: bool = False):
+def _load_all(names: list[str], profile: str | None = None, train: bool = False, confirm: bool = False):
     """The workspace and every study resolved, before the backend (if ``train``) is loaded."""
     from suite.study import find_study, load_study
     from suite.workspace import Workspace
@@ -149,7 +138,7 @@ def _load_all(names: list[str], profile: str | None = None, train: bool = False)
     resolved = []
     for name in names:
         try:
-            resolved.append(load_study(find_study(name, ws.studies), profile))
+            resolved.append(load_study(find_study(name, ws.studies), profile, confirm))
         except SuiteError as e:
             raise SuiteError(f"{name}: {e}" if len(names) > 1 else str(e)) from None
     if train:
@@ -169,7 +158,7 @@ def cmd_run(args) -> int:
 
         host, _ = parse_address(args.listen, "--listen")
         guard.check_listen(host, args.listen, access)
-    ws, studies = _load_all(args.studies, args.profile, train=True)
+    ws, studies = _load_all(args.studies, args.profile, train=True, confirm=args.confirm)
     from suite import timing
     from suite.runner import Parallel, Record, run_study
 
@@ -206,7 +195,7 @@ def _access(args, chief: bool):
 def cmd_worker(args) -> int:
     import socket
 
-    ws, resolved = _load(args.study, args.profile, train=True)
+    ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
     from suite.runner import work
 
     worker_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
@@ -216,7 +205,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_report(args) -> int:
-    ws, resolved = _load(args.study, args.profile, train=True)
+    ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
     from suite.analyze import report
 
     path = report.write(resolved, ws.tracker(), ws.report_dir(resolved))
@@ -225,7 +214,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_replicate(args) -> int:
-    ws, resolved = _load(args.study, args.profile, train=True)
+    ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
     from suite.replicate import TOLERANCE, replicate
 
     compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
@@ -279,6 +268,35 @@ def cmd_bench(args) -> int:
     print((out / "README.md").read_text())
     print(f"bench: {out}")
     return 0
+
+
+def run_arguments(p) -> None:
+    """The flags of ``run`` and of ``confirm`` (a run on fresh seeds)."""
+    p.add_argument("studies", nargs="+", metavar="study",
+                   help="a study name in studies/, or a path to a .yaml file; several run one after another in one process")
+    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full)")
+    p.add_argument("--fresh", action="store_true", help="discard this study's recorded trials and start over")
+    p.add_argument("--rerun-stale", action="store_true",
+                   help="rerun trials recorded by an earlier study file or code version (kept, marked superseded)")
+    p.add_argument("--takeover", action="store_true",
+                   help="go on although the study's run is RUNNING from another workspace or machine (that process is gone)")
+    p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="serve the oracle there for workers on other machines (e.g. 0.0.0.0:8000, which needs a token); "
+                        "implies parallel mode")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="the workers' shared token, its first line (default: SUITE_TOKEN; local workers get a random one)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve the oracle over TLS with this certificate (with --tls-key)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    plugin_flag(p)
+    confirm_flag(p)
+
+
+def confirm_flag(p) -> None:
+    p.add_argument("--confirm", action="store_true",
+                   help="the confirming run: the same study on seeds disjoint from its own (suite confirm runs it)")
 
 
 def plugin_flag(p) -> None:
@@ -350,5 +368,5 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
-TRAINING = {"run", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
-COMMANDS = {"init": cmd_init, "power": cmd_power, "run": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}
+TRAINING = {"run", "confirm", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
+COMMANDS = {"init": cmd_init, "power": cmd_power, "run": cmd_run, "confirm": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

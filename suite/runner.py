@@ -76,7 +76,7 @@ def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str
     if not access.tls and not guard.is_loopback(distributed.parse_address(parallel.listen, "--listen")[0]):
         say("warning: without TLS the token crosses the network in clear text; add --tls-cert and --tls-key")
     logs = ws.state / "workers" / resolved.name
-    workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs, access)
+    workers = distributed.spawn(resolved.path, resolved.profile, chief, parallel.workers, logs, access, resolved.confirm)
     try:
         distributed.wait(tuner.oracle, len(resolved.trials), workers, logs, report=say)
     finally:

@@ -146,6 +146,31 @@ def test_scorecard_collects_the_verdicts(first_run, home, monkeypatch):
     assert card.count("**" + verdicts[0]["verdict"] + "**") == 1
 
 
+def test_confirm_reruns_on_fresh_seeds_and_the_scorecard_says_what_became_of_each_verdict(first_run, home, client, monkeypatch):
+    assert suite(home, "run", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0  # resumes if the test above ran
+    assert suite(home, "confirm", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0
+    fresh = runs(client, "trial", profile="quick-confirm")
+    assert sorted(int(t.data.tags["suite.seed"]) for t in fresh) == [100000, 100000, 100001, 100001]
+    assert {t.data.tags["suite.seed"] for t in runs(client, "trial", profile="quick")} == {"0", "1"}  # untouched
+    (parent,) = runs(client, "study", profile="quick-confirm")
+    assert parent.info.status == "FINISHED"
+    report = (home / "results" / "e2e" / "quick-confirm" / "report.md").read_text()
+    original = json.loads((home / "results" / "e2e" / "quick" / "verdicts.json").read_text())["verdicts"][0]["verdict"]
+    again = json.loads((home / "results" / "e2e" / "quick-confirm" / "verdicts.json").read_text())["verdicts"][0]["verdict"]
+    assert "## Confirmation on fresh seeds" in report
+    assert f"| The diverging rate ends with a lower training accuracy. | {original} | {again} |" in report
+    assert "suite run e2e --profile quick --confirm" in report  # how to reproduce this one
+    assert suite(home, "scorecard", monkeypatch=monkeypatch) == 0
+    card = (home / "results" / "README.md").read_text()
+    expected = "confirmed" if original == again != "inconclusive" else None
+    assert "[quick](e2e/quick/report.md)" in card and "quick-confirm" not in card  # the original speaks; fresh is a column
+    if expected:
+        assert f"| {expected} | [quick]" in card and "On fresh seeds (1 expectations" in card
+    # a second confirm resumes, as a run does
+    assert suite(home, "confirm", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0
+    assert len(runs(client, "trial", profile="quick-confirm")) == 4
+
+
 def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, capsys):
     assert suite(home, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
     assert "resuming: 4 of 4 trials already recorded" in capsys.readouterr().err

@@ -73,6 +73,23 @@ def test_profile_overrides_without_copying(tmp_path):
     assert all(c.settings.train.epochs == 2 for c in smoke.cells)
 
 
+def test_a_confirming_run_moves_every_training_and_search_seed_and_nothing_else(tmp_path):
+    smoke = load_study(write(tmp_path, EXAMPLE), "smoke")
+    fresh = load_study(write(tmp_path, EXAMPLE), "smoke", confirm=True)
+    assert fresh.study.seeds == [s + 100_000 for s in smoke.study.seeds]
+    assert (fresh.profile_name, fresh.flags) == ("smoke-confirm", " --profile smoke --confirm")
+    assert [c.settings for c in fresh.cells] == [c.settings for c in smoke.cells]
+    assert fresh.config_sha != smoke.config_sha  # its own trials, never mixed with the original's
+    searched = EXAMPLE + "tune: {seed: 3, trials: 2, space: {train.learning_rate: {log: [0.001, 0.1]}}}\n"
+    fresh = load_study(write(tmp_path, searched, "tuned.yaml"), confirm=True)
+    assert {c.tune.seed for c in fresh.cells} == {100_003}
+    by_grid = searched.replace("  model.dropout: [", "  tune.seed: [0, 1]\n  model.dropout: [")
+    fresh = load_study(write(tmp_path, by_grid, "by_grid.yaml"), confirm=True)
+    assert sorted({c.tune.seed for c in fresh.cells}) == [100_000, 100_001]
+    with pytest.raises(StudyError, match="seeds: confirming moves seeds by 100000"):
+        load_study(write(tmp_path, EXAMPLE.replace("seeds: [0, 1, 2]", "seeds: [0, 100000]"), "big.yaml"), confirm=True)
+
+
 def test_same_file_same_hash(tmp_path):
     a = load_study(write(tmp_path, EXAMPLE), "smoke")
     b = load_study(write(tmp_path, EXAMPLE + "\n# a comment\n", "other.yaml"), "smoke")

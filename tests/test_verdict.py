@@ -191,3 +191,13 @@ def test_an_inconclusive_verdict_states_the_effects_its_interval_rules_out():
     assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, 0) == "mean difference between -0.011 and +0.019 (95% CI)"
     assert ruled_out("supported", "mean difference", 0.01, 0.02, 1) == ""  # a decided verdict says enough
     assert ruled_out("inconclusive", "-", None, None, 0) == ""  # untestable: nothing is ruled out
+
+
+def test_what_fresh_seeds_do_to_a_verdict():
+    from suite.analyze.confirmation import outcome
+
+    assert outcome("supported", "supported") == outcome("refuted", "refuted") == "confirmed"
+    assert outcome("supported", "inconclusive") == outcome("refuted", "inconclusive") == "flipped to inconclusive"
+    assert outcome("supported", "refuted") == outcome("refuted", "supported") == "reversed"
+    assert outcome("inconclusive", "inconclusive") == "inconclusive twice"
+    assert outcome("inconclusive", "supported") == "decided only on fresh seeds"

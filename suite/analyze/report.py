@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, figures, notes, verdict
+from suite.analyze import aggregate, confirmation, figures, notes, verdict
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
@@ -27,7 +27,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     if recorded.empty:
         raise SuiteError(
             f"no recorded trials for study {resolved.name!r} (profile {resolved.profile_name}) in "
-            f"{tracker.uri}; run it first: suite run {resolved.path}" + (f" --profile {resolved.profile}" if resolved.profile else "")
+            f"{tracker.uri}; run it first: suite run {resolved.path}{resolved.flags}"
         )
     trials = aggregate.latest_per_trial(recorded)
     progress = aggregate.search_progress(tracker.searches(resolved)) if resolved.study.tune else pd.DataFrame()
@@ -67,7 +67,11 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
     entry = scorecard_entry(resolved, verdicts, study_run)
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
-    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts, progress, found))
+    confirmed = []
+    if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
+        original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
+        confirmed = confirmation.section(original, entry)
+    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed))
     run_id = parent_run or (study_run.info.run_id if study_run else None)
     if run_id:  # the parent run shows the report, and the UI the verdicts
         tracker.log_artifacts(run_id, out)
@@ -105,12 +109,13 @@ def _without_seed(cell) -> str:
 
 def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
-    progress: pd.DataFrame, found: pd.DataFrame,
+    progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (),
 ) -> str:
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
     lines = [
         *header(resolved, trials, summary),
         *verdict_section(verdicts, resolved.study.alpha),
+        *confirmed,
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
         *results_section(resolved, summary),
@@ -192,7 +197,7 @@ def settings_section(s) -> list[str]:
 
 def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
     s = resolved.study
-    profile = f" --profile {resolved.profile}" if resolved.profile else ""
+    profile = resolved.flags
     return [
         "## Reproduce",
         "",

@@ -104,7 +104,8 @@ def requeue(oracle, worker_id: str) -> None:
         oracle.tuner_ids.discard(worker_id)
 
 
-def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, access: guard.Access) -> dict[str, subprocess.Popen]:
+def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, access: guard.Access,
+          confirm: bool = False) -> dict[str, subprocess.Popen]:
     """Start ``count`` local workers (``suite worker``), each logging to logs/<id>.log, with the chief's token
     (in their environment, never on a command line that ``ps`` shows) and, under TLS, its certificate as their CA."""
     logs.mkdir(parents=True, exist_ok=True)
@@ -120,6 +121,8 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, 
         command = [sys.executable, "-m", "suite", "worker", str(study), "--chief", chief, "--id", worker_id]
         if profile:
             command += ["--profile", profile]
+        if confirm:
+            command += ["--confirm"]
         if access.cert is not None:
             command += ["--tls-ca", str(access.cert)]
         for plugin in plugins.LOADED:  # the chief's families and datasets, from the same files

@@ -18,7 +18,7 @@ import yaml
 from suite.errors import StudyError
 from suite.study.grid import check_expectations, expand_grid
 from suite.study.messages import validate
-from suite.study.profiles import apply_overrides
+from suite.study.profiles import apply_overrides, confirming
 from suite.study.schema import NAME, Cell, ResolvedStudy, Study
 
 
@@ -87,7 +87,8 @@ def find_study(name_or_path: str, studies_dir: Path) -> Path:
     return path
 
 
-def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
+def load_study(path: Path, profile: str | None = None, confirm: bool = False) -> ResolvedStudy:
+    """The study at ``path`` with ``profile`` applied; ``confirm``: its confirming run, on fresh seeds."""
     data = path.read_bytes()
     raw = parse_yaml(data, str(path))
     study = validate(raw, where="")
@@ -97,12 +98,12 @@ def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
     if profile is not None and profile not in study.profiles:
         known = ", ".join(study.profiles) or "none"
         raise StudyError(f"profiles: no profile named {profile!r} in {path.name} (defined: {known})")
-    resolved, cells = _resolve(raw, study, profile)
+    resolved, cells = _resolve(raw, study, profile, confirm)
     cells = tuple(_files_found_from(path.parent, cell) for cell in cells)
     # Defaults left out: a new setting with a default must not change the identity of every recorded
     # trial. (A changed default changes study.py, hence the code version, which catches it.)
     settings = resolved.model_dump(mode="json", exclude={"profiles"}, exclude_defaults=True)
-    config = json.dumps({"profile": profile, **settings, **_data_files(cells)}, sort_keys=True)
+    config = json.dumps({"profile": profile, **settings, **_data_files(cells)}, sort_keys=True)  # confirm: other seeds
     return ResolvedStudy(
         study=resolved,
         profile=profile,
@@ -110,6 +111,7 @@ def load_study(path: Path, profile: str | None = None) -> ResolvedStudy:
         file_sha=hashlib.sha256(data).hexdigest(),
         config_sha=hashlib.sha256(config.encode()).hexdigest(),
         cells=cells,
+        confirm=confirm,
     )
 
 
@@ -130,10 +132,13 @@ def _data_files(cells: tuple[Cell, ...]) -> dict:
     return {"data_files": [hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).is_file() else f"missing {p}" for p in paths]}
 
 
-def _resolve(raw: dict, study: Study, profile: str | None) -> tuple[Study, tuple[Cell, ...]]:
+def _resolve(raw: dict, study: Study, profile: str | None, confirm: bool = False) -> tuple[Study, tuple[Cell, ...]]:
     where = f"profiles.{profile}: " if profile else ""
     if profile:
         raw = apply_overrides(raw, study.profiles[profile], where=f"profiles.{profile}")
+    if confirm:
+        raw = confirming(raw, where)
+    if profile or confirm:
         study = validate(raw, where=where)
     cells = expand_grid(study, where=where)
     if profile is None:  # a profile may drop cells an expectation names: its verdict then says "no data"

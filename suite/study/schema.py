@@ -76,6 +76,7 @@ class ResolvedStudy:
     file_sha: str  # the file's bytes
     config_sha: str  # the resolved settings: same file + same profile -> same hash
     cells: tuple[Cell, ...]
+    confirm: bool = False  # the confirming run: the same study on disjoint seeds (suite.study.profiles.confirming)
 
     @property
     def name(self) -> str:
@@ -83,8 +84,14 @@ class ResolvedStudy:
 
     @property
     def profile_name(self) -> str:
-        """The profile as recorded and shown: "base" when the file runs as written."""
-        return self.profile or "base"
+        """The profile as recorded and shown: "base" when the file runs as written; "quick-confirm" for
+        the confirming run of quick."""
+        return (self.profile or "base") + ("-confirm" if self.confirm else "")
+
+    @property
+    def flags(self) -> str:
+        """The command-line flags that resolve this study again (`suite run X{flags}`)."""
+        return (f" --profile {self.profile}" if self.profile else "") + (" --confirm" if self.confirm else "")
 
     @property
     def axes(self) -> list[str]:
