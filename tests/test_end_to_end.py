@@ -21,8 +21,11 @@ grid:
   train.learning_rate: [0.05, 1.0e+12]   # the second one diverges
 seeds: [0, 1]
 target: {metric: val_accuracy, value: 0.12}
+design:
+  fixed: {train.batch_size: "4 steps an epoch on 200 examples: enough to see a step diverge"}
 expect:
   - says: The diverging rate ends with a lower training accuracy.
+    literature: {cite: "Bottou 2012, SGD tricks", found: holds}
     metric: train_accuracy
     compare: {train.learning_rate: 1.0e+12}
     against: {train.learning_rate: 0.05}
@@ -127,8 +130,16 @@ def test_report_files(first_run, home, client):
     text = (out / "report.md").read_text()
     for needle in ("# End-to-end check", "Every trial is trained", "| train.learning_rate |", "4 finished, 0 failed, 2 diverged",
                    "Trials run by commit", "report built by commit", "Backend: tensorflow", "suite run e2e --profile smoke", "## Verdict",
-                   "| The diverging rate ends with a lower training accuracy. |"):
+                   "| The diverging rate ends with a lower training accuracy. |", "## Design",
+                   "- **Scientific** (the grid: what the claim is about): `train.learning_rate`.",
+                   "- **Nuisance** (re-tuned per cell): none: every cell trains at the same settings.",
+                   "  - `train.batch_size` = `64`: 4 steps an epoch on 200 examples", "| published finding |",
+                   "| Bottou 2012, SGD tricks: holds; **"):
         assert needle in text, needle
+    assert text.index("## Design") < text.index("## Verdict")
+    (entry,) = json.loads((out / "verdicts.json").read_text())["verdicts"]
+    assert entry["literature"]["cite"] == "Bottou 2012, SGD tricks"
+    assert entry["agreement"] == {"supported": "agrees", "refuted": "disagrees", "inconclusive": "cannot tell"}[entry["verdict"]]
     (parent,) = runs(client, "study")
     assert "report.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 

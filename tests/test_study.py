@@ -90,11 +90,32 @@ def test_a_confirming_run_moves_every_training_and_search_seed_and_nothing_else(
         load_study(write(tmp_path, EXAMPLE.replace("seeds: [0, 1, 2]", "seeds: [0, 100000]"), "big.yaml"), confirm=True)
 
 
+@pytest.mark.parametrize(
+    "design, expected",
+    [
+        ("design: {fixed: {train.learning_rat: because}}", "design.fixed.train.learning_rat: no such setting"),
+        ("design: {fixed: {model.dropout: because}}", "design.fixed.model.dropout: is a grid axis"),
+        ("design: {fixed: {train.epochs: ''}}", "design.fixed.train.epochs"),
+        ("design: {fixd: {}}", "design.fixd: unknown key"),
+    ],
+)
+def test_a_design_names_real_fixed_settings_with_reasons(tmp_path, design, expected):
+    with pytest.raises(StudyError, match=expected.replace(".", r"\.")):
+        load_study(write(tmp_path, EXAMPLE + design + "\n"))
+    fine = load_study(write(tmp_path, EXAMPLE + "design: {fixed: {train.epochs: the budget of the notes}}\n", "fine.yaml"))
+    assert fine.study.design.fixed == {"train.epochs": "the budget of the notes"}
+
+
 def test_same_file_same_hash(tmp_path):
     a = load_study(write(tmp_path, EXAMPLE), "smoke")
     b = load_study(write(tmp_path, EXAMPLE + "\n# a comment\n", "other.yaml"), "smoke")
     assert a.config_sha == b.config_sha  # the resolved settings, not the bytes, identify the trials
     assert a.file_sha != b.file_sha
+    prose = EXAMPLE.replace("claim:", "design: {fixed: {train.epochs: the budget of the notes}}\nclaim:")
+    c = load_study(write(tmp_path, prose.replace("title: ", "title: Revisited, "), "prose.yaml"), "smoke")
+    assert c.config_sha == a.config_sha  # what only the report reads (title, claim, design, expectations) is not identity
+    d = load_study(write(tmp_path, EXAMPLE.replace("seeds: [0, 1, 2]", "seeds: [0, 1, 3]"), "seeds.yaml"))
+    assert d.config_sha != load_study(write(tmp_path, EXAMPLE)).config_sha
 
 
 @pytest.mark.parametrize(

@@ -201,3 +201,13 @@ def test_what_fresh_seeds_do_to_a_verdict():
     assert outcome("supported", "refuted") == outcome("refuted", "supported") == "reversed"
     assert outcome("inconclusive", "inconclusive") == "inconclusive twice"
     assert outcome("inconclusive", "supported") == "decided only on fresh seeds"
+
+
+def test_a_verdict_agrees_with_the_literature_when_it_decides_the_same_way():
+    from suite.study.expectations import agreement
+
+    holds, fails = {"cite": "x", "found": "holds"}, {"cite": "x", "found": "fails"}
+    assert agreement("supported", holds) == agreement("refuted", fails) == "agrees"
+    assert agreement("refuted", holds) == agreement("supported", fails) == "disagrees"
+    assert agreement("inconclusive", holds) == "cannot tell"
+    assert agreement("supported", None) is None

@@ -19,6 +19,7 @@ from suite.analyze import aggregate, confirmation, figures, notes, verdict
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
+from suite.study.expectations import agreement
 from suite.workspace import atomic_write
 
 
@@ -114,7 +115,8 @@ def render(
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
     lines = [
         *header(resolved, trials, summary),
-        *verdict_section(verdicts, resolved.study.alpha),
+        *design_section(resolved),
+        *verdict_section(verdicts, resolved.study.alpha, resolved.study.expect),
         *confirmed,
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
@@ -213,22 +215,63 @@ def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
     ]
 
 
-def verdict_section(verdicts, alpha: float) -> list[str]:
+def design_section(resolved: ResolvedStudy) -> list[str]:
+    """What the comparison varies, re-tunes and holds still, and why: read before the verdicts."""
+    s = resolved.study
+    base = s.settings().model_dump()
+    tuned = list(dict.fromkeys(path for cell in resolved.cells if cell.tune for path in cell.tune.space))
+    scientific = ", ".join(f"`{axis}`" for axis in s.grid) or "none (a single cell)"
+    if tuned:
+        algorithms = sorted({c.tune.algorithm for c in resolved.cells if c.tune})
+        nuisance = (f"{', '.join(f'`{p}`' for p in tuned)}, re-tuned for every cell by a {'/'.join(algorithms)} search "
+                    "on the validation split (see *Nuisance search*)")
+    else:
+        nuisance = "none: every cell trains at the same settings"
+    lines = ["## Design", "", f"- **Scientific** (the grid: what the claim is about): {scientific}.",
+             f"- **Nuisance** (re-tuned per cell): {nuisance}."]
+    if s.design.fixed:
+        lines.append("- **Fixed**, and why:")
+        lines += [f"  - `{path}` = `{_setting(base, path)}`: {why}" for path, why in s.design.fixed.items()]
+        lines.append("  - everything else at the values under *Settings*.")
+    else:
+        lines.append("- **Fixed**: everything else, at the values under *Settings*; the study file gives no reasons (`design.fixed`).")
+    if s.design.note:
+        lines += ["", s.design.note]
+    return [*lines, ""]
+
+
+def _setting(tree: dict, path: str):
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
+
+
+def verdict_section(verdicts, alpha: float, expectations=()) -> list[str]:
     if not verdicts:
         return ["No verdict: this study states no `expect:` entries, so the report only describes the measurements.", ""]
+    cited = [e.literature for e in expectations] if len(expectations) == len(verdicts) else [None] * len(verdicts)
+    published = any(cited)
     lines = [
         "## Verdict",
         "",
-        "| expectation | verdict | metric | effect [95% CI] | test | p | p (Holm) | observed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| expectation | verdict | metric | effect [95% CI] | test | p | p (Holm) | observed |" + (" published finding |" if published else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if published else ""),
     ]
-    for v in verdicts:
+    disagreements = []
+    for v, lit in zip(verdicts, cited):
         effect = "–" if math.isnan(v.effect) else f"{v.effect_name} {v.effect:+.3g} [{v.low:+.3g}, {v.high:+.3g}]"
         bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
         observed = f"{v.observed}; {bounded}" if bounded else v.observed
-        lines.append(
-            f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {observed} |"
-        )
+        row = f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {observed} |"
+        if published:
+            agrees = agreement(v.verdict, lit.model_dump() if lit else None)
+            row += f" {lit.cite}: {lit.found}; **{agrees}** |" if lit else " – |"
+            if agrees == "disagrees":
+                disagreements.append(f"- *{v.says}* {lit.cite} found it {lit.found}; here it is {v.verdict}. "
+                                     + (lit.explain or "No explanation is written yet (`literature.explain`)."))
+        lines.append(row)
+    if disagreements:
+        lines += ["", "Where this verdict and the published finding disagree:", "", *disagreements]
     counts = {k: sum(v.verdict == k for v in verdicts) for k in ("supported", "refuted", "inconclusive")}
     lines += [
         "",
@@ -351,9 +394,15 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
         "device": tags.get("device"),
         "verdicts": [
-            {k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in vars(v).items()} for v in verdicts
+            {**{k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in vars(v).items()}, **_cited(v, e)}
+            for v, e in zip(verdicts, s.expect if len(s.expect) == len(verdicts) else [None] * len(verdicts))
         ],
     }
+
+
+def _cited(v, expectation) -> dict:
+    lit = expectation.literature.model_dump() if expectation is not None and expectation.literature else None
+    return {"literature": lit, "agreement": agreement(v.verdict, lit)} if lit else {}
 
 
 def settings_shown(s) -> dict:

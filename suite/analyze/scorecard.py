@@ -40,11 +40,15 @@ def build(results: Path) -> Path:
         "flipped to inconclusive, reversed (supported and refuted swapped), inconclusive twice, or decided only on "
         "fresh seeds.",
         "",
-        "| study | claim | expectation | source | verdict | effect [95% CI] | p (Holm) | fresh seeds | report | commit | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "The *literature* column is the published finding the study file cites for the expectation, and whether the "
+        "verdict agrees with it; the report explains each disagreement from its data.",
+        "",
+        "| study | claim | expectation | source | verdict | effect [95% CI] | p (Holm) | fresh seeds | literature | report | commit | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     tally = {"supported": 0, "refuted": 0, "inconclusive": 0}
     outcomes: list[dict] = []
+    agreements = {"agrees": 0, "disagrees": 0, "cannot tell": 0}
     for path, e in entries(results):
         confirming = confirmation.read(confirmation.confirming_dir(path.parent) / "verdicts.json")
         compared = confirmation.compare(e, confirming) if confirming else [None] * len(e["verdicts"])
@@ -53,7 +57,7 @@ def build(results: Path) -> Path:
         commit = e["commit"][:10] + ("+dirty" if e.get("dirty") else "")
         source = e["sources"][0] if e["sources"] else ""
         if not e["verdicts"]:
-            rows.append(f"| {e['study']} | {e['claim']} | (no expectations stated) | {source} | – | – | – | – | "
+            rows.append(f"| {e['study']} | {e['claim']} | (no expectations stated) | {source} | – | – | – | – | – | "
                         f"[{e['profile']}]({link}) | `{commit}` | {e['date']} |")
         for v, c in zip(e["verdicts"], compared):
             tally[v["verdict"]] += 1
@@ -63,9 +67,17 @@ def build(results: Path) -> Path:
             p = "–" if v["p_holm"] is None else f"{v['p_holm']:.2g}"
             bounded = ruled_out(v["verdict"], v["effect_name"], v["low"], v["high"], v["expected_sign"])
             said = f"**{v['verdict']}**" + (f": {bounded}" if bounded else "")
-            rows.append(f"| {e['study']} | {e['claim']} | {v['says']} | {source} | {said} | {effect} | {p} | {fresh} | "
+            lit = v.get("literature")
+            published = f"{lit['cite']}: {lit['found']}; **{v['agreement']}**" if lit else "–"
+            if lit:
+                agreements[v["agreement"]] += 1
+            rows.append(f"| {e['study']} | {e['claim']} | {v['says']} | {source} | {said} | {effect} | {p} | {fresh} | {published} | "
                         f"[{e['profile']}]({link}) | `{commit}` | {e['date']} |")
     rows += ["", f"Totals: {tally['supported']} supported, {tally['refuted']} refuted, {tally['inconclusive']} inconclusive.", ""]
+    if any(agreements.values()):
+        rows += [f"Against the literature ({sum(agreements.values())} expectations cite a published finding): "
+                 f"{agreements['agrees']} agree, {agreements['disagrees']} disagree, {agreements['cannot tell']} cannot tell "
+                 "(inconclusive).", ""]
     if outcomes:
         counts = confirmation.tally(outcomes)
         rows += [f"On fresh seeds ({len(outcomes)} expectations confirmed by `suite confirm`): "

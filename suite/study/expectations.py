@@ -88,10 +88,28 @@ class Reference(Locked):
     where: dict[str, Any] = {}  # the cells it describes
 
 
+class Literature(Locked):
+    """The published finding an expectation corresponds to, and whether that work found the statement to hold."""
+
+    cite: Text  # e.g. "Srivastava et al. 2014, JMLR 15: dropout 0.5 on hidden units"
+    found: Literal["holds", "fails"] = "holds"
+    explain: Text | None = None  # where the verdict disagrees: why, from the data (setup, size, training length)
+
+
+def agreement(verdict: str, literature: dict | None) -> str | None:
+    """Whether a verdict agrees with the published finding: agrees, disagrees, or cannot tell (inconclusive)."""
+    if not literature:
+        return None
+    if verdict == "inconclusive":
+        return "cannot tell"
+    return "agrees" if (verdict == "supported") == (literature["found"] == "holds") else "disagrees"
+
+
 class Expect(Locked):
     """One checkable statement of the claim. Exactly one of: a trend, a best cell, a comparison, a bound."""
 
     says: Text
+    literature: Literature | None = None
     metric: Literal[tuple(TRIAL_METRICS)]
     where: dict[str, Any] = {}  # only the cells with these grid values
     # trend: the metric rises or falls along a grid axis (Spearman rank correlation)

@@ -143,6 +143,20 @@ def override(settings: Settings, values: dict[str, Any]) -> Settings:
     return Settings.model_validate(with_values(settings.model_dump(), values))
 
 
+def check_design(study: Study) -> None:
+    """A fixed setting named in ``design:`` exists, and is neither a grid axis, a case's, nor tuned."""
+    base = study.settings().model_dump()
+    cased = {path for bundle in study.cases.values() for path in bundle}
+    tuned = set(study.tune.space) if study.tune else set()
+    for path in study.design.fixed:
+        at = f"design.fixed.{path}"
+        setting(base, path, at)
+        if path in study.grid or path in cased:
+            raise StudyError(f"{at}: is a grid axis (a scientific setting), not a fixed one")
+        if path in tuned:
+            raise StudyError(f"{at}: is in tune.space (a nuisance setting, re-tuned per cell), not a fixed one")
+
+
 def check_expectations(study: Study) -> None:
     """Every axis and value an expectation or a reference names must be in the grid."""
     for i, r in enumerate(study.reference):

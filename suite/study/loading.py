@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from suite.errors import StudyError
-from suite.study.grid import check_expectations, expand_grid
+from suite.study.grid import check_design, check_expectations, expand_grid
 from suite.study.messages import validate
 from suite.study.profiles import apply_overrides, confirming
 from suite.study.schema import NAME, Cell, ResolvedStudy, Study
@@ -87,6 +87,9 @@ def find_study(name_or_path: str, studies_dir: Path) -> Path:
     return path
 
 
+PROSE = ("profiles", "title", "claim", "sources", "expect", "reference", "alpha", "design")  # no trial reads these
+
+
 def load_study(path: Path, profile: str | None = None, confirm: bool = False) -> ResolvedStudy:
     """The study at ``path`` with ``profile`` applied; ``confirm``: its confirming run, on fresh seeds."""
     data = path.read_bytes()
@@ -101,8 +104,9 @@ def load_study(path: Path, profile: str | None = None, confirm: bool = False) ->
     resolved, cells = _resolve(raw, study, profile, confirm)
     cells = tuple(_files_found_from(path.parent, cell) for cell in cells)
     # Defaults left out: a new setting with a default must not change the identity of every recorded
-    # trial. (A changed default changes study.py, hence the code version, which catches it.)
-    settings = resolved.model_dump(mode="json", exclude={"profiles"}, exclude_defaults=True)
+    # trial. (A changed default changes study.py, hence the code version, which catches it.) What only
+    # the report reads (the claim, its expectations, the design's reasons) is not the trials' identity.
+    settings = resolved.model_dump(mode="json", exclude=set(PROSE), exclude_defaults=True)
     config = json.dumps({"profile": profile, **settings, **_data_files(cells)}, sort_keys=True)  # confirm: other seeds
     return ResolvedStudy(
         study=resolved,
@@ -143,5 +147,6 @@ def _resolve(raw: dict, study: Study, profile: str | None, confirm: bool = False
     cells = expand_grid(study, where=where)
     if profile is None:  # a profile may drop cells an expectation names: its verdict then says "no data"
         check_expectations(study)
+        check_design(study)
     return study, cells
 

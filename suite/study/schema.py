@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from suite.study.expectations import Expect, Reference, Target
-from suite.study.fields import Fraction, Seed, Text
+from suite.study.fields import Fraction, Locked, Seed, Text
 from suite.study.settings import Settings
 from suite.study.tuning import Tune
 
@@ -32,6 +32,14 @@ def _seed_list(seeds):
     return seeds
 
 
+class Design(Locked):
+    """What the comparison holds still and why. The scientific settings are the grid's axes and the
+    nuisance ones the ``tune.space``; the fixed ones that could matter are named here with a reason."""
+
+    fixed: dict[str, Text] = {}  # dotted setting -> why it is held at the study's value
+    note: Text | None = None  # anything else the reader should know about the design
+
+
 class Study(Settings):
     name: Annotated[str, BeforeValidator(_name)]
     title: Text
@@ -42,6 +50,7 @@ class Study(Settings):
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
     target: Target
     tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
+    design: Design = Design()
     diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)
     expect: list[Expect] = []
     reference: list[Reference] = []  # published values, shown beside the measurements
