@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STUDY   ?= dropout
 PROFILE ?= quick
 PORT    ?= 5000
-BENCH_STUDY ?= dropout
+BENCH_STUDY ?= capacity
 WORKERS ?= 0
 
 .PHONY: study studies scorecard test bench ui validate list clean-state

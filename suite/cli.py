@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     plugin_flag(p)
 
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
-    p.add_argument("study", nargs="?", default="dropout", help="an untuned study to time (default dropout)")
+    p.add_argument("study", nargs="?", default="capacity", help="an untuned study to time (default capacity)")
     p.add_argument("--profile", default="quick")
     p.add_argument("--parts", default="floor,overhead,backends,workers,scaling",
                    help="comma-separated: floor, overhead, backends, workers, scaling")
