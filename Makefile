@@ -10,7 +10,7 @@ PORT    ?= 5000
 BENCH_STUDY ?= capacity
 WORKERS ?= 0
 
-.PHONY: study studies scorecard test bench ui validate list clean-state
+.PHONY: study studies confirm scorecard test bench ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -27,6 +27,12 @@ studies: $(BIN)/.installed  ## every study at the quick profile in one process, 
 	$(BIN)/suite run studies/*.yaml --profile quick || exit 1; \
 	$(BIN)/suite scorecard; \
 	echo "make studies: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s of wall time in all"
+
+confirm: $(BIN)/.installed  ## every study again at quick on fresh seeds (suite confirm), then the scorecard's fresh-seeds column
+	@start=$$(date +%s); \
+	$(BIN)/suite confirm studies/*.yaml --profile quick || exit 1; \
+	$(BIN)/suite scorecard; \
+	echo "make confirm: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s of wall time in all"
 
 scorecard: $(BIN)/.installed  ## rebuild results/README.md from the reports
 	$(BIN)/suite scorecard
