@@ -11,6 +11,7 @@ from suite.search import nuisance as search
 from suite.cli import main
 from suite.errors import StudyError, SuiteError
 from suite.study import Range, Tune, load_study
+from suite.study.profiles import CONFIRM_OFFSET
 
 BASE = """\
 name: tuned
@@ -254,3 +255,14 @@ def test_search_seeds_give_independent_candidates_and_the_same_seed_the_same_one
     assert candidates(0) == candidates(0)
     for a, b in ((0, 1), (0, 2), (1, 3)):  # keras-tuner's own seeds s and s+k would share 8-k of 8 candidates
         assert not set(candidates(a)) & set(candidates(b))
+
+
+@pytest.mark.parametrize("algorithm", ["random", "bayesian", "hyperband"])
+def test_every_search_takes_a_confirming_runs_seed(algorithm, tmp_path):
+    # `suite confirm` moves tune.seed by 100,000; numpy (under the Bayesian oracle) refuses seeds >= 2**32.
+    tune = Tune(algorithm=algorithm, trials=4, seed=CONFIRM_OFFSET + 9, space={"train.learning_rate": Range(log=[1e-4, 1.0])})
+    oracle = search.make_oracle(tune, epochs=3)
+    oracle._set_project_dir(str(tmp_path), algorithm)
+    assert 0 < oracle.seed < 2**32
+    assert oracle.create_trial("worker").hyperparameters.values["train.learning_rate"] > 0
+    assert search.oracle_seed(3) == 1 + 3 * search.SEED_STRIDE  # seeds a study uses did not move

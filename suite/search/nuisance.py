@@ -150,6 +150,7 @@ class GridSpaceOracle(_Budgeted, PlanOracle):
 
 
 SEED_STRIDE = 1_000_003
+SEED_MODULUS = 2**32 - 2  # numpy's RandomState takes seeds up to 2**32 - 1
 
 
 def oracle_seed(search_seed: int) -> int:
@@ -160,8 +161,11 @@ def oracle_seed(search_seed: int) -> int:
     repeat each other. Seeds a stride apart never meet within a search. (It also replaces a
     seed of 0 by a random one, hence the +1.) Every cell with the same ``tune.seed`` draws the
     same candidates, so cells differ by their scientific values, not their luck.
+
+    The Bayesian oracle seeds numpy, which takes seeds below 2**32: the product wraps there, which
+    leaves every seed below 4,294 (all but confirming runs' seeds) as it was.
     """
-    return 1 + search_seed * SEED_STRIDE
+    return 1 + (search_seed * SEED_STRIDE) % SEED_MODULUS
 
 
 def _seed(tune: Tune) -> int:
