@@ -273,6 +273,7 @@ def test_a_keras_tuner_build_function_runs_as_a_search_and_under_a_grid(project,
         assert all(run.data.params[k] == str(v) for k, v in chosen.items())
     report = (project.parent / "home" / "results" / "wine-search" / "smoke" / "report.md").read_text()
     assert "`model.hp.units_0`" in report and "`train.learning_rate`" in report
+    assert "| rank | settings | best val_accuracy | epochs |\n|---|---|---|---|" in report  # the objective, once
 
     (project / "hp_grid.yaml").write_text(HYPER_GRID)
     assert main(["run", str(project / "hp_grid.yaml"), "--plugin", plugin]) == 0

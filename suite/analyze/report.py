@@ -327,13 +327,16 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
     if not axes:  # a plain hyperparameter search: its best trials
         top = progress[progress["status"] == "FINISHED"].rename(columns={"search_score": "score"})
         top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
+        # The objective is often validation accuracy itself: then one column says it.
+        accuracy_too = tune.objective != "val_accuracy"
+        header = f"| rank | settings | best {tune.objective} |" + (" best val acc |" if accuracy_too else "") + " epochs |"
         lines += [
             "### Top search trials",
             "",
-            f"| rank | settings | best {tune.objective} | best val acc | epochs |",
-            "|---|---|---|---|---|",
+            header,
+            "|---" * header.count(" |") + "|",
             *(
-                f"| {i} | {_values(t.values)} | {t.score:.4g} | {fmt(t.accuracy, 3)} | {t.epochs:.0f} |"
+                f"| {i} | {_values(t.values)} | {t.score:.4g} |" + (f" {fmt(t.accuracy, 3)} |" if accuracy_too else "") + f" {t.epochs:.0f} |"
                 for i, t in enumerate(top.head(10).itertuples(), start=1)
             ),
             "",
