@@ -191,6 +191,9 @@ def test_an_inconclusive_verdict_states_the_effects_its_interval_rules_out():
     assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, 0) == "mean difference between -0.011 and +0.019 (95% CI)"
     assert ruled_out("supported", "mean difference", 0.01, 0.02, 1) == ""  # a decided verdict says enough
     assert ruled_out("inconclusive", "-", None, None, 0) == ""  # untestable: nothing is ruled out
+    # a rank effect whose interval runs to -1/2 excludes no effect in the claimed direction
+    assert ruled_out("inconclusive", "P(A > B) - 1/2", -0.5, -0.02, -1).startswith("rules out no size of effect")
+    assert ruled_out("inconclusive", "P(A > B) - 1/2", -0.3, 0.1, -1) == "rules out a P(A > B) - 1/2 below -0.3 (95% CI)"
 
 
 def test_what_fresh_seeds_do_to_a_verdict():

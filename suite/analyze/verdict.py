@@ -335,6 +335,9 @@ def decide(v: Verdict, alpha: float, e: Expect) -> str:
     return "supported" if np.sign(v.effect) == v.expected_sign else "refuted"
 
 
+SCALE_ENDS = {"P(A > B) - 1/2": 0.5, "difference in proportion": 1.0}  # effects bounded by +-end
+
+
 def ruled_out(verdict: str, effect_name: str, low: float | None, high: float | None, expected_sign: int) -> str:
     """What an inconclusive verdict still says: the effects its 95% interval excludes ("" otherwise).
 
@@ -342,6 +345,10 @@ def ruled_out(verdict: str, effect_name: str, low: float | None, high: float | N
     out an advantage above 0.019: a finding about the claim's size, not only a failure to decide."""
     if verdict != "inconclusive" or low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return ""
+    end = SCALE_ENDS.get(effect_name)  # a bounded effect whose interval reaches the end of its scale excludes nothing
+    bound = high if expected_sign > 0 else low if expected_sign < 0 else None
+    if end is not None and bound is not None and abs(bound) >= end - 1e-12:
+        return f"rules out no size of effect: its 95% CI reaches the end of the scale ({bound:+.3g}); more seeds needed"
     if expected_sign > 0:
         return f"rules out a {effect_name} above {high:+.3g} (95% CI)"
     if expected_sign < 0:
