@@ -16,7 +16,7 @@ from pathlib import Path
 from suite import plugins
 
 
-CODE_ROOT = Path(__file__).resolve().parent.parent  # the commit recorded is the code's, not the workspace's
+CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding suite/: the commit recorded is the code's, not the workspace's
 CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
 
