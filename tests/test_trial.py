@@ -50,6 +50,24 @@ def test_residual_mlp_adds_skips():
     assert plain.count_params() == residual.count_params()
 
 
+def test_cnn_pooling_and_head_options_build_what_they_say():
+    def layers(m):
+        return [type(l).__name__ for l in m.layers]
+
+    base = dict(family="cnn", depth=2, width=8, kernel_size=3)
+    flat = models.build(Model(**base), (28, 28), 10)
+    assert layers(flat).count("MaxPooling2D") == 2 and "Flatten" in layers(flat)
+    average = models.build(Model(**base, pooling="average"), (28, 28), 10)
+    assert layers(average).count("AveragePooling2D") == 2 and "MaxPooling2D" not in layers(average)
+    assert average.count_params() == flat.count_params()
+    strided = models.build(Model(**base, stride=2), (28, 28), 10)
+    assert not any("Pooling" in name for name in layers(strided)) and strided.output_shape == (None, 10)
+    gap = models.build(Model(**base, head="global_average"), (28, 28), 10)
+    assert "GlobalAveragePooling2D" in layers(gap) and "Flatten" not in layers(gap)
+    assert flat.count_params() - gap.count_params() == (7 * 7 * 8 - 8) * 10  # the head reads 8 values, not 7x7x8
+    assert "GlobalAveragePooling1D" in layers(models.build(Model(**base, head="global_average", pooling="average"), (40,), 10))
+
+
 def test_diverging_run_stops_and_is_flagged():
     s = settings(train={"optimizer": "sgd", "learning_rate": 1e12, "epochs": 5}, model={"init": "normal", "init_std": 1.0})
     result = trial.run(s, seed=0, target=TARGET)

@@ -207,6 +207,8 @@ class Model(Locked):
     width: Width = 128  # units per dense layer, filters per convolution
     kernel_size: _int(1, 1024, "must be an integer from 1 to 1024") = 5
     stride: _int(1, 64, "must be an integer from 1 to 64") = 1  # cnn: convolution stride; above 1, no pooling
+    pooling: Literal["max", "average"] = "max"  # cnn: how each stage halves the map (with stride 1)
+    head: Literal["flatten", "global_average"] = "flatten"  # cnn: flatten into the classifier, or average each map first
     bidirectional: Flag = True  # gru: read the sequence both ways
     activation: Literal["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "softplus", "silu", "linear"] = "relu"
     init: Annotated[str, BeforeValidator(_init)] = "glorot_uniform"  # also "normal:<std>", e.g. normal:0.01

@@ -110,14 +110,18 @@ def mlp(m, input_shape: tuple[int, ...], classes: int, augment=None):
 
 @family("cnn")
 def cnn(m, input_shape: tuple[int, ...], classes: int, augment=None):
-    """1-D convolutions for sequences (MNIST-1D), 2-D for images; pooling halves each stage."""
+    """1-D convolutions for sequences (MNIST-1D), 2-D for images; pooling (max or average) halves each stage,
+    unless the convolutions are strided. The head flattens the last maps into the classifier, or averages each
+    map to one value first (global average pooling, Lin et al. 2014: far fewer weights in the head)."""
     import keras
 
     spatial = len(input_shape)
     if spatial not in (1, 2):
         raise ValueError(f"cnn needs 1-D or 2-D inputs, got shape {input_shape}")
     conv = keras.layers.Conv1D if spatial == 1 else keras.layers.Conv2D
-    pool = keras.layers.MaxPooling1D if spatial == 1 else keras.layers.MaxPooling2D
+    pool = {("max", 1): keras.layers.MaxPooling1D, ("max", 2): keras.layers.MaxPooling2D,
+            ("average", 1): keras.layers.AveragePooling1D, ("average", 2): keras.layers.AveragePooling2D}[m.pooling, spatial]
+    head = keras.layers.GlobalAveragePooling1D if spatial == 1 else keras.layers.GlobalAveragePooling2D
     dropout = keras.layers.SpatialDropout1D if spatial == 1 else keras.layers.SpatialDropout2D
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Reshape((*input_shape, 1))(augmentation(inputs, augment))  # add a channel axis
@@ -134,7 +138,7 @@ def cnn(m, input_shape: tuple[int, ...], classes: int, augment=None):
         x = block(x, layer, m, dropout, i)
         if m.stride == 1 and min(x.shape[1:-1]) >= 2:  # strided convolutions downsample by themselves
             x = pool(2)(x)
-    x = keras.layers.Flatten()(x)
+    x = head()(x) if m.head == "global_average" else keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(classes, kernel_initializer=initializer(m), kernel_regularizer=regularizer(m))(x)
     return keras.Model(inputs, outputs, name="cnn")
 
