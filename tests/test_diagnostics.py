@@ -19,6 +19,21 @@ def test_saturation_and_dead_units_on_constructed_activations():
     assert diagnostics.activation_stats(np.full((4, 3), 0.7), "tanh")["std"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_units_off_on_the_whole_batch_are_counted_for_every_sign_preserving_activation():
+    relu = np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0]])
+    assert diagnostics.activation_stats(relu, "relu")["off"] == pytest.approx(1 / 3)  # off = dead, for ReLU
+    leaky = np.array([[-0.01, 1.0, -0.02], [-0.03, 2.0, 3.0]])  # unit 0 negative everywhere: off, not dead
+    stats = diagnostics.activation_stats(leaky, "leaky_relu")
+    assert stats["off"] == pytest.approx(1 / 3) and stats["dead"] == 0.0
+    assert "off" not in diagnostics.activation_stats(np.full((2, 3), 0.2), "sigmoid")  # always positive: no "off"
+    per_epoch = [{"act_std/01": 1.0, "act_std/02": 1.0, "act_saturated/01": 0.0, "act_saturated/02": 0.0,
+                  "act_dead/01": 0.0, "act_dead/02": 0.0, "act_off/01": 0.0, "act_off/02": 0.0},
+                 {"act_std/01": 1.0, "act_std/02": 1.0, "act_saturated/01": 0.0, "act_saturated/02": 0.0,
+                  "act_dead/01": 0.25, "act_dead/02": 0.5, "act_off/01": 0.25, "act_off/02": 0.5}]
+    s = diagnostics.summary(per_epoch)
+    assert s["dead_final"] == s["off_final"] == pytest.approx(0.375) and s["off_init"] == 0.0
+
+
 def hand_built(first_kernel, second_kernel, activation):
     inputs = keras.Input(shape=(4,))
     h = keras.layers.Dense(3, kernel_initializer=first_kernel, bias_initializer="zeros")(inputs)

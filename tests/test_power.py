@@ -47,3 +47,21 @@ def test_suite_power_reads_the_committed_quick_report(capsys, monkeypatch):
     assert main(["power", "dropout"]) == 0
     out = capsys.readouterr().out
     assert "the pilot is" in out and "| seeds for 80% power |" in out
+
+
+def test_the_power_of_the_f_test_of_spreads_matches_a_simulation_and_plans_a_spread_comparison():
+    from scipy import stats
+
+    n = power._fewest(lambda k: power.spread_power(math.log(0.5), k, 0.05), 0.8)
+    assert power.spread_power(math.log(0.5), n, 0.05) >= 0.8 > power.spread_power(math.log(0.5), n - 1, 0.05)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 0.5, (4000, n)), rng.normal(0, 1.0, (4000, n))
+    ratio = a.var(axis=1, ddof=1) / b.var(axis=1, ddof=1)
+    p = 2 * np.minimum(stats.f.cdf(ratio, n - 1, n - 1), stats.f.sf(ratio, n - 1, n - 1))
+    assert np.mean(p < 0.05) == pytest.approx(power.spread_power(math.log(0.5), n, 0.05), abs=0.03)
+    rows = [{"status": "FINISHED", "k": k, "seed": s, "test_accuracy": 0.6 + rng.normal(0, 0.004 if k == 8 else 0.016)}
+            for k in (1, 8) for s in range(4)]
+    e = Expect(says="Steadier.", metric="test_accuracy", compare={"k": 8}, against={"k": 1}, direction="less", statistic="sd")
+    (plan,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
+    assert plan.effect < 0 and plan.seeds_needed == power._fewest(lambda k: power.spread_power(plan.effect, k, 0.05), 0.8)
+    assert power.spread_power(-plan.detectable, 4, 0.05) == pytest.approx(0.8, abs=1e-6)

@@ -214,3 +214,21 @@ def test_a_verdict_agrees_with_the_literature_when_it_decides_the_same_way():
     assert agreement("refuted", holds) == agreement("supported", fails) == "disagrees"
     assert agreement("inconclusive", holds) == "cannot tell"
     assert agreement("supported", None) is None
+
+
+def test_a_comparison_of_spreads_uses_the_f_test_and_its_exact_interval():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    steady, wild = list(0.8 + rng.normal(0, 0.002, 12)), list(0.8 + rng.normal(0, 0.02, 12))
+    data = trials({0.0: steady, 1.0: wild})
+    spread = {"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 1.0}, "statistic": "sd"}
+    v = one({**spread, "direction": "less"}, data)
+    ratio = np.var(steady, ddof=1) / np.var(wild, ddof=1)
+    assert v.verdict == "supported" and v.effect == pytest.approx(0.5 * math.log(ratio))
+    assert v.p == pytest.approx(2 * stats.f.cdf(ratio, 11, 11)) and v.low < v.effect < v.high < 0
+    assert one({**spread, "direction": "greater"}, data).verdict == "refuted"
+    same = trials({0.0: list(0.8 + rng.normal(0, 0.01, 4)), 1.0: list(0.8 + rng.normal(0, 0.01, 4))})
+    assert one({**spread, "direction": "less"}, same).verdict == "inconclusive"
+    with pytest.raises(ValueError, match="statistic: sd"):
+        Expect(says="s", **spread, within=0.01)

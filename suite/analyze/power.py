@@ -59,14 +59,29 @@ def seeds_for(effect: float, sd: float, alpha: float, target: float = TARGET_POW
     """The fewest seeds per side reaching ``target`` power; None beyond MAX_SEEDS or with no effect."""
     if not math.isfinite(effect) or effect == 0 or not math.isfinite(sd) or sd <= 0:
         return None
+    return _fewest(lambda n: power(effect, sd, n, alpha), target)
+
+
+def spread_power(log_ratio: float, n: int, alpha: float) -> float:
+    """Power of the two-sided F-test of variances with ``n`` seeds per side, when the true SD ratio is
+    exp(``log_ratio``): the observed variance ratio is the true one times an F(n-1, n-1) variable."""
+    if n < 2:
+        return math.nan
+    df, true_ratio = n - 1, math.exp(2 * log_ratio)
+    low, high = stats.f.ppf(alpha / 2, df, df), stats.f.isf(alpha / 2, df, df)
+    return float(stats.f.cdf(low / true_ratio, df, df) + stats.f.sf(high / true_ratio, df, df))
+
+
+def _fewest(power_at, target: float) -> int | None:
+    """The smallest n >= 2 with ``power_at(n) >= target`` (power rises with n); None beyond MAX_SEEDS."""
     low, high = 2, 2
-    while power(effect, sd, high, alpha) < target:
+    while power_at(high) < target:
         low, high = high, high * 2
         if high > MAX_SEEDS:
             return None
-    while low < high:  # the smallest n in [low, high] with enough power
+    while low < high:
         mid = (low + high) // 2
-        if power(effect, sd, mid, alpha) >= target:
+        if power_at(mid) >= target:
             high = mid
         else:
             low = mid + 1
@@ -100,6 +115,9 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
         a = seed_values(matching(rows, e.compare), e.metric)
         b = seed_values(matching(rows, e.against), e.metric)
         n = min(len(a), len(b))
+        if e.statistic == "sd":
+            out.append(_spread_plan(e, a, b, per_test))
+            continue
         if e.metric in CENSORED_METRICS or (e.metric in BINARY_METRICS and e.within is None):
             out.append(Plan(e.says, e.metric, n, math.nan, math.nan, per_test, None, math.nan,
                             "censored or yes/no per seed (rank or exact test): plan on a continuous metric"))
@@ -113,6 +131,23 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
         note = f"equivalence within ±{e.within:g}: planned as a difference test" if e.within is not None else ""
         out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test), note))
     return out
+
+
+def _spread_plan(e, a: np.ndarray, b: np.ndarray, alpha: float) -> Plan:
+    """A comparison of spreads: the effect is log(SD A / SD B), planned for the F-test of variances."""
+    n = min(len(a), len(b))
+    if n < 2 or np.var(a, ddof=1) <= 0 or np.var(b, ddof=1) <= 0:
+        return Plan(e.says, e.metric, n, math.nan, math.nan, alpha, None, math.nan, "the pilot shows no spread to compare")
+    effect = 0.5 * math.log(np.var(a, ddof=1) / np.var(b, ddof=1))
+    needed = _fewest(lambda k: spread_power(effect, k, alpha), TARGET_POWER) if effect else None
+    low, high = 0.0, 1.0  # the smallest |log SD ratio| detected with 80% power at n seeds
+    while spread_power(high, n, alpha) < TARGET_POWER and high < 50:
+        high *= 2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if spread_power(mid, n, alpha) < TARGET_POWER else (low, mid)
+    return Plan(e.says, e.metric, n, effect, math.nan, alpha, needed, high,
+                "a comparison of spreads: effect and detectable are log(SD A / SD B), for the F-test of variances")
 
 
 def table(plans: list[Plan]) -> str:

@@ -172,6 +172,8 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
     if len(a) < 2 or len(b) < 2:
         return Verdict(e.says, e.metric, "-", "difference", math.nan, math.nan, math.nan, math.nan, sign,
                        f"too few trials ({len(a)} vs {len(b)})", len(a) + len(b))
+    if e.statistic == "sd":
+        return spread(e, a, b, what)
     if np.isinf(a).any() or np.isinf(b).any():  # censored: ranks only
         u, p = stats.mannwhitneyu(a, b, alternative="two-sided")
         effect = u / (len(a) * len(b))  # P(A > B) + P(A = B) / 2
@@ -205,6 +207,23 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
         test = f"TOST (Welch), margin ±{e.within:g}"
     return Verdict(e.says, e.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign,
                    f"{what}: means {_fmt(a.mean())} vs {_fmt(b.mean())}", len(a) + len(b))
+
+
+def spread(e: Expect, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
+    """The spread across seeds of two cells: effect log(SD_A / SD_B), with the F-test of the variance ratio
+    and its exact interval (both assume seeds normally spread around each cell's mean)."""
+    sign = 1 if e.direction == "greater" else -1
+    var_a, var_b = float(np.var(a, ddof=1)), float(np.var(b, ddof=1))
+    sds = f"{what}: SD across seeds {_fmt(math.sqrt(var_a))} vs {_fmt(math.sqrt(var_b))}"
+    if var_a <= 0 or var_b <= 0:
+        return Verdict(e.says, e.metric, "F-test of variances", "log(SD A / SD B)", math.nan, math.nan, math.nan,
+                       math.nan, sign, sds + " (a cell without spread has no ratio)", len(a) + len(b))
+    ratio, df_a, df_b = var_a / var_b, len(a) - 1, len(b) - 1
+    p = float(min(1.0, 2 * min(stats.f.cdf(ratio, df_a, df_b), stats.f.sf(ratio, df_a, df_b))))
+    low, high = ratio / stats.f.ppf(0.975, df_a, df_b), ratio / stats.f.ppf(0.025, df_a, df_b)
+    return Verdict(e.says, e.metric, "F-test of variances", "log(SD A / SD B)", 0.5 * math.log(ratio),
+                   0.5 * math.log(low), 0.5 * math.log(high), p, sign, f"{sds} (ratio {math.sqrt(ratio):.2f})",
+                   len(a) + len(b))
 
 
 def bound(e: Expect, rows: pd.DataFrame) -> Verdict:

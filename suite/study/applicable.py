@@ -40,7 +40,11 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     if d.imbalance.ratio == 1.0:
         unused.add("data.imbalance.")
     if m.family != "cnn":
-        unused |= {"model.kernel_size", "model.stride"}
+        unused |= {"model.kernel_size", "model.stride", "model.pooling", "model.head"}
+    elif m.stride > 1:
+        unused.add("model.pooling")
+    if m.members == 1 and m.resample == "none":
+        unused |= {"model.members", "model.resample"}
     if m.family != "gru":
         unused.add("model.bidirectional")
     if m.init != "normal":

@@ -69,6 +69,9 @@ TRIAL_METRICS = {
     "saturated_init": "min",
     "saturated_final": "min",
     "dead_init": "min",
+    "dead_final": "min",
+    "off_init": "min",
+    "off_final": "min",
     "grad_ratio_init": "max",
     "grad_ratio_final": "max",
     "grad_ratio_log10_init": "max",
@@ -122,6 +125,7 @@ class Expect(Locked):
     against: dict[str, Any] | None = None
     direction: Literal["greater", "less"] | None = None
     within: PositiveFloat | None = None  # instead of a direction: equal within this margin (TOST)
+    statistic: Literal["mean", "sd"] = "mean"  # what a comparison compares: means, or the spread across seeds (F-test)
     # steadier: averaging over one axis (e.g. the folds of k-fold) gives a steadier estimate across
     # replicates (e.g. data.seed, i.e. different partitions) than a single value of that axis (one split)
     steadier: str | None = None
@@ -155,6 +159,10 @@ class Expect(Locked):
             raise PydanticCustomError("value", "a comparison needs both compare and against")
         if kind == "compare" and (self.direction is None) == (self.within is None):
             raise PydanticCustomError("value", "a comparison needs exactly one of direction or within")
+        if self.statistic == "sd" and (kind != "compare" or self.within is not None):
+            raise PydanticCustomError("value", "statistic: sd compares two cells' spreads with a direction (greater or less)")
+        if self.statistic == "sd" and self.metric in CENSORED_METRICS + ("diverged", "reached_target"):
+            raise PydanticCustomError("value", "statistic: sd needs a metric measured on every trial, not a censored or yes/no one")
         if kind == "bound" and sum(v is not None for v in (self.below, self.above, self.near)) != 1:
             raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
         if kind == "bound" and (self.near is not None) != (self.within is not None):

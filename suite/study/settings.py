@@ -220,6 +220,8 @@ class Model(Locked):
     l1: NonNegFloat = 0.0
     l2: NonNegFloat = 0.0
     residual: Flag = False
+    members: _int(1, 64, "must be an integer from 1 to 64") = 1  # an ensemble: this many networks, probabilities averaged
+    resample: Literal["none", "bootstrap"] = "none"  # each member trains on a bootstrap resample of the training split (bagging)
 
     @model_validator(mode="before")
     @classmethod
@@ -271,6 +273,14 @@ class Settings(Locked):
     model: Model = Model()
     train: Train = Train()
     pretrain: Pretrain = Pretrain()
+
+    @model_validator(mode="after")
+    def _members_train_alike(self):
+        if self.model.members > 1 and self.train.patience is not None:
+            raise PydanticCustomError(
+                "value", "model.members: an ensemble's members train for train.epochs each; early stopping (train.patience) would stop them apart"
+            )
+        return self
 
     @model_validator(mode="after")
     def _transfer_has_a_source(self):

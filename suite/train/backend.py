@@ -92,9 +92,11 @@ def gradients(loss_fn, values: list) -> list:
 
 
 def compiled_epoch(model, x, y, sample_weight, batch_size: int):
-    """On TensorFlow, a function ``epoch(seed) -> logs`` that runs one epoch of ``model.train_step``
+    """On TensorFlow, a function ``epoch(seed, rows=None) -> logs`` that runs one epoch of ``model.train_step``
     over shuffled batches inside one ``tf.function`` and returns the epoch's training metrics (as
-    ``fit`` logs them, NumPy scalars); ``None`` on the other backends.
+    ``fit`` logs them, NumPy scalars); ``None`` on the other backends. ``rows`` (as many as the split
+    has, repeats allowed: a bootstrap resample) are the examples the epoch shuffles and trains on;
+    every example once when left out. An argument, not a constant: resamples share one trace.
 
     Keras's ``fit`` on TensorFlow pays a dispatch per step (its data iterator and a function call),
     which for small models costs several times the arithmetic. Here the training split stays on the
@@ -117,11 +119,12 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
     w = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
     n = int(y.shape[0])
     steps = -(-n // batch_size)
+    every = tf.range(n, dtype=tf.int32)
 
     @tf.function(reduce_retracing=True)
-    def epoch(seed):
+    def epoch(seed, rows):
         model.reset_metrics()
-        order = tf.argsort(tf.random.stateless_uniform([n], seed=seed))
+        order = tf.gather(rows, tf.argsort(tf.random.stateless_uniform([n], seed=seed)))
         for i in tf.range(steps):
             start = i * batch_size
             index = tf.slice(order, [start], [tf.minimum(batch_size, n - start)])
@@ -129,7 +132,11 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
             model.train_step(batch if w is None else (*batch, tf.gather(w, index)))
         return model.get_metrics_result()
 
-    return lambda seed: {k: v.numpy() for k, v in epoch(tf.constant(seed, tf.int64)).items()}
+    def run(seed, rows=None):
+        rows = every if rows is None else tf.constant(rows, tf.int32)
+        return {k: v.numpy() for k, v in epoch(tf.constant(seed, tf.int64), rows).items()}
+
+    return run
 
 
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled forward pass

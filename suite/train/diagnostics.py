@@ -18,6 +18,8 @@ from suite.train import backend
 
 PROBE = 256  # examples in the probe batch: fixed per data split, the same at every epoch
 SATURATION = {"tanh": lambda a: np.abs(a) > 0.99, "sigmoid": lambda a: (a < 0.01) | (a > 0.99)}
+# Activations whose output is positive exactly where their input is: an output <= 0 means the unit is "off"
+SIGN_PRESERVING = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "tanh", "linear")
 HISTOGRAM_BINS = 41
 
 
@@ -32,13 +34,18 @@ def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def activation_stats(values: np.ndarray, activation: str) -> dict[str, float]:
-    """Mean, spread, saturated fraction and dead-unit fraction of one layer's activations (examples x units)."""
+    """Mean, spread, saturated fraction, and the fractions of units dead and off, of one layer's activations
+    (examples x units)."""
     flat = values.reshape(values.shape[0], -1)
     stats = {"mean": float(flat.mean()), "std": float(flat.std())}
     saturated = SATURATION.get(activation)
     stats["saturated"] = float(saturated(flat).mean()) if saturated else 0.0
-    # A dead unit outputs zero for every probe example (ReLU's dead units; any unit that never fires).
+    # A dead unit outputs zero for every probe example: ReLU's dead units, which pass no gradient either.
     stats["dead"] = float(np.mean(np.all(flat == 0, axis=0))) if activation == "relu" else 0.0
+    # An off unit's input is negative for every probe example: for ReLU the same as dead; for leaky ReLU,
+    # ELU, GELU... a unit in its negative part everywhere, which still passes a (small) gradient.
+    if activation in SIGN_PRESERVING:
+        stats["off"] = float(np.mean(np.all(flat <= 0, axis=0)))
     return stats
 
 
@@ -131,6 +138,11 @@ def summary(per_epoch: list[dict[str, float]]) -> dict[str, float]:
         out["saturated_init"] = float(np.mean([init[f"act_saturated/{n}"] for n in layers]))
         out["dead_init"] = float(np.mean([init[f"act_dead/{n}"] for n in layers]))
         out["saturated_final"] = float(np.mean([final[f"act_saturated/{n}"] for n in layers]))
+        if all(f"act_dead/{n}" in final for n in layers):
+            out["dead_final"] = float(np.mean([final[f"act_dead/{n}"] for n in layers]))
+        for when, values in (("init", init), ("final", final)):
+            if all(f"act_off/{n}" in values for n in layers):
+                out[f"off_{when}"] = float(np.mean([values[f"act_off/{n}"] for n in layers]))
     for when, values in (("init", init), ("final", final)):
         norms = [v for k, v in sorted(values.items()) if k.startswith("grad_norm/")]
         if len(norms) >= 2:  # first layer against the last hidden layer (the output layer is left out)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from suite import stopping
+from suite.train import measure
 from suite.train.optimizers import optimizer
 
 if TYPE_CHECKING:
@@ -67,6 +68,19 @@ class StopOnRequest(keras.callbacks.Callback):
         stopping.check()
 
 
+class ValidationOutputs(keras.callbacks.Callback):
+    """After every epoch, the model's logits on the validation split and its regularization penalty
+    (an ensemble's record averages its members' probabilities epoch by epoch: ``suite.train.ensemble``)."""
+
+    def __init__(self, x_val):
+        super().__init__()
+        self.x_val = x_val
+        self.per_epoch: list[tuple] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.per_epoch.append((measure.logits(self.model, self.x_val), measure.penalty(self.model)))
+
+
 class LearningRate(keras.callbacks.Callback):
     """The learning rate in force at the end of each epoch (schedules change it)."""
 
@@ -87,11 +101,13 @@ def compile_model(model, t: Train, steps_per_epoch: int) -> None:
     )
 
 
-def fit_arguments(t: Train, splits) -> dict:
-    """``model.fit``'s arguments for a trial on ``splits`` (callbacks apart)."""
+def fit_arguments(t: Train, splits, rows=None) -> dict:
+    """``model.fit``'s arguments for a trial on ``splits`` (callbacks apart); ``rows``: the training examples
+    to use, by index, repeats allowed (a bootstrap resample), or all of them."""
+    rows = slice(None) if rows is None else rows
     return dict(
-        x=splits.x_train,
-        y=splits.y_train,
+        x=splits.x_train[rows],
+        y=splits.y_train[rows],
         batch_size=t.batch_size,
         epochs=t.epochs,
         validation_data=(splits.x_val, splits.y_val),

@@ -32,10 +32,12 @@ def compile_epoch(model, t: Train, splits):
     return backend.compiled_epoch(model, splits.x_train, splits.y_train, weights, t.batch_size)
 
 
-def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int) -> dict[str, list[float]]:
-    """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy)."""
+def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int, rows=None) -> dict[str, list[float]]:
+    """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy).
+
+    ``rows``: the training examples to use, by index, repeats allowed (a bootstrap resample); all of them once if ``None``."""
     if epoch_fn is None:
-        fitted = model.fit(**fitting.fit_arguments(t, splits), callbacks=callbacks)
+        fitted = model.fit(**fitting.fit_arguments(t, splits, rows), callbacks=callbacks)
         return {k: [float(v) for v in fitted.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
 
     steps = -(-len(splits.y_train) // t.batch_size)
@@ -45,7 +47,7 @@ def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int) -> dict[s
     hooks.on_train_begin()
     for epoch in range(t.epochs):
         hooks.on_epoch_begin(epoch)
-        logs = {k: float(v) for k, v in epoch_fn((seed, epoch)).items()}  # the shuffle: fixed by seed and epoch
+        logs = {k: float(v) for k, v in epoch_fn((seed, epoch), rows).items()}  # the shuffle: fixed by seed and epoch
         hooks.on_test_begin()  # the clock stops: validation is not training time
         logs["val_loss"], logs["val_accuracy"] = measure.evaluate(model, splits.x_val, splits.y_val)
         hooks.on_test_end()

@@ -23,18 +23,22 @@ def logits(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float64)
 
 
-def loss_and_accuracy(model, out: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def penalty(model) -> float:
+    """The model's regularization penalty (L1, L2), as ``evaluate`` adds it to the loss."""
+    return float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) if model.losses else 0.0
+
+
+def loss_and_accuracy(out: np.ndarray, y: np.ndarray, penalty: float) -> tuple[float, float]:
     """What ``evaluate`` reports: mean cross-entropy from the logits plus the regularization penalty, and accuracy."""
     with np.errstate(invalid="ignore", over="ignore"):
         top = out.max(axis=1, keepdims=True)
         log_norm = (top + np.log(np.exp(out - top).sum(axis=1, keepdims=True)))[:, 0]
         cross_entropy = float(np.mean(log_norm - out[np.arange(len(y)), y]))
-    penalty = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses)) if model.losses else 0.0
     return cross_entropy + penalty, float(np.mean(out.argmax(axis=1) == y))
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    return loss_and_accuracy(model, logits(model, x), y)
+    return loss_and_accuracy(logits(model, x), y, penalty(model))
 
 
 NEAR_ZERO = 1e-3  # |w| below this counts as zero: gradient steps leave L1's zeros jittering at about this size

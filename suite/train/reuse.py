@@ -90,14 +90,17 @@ def _key(settings: Settings, splits) -> str:
     budget and early stopping only steer the loop outside the graph: so the trials of a search over the
     rate (or of a search and its final runs) share one trace; so do those of a search over
     momentum, a variable of the suite's SGD. A schedule holds the rate and the budget in its
-    graph, so then they stay in the key."""
+    graph, so then they stay in the key. An ensemble's members, and ensembles of any size, share
+    the trace of their one network: a bootstrap resample is an argument of the compiled epoch."""
     train = settings.train
     ignored = {"patience": None, "monitor": "val_loss"}
     if train.schedule == "constant":
         ignored |= {"learning_rate": 0.0, "epochs": 1}
     if train.optimizer in optimizers.VARIABLE_MOMENTUM:  # a variable too, but a momentum of zero builds no slots
         ignored["momentum"] = float(train.momentum != 0)
-    settings = settings.model_copy(update={"train": train.model_copy(update=ignored)})
+    # An ensemble's members are the same network trained one after another, each on its rows (``ensemble``).
+    model = settings.model.model_copy(update={"members": 1, "resample": "none"})
+    settings = settings.model_copy(update={"train": train.model_copy(update=ignored), "model": model})
     return f"{settings.model_dump_json()}|{splits.fingerprint}"
 
 

@@ -1,4 +1,4 @@
-"""One trial, top to bottom: data -> seed -> build -> fit -> measure.
+"""One trial, top to bottom: data -> seed -> build -> fit -> measure (an ensemble: build and fit per member).
 
 No tracking and no search logic here: the tuner decides which cell and seed to
 run and records what this returns.
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite import timing
-from suite.train import convergence, fitting, loop, measure, reuse
+from suite.train import convergence, ensemble, fitting, loop, measure, reuse
 from suite.train import diagnostics as probing
 from suite.train.splits import prepare
 
@@ -33,70 +33,125 @@ class TrialResult:
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
-    """Train one model. ``evaluate=False`` (search trials) keeps the per-epoch record and skips the
-    end-of-training evaluation of every split, which only the compared trials need. ``diagnostics``
-    (activations, gradients) adds per-layer measurements on a probe batch; without it nothing is probed."""
+    """Train one model (an ensemble: each of its members). ``evaluate=False`` (search trials) keeps the
+    per-epoch record and skips the end-of-training evaluation of every split, which only the compared
+    trials need. ``diagnostics`` (activations, gradients) adds per-layer measurements on a probe batch
+    (an ensemble's first member's); without it nothing is probed."""
     # 1. Data: built once per study run and shared by its trials (cached by settings).
     with timing.section("trial.data"):
         splits = prepare(settings.data)
 
-    # 2. A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
-    # reused across its seeds, starting each from the state a fresh build with the seed gives.
-    with timing.section("trial.build"):
-        compiled = reuse.model_for(settings, splits, seed)
-        model = compiled.model
+    # 2-3. Build and fit each network: one, or an ensemble's members one after another.
+    plan = ensemble.members(settings.model.members, settings.model.resample, seed, len(splits.y_train))
+    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1)
+            for i, member in enumerate(plan)]
+    if len(fits) == 1:
+        history = fits[0].history
+    else:
+        histories = [f.history for f in fits]
+        history = ensemble.history(histories, [f.validation for f in fits], splits.y_val, measure.loss_and_accuracy)
 
-    # The loss before any training: about ln(classes) for a sound initialisation.
-    if evaluate:
-        with timing.section("trial.measure"):
-            initial_loss, _ = measure.evaluate(model, splits.x_train, splits.y_train)
-
-    # 3. Fit, timing training apart from validation, and stopping on NaN/inf loss.
-    clock, guard, lr = fitting.EpochClock(), fitting.DivergenceGuard(), fitting.LearningRate()
-    probes = []
-    if diagnostics:  # after the clock in the callback list: probing is never counted as training time
-        probe = probing.Probe.of(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
-        probes = [probing.Recorder(probe)]
-    with timing.section("trial.fit"):
-        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *probes, fitting.StopOnRequest()]
-        history = loop.fit(model, compiled.epoch, settings.train, splits, callbacks, seed)
-    history["learning_rate"] = lr.values
-    history["epoch_train_s"] = clock.seconds
-
-    n_train = len(splits.y_train)
-    metrics = convergence.summarize(
+    n_train, k = len(splits.y_train), len(fits)
+    metrics = convergence.summarize(  # an ensemble's steps and examples count every member's
         history,
-        clock.seconds,
+        history["epoch_train_s"],
         target,
-        steps_per_epoch=math.ceil(n_train / settings.train.batch_size),
-        examples_per_epoch=n_train,
+        steps_per_epoch=math.ceil(n_train / settings.train.batch_size) * k,
+        examples_per_epoch=n_train * k,
     )
+    parameters = fits[0].parameters * k
     if not evaluate:
-        return TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params(), class_names=splits.class_names)
+        return TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names)
 
-    # 4. Measure: end-of-training accuracy on every split in inference mode
-    # (the running training accuracy of fit is taken with dropout on, mid-update).
+    # 4. Measure: end-of-training accuracy on every split in inference mode (the running training
+    # accuracy of fit is taken with dropout on, mid-update); an ensemble's from its averaged probabilities.
     with timing.section("trial.measure"):
-        train_loss, train_acc = measure.evaluate(model, splits.x_train, splits.y_train)
-        _, val_acc = measure.evaluate(model, splits.x_val, splits.y_val)
-        test_logits = measure.logits(model, splits.x_test)
-        test_loss, test_acc = measure.loss_and_accuracy(model, test_logits, splits.y_test)
+        penalty = float(np.mean([f.penalty for f in fits]))
+        initial_loss, _ = measure.loss_and_accuracy(_combined(f.initial for f in fits), splits.y_train,
+                                                    float(np.mean([f.initial_penalty for f in fits])))
+        train_loss, train_acc = measure.loss_and_accuracy(_combined(f.outputs["train"] for f in fits), splits.y_train, penalty)
+        _, val_acc = measure.loss_and_accuracy(_combined(f.outputs["val"] for f in fits), splits.y_val, penalty)
+        test_logits = _combined(f.outputs["test"] for f in fits)
+        test_loss, test_acc = measure.loss_and_accuracy(test_logits, splits.y_test, penalty)
         # The model as it ends (early stopping restores its best epoch), measured the same way on every split.
         metrics["final_val_accuracy"] = val_acc
-        metrics["initial_loss"] = initial_loss
+        metrics["initial_loss"] = initial_loss  # before any training: about ln(classes) for a sound initialisation
         metrics["train_loss"] = train_loss
         metrics["train_accuracy"] = train_acc
         metrics["test_accuracy"] = test_acc
         metrics["test_loss"] = test_loss
-        metrics["near_zero_weights"] = measure.near_zero_fraction(model)
+        metrics["near_zero_weights"] = float(np.mean([f.near_zero for f in fits]))
         metrics.update(measure.scores(splits.y_test, measure.softmax(test_logits)))
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
-    result = TrialResult(_finite(metrics), history, splits.fingerprint, model.count_params(), class_names=splits.class_names)
-    if probes:
-        result.series = probes[0].series()
-        result.metrics.update(_finite(probing.summary(probes[0].per_epoch)))
-        result.artifacts["activations_init.json"] = {str(k): v for k, v in probes[0].histograms.items()}
+    result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names)
+    recorder = fits[0].recorder
+    if recorder is not None:
+        result.series = recorder.series()
+        result.metrics.update(_finite(probing.summary(recorder.per_epoch)))
+        result.artifacts["activations_init.json"] = {str(k): v for k, v in recorder.histograms.items()}
     return result
+
+
+@dataclass
+class _Fitted:
+    """One trained network, as the trial measures it."""
+
+    history: dict[str, list[float]]
+    parameters: int
+    validation: list[tuple] = field(default_factory=list)  # per epoch: validation logits and penalty (ensembles)
+    recorder: probing.Recorder | None = None
+    initial: np.ndarray | None = None  # training-split logits before training
+    initial_penalty: float = 0.0
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # split -> logits after training
+    penalty: float = 0.0
+    near_zero: float = 0.0
+
+
+def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
+         keep_validation: bool) -> _Fitted:
+    # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
+    # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
+    # with the seed gives.
+    with timing.section("trial.build"):
+        compiled = reuse.model_for(settings, splits, member.seed)
+        model = compiled.model
+    fitted = _Fitted(history={}, parameters=model.count_params())
+    if evaluate:
+        with timing.section("trial.measure"):
+            fitted.initial, fitted.initial_penalty = measure.logits(model, splits.x_train), measure.penalty(model)
+
+    # Fit, timing training apart from validation, and stopping on NaN/inf loss. Probes and the
+    # validation record come after the clock in the callback list: never counted as training time.
+    clock, guard, lr = fitting.EpochClock(), fitting.DivergenceGuard(), fitting.LearningRate()
+    extra = []
+    if diagnostics:
+        probe = probing.Probe.of(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
+        fitted.recorder = probing.Recorder(probe)
+        extra.append(fitted.recorder)
+    if keep_validation:
+        outputs = fitting.ValidationOutputs(splits.x_val)
+        extra.append(outputs)
+    with timing.section("trial.fit"):
+        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *extra, fitting.StopOnRequest()]
+        history = loop.fit(model, compiled.epoch, settings.train, splits, callbacks, member.seed, member.rows)
+    history["learning_rate"] = lr.values
+    history["epoch_train_s"] = clock.seconds
+    fitted.history = history
+    if keep_validation:
+        fitted.validation = outputs.per_epoch
+    if evaluate:
+        with timing.section("trial.measure"):
+            fitted.outputs = {name: measure.logits(model, x) for name, x in
+                              (("train", splits.x_train), ("val", splits.x_val), ("test", splits.x_test))}
+            fitted.penalty = measure.penalty(model)
+            fitted.near_zero = measure.near_zero_fraction(model)
+    return fitted
+
+
+def _combined(logits) -> np.ndarray:
+    """One network's logits as they are; an ensemble's members' as log mean probabilities."""
+    logits = list(logits)
+    return logits[0] if len(logits) == 1 else ensemble.log_mean_probabilities(logits)
 
 
 def _finite(metrics: dict) -> dict:
