@@ -65,3 +65,24 @@ def test_the_power_of_the_f_test_of_spreads_matches_a_simulation_and_plans_a_spr
     (plan,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
     assert plan.effect < 0 and plan.seeds_needed == power._fewest(lambda k: power.spread_power(plan.effect, k, 0.05), 0.8)
     assert power.spread_power(-plan.detectable, 4, 0.05) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_equivalence_is_planned_for_tost_and_matches_a_simulation():
+    from scipy import stats
+
+    sd, margin, effect = 0.01, 0.02, 0.005
+    n = power._fewest(lambda k: power.equivalence_power(effect, sd, k, margin, 0.05), 0.8)
+    assert power.equivalence_power(effect, sd, n, margin, 0.05) >= 0.8 > power.equivalence_power(effect, sd, n - 1, margin, 0.05)
+    rng = np.random.default_rng(1)
+    shown = 0
+    for _ in range(2000):
+        a, b = rng.normal(effect, sd, n), rng.normal(0, sd, n)
+        p = max(stats.ttest_ind(a + margin, b, equal_var=False, alternative="greater").pvalue,
+                stats.ttest_ind(a - margin, b, equal_var=False, alternative="less").pvalue)
+        shown += p < 0.05
+    assert shown / 2000 == pytest.approx(power.equivalence_power(effect, sd, n, margin, 0.05), abs=0.04)
+    rows = [{"status": "FINISHED", "k": k, "seed": s, "test_accuracy": 0.6 + (0.03 if k == 2 else 0) + rng.normal(0, 0.005)}
+            for k in (1, 2) for s in range(4)]
+    e = Expect(says="Same.", metric="test_accuracy", compare={"k": 2}, against={"k": 1}, within=0.02)
+    (outside,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
+    assert outside.never and outside.seeds_needed is None and "| never |" in power.table([outside])

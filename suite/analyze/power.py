@@ -43,6 +43,7 @@ class Plan:
     seeds_needed: int | None  # per side, for 80% power at the observed effect; None: cannot be planned
     detectable: float  # minimum detectable effect at seeds_now
     note: str = ""
+    never: bool = False  # no number of seeds gives the power (an equivalence the pilot's difference lies outside)
 
 
 def power(effect: float, sd: float, n: int, alpha: float) -> float:
@@ -60,6 +61,17 @@ def seeds_for(effect: float, sd: float, alpha: float, target: float = TARGET_POW
     if not math.isfinite(effect) or effect == 0 or not math.isfinite(sd) or sd <= 0:
         return None
     return _fewest(lambda n: power(effect, sd, n, alpha), target)
+
+
+def equivalence_power(effect: float, sd: float, n: int, margin: float, alpha: float) -> float:
+    """Power of TOST (two one-sided t tests at ``alpha``) to show |difference| < ``margin`` with ``n`` seeds
+    per side, when the true difference is ``effect``: P(-margin + t SE < observed < margin - t SE)."""
+    if n < 2 or sd <= 0:
+        return math.nan
+    df, se = 2 * n - 2, sd * math.sqrt(2 / n)
+    critical = stats.t.ppf(1 - alpha, df)
+    inside = stats.t.cdf((margin - abs(effect)) / se - critical, df) + stats.t.cdf((margin + abs(effect)) / se - critical, df) - 1
+    return float(max(0.0, inside))
 
 
 def spread_power(log_ratio: float, n: int, alpha: float) -> float:
@@ -128,9 +140,31 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
             continue
         effect = float(np.mean(a) - np.mean(b))
         sd = float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
-        note = f"equivalence within ±{e.within:g}: planned as a difference test" if e.within is not None else ""
-        out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test), note))
+        if e.within is not None:
+            out.append(_equivalence_plan(e, n, effect, sd, per_test))
+            continue
+        out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test)))
     return out
+
+
+def _equivalence_plan(e, n: int, effect: float, sd: float, alpha: float) -> Plan:
+    """Equivalence within ±margin (TOST): seeds for 80% power to show it at the pilot's difference, and
+    "detectable now" as the largest true difference it would be shown at with 80% power at n seeds."""
+    margin = e.within
+    if sd <= 0 or abs(effect) >= margin:
+        needed = None
+        note = f"equivalence within ±{margin:g} (TOST): the pilot's difference lies outside the margin, so no seeds show it"
+    else:
+        needed = _fewest(lambda k: equivalence_power(effect, sd, k, margin, alpha), TARGET_POWER)
+        note = f"equivalence within ±{margin:g} (TOST): seeds to show it; detectable now = the largest difference shown"
+    largest = math.nan
+    if sd > 0 and equivalence_power(0.0, sd, n, margin, alpha) >= TARGET_POWER:
+        low, high = 0.0, margin
+        for _ in range(60):
+            mid = (low + high) / 2
+            low, high = (mid, high) if equivalence_power(mid, sd, n, margin, alpha) >= TARGET_POWER else (low, mid)
+        largest = low
+    return Plan(e.says, e.metric, n, effect, sd, alpha, needed, largest, note, never=needed is None and abs(effect) >= margin)
 
 
 def _spread_plan(e, a: np.ndarray, b: np.ndarray, alpha: float) -> Plan:
@@ -155,7 +189,7 @@ def table(plans: list[Plan]) -> str:
     lines = ["| expectation | metric | seeds now | effect | SD | alpha per test | seeds for 80% power | detectable now | note |",
              "|---|---|---|---|---|---|---|---|---|"]
     for p in plans:
-        needed = str(p.seeds_needed) if p.seeds_needed else (f"> {MAX_SEEDS}" if math.isfinite(p.effect) else "-")
+        needed = str(p.seeds_needed) if p.seeds_needed else "never" if p.never else (f"> {MAX_SEEDS}" if math.isfinite(p.effect) else "-")
         cells = [p.says, p.metric, str(p.seeds_now) if p.seeds_now else "-", _num(p.effect), _num(p.sd),
                  f"{p.alpha:.3g}", needed, _num(p.detectable), p.note]
         lines.append("| " + " | ".join(cells) + " |")
