@@ -2,7 +2,8 @@
 
 Owns the registries of what can be trained (``datasets``, model families in
 ``models``, ``optimizers``), the splits a trial sees (``splits``), building and
-fitting (``layers``, ``fitting``, ``transfer``), measurements (``measure``,
+fitting (``layers``, ``fitting``, ``transfer``; an ensemble's members and their
+average in ``ensemble``), measurements (``measure``,
 ``convergence``, ``diagnostics``) and the only backend-specific code
 (``backend``). ``trial.run`` takes validated settings, a seed and a target and
 hands on a ``TrialResult``; it knows nothing of searches or MLflow. The
