@@ -358,3 +358,34 @@ def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeyp
     assert main(["run", "kill", "--profile", "smoke"]) == 0  # the first has finished: nothing left to train
     finished = sorted((r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in trials() if r.info.status == "FINISHED")
     assert finished == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")] and len(trials()) == 4
+
+
+def test_a_dataset_row_inserted_by_another_worker_at_the_same_moment_is_linked_not_fatal(tmp_path):
+    """Two workers on a Postgres-backed server raced to create the store's one row for their data (CI:
+    UniqueViolation on dataset_pk, and the losing worker died). The insert that loses is tried again."""
+    from suite.errors import TrackingError
+    from suite.record.writing import Writer, data_input
+
+    writer = Writer(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = writer.client.create_run(writer.experiment("race")).info.run_id
+    real, calls = writer.client.log_inputs, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the other worker's insert won
+            raise TrackingError('tracking store x: log_inputs failed (duplicate key value violates unique constraint "dataset_pk")')
+        return real(*args, **kwargs)
+
+    writer.client.log_inputs = racing
+    writer._log_input(run, data_input("mnist1d", "abc123"))
+    assert len(calls) == 2
+    assert [d.dataset.digest for d in MlflowClient(writer.uri).get_run(run).inputs.dataset_inputs] == ["abc123"]
+
+    def down(*args, **kwargs):
+        calls.append(1)
+        raise TrackingError("tracking store x: log_inputs failed (connection refused)")
+
+    writer.client.log_inputs, calls[:] = down, []
+    with pytest.raises(TrackingError, match="connection refused"):
+        writer._log_input(run, data_input("mnist1d", "abc123"))
+    assert len(calls) == 1  # any other failure is the store's: no retry

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from suite.study.applicable import in_effect, plain
 
 EXPERIMENT_KIND = "mlflow.experimentKind"  # read by the UI to choose the experiment's page
 BATCH = 1000  # MLflow's limit on metrics per log_batch call
+DUPLICATE_ROW = re.compile(r"duplicate key|UniqueViolation|UNIQUE constraint failed|IntegrityError", re.IGNORECASE)
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_train_s")
 
 
@@ -135,10 +137,24 @@ class Writer(Store):
         self.client.log_batch(run_id, tags=tags)
         dataset = self._datasets.pop(run_id, None)
         if dataset:
-            self.client.log_inputs(run_id, datasets=[data_input(dataset, result.splits_fingerprint)])
+            self._log_input(run_id, data_input(dataset, result.splits_fingerprint))
         for name, content in result.artifacts.items():
             self.client.log_dict(run_id, content, name)
         self.client.set_terminated(run_id, "FINISHED")
+
+    def _log_input(self, run_id: str, dataset: DatasetInput, attempts: int = 3) -> None:
+        """Link the trial's data to its run. The store keeps one row per dataset, created by the first run
+        that logs it: two workers finishing trials on the same data at once can both try to insert it,
+        and the loser's insert fails on the unique key (seen on a Postgres-backed server in CI). By then
+        the row exists, so trying again links to it; any other failure is the store's, and stops."""
+        for attempt in range(attempts):
+            try:
+                self.client.log_inputs(run_id, datasets=[dataset])
+                return
+            except TrackingError as e:
+                if attempt == attempts - 1 or not DUPLICATE_ROW.search(str(e)):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def fail_trial(self, run_id: str, message: str) -> None:
         self.client.set_tag(run_id, "suite.error", message[-4000:])
