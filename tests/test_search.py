@@ -266,3 +266,34 @@ def test_every_search_takes_a_confirming_runs_seed(algorithm, tmp_path):
     assert 0 < oracle.seed < 2**32
     assert oracle.create_trial("worker").hyperparameters.values["train.learning_rate"] > 0
     assert search.oracle_seed(3) == 1 + 3 * search.SEED_STRIDE  # seeds a study uses did not move
+
+
+def test_a_search_trial_with_repeats_trains_each_seed_and_scores_their_mean(tmp_path, monkeypatch):
+    from suite.train import trial
+
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tuned.yaml").write_text(BASE + """\
+tune:
+  algorithm: grid
+  trials: 2
+  repeats: 3
+  space:
+    train.learning_rate: [0.01, 0.3]
+""")
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", "tuned"]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("tuned").experiment_id
+    runs = client.search_runs([exp], "tags.`suite.kind` = 'search'")
+    resolved = load_study(tmp_path / "studies" / "tuned.yaml")
+    assert len(runs) == 2
+    for r in runs:
+        assert r.data.metrics["search_epochs"] == 3 * 3 and r.data.metrics["search_score_sd"] >= 0
+        lr = json.loads(r.data.tags["suite.search_values"])["train.learning_rate"]
+        settings = search.apply(resolved.cells[0].settings, {"train.learning_rate": lr})
+        scores = [search.score(trial.run(settings, search.SEARCH_SEED + j * search.REPEAT_STRIDE, resolved.study.target,
+                                         evaluate=False).history, "val_accuracy") for j in range(3)]
+        assert r.data.metrics["search_score"] == pytest.approx(sum(scores) / 3, abs=1e-9)
+    report = (tmp_path / "results" / "tuned" / "base" / "report.md").read_text()
+    assert "x 3 seeds (a trial scores the mean of its 3 runs) = 18 epochs per cell" in report

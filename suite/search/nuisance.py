@@ -18,6 +18,8 @@ import dataclasses
 import itertools
 import math
 
+import numpy as np
+
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
@@ -197,6 +199,25 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
 # --------------------------------------------------------------------------
 
 
+REPEAT_STRIDE = 10_007  # a search trial's repeats train with seeds this far apart (far from every study seed too)
+
+
+def repeated(settings: Settings, seeds: list[int], target, objective: str):
+    """One search trial: a training run per seed, scored by the mean of their scores (``search_score``;
+    with several, ``search_score_sd`` beside it). The trial's record keeps the first run's curves and
+    metrics, but for ``best_val_accuracy``, the runs' mean like the score."""
+    runs = [trials.run(settings, seed, target, evaluate=False) for seed in seeds]
+    result = runs[0]
+    scores = [score(r.history, objective) for r in runs]
+    result.metrics["search_score"] = float(np.mean(scores))
+    if len(runs) > 1:
+        result.metrics["search_score_sd"] = float(np.std(scores, ddof=1))
+        best = [r.metrics.get("best_val_accuracy") for r in runs]
+        best = [b for b in best if b is not None]
+        result.metrics["best_val_accuracy"] = float(np.mean(best)) if best else None
+    return result
+
+
 class SearchTuner(RecordedTuner):
     """Runs one cell's search trials, one MLflow child run each (kind "search")."""
 
@@ -218,13 +239,11 @@ class SearchTuner(RecordedTuner):
             self.last_metrics = self.recorded[trial.trial_id]
             return {SCORE: self.last_metrics["search_score"]}
         run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance)
-        seed = SEARCH_SEED + self.cell.tune.seed
-        result = self.record(
-            run_id,
-            lambda: trials.run(apply(self.cell.settings, nuisance(values), epochs), seed, self.resolved.study.target, evaluate=False),
-        )
-        result.metrics["search_score"] = score(result.history, self.cell.tune.objective)
-        result.metrics["search_epochs"] = float(epochs)
+        tune = self.cell.tune
+        seeds = [SEARCH_SEED + tune.seed + j * REPEAT_STRIDE for j in range(tune.repeats)]
+        settings = apply(self.cell.settings, nuisance(values), epochs)
+        result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective))
+        result.metrics["search_epochs"] = float(epochs * len(seeds))
         self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
         return {SCORE: result.metrics["search_score"]}

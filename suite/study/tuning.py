@@ -62,16 +62,19 @@ ALGORITHMS = ("random", "bayesian", "hyperband", "grid", "none")
 class Tune(Locked):
     """Nuisance settings re-tuned for every grid cell by a keras-tuner search, on the validation split.
 
-    The budget is ``trials`` x ``train.epochs`` epochs per cell, whatever the algorithm, so no cell
-    gets more search than another. ``none`` skips the search: the cell runs as written.
+    The budget is ``trials`` x ``train.epochs`` epochs per cell (times ``repeats``), whatever the
+    algorithm, so no cell gets more search than another. ``none`` skips the search: the cell runs as
+    written. One training run is a noisy score: with ``repeats: k`` each trial trains k times on seeds
+    of its own and scores their mean, so a single lucky (or diverging) seed does not pick the setting.
     """
 
     algorithm: Literal[ALGORITHMS] = "random"
     trials: PositiveInt = 10
     seed: Seed = 0  # the search's own seed (sampling, and the training seed of its trials)
+    repeats: _int(1, 100, "must be an integer from 1 to 100") = 1  # training runs per search trial (own seeds), scored by their mean
     objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
     space: dict[str, Space] = {}  # at least one entry, unless a hyper-model family brings its own (checked per cell)
 
 
-TUNE_AXES = ("algorithm", "trials", "seed")  # the parts of tune a grid may vary
+TUNE_AXES = ("algorithm", "trials", "seed", "repeats")  # the parts of tune a grid may vary
 
