@@ -185,12 +185,17 @@ def tuned_home(tmp_path_factory):
     return home
 
 
-def test_search_picks_the_best_tried_setting_and_reruns_it_for_every_seed(tuned_home, monkeypatch):
-    monkeypatch.setenv("SUITE_HOME", str(tuned_home))
+def run_in(home, name: str, monkeypatch) -> tuple[MlflowClient, str]:
+    """``suite run NAME`` in ``home``'s own store; its client and the study's experiment id."""
+    monkeypatch.setenv("SUITE_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "tuned-e2e"]) == 0
-    client = MlflowClient(f"sqlite:///{tuned_home / '.suite' / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("tuned-e2e").experiment_id
+    assert main(["run", name]) == 0
+    client = MlflowClient(f"sqlite:///{home / '.suite' / 'mlflow.db'}")
+    return client, client.get_experiment_by_name(name).experiment_id
+
+
+def test_search_picks_the_best_tried_setting_and_reruns_it_for_every_seed(tuned_home, monkeypatch):
+    client, exp = run_in(tuned_home, "tuned-e2e", monkeypatch)
     searched = client.search_runs([exp], "tags.`suite.kind` = 'search'")
     finals = client.search_runs([exp], "tags.`suite.kind` = 'trial'")
     assert {r.info.status for r in searched} == {"FINISHED"}
@@ -280,11 +285,7 @@ tune:
   space:
     train.learning_rate: [0.01, 0.3]
 """)
-    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "tuned"]) == 0
-    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("tuned").experiment_id
+    client, exp = run_in(tmp_path, "tuned", monkeypatch)
     runs = client.search_runs([exp], "tags.`suite.kind` = 'search'")
     resolved = load_study(tmp_path / "studies" / "tuned.yaml")
     assert len(runs) == 2

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.analyze.verdict import BINARY_METRICS, matching, seed_values
-from suite.study import CENSORED_METRICS
+from suite.analyze.verdict import matching, seed_values
+from suite.study import BINARY_METRICS, CENSORED_METRICS
 
 TARGET_POWER = 0.8
 MAX_SEEDS = 1000
@@ -104,12 +104,18 @@ def detectable(sd: float, n: int, alpha: float, target: float = TARGET_POWER) ->
     """The smallest difference detected with ``target`` power at ``n`` seeds per side."""
     if n < 2 or not math.isfinite(sd) or sd <= 0:
         return math.nan
-    low, high = 0.0, sd
-    while power(high, sd, n, alpha) < target:
+    return _smallest_effect(lambda effect: power(effect, sd, n, alpha), sd, target)
+
+
+def _smallest_effect(power_at, start: float, target: float) -> float:
+    """The smallest effect >= 0 with ``power_at(effect) >= target`` (power rising with the effect): doubling
+    from ``start`` until it is reached, then bisection."""
+    low, high = 0.0, start
+    while power_at(high) < target:
         high *= 2
     for _ in range(60):
         mid = (low + high) / 2
-        low, high = (mid, high) if power(mid, sd, n, alpha) < target else (low, mid)
+        low, high = (mid, high) if power_at(mid) < target else (low, mid)
     return high
 
 
@@ -174,13 +180,8 @@ def _spread_plan(e, a: np.ndarray, b: np.ndarray, alpha: float) -> Plan:
         return Plan(e.says, e.metric, n, math.nan, math.nan, alpha, None, math.nan, "the pilot shows no spread to compare")
     effect = 0.5 * math.log(np.var(a, ddof=1) / np.var(b, ddof=1))
     needed = _fewest(lambda k: spread_power(effect, k, alpha), TARGET_POWER) if effect else None
-    low, high = 0.0, 1.0  # the smallest |log SD ratio| detected with 80% power at n seeds
-    while spread_power(high, n, alpha) < TARGET_POWER and high < 50:
-        high *= 2
-    for _ in range(60):
-        mid = (low + high) / 2
-        low, high = (mid, high) if spread_power(mid, n, alpha) < TARGET_POWER else (low, mid)
-    return Plan(e.says, e.metric, n, effect, math.nan, alpha, needed, high,
+    smallest = _smallest_effect(lambda log_ratio: spread_power(log_ratio, n, alpha), 1.0, TARGET_POWER)
+    return Plan(e.says, e.metric, n, effect, math.nan, alpha, needed, smallest,
                 "a comparison of spreads: effect and detectable are log(SD A / SD B), for the F-test of variances")
 
 

@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.study import CENSORED_METRICS, TRIAL_METRICS, Expect
+from suite.study import BINARY_METRICS, CENSORED_METRICS, TRIAL_METRICS, Expect
 
 BOOTSTRAP = 2000
-BINARY_METRICS = ("diverged", "reached_target")  # 0 or 1 per seed: compared as counts, not means
 
 
 @dataclass

@@ -8,7 +8,7 @@ the hashes that identify its trials. Imports no backend: checking a file is
 instant.
 """
 
-from suite.study.expectations import CENSORED_METRICS, TARGET_METRICS, TRIAL_METRICS, Expect, Reference, Target
+from suite.study.expectations import BINARY_METRICS, CENSORED_METRICS, TARGET_METRICS, TRIAL_METRICS, Expect, Reference, Target
 from suite.study.grid import expand_grid, override
 from suite.study.loading import find_study, load_study, parse_yaml
 from suite.study.profiles import apply_overrides
@@ -17,7 +17,7 @@ from suite.study.schema import Cell, ResolvedStudy, Study
 from suite.study.tuning import Range, Tune
 
 __all__ = [
-    "CENSORED_METRICS", "TARGET_METRICS", "TRIAL_METRICS", "Augment", "Cell", "Data", "Expect", "KFold", "Model", "Pretrain",
+    "BINARY_METRICS", "CENSORED_METRICS", "TARGET_METRICS", "TRIAL_METRICS", "Augment", "Cell", "Data", "Expect", "KFold", "Model", "Pretrain",
     "Range", "Reference", "ResolvedStudy", "Settings", "Study", "Target", "Train", "Tune", "apply_overrides", "expand_grid",
     "find_study", "load_study", "override", "parse_yaml",
 ]

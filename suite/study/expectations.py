@@ -80,6 +80,7 @@ TRIAL_METRICS = {
     "grad_first_final": "max",
 }
 CENSORED_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s", "search_epochs_to_target")
+BINARY_METRICS = ("diverged", "reached_target")  # 0 or 1 per seed: compared as counts, not means
 
 
 class Reference(Locked):
@@ -161,7 +162,7 @@ class Expect(Locked):
             raise PydanticCustomError("value", "a comparison needs exactly one of direction or within")
         if self.statistic == "sd" and (kind != "compare" or self.within is not None):
             raise PydanticCustomError("value", "statistic: sd compares two cells' spreads with a direction (greater or less)")
-        if self.statistic == "sd" and self.metric in CENSORED_METRICS + ("diverged", "reached_target"):
+        if self.statistic == "sd" and self.metric in CENSORED_METRICS + BINARY_METRICS:
             raise PydanticCustomError("value", "statistic: sd needs a metric measured on every trial, not a censored or yes/no one")
         if kind == "bound" and sum(v is not None for v in (self.below, self.above, self.near)) != 1:
             raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
