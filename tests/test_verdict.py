@@ -32,7 +32,9 @@ def noisy(means, n=4, sd=0.01, seed=0):
 
 def test_clear_increasing_trend_is_supported():
     v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5])))
-    assert v.verdict == "supported" and v.effect > 0.9 and v.low > 0 and v.p < 1e-6
+    # the unit is the cell: 5 cells in perfect order give the exact p 2/5! whatever the number of seeds
+    assert v.verdict == "supported" and v.effect == 1.0 and v.n == 5 and v.units == "cells"
+    assert v.p == pytest.approx(2 / 120) and math.isnan(v.low) and "perfect ordering" in v.observed
 
 
 def test_flat_trend_is_inconclusive():
@@ -46,12 +48,13 @@ def test_reversed_trend_is_refuted():
     assert "decreasing" in v.observed
 
 
-def test_censored_values_rank_last_in_a_trend():
-    # epochs to target grows with x, and the two largest x never reach it: still a clear increase
-    data = trials({0.0: [2, 3, 2, 3], 0.25: [5, 6, 5, 6], 0.5: [9, 10, 9, 11], 0.75: [None] * 4, 1.0: [None] * 4},
-                  metric="epochs_to_target")
+def test_censored_values_enter_a_trend_through_each_cells_restricted_mean():
+    # epochs to target grows with x; x = 0.75 reaches it in half its seeds and x = 1.0 never within 20 epochs
+    data = trials({0.0: [2, 3, 2, 3], 0.25: [5, 6, 5, 6], 0.5: [9, 10, 9, 11], 0.75: [12, 14, None, None], 1.0: [None] * 4},
+                  metric="epochs_to_target").assign(epochs_run=20.0)
     v = one({"metric": "epochs_to_target", "along": "x", "trend": "increasing"}, data)
-    assert v.verdict == "supported" and v.effect > 0.9
+    assert v.verdict == "supported" and v.effect == 1.0 and v.n == 5
+    assert "restricted mean time to target" in v.observed
 
 
 def test_compare_greater_with_welch():
@@ -62,12 +65,15 @@ def test_compare_greater_with_welch():
     assert v.verdict == "refuted"
 
 
-def test_compare_with_censored_values_uses_ranks():
+def test_compare_with_censored_values_is_survival_analysis():
     data = trials({0.0: [3, 4, 3, 4, 3, 4], 0.5: [None, None, 9, None, None, 10]}, metric="epochs_to_target")
+    data = data.assign(epochs_run=12.0)
     v = one({"metric": "epochs_to_target", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater"}, data)
-    assert v.test.startswith("Mann-Whitney") and v.effect == 0.5  # every A slower than every B
-    assert v.verdict == "supported"
-    assert "reached target 2/6 vs 6/6" in v.observed
+    assert v.test.startswith("log-rank test (exact over all 924 relabellings)")
+    # RMST up to the shared 12 epochs: (4 x 12 + 9 + 10) / 6 against 3.5
+    assert v.effect == pytest.approx((4 * 12 + 9 + 10) / 6 - 3.5) and v.low < v.effect < v.high
+    assert v.verdict == "supported" and v.finding == "reachability"
+    assert "reached 2 of 6 vs 6 of 6 seeds" in v.observed and "complete separation" in v.observed
 
 
 def test_equivalence_within_a_margin():
@@ -102,7 +108,7 @@ def test_bounds():
 def test_where_restricts_cells_and_missing_data_is_inconclusive():
     data = trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5]))
     v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing", "where": {"x": 0.0}}, data)
-    assert v.verdict == "inconclusive" and v.observed == "no variation to correlate"
+    assert v.verdict == "inconclusive" and v.observed == "no variation to correlate over 1 cells"
     v = one({"metric": "test_accuracy", "best_at": {"x": 0.5}}, data.iloc[:0])
     assert v.verdict == "inconclusive"
 
@@ -168,7 +174,8 @@ def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
     e = Expect(says="Clipping keeps training finite.", metric="diverged", compare={"train.clip_norm": 1.0},
                against={"train.clip_norm": None}, direction="less")
     (v,) = evaluate([e], trials, {"train.clip_norm": [None, 1.0]}, alpha=0.05)
-    assert v.test == "Fisher's exact test" and v.effect == -1.0
+    assert v.test.startswith("Fisher's exact test") and v.effect == -1.0
+    assert v.low == -1.0 and -0.5 < v.high < -0.3  # Newcombe's interval: never the zero-width [-1, -1] of a bootstrap
     assert v.p == pytest.approx(2 / 252)  # all 5 vs none of 5: the two extreme tables of C(10, 5)
     assert v.verdict == "supported"
 
@@ -212,8 +219,9 @@ def test_a_verdict_agrees_with_the_literature_when_it_decides_the_same_way():
     holds, fails = {"cite": "x", "found": "holds"}, {"cite": "x", "found": "fails"}
     assert agreement("supported", holds) == agreement("refuted", fails) == "agrees"
     assert agreement("refuted", holds) == agreement("supported", fails) == "disagrees"
-    assert agreement("inconclusive", holds) == "cannot tell"
+    assert agreement("inconclusive", holds) == "cannot tell: inconclusive"
     assert agreement("supported", None) is None
+    assert agreement("refuted", holds, "x=0.5 still improving") == "cannot tell: x=0.5 still improving"
 
 
 def test_a_comparison_of_spreads_uses_the_f_test_and_its_exact_interval():

@@ -1,20 +1,25 @@
 """Verdicts: does the data support each stated expectation of the claim?
 
-Pure statistics on seed-level values (one value per trial), never on cell means
-alone. Each expectation gets an effect size with a 95% interval, a test and its
-p-value; the p-values of a study are Holm-corrected together, and a verdict is
+Pure statistics, never on invented numbers. Each expectation gets an effect size
+with a 95% interval, one test and its p-value; the p-values of a study are
+Holm-corrected together, and a verdict is decided by that adjusted p alone:
 
-- **supported**: significant after correction, in the claimed direction;
-- **refuted**: significant after correction, against it (or, for "equal within
-  a margin", the interval lies wholly outside the margin);
+- **supported**: Holm-adjusted p below alpha, in the claimed direction (for "equal
+  within a margin": the two one-sided tests (TOST) say the difference is inside it);
+- **refuted**: Holm-adjusted p below alpha, against it (for a margin: the one-sided
+  test says the difference lies beyond it);
 - **inconclusive**: neither. Too few seeds is a common, honest reason.
 
-Censored values (target never reached) enter only through ranks, as slower than
-every reached value: a claim about time is never judged on invented numbers.
+The replicate is what varies independently: seeds within a cell for comparisons of
+two cells, the cells themselves for a trend across cells (each cell was tuned once).
+Time to target is survival data: a seed that never reached the target is censored
+at its budget (Kaplan-Meier, restricted mean time to target, exact log-rank test).
+A sample without variance gets an exact test and an exact statement, never p = 0.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from suite.analyze import survival
 from suite.study import BINARY_METRICS, CENSORED_METRICS, TRIAL_METRICS, Expect
 
 BOOTSTRAP = 2000
@@ -42,6 +48,9 @@ class Verdict:
     n: int
     p_holm: float = math.nan
     verdict: str = "inconclusive"
+    finding: str = ""  # time to target: "speed" (both arms reach it; how much sooner) or "reachability" (whether at all)
+    outside: str = ""  # why the compared arms were outside the cited finding's regime ("" when inside)
+    units: str = "seeds"  # what n counts
 
 
 # --------------------------------------------------------------------------
@@ -84,31 +93,105 @@ def describe(values: dict) -> str:
 
 
 def trend(e: Expect, rows: pd.DataFrame, order: list) -> Verdict:
-    """Spearman's rank correlation between the axis and the metric, over all seed-level values."""
+    """Spearman's rank correlation between the axis and each cell's value, with the cell as the unit.
+
+    Each cell was tuned once, so its seeds replicate training noise, not the trend: n is the number
+    of cells. A cell's value is its mean over seeds, or for a time to target its restricted mean time
+    up to the budget every cell shares. The p is exact (every ordering of the cells) up to 8 cells."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
-    xs, ys = [], []
-    for _, group in rows.groupby("cell"):
-        y = seed_values(group, e.metric)
-        value = group[e.along].iloc[0]
-        xs += [float(value) if numeric else float(order.index(value))] * len(y)
-        ys += list(y)
-    xs, ys = np.array(xs), np.array(ys)
+    cells = [(g[e.along].iloc[0], g) for _, g in rows.groupby("cell")]
+    xs = np.array([float(x) if numeric else float(order.index(x)) for x, _ in cells])
+    ys = np.array(cell_values(e.metric, [g for _, g in cells]))
+    keep = np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
     sign = 1 if e.trend == "increasing" else -1
-    if len(set(xs)) < 2 or len(set(ys)) < 2:
-        return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", math.nan, math.nan, math.nan, math.nan,
-                       sign, "no variation to correlate", len(ys))
-    rho, p = stats.spearmanr(xs, ys)
-    # Fisher-z interval with Bonett & Wright's (2000) standard error for Spearman's rho. (A bootstrap
-    # within cells of three seeds duplicates values, inflates |rho| and can miss the estimate.)
     n = len(ys)
+    test = f"Spearman rank correlation over {n} cells"
+    if n < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return Verdict(e.says, e.metric, test, "rho", math.nan, math.nan, math.nan, math.nan, sign,
+                       f"no variation to correlate over {n} cells", n, units="cells")
+    rho = round(float(stats.spearmanr(xs, ys)[0]), 12)  # a perfect ordering is 1, not 1 - 1e-16
+    if n <= 8:
+        null = [stats.spearmanr(xs, perm)[0] for perm in itertools.permutations(ys)]
+        p = float(np.mean(np.abs(np.nan_to_num(null)) >= abs(rho) - 1e-12))
+        test += " (exact p over every ordering)"
+    else:
+        p = float(stats.spearmanr(xs, ys)[1])
+    # Fisher-z interval with Bonett & Wright's (2000) standard error for Spearman's rho.
     if n > 3 and abs(rho) < 1:
         half = 1.96 * math.sqrt((1 + rho**2 / 2) / (n - 3))
         low, high = math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half)
+        note = ""
     else:
-        low = high = float(rho)
+        low = high = math.nan
+        note = f"; a perfect ordering of {n} cells has no Fisher-z interval" if abs(rho) == 1 else ""
     word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
-    return Verdict(e.says, e.metric, "Spearman rank correlation", "rho", float(rho), low, high, float(p),
-                   sign, f"{e.metric} is {word} along {e.along} (rho = {rho:+.2f})", len(ys))
+    per = "restricted mean time to target" if e.metric in CENSORED_METRICS else "mean over its seeds"
+    return Verdict(e.says, e.metric, test, "rho", rho, low, high, p, sign,
+                   f"{e.metric} is {word} along {e.along} (rho = {rho:+.2f} over {n} cells, each cell's {per}){note}",
+                   n, units="cells")
+
+
+def cell_values(metric: str, groups: list[pd.DataFrame]) -> list[float]:
+    """One value per cell: the mean over its seeds, or for a censored metric its restricted mean
+    time to target up to the budget all the cells share."""
+    if metric not in CENSORED_METRICS:
+        return [float(np.nanmean(seed_values(g, metric))) if len(seed_values(g, metric)) else math.nan for g in groups]
+    data = [survival_data(g, metric) for g in groups]
+    tau = common_budget(metric, groups)
+    return [survival.rmst(t, r, tau)[0] if len(t) else math.nan for t, r in data]
+
+
+CENSOR_AT = {  # a censored metric's budget: the trial's own follow-up
+    "epochs_to_target": "epochs_run",
+    "steps_to_target": "steps_run",
+    "examples_to_target": "examples_run",
+    "time_to_target_s": "train_time_s",
+    "search_epochs_to_target": "search_epochs",
+}
+UNITS = {"epochs_to_target": "epochs", "steps_to_target": "steps", "examples_to_target": "examples",
+         "time_to_target_s": "s", "search_epochs_to_target": "search epochs"}
+
+
+def survival_data(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per finished trial: its time to target, or its budget where it never reached it (censored), and
+    whether it reached it. (:func:`budgets` gives every trial's budget, reached or not.) Steps and examples per epoch, where a trial did not record its budget in
+    them, come from the trials of its cell that reached the target (or of the study, when all agree)."""
+    if metric not in rows:
+        return np.array([]), np.array([], dtype=bool)
+    value = rows[metric].astype(float).to_numpy()
+    reached = ~np.isnan(value)
+    times = np.where(reached, value, budgets(rows, metric))
+    if np.isnan(times).any():  # no budget recorded: censored at the latest time seen, which the log-rank test
+        latest = np.nanmax(times) if (~np.isnan(times)).any() else 1.0  # treats alike (it is at risk at every event)
+        times = np.where(np.isnan(times), latest, times)
+    return times, reached
+
+
+def budgets(rows: pd.DataFrame, metric: str) -> np.ndarray:
+    """Each trial's budget in the units of a censored metric (NaN where it cannot be known)."""
+    column = CENSOR_AT[metric]
+    budget = rows[column].astype(float).to_numpy() if column in rows else np.full(len(rows), np.nan)
+    if metric in ("steps_to_target", "examples_to_target") and np.isnan(budget).any() and "epochs_run" in rows:
+        ratio = (rows[metric].astype(float) / rows["epochs_to_target"].astype(float)) if "epochs_to_target" in rows else None
+        if ratio is not None:
+            per_cell = ratio.groupby(rows["cell"]).transform("median").to_numpy()
+            known = ratio.dropna().round(6).unique()
+            per_cell = np.where(np.isnan(per_cell), known[0] if len(known) == 1 else np.nan, per_cell)
+            budget = np.where(np.isnan(budget), rows["epochs_run"].astype(float).to_numpy() * per_cell, budget)
+    return budget
+
+
+def common_budget(metric: str, groups: list[pd.DataFrame]) -> float:
+    """The budget every group was followed up to: the smallest of the groups' largest budgets (their
+    largest observed time where no budget is recorded), the horizon of a restricted mean."""
+    horizons = []
+    for g in groups:
+        b = budgets(g, metric)
+        t, _ = survival_data(g, metric)
+        if len(t):
+            horizons.append(np.nanmax(b) if (~np.isnan(b)).any() else t.max())
+    return float(min(horizons)) if horizons else math.nan
 
 
 def best_at(e: Expect, rows: pd.DataFrame, axes: list[str], rng) -> Verdict:
@@ -164,8 +247,8 @@ def best_at(e: Expect, rows: pd.DataFrame, axes: list[str], rng) -> Verdict:
 
 
 def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
-    a = seed_values(matching(rows, e.compare), e.metric)
-    b = seed_values(matching(rows, e.against), e.metric)
+    a_rows, b_rows = matching(rows, e.compare), matching(rows, e.against)
+    a, b = seed_values(a_rows, e.metric), seed_values(b_rows, e.metric)
     sign = 0 if e.within is not None else (1 if e.direction == "greater" else -1)
     what = f"{describe(e.compare)} vs {describe(e.against)}"
     if len(a) < 2 or len(b) < 2:
@@ -173,39 +256,121 @@ def compare(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
                        f"too few trials ({len(a)} vs {len(b)})", len(a) + len(b))
     if e.statistic == "sd":
         return spread(e, a, b, what)
-    if np.isinf(a).any() or np.isinf(b).any():  # censored: ranks only
-        u, p = stats.mannwhitneyu(a, b, alternative="two-sided")
-        effect = u / (len(a) * len(b))  # P(A > B) + P(A = B) / 2
-        boots = [stats.mannwhitneyu(rng.choice(a, len(a)), rng.choice(b, len(b)))[0] / (len(a) * len(b))
-                 for _ in range(BOOTSTRAP)]
-        low, high = np.percentile(boots, [2.5, 97.5])
-        reached = f"reached target {np.isfinite(a).sum()}/{len(a)} vs {np.isfinite(b).sum()}/{len(b)}"
-        floor = 2 / math.comb(len(a) + len(b), len(a))  # the smallest two-sided p this test can give
-        if floor >= 0.05:
-            reached += f"; an exact rank test on {len(a)} vs {len(b)} seeds cannot go below p = {floor:.2g}"
-        return Verdict(e.says, e.metric, "Mann-Whitney U (censored values ranked last)", "P(A > B) - 1/2",
-                       float(effect - 0.5), float(low - 0.5), float(high - 0.5), float(p), sign,
-                       f"{what}: medians {_fmt(_censored_median(a))} vs {_fmt(_censored_median(b))}; {reached}",
-                       len(a) + len(b))
+    if e.metric in CENSORED_METRICS:
+        return time_to_target(e, a_rows, b_rows, what, sign)
     if e.metric in BINARY_METRICS and e.within is None:  # yes/no per seed: Fisher's exact test on the counts
         table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
         p = float(stats.fisher_exact(table).pvalue)
-        boots = [rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(BOOTSTRAP)]
-        low, high = np.percentile(boots, [2.5, 97.5])
-        return Verdict(e.says, e.metric, "Fisher's exact test", "difference in proportion", float(a.mean() - b.mean()),
-                       float(low), float(high), p, sign,
+        low, high = newcombe(int(a.sum()), len(a), int(b.sum()), len(b))
+        return Verdict(e.says, e.metric, "Fisher's exact test; Newcombe's score interval", "difference in proportion",
+                       float(a.mean() - b.mean()), low, high, p, sign,
                        f"{what}: {int(a.sum())}/{len(a)} vs {int(b.sum())}/{len(b)} seeds", len(a) + len(b))
-    result = stats.ttest_ind(a, b, equal_var=False)
-    ci = result.confidence_interval(0.95)
     diff = float(a.mean() - b.mean())
-    p = float(result.pvalue)
-    test = "Welch t-test"
-    if e.within is not None:  # equivalence: two one-sided tests
+    seen = f"{what}: means {_fmt(a.mean())} vs {_fmt(b.mean())}"
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: an exact permutation test, an exact statement
+        return _without_variance(e, a, b, what, sign)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    if e.within is None:
+        p, test = float(stats.ttest_ind(a, b, equal_var=False).pvalue), "Welch t-test"
+    elif abs(diff) < e.within:  # inside the margin: the two one-sided tests (TOST) can support equivalence
         p = float(max(stats.ttest_ind(a + e.within, b, equal_var=False, alternative="greater").pvalue,
                       stats.ttest_ind(a - e.within, b, equal_var=False, alternative="less").pvalue))
         test = f"TOST (Welch), margin ±{e.within:g}"
-    return Verdict(e.says, e.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign,
-                   f"{what}: means {_fmt(a.mean())} vs {_fmt(b.mean())}", len(a) + len(b))
+    else:  # beyond it: the one-sided test that the difference lies beyond the margin can refute it
+        side = "greater" if diff > 0 else "less"
+        p = float(stats.ttest_ind(a - (e.within if diff > 0 else -e.within), b, equal_var=False, alternative=side).pvalue)
+        test = f"Welch one-sided, beyond the margin ±{e.within:g}"
+    return Verdict(e.says, e.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign, seen,
+                   len(a) + len(b))
+
+
+def _without_variance(e: Expect, a: np.ndarray, b: np.ndarray, what: str, sign: int) -> Verdict:
+    """Both arms without spread (e.g. every seed at training accuracy 1.000): the difference is known
+    exactly, and the only test left is the permutation test, whose p is exact."""
+    diff = float(a[0] - b[0])
+    seen = f"{what}: all {len(a)} seeds at {a[0]:.3f} vs all {len(b)} at {b[0]:.3f}"
+    if e.within is not None and abs(diff) < e.within:
+        shift = e.within
+        p = max(permutation_p(a + shift, b, "greater"), permutation_p(a - shift, b, "less"))
+    elif e.within is not None:
+        p = permutation_p(a - (e.within if diff > 0 else -e.within), b, "greater" if diff > 0 else "less")
+    else:
+        p = permutation_p(a, b, "two-sided")
+    return Verdict(e.says, e.metric, "exact permutation test (no spread within either arm)", "mean difference", diff,
+                   math.nan, math.nan, p, sign, seen + "; the difference is exact, so no interval", len(a) + len(b))
+
+
+def permutation_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
+    """Exact permutation p of the difference in means (every relabelling of the pooled values)."""
+    pooled = np.concatenate([a, b])
+    total = pooled.sum()
+    observed = a.mean() - b.mean()
+    if math.comb(len(pooled), len(a)) <= survival.EXACT_LIMIT:
+        labellings = (list(m) for m in itertools.combinations(range(len(pooled)), len(a)))
+    else:  # a seeded Monte Carlo sample of relabellings (with the observed one), beyond what enumeration affords
+        rng = np.random.default_rng(0)
+        labellings = [list(range(len(a))), *(rng.permutation(len(pooled))[: len(a)] for _ in range(survival.EXACT_LIMIT))]
+    sums = np.array([pooled[m].sum() for m in labellings])
+    diffs = sums / len(a) - (total - sums) / len(b)
+    eps = 1e-12
+    if alternative == "greater":
+        return float(np.mean(diffs >= observed - eps))
+    if alternative == "less":
+        return float(np.mean(diffs <= observed + eps))
+    return float(np.mean(np.abs(diffs) >= abs(observed) - eps))
+
+
+def newcombe(k_a: int, n_a: int, k_b: int, n_b: int) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) hybrid score interval for a difference of two proportions: never zero-width."""
+    def wilson(k, n):
+        p, z = k / n, 1.959963984540054
+        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    pa, pb = k_a / n_a, k_b / n_b
+    (la, ua), (lb, ub) = wilson(k_a, n_a), wilson(k_b, n_b)
+    d = pa - pb
+    return (d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2))
+
+
+def time_to_target(e: Expect, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: str, sign: int) -> Verdict:
+    """Two arms' times to target as right-censored survival data.
+
+    Effect: the difference in restricted mean time to target (RMST) up to the budget both arms share,
+    with its normal interval; test: the log-rank test, its p exact over relabellings of the seeds. The
+    words say whether the arms differ in how soon they reach the target (both reach it in at least half
+    their seeds) or in whether they reach it at all."""
+    unit = UNITS[e.metric]
+    (ta, ra), (tb, rb) = survival_data(a_rows, e.metric), survival_data(b_rows, e.metric)
+    n = len(ta) + len(tb)
+    tau = common_budget(e.metric, [a_rows, b_rows])
+    (mean_a, se_a), (mean_b, se_b) = survival.rmst(ta, ra, tau), survival.rmst(tb, rb, tau)
+    effect = mean_a - mean_b
+    half = 1.96 * math.sqrt(se_a**2 + se_b**2)
+    test = survival.logrank(ta, ra, tb, rb)
+    how = (f"exact over all {test.labellings} relabellings" if test.enumerated
+           else f"Monte Carlo over {test.labellings} relabellings")
+    counts = f"reached {int(ra.sum())} of {len(ra)} vs {int(rb.sum())} of {len(rb)} seeds"
+    med_a, med_b = survival.median_time(ta, ra)[0], survival.median_time(tb, rb)[0]
+    if math.isfinite(med_a) and math.isfinite(med_b):
+        finding = "speed"
+        word = "sooner" if effect < 0 else "later" if effect > 0 else "as soon"
+        seen = (f"{what}: reaches the target {word} (RMST {mean_a:.3g} vs {mean_b:.3g} {unit} up to {tau:.3g}; "
+                f"medians {med_a:.3g} vs {med_b:.3g}); {counts}")
+    else:
+        finding = "reachability"
+        seen = (f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} "
+                f"(RMST {mean_a:.3g} vs {mean_b:.3g} up to {tau:.3g})")
+    split = survival.separated(ta, ra, tb, rb)
+    if split:
+        first = describe(e.compare) if split > 0 else describe(e.against)
+        seen += f"; complete separation: every seed of {first} reached the target before any seed of the other arm"
+    low, high = (effect - half, effect + half) if half > 0 else (math.nan, math.nan)
+    if half == 0:
+        seen += "; no interval: neither arm's curve has any spread"
+    return Verdict(e.says, e.metric, f"log-rank test ({how}); RMST difference, normal interval",
+                   f"RMST difference ({unit})", float(effect), float(low), float(high), test.p_exact, sign, seen, n,
+                   finding=finding)
 
 
 def spread(e: Expect, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
@@ -232,15 +397,38 @@ def bound(e: Expect, rows: pd.DataFrame) -> Verdict:
     if len(v) < 2:
         return Verdict(e.says, e.metric, "-", "mean - value", math.nan, math.nan, math.nan, math.nan, sign,
                        f"too few trials ({len(v)})", len(v))
+    seen = f"mean {e.metric} = {_fmt(v.mean())} (vs {value:g})"
+    if np.ptp(v) == 0:  # every seed the same value: the sign test is exact, and the statement is too
+        return _constant_bound(e, v, value, sign)
     result = stats.ttest_1samp(v, value)
     ci = result.confidence_interval(0.95)
     p, test = float(result.pvalue), "one-sample t-test"
-    if e.near is not None:
+    diff = float(v.mean() - value)
+    if e.near is not None and abs(diff) < e.within:
         p = float(max(stats.ttest_1samp(v, value - e.within, alternative="greater").pvalue,
                       stats.ttest_1samp(v, value + e.within, alternative="less").pvalue))
         test = f"TOST (one-sample), margin ±{e.within:g}"
-    return Verdict(e.says, e.metric, test, "mean - value", float(v.mean() - value), float(ci.low - value),
-                   float(ci.high - value), p, sign, f"mean {e.metric} = {_fmt(v.mean())} (vs {value:g})", len(v))
+    elif e.near is not None:
+        shifted = value + e.within if diff > 0 else value - e.within
+        p = float(stats.ttest_1samp(v, shifted, alternative="greater" if diff > 0 else "less").pvalue)
+        test = f"one-sample t, one-sided beyond the margin ±{e.within:g}"
+    return Verdict(e.says, e.metric, test, "mean - value", diff, float(ci.low - value), float(ci.high - value), p, sign,
+                   seen, len(v))
+
+
+def _constant_bound(e: Expect, v: np.ndarray, value: float, sign: int) -> Verdict:
+    """All seeds at one value c: c - value is exact; the p is the exact sign test's (every seed on one side
+    of the bound has probability 1/2^n when the median sits on it), so 5 seeds can give no less than 0.062."""
+    c, n = float(v[0]), len(v)
+    diff = c - value
+    if e.near is not None and abs(diff) < e.within:  # inside the margin: both one-sided sign tests
+        p, test = 0.5**n, f"exact sign test, TOST, margin ±{e.within:g}"
+    elif e.near is not None:
+        p, test = 0.5**n, f"exact sign test, one-sided beyond the margin ±{e.within:g}"
+    else:
+        p, test = (1.0 if diff == 0 else min(1.0, 2 * 0.5**n)), "exact sign test"
+    return Verdict(e.says, e.metric, test + " (no spread across seeds)", "mean - value", diff, math.nan, math.nan, p,
+                   sign, f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no interval", n)
 
 
 def steadier(e: Expect, rows: pd.DataFrame, rng) -> Verdict:
@@ -331,6 +519,8 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
             v = steadier(e, rows, rng)
         else:
             v = bound(e, rows)
+        if e.literature is not None and not rows.empty:
+            v.outside = outside_regime(e, rows, list(grid))
         verdicts.append(v)
     for e, v, adjusted in zip(expects, verdicts, holm([v.p for v in verdicts])):
         v.p_holm = adjusted
@@ -338,17 +528,44 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
     return verdicts
 
 
+STILL_IMPROVING = 0.9  # a cell whose median best epoch falls in the last 10% of its epochs had not converged
+FITS = 0.99  # "fits the training set": mean training accuracy at least this
+
+
+def outside_regime(e: Expect, rows: pd.DataFrame, axes: list[str]) -> str:
+    """Why the compared arms were outside the regime of the finding the expectation cites ("" when inside)."""
+    groups = ([g for part in (matching(rows, e.compare), matching(rows, e.against)) for _, g in part.groupby("cell")]
+              if e.kind == "compare" else [g for _, g in rows.groupby("cell")])
+    reasons = []
+    for g in groups:
+        label = describe({a: g[a].iloc[0] for a in axes if a in g}) or "the only cell"
+        if e.metric in CENSORED_METRICS:  # a finding about how much sooner needs arms that reach the target
+            t, r = survival_data(g, e.metric)
+            if len(t) and not math.isfinite(survival.median_time(t, r)[0]):
+                reasons.append(f"{label} reached the target in {int(r.sum())} of {len(r)} seeds (the finding is about "
+                               "how soon, not whether)")
+        elif e.literature.regime == "converged" and {"best_epoch", "epochs_run"} <= set(g):
+            best, run = g["best_epoch"].astype(float).median(), g["epochs_run"].astype(float).median()
+            if best > STILL_IMPROVING * run:
+                reasons.append(f"{label} still improving (median best epoch {best:g} of {run:g})")
+        elif e.literature.regime == "fits training set" and "train_accuracy" in g:
+            accuracy = g["train_accuracy"].astype(float).mean()
+            if accuracy < FITS:
+                reasons.append(f"{label} fits {accuracy:.2f} of its training set")
+    if len(reasons) > 2:
+        reasons = [*reasons[:2], f"and {len(reasons) - 2} more cells"]
+    return "; ".join(reasons)
+
+
 def decide(v: Verdict, alpha: float, e: Expect) -> str:
-    if math.isnan(v.p_holm) or math.isnan(v.effect):
+    """The one rule: a verdict is decided by its Holm-adjusted p below alpha, and its sign says which way.
+    For a margin, the estimate picks the test (TOST inside, one-sided beyond), so a decided verdict
+    inside the margin supports and one beyond it refutes."""
+    if math.isnan(v.p_holm) or math.isnan(v.effect) or v.p_holm >= alpha:
         return "inconclusive"
-    if v.expected_sign == 0:  # equivalence within a margin
-        margin = e.within
-        if v.p_holm < alpha:
-            return "supported"
-        if v.low > margin or v.high < -margin:
-            return "refuted"
-        return "inconclusive"
-    if v.p_holm >= alpha or v.effect == 0:
+    if v.expected_sign == 0:
+        return "supported" if abs(v.effect) < e.within else "refuted"
+    if v.effect == 0:
         return "inconclusive"
     return "supported" if np.sign(v.effect) == v.expected_sign else "refuted"
 
@@ -383,6 +600,23 @@ def holm(pvalues: list[float]) -> list[float]:
     for rank, (p, i) in enumerate(indexed):
         running = max(running, min(1.0, (m - rank) * p))
         out[i] = running
+    return out
+
+
+def benjamini_yekutieli(pvalues: list[float]) -> list[float]:
+    """Benjamini & Yekutieli's (2001) step-up adjustment: controls the false discovery rate under any
+    dependence between the tests (the expectations of one study share their trials). NaN stays NaN."""
+    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m = len(indexed)
+    out = [math.nan] * len(pvalues)
+    if m == 0:
+        return out
+    harmonic = sum(1 / k for k in range(1, m + 1))
+    running = 1.0
+    for rank in range(m, 0, -1):  # from the largest p down
+        p, i = indexed[rank - 1]
+        running = min(running, p * m * harmonic / rank)
+        out[i] = min(1.0, running)
     return out
 
 

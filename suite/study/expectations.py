@@ -93,19 +93,28 @@ class Reference(Locked):
 
 
 class Literature(Locked):
-    """The published finding an expectation corresponds to, and whether that work found the statement to hold."""
+    """The published finding an expectation corresponds to, whether that work found the statement to hold,
+    and the regime it was made in: "agrees" or "disagrees" is only said when the study's arms were in it."""
 
     cite: Text  # e.g. "Srivastava et al. 2014, JMLR 15: dropout 0.5 on hidden units"
     found: Literal["holds", "fails"] = "holds"
     explain: Text | None = None  # where the verdict disagrees: why, from the data (setup, size, training length)
+    # converged: every compared arm had stopped improving (its median best epoch before the last 10% of its epochs);
+    # fits training set: every compared arm's mean training accuracy at least 0.99;
+    # any: the finding holds whatever the training length (say why in explain).
+    # Time-to-target findings (how much sooner) need every compared arm to reach the target in at least half its seeds.
+    regime: Literal["converged", "fits training set", "any"] = "converged"
 
 
-def agreement(verdict: str, literature: dict | None) -> str | None:
-    """Whether a verdict agrees with the published finding: agrees, disagrees, or cannot tell (inconclusive)."""
+def agreement(verdict: str, literature: dict | None, outside: str = "") -> str | None:
+    """Whether a verdict agrees with the published finding: agrees, disagrees, or "cannot tell: (reason)"
+    when the verdict is inconclusive or the study's arms were outside the finding's regime (``outside``)."""
     if not literature:
         return None
     if verdict == "inconclusive":
-        return "cannot tell"
+        return "cannot tell: inconclusive"
+    if outside:
+        return f"cannot tell: {outside}"
     return "agrees" if (verdict == "supported") == (literature["found"] == "holds") else "disagrees"
 
 
