@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
     p.add_argument("--profile")
+    p.add_argument("--from-files", action="store_true",
+                   help="judge again from the report's own trials.csv (no MLflow store needed): rewrites verdicts.json, "
+                        "survival.png and the report's verdict sections")
     plugin_flag(p)
     confirm_flag(p)
 
@@ -205,6 +208,12 @@ def cmd_worker(args) -> int:
 
 
 def cmd_report(args) -> int:
+    if args.from_files:
+        from suite.analyze import rejudge
+
+        ws, resolved = _load(args.study, args.profile, confirm=args.confirm)
+        print(f"report: {rejudge.rejudge(resolved, ws.report_dir(resolved))} (verdicts judged from its trials.csv)")
+        return 0
     ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
     from suite.analyze import report
 

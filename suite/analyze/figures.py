@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -248,4 +249,35 @@ def activation_histograms(histograms: dict[int, dict], labels: dict[int, str], p
             if c == 0:
                 ax.set_ylabel(labels[cell], fontsize=6, rotation=0, ha="right", va="center")
     fig.suptitle("activations at initialization (probe batch, first seed)", fontsize=9)
+    _save(fig, path)
+
+
+def survival(panels: list[tuple[str, str, list[tuple[str, np.ndarray, np.ndarray, float]]]], path: Path):
+    """Kaplan-Meier curves of time to target: per expectation one panel, per arm one step line of the
+    fraction of seeds that had reached the target, against epochs (steps, seconds) up to its budget."""
+    from suite.analyze.survival import step_points
+
+    columns = min(len(panels), 3)
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.4 * rows), squeeze=False)
+    for ax, (title, unit, arms) in zip(axes.flat, panels):
+        palette = plt.cm.tab10.colors if len(arms) <= 10 else plt.cm.tab20.colors
+        for i, (label, times, reached, until) in enumerate(arms):
+            if len(times) == 0:
+                continue
+            xs, ys = step_points(times, reached, until)
+            ax.step(xs, ys, where="post", color=palette[i % len(palette)], lw=1.6,
+                    label=f"{label} ({int(np.sum(reached))}/{len(reached)})")
+            censored = ~np.asarray(reached, dtype=bool)
+            if censored.any():  # a tick where seeds stopped without reaching the target
+                ends = np.asarray(times, dtype=float)[censored]
+                ax.plot(ends, np.interp(ends, xs, ys), "|", color=palette[i % len(palette)], ms=9, mew=1.4)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title("\n".join(textwrap.wrap(title, 55)[:3]), fontsize=8)
+        ax.set_xlabel(unit)
+        ax.set_ylabel("fraction of seeds at target")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", title="arm (reached/seeds)", title_fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     _save(fig, path)

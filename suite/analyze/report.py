@@ -15,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, figures, notes, verdict
+from suite.analyze import aggregate, confirmation, figures, judgement, notes, verdict
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
-from suite.study.expectations import agreement
 from suite.workspace import atomic_write
 
 
@@ -34,7 +33,8 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     progress = aggregate.search_progress(tracker.searches(resolved)) if resolved.study.tune else pd.DataFrame()
     found = aggregate.search_summary(progress) if not progress.empty else pd.DataFrame()
     if not found.empty:  # each cell's search result joins its trials, so verdicts can judge it
-        trials = trials.merge(found[["cell", "search_best_val_accuracy", "search_epochs_to_target"]], on="cell", how="left")
+        searched = ["cell", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
+        trials = trials.merge(found[searched], on="cell", how="left")
     summary = aggregate.summarize(trials, resolved.axes)
 
     histories: dict[int, list] = {}
@@ -66,13 +66,15 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         diagnosed(trials, tracker, labels, out, legend_title=", ".join(a.rpartition(".")[2] for a in resolved.axes) or None)
     study_run = tracker.latest_study_run(resolved)
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
+    survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
     entry = scorecard_entry(resolved, verdicts, study_run)
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
     if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
         original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
         confirmed = confirmation.section(original, entry)
-    atomic_write(out / "report.md", render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed))
+    atomic_write(out / "report.md",
+                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png))
     run_id = parent_run or (study_run.info.run_id if study_run else None)
     if run_id:  # the parent run shows the report, and the UI the verdicts
         tracker.log_artifacts(run_id, out)
@@ -110,13 +112,13 @@ def _without_seed(cell) -> str:
 
 def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
-    progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (),
+    progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False,
 ) -> str:
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
     lines = [
         *header(resolved, trials, summary),
         *design_section(resolved),
-        *verdict_section(verdicts, resolved.study.alpha, resolved.study.expect),
+        *judgement.table(verdicts, resolved.study.alpha, resolved.study.expect, survival_png),
         *confirmed,
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
@@ -246,44 +248,6 @@ def _setting(tree: dict, path: str):
     return tree
 
 
-def verdict_section(verdicts, alpha: float, expectations=()) -> list[str]:
-    if not verdicts:
-        return ["No verdict: this study states no `expect:` entries, so the report only describes the measurements.", ""]
-    cited = [e.literature for e in expectations] if len(expectations) == len(verdicts) else [None] * len(verdicts)
-    published = any(cited)
-    lines = [
-        "## Verdict",
-        "",
-        "| expectation | verdict | metric | effect [95% CI] | test | p | p (Holm) | observed |" + (" published finding |" if published else ""),
-        "|---|---|---|---|---|---|---|---|" + ("---|" if published else ""),
-    ]
-    disagreements = []
-    for v, lit in zip(verdicts, cited):
-        effect = "–" if math.isnan(v.effect) else f"{v.effect_name} {v.effect:+.3g} [{v.low:+.3g}, {v.high:+.3g}]"
-        bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
-        observed = f"{v.observed}; {bounded}" if bounded else v.observed
-        row = f"| {v.says} | **{v.verdict}** | `{v.metric}` | {effect} | {v.test} | {fmt_p(v.p)} | {fmt_p(v.p_holm)} | {observed} |"
-        if published:
-            agrees = agreement(v.verdict, lit.model_dump() if lit else None)
-            row += f" {lit.cite}: {lit.found}; **{agrees}** |" if lit else " – |"
-            if agrees == "disagrees":
-                disagreements.append(f"- *{v.says}* {lit.cite} found it {lit.found}; here it is {v.verdict}. "
-                                     + (lit.explain or "No explanation is written yet (`literature.explain`)."))
-        lines.append(row)
-    if disagreements:
-        lines += ["", "Where this verdict and the published finding disagree:", "", *disagreements]
-    counts = {k: sum(v.verdict == k for v in verdicts) for k in ("supported", "refuted", "inconclusive")}
-    lines += [
-        "",
-        f"{counts['supported']} supported, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive, at "
-        f"α = {alpha:g} after Holm's correction over the {len(verdicts)} expectations. Tests use seed-level values; "
-        "censored convergence values enter only through ranks. *Inconclusive* means the data cannot tell at this "
-        "number of seeds, not that the claim is false; its interval still rules out the effects beyond its bound.",
-        "",
-    ]
-    return lines
-
-
 def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
     tune = resolved.study.tune
     if tune is None:
@@ -377,10 +341,6 @@ def _values(text: str) -> str:
     return ", ".join(f"`{k}={f'{v:.3g}' if isinstance(v, float) else v}`" for k, v in values.items())
 
 
-def fmt_p(p: float) -> str:
-    return "–" if math.isnan(p) else f"{p:.2g}" if p >= 0.001 else "<0.001"
-
-
 def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
     s = resolved.study
     tags = study_run.data.tags if study_run else {}
@@ -397,16 +357,8 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
         "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
         "device": tags.get("device"),
-        "verdicts": [
-            {**{k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in vars(v).items()}, **_cited(v, e)}
-            for v, e in zip(verdicts, s.expect if len(s.expect) == len(verdicts) else [None] * len(verdicts))
-        ],
+        "verdicts": judgement.records(verdicts, s.expect),
     }
-
-
-def _cited(v, expectation) -> dict:
-    lit = expectation.literature.model_dump() if expectation is not None and expectation.literature else None
-    return {"literature": lit, "agreement": agreement(v.verdict, lit)} if lit else {}
 
 
 def settings_shown(s) -> dict:

@@ -169,17 +169,29 @@ def survival_data(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarr
 
 
 def budgets(rows: pd.DataFrame, metric: str) -> np.ndarray:
-    """Each trial's budget in the units of a censored metric (NaN where it cannot be known)."""
+    """Each trial's budget in the units of a censored metric (NaN where it was not recorded)."""
     column = CENSOR_AT[metric]
-    budget = rows[column].astype(float).to_numpy() if column in rows else np.full(len(rows), np.nan)
-    if metric in ("steps_to_target", "examples_to_target") and np.isnan(budget).any() and "epochs_run" in rows:
-        ratio = (rows[metric].astype(float) / rows["epochs_to_target"].astype(float)) if "epochs_to_target" in rows else None
-        if ratio is not None:
-            per_cell = ratio.groupby(rows["cell"]).transform("median").to_numpy()
-            known = ratio.dropna().round(6).unique()
-            per_cell = np.where(np.isnan(per_cell), known[0] if len(known) == 1 else np.nan, per_cell)
-            budget = np.where(np.isnan(budget), rows["epochs_run"].astype(float).to_numpy() * per_cell, budget)
-    return budget
+    return rows[column].astype(float).to_numpy() if column in rows else np.full(len(rows), np.nan)
+
+
+def with_budgets(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials recorded before runs logged their budget in steps and examples get it from their epochs:
+    steps (examples) per epoch from the trials of the same cell that reached the target, else from
+    every such trial of the study when they all agree (as when the batch size does not vary)."""
+    if "epochs_run" not in trials or "epochs_to_target" not in trials:
+        return trials
+    out = trials.copy()
+    for metric, column in (("steps_to_target", "steps_run"), ("examples_to_target", "examples_run")):
+        if metric not in out:
+            continue
+        recorded = out[column].astype(float) if column in out else pd.Series(np.nan, index=out.index)
+        ratio = out[metric].astype(float) / out["epochs_to_target"].astype(float)
+        per_cell = ratio.groupby(out["cell"]).transform("median")
+        known = ratio.dropna().round(6).unique()
+        if len(known) == 1:
+            per_cell = per_cell.fillna(float(known[0]))
+        out[column] = recorded.fillna(out["epochs_run"].astype(float) * per_cell)
+    return out
 
 
 def common_budget(metric: str, groups: list[pd.DataFrame]) -> float:
@@ -503,7 +515,7 @@ def power_warnings(study, cells) -> list[str]:
 
 def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0) -> list[Verdict]:
     rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
-    done = trials[trials["status"] == "FINISHED"] if len(trials) else trials
+    done = with_budgets(trials[trials["status"] == "FINISHED"]) if len(trials) else trials
     verdicts = []
     for e in expects:
         rows = matching(done, e.where) if len(done) else done

@@ -60,17 +60,22 @@ def collect(root: Path) -> dict[str, str]:
     return tags
 
 
+def commit(root: Path) -> dict[str, str]:
+    """The commit of the code and whether it differs from it (without waking Keras, for light commands).
+
+    Dirty means the code or the study files differ from the commit; regenerated results/ do not count,
+    or `make studies` would mark every study after the first as dirty."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
+    return {"git.commit": _git("rev-parse", "HEAD", cwd=root) or "unknown",
+            "git.dirty": "unknown" if status is None else str(bool(status)).lower()}
+
+
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> dict[str, str]:
     from suite.train import backend  # the backend's name and device: this wakes Keras, so only when asked
 
-    commit = _git("rev-parse", "HEAD", cwd=root) or "unknown"
-    # Dirty means the code or the study files differ from the commit; regenerated results/ do not count,
-    # or `make studies` would mark every study after the first as dirty.
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
     tags = {
-        "git.commit": commit,
-        "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        **commit(root),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "backend": backend.name(),

@@ -60,6 +60,8 @@ def summarize(
     scored = [v for v in history[target.metric] if math.isfinite(v)]
     return {
         "epochs_run": float(epochs),
+        "steps_run": float(epochs * steps_per_epoch),  # the budgets that censor the *_to_target values
+        "examples_run": float(epochs * examples_per_epoch),
         "reached_target": float(reached_at is not None),
         "epochs_to_target": None if reached_at is None else float(reached_at),
         "steps_to_target": None if reached_at is None else float(reached_at * steps_per_epoch),

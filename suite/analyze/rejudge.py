@@ -1,0 +1,82 @@
+"""``suite report --from-files``: judge a study again from the trials its report already wrote.
+
+Pure analysis, no MLflow and no training: the verdicts, ``verdicts.json``, the time-to-target
+figure and the report's verdict (and confirmation) sections are rebuilt from ``trials.csv`` (and
+``searches.csv`` for the search budgets), so a change to the statistics reaches every committed
+report on any machine. Everything else in the report (results, figures, environment) stays as
+the run wrote it; the provenance of the trials is kept, and the judging commit is stamped beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from suite.analyze import confirmation, judgement, verdict
+from suite.errors import SuiteError
+from suite.record import provenance
+from suite.study import ResolvedStudy
+from suite.workspace import atomic_write
+
+
+def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
+    trials = read_trials(out)
+    s = resolved.study
+    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha)
+    survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
+    built = provenance.commit(provenance.CODE_ROOT)
+    judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
+              "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"), "from": "trials.csv"}
+    previous = confirmation.read(out / "verdicts.json") or {}
+    entry = {
+        "study": s.name, "title": s.title, "claim": s.claim, "sources": s.sources, "profile": resolved.profile_name,
+        **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device")},
+        "judged": judged,
+        "verdicts": judgement.records(verdicts, s.expect),
+    }
+    atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
+    report = out / "report.md"
+    if report.is_file():
+        text = report.read_text()
+        stamp = (f"Judged from this report's `trials.csv` by commit `{judged['commit'][:10]}`"
+                 + (" (with uncommitted changes)" if judged["dirty"] else "") + f" on {judged['date']} "
+                 f"(`suite report {_named(resolved)}{resolved.flags} --from-files`); the trials are the run's, unchanged.")
+        text = replace_section(text, "## Verdict", [*judgement.table(verdicts, s.alpha, s.expect, survival_png), stamp, ""])
+        if resolved.confirm:
+            original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
+            text = replace_section(text, "## Confirmation on fresh seeds", confirmation.section(original, entry))
+        atomic_write(report, text)
+    return report
+
+
+def read_trials(out: Path) -> pd.DataFrame:
+    path = out / "trials.csv"
+    if not path.is_file():
+        raise SuiteError(f"{path}: no trials written here yet; run the study first (or rebuild from MLflow: suite report)")
+    trials = pd.read_csv(path)
+    searches = out / "searches.csv"
+    if "search_epochs" not in trials and searches.is_file():  # the budget that censors a search's epochs to target
+        spent = pd.read_csv(searches).groupby("cell")["search_epochs"].sum().rename("search_epochs")
+        trials = trials.merge(spent, left_on="cell", right_index=True, how="left")
+    return trials
+
+
+def replace_section(text: str, heading: str, lines: list[str]) -> str:
+    """``text`` with the section under ``heading`` (up to the next ``## `` heading) replaced by ``lines``."""
+    rows = text.split("\n")
+    if heading not in rows:
+        raise SuiteError(f"the report has no {heading!r} section to replace; rebuild it whole with `suite report`")
+    start = rows.index(heading)
+    end = next((i for i in range(start + 1, len(rows)) if rows[i].startswith("## ")), len(rows))
+    body = list(lines)
+    while body and body[-1] == "":
+        body.pop()
+    return "\n".join([*rows[:start], *body, "", *rows[end:]])
+
+
+def _named(resolved: ResolvedStudy) -> str:
+    """How a reproduce command names the study: its name in studies/, else its path."""
+    return resolved.name if resolved.path.parent.name == "studies" else str(resolved.path)
