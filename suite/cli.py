@@ -325,7 +325,8 @@ def cmd_power(args) -> int:
         raise SuiteError(f"{trials}: no pilot; run `suite run {args.study} --profile {args.profile}` first")
     plans = power.plan(resolved.study.expect, pd.read_csv(trials), resolved.study.alpha)
     print(f"{resolved.name} [{resolved.profile_name}]: the pilot is {trials} ({len(resolved.study.seeds)} seeds per cell); "
-          f"two-sided Welch tests at alpha {resolved.study.alpha:g} / {max(len(plans), 1)} expectations (Holm's strictest step)\n")
+          f"each test at alpha {resolved.study.alpha:g} / {max(len(plans), 1)} expectations (Holm's strictest step); Welch "
+          "unless the note names another test (log-rank for time to target; cells, not seeds, for a trend)\n")
     print(power.table(plans))
     return 0
 

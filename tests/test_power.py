@@ -86,3 +86,24 @@ def test_equivalence_is_planned_for_tost_and_matches_a_simulation():
     e = Expect(says="Same.", metric="test_accuracy", compare={"k": 2}, against={"k": 1}, within=0.02)
     (outside,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
     assert outside.never and outside.seeds_needed is None and "| never |" in power.table([outside])
+
+
+def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
+    from suite.analyze.power import logrank_power, plan
+    from suite.study import Expect
+
+    rows = []
+    for seed in range(5):  # arm 1 reaches the target at epochs 5-9; arm 0 never within 40
+        rows.append({"cell": 0, "seed": seed, "x": 0, "status": "FINISHED", "epochs_to_target": None, "epochs_run": 40.0})
+        rows.append({"cell": 1, "seed": seed, "x": 1, "status": "FINISHED", "epochs_to_target": 5.0 + seed, "epochs_run": 40.0})
+    for seed in range(5):
+        rows.append({"cell": 2, "seed": seed, "x": 2, "status": "FINISHED", "epochs_to_target": 20.0 + seed, "epochs_run": 40.0})
+    pilot = pd.DataFrame(rows)
+    slower = Expect(says="s", metric="epochs_to_target", compare={"x": 0}, against={"x": 1}, direction="greater")
+    (p,) = plan([slower], pilot, 0.05)
+    assert p.effect == 33.0 and p.seeds_needed is not None and p.seeds_needed <= 5 and "log-rank" in p.note
+    a = (np.array([40.0] * 5), np.array([False] * 5))
+    assert logrank_power(a, a, 10, 0.05) <= 0.1  # equal curves: rejections near the size only
+    trend = Expect(says="t", metric="epochs_to_target", along="x", trend="increasing")
+    (t,) = plan([trend], pilot, 0.05)
+    assert t.seeds_now == 3 and "cells" in t.note and t.seeds_needed >= 4  # 2 / 3! can never be below 0.05

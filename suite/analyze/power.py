@@ -11,6 +11,12 @@ every verdict must be planned for), come
   that 80% power would catch), so an inconclusive verdict says how large an
   effect its seeds could have seen.
 
+Time to target is planned for the log-rank test by simulation: each arm's pilot seeds (time,
+reached) are drawn with replacement, n per arm, and the share of draws the test rejects is the
+power (effect: the pilot's difference in restricted mean time to target). A trend is planned in
+cells, its unit: the cells a Spearman test needs for 80% power at the pilot's rho (Fisher z with
+Bonett & Wright's variance), and never fewer than the exact test's floor 2 / cells! allows.
+
 Power uses the noncentral t distribution with equal groups. A pilot's effect is an
 estimate: a small pilot overstates it as often as not, so the numbers are a plan,
 not a promise. Planned once, then run; never seeds added until p drops below alpha.
@@ -25,7 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.analyze.verdict import matching, seed_values
+from suite.analyze import survival
+from suite.analyze.verdict import cell_values, common_budget, matching, seed_values, survival_data, with_budgets
 from suite.study import BINARY_METRICS, CENSORED_METRICS
 
 TARGET_POWER = 0.8
@@ -122,9 +129,13 @@ def _smallest_effect(power_at, start: float, target: float) -> float:
 def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
     """A plan per ``compare`` expectation; the others say why they are not planned here."""
     done = trials[trials["status"] == "FINISHED"] if "status" in trials else trials
+    done = with_budgets(done) if len(done) else done
     per_test = alpha / max(len(expects), 1)
     out = []
     for e in expects:
+        if e.kind == "trend":
+            out.append(_trend_plan(e, matching(done, e.where) if len(done) else done, per_test))
+            continue
         if e.kind != "compare":
             out.append(Plan(e.says, e.metric, 0, math.nan, math.nan, per_test, None, math.nan,
                             f"a {e.kind} expectation: only two-group comparisons are planned"))
@@ -136,9 +147,12 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
         if e.statistic == "sd":
             out.append(_spread_plan(e, a, b, per_test))
             continue
-        if e.metric in CENSORED_METRICS or (e.metric in BINARY_METRICS and e.within is None):
+        if e.metric in CENSORED_METRICS:
+            out.append(_survival_plan(e, matching(rows, e.compare), matching(rows, e.against), per_test))
+            continue
+        if e.metric in BINARY_METRICS and e.within is None:
             out.append(Plan(e.says, e.metric, n, math.nan, math.nan, per_test, None, math.nan,
-                            "censored or yes/no per seed (rank or exact test): plan on a continuous metric"))
+                            "yes/no per seed (Fisher's exact test): plan on a continuous metric"))
             continue
         if len(a) < 2 or len(b) < 2:
             out.append(Plan(e.says, e.metric, n, math.nan, math.nan, per_test, None, math.nan,
@@ -151,6 +165,73 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
             continue
         out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test)))
     return out
+
+
+SIMULATIONS = 400
+
+
+def logrank_power(arm_a: tuple, arm_b: tuple, n: int, alpha: float, seed: int = 0) -> float:
+    """Power of the log-rank test (asymptotic p) with ``n`` seeds per arm, each arm's seeds drawn with
+    replacement from its pilot (times, reached): the pilot's curves taken as the truth."""
+    rng = np.random.default_rng(seed)
+    (ta, ra), (tb, rb) = arm_a, arm_b
+    rejected = 0
+    for _ in range(SIMULATIONS):
+        i, j = rng.integers(0, len(ta), n), rng.integers(0, len(tb), n)
+        rejected += _asymptotic_logrank_p(ta[i], ra[i], tb[j], rb[j]) < alpha
+    return rejected / SIMULATIONS
+
+
+def _asymptotic_logrank_p(ta, ra, tb, rb) -> float:
+    t, e = np.concatenate([ta, tb]), np.concatenate([ra, rb]).astype(bool)
+    events = np.unique(t[e])
+    if len(events) == 0:
+        return 1.0
+    at_risk = (t[None, :] >= events[:, None]).astype(float)
+    died = ((t[None, :] == events[:, None]) & e[None, :]).astype(float)
+    group = np.zeros((1, len(t)))
+    group[0, : len(ta)] = 1
+    z = survival._statistic(group, at_risk, died)[0]
+    return float(stats.chi2.sf(z * z, 1))
+
+
+def _survival_plan(e, a_rows: pd.DataFrame, b_rows: pd.DataFrame, alpha: float) -> Plan:
+    """Time to target: seeds per arm for 80% power of the log-rank test, by simulation from the pilot."""
+    arm_a, arm_b = survival_data(a_rows, e.metric), survival_data(b_rows, e.metric)
+    n = min(len(arm_a[0]), len(arm_b[0]))
+    if n < 2:
+        return Plan(e.says, e.metric, n, math.nan, math.nan, alpha, None, math.nan, "the pilot has too few trials")
+    tau = common_budget(e.metric, [a_rows, b_rows])
+    effect = survival.rmst(*arm_a, tau)[0] - survival.rmst(*arm_b, tau)[0]
+    note = (f"time to target: log-rank test, power by {SIMULATIONS} draws from the pilot's seeds; effect = RMST "
+            f"difference up to {tau:.3g}")
+    if not (arm_a[1].any() or arm_b[1].any()):
+        return Plan(e.says, e.metric, n, effect, math.nan, alpha, None, math.nan, note + "; no seed reached the target")
+    needed = _fewest(lambda k: logrank_power(arm_a, arm_b, k, alpha), TARGET_POWER)
+    return Plan(e.says, e.metric, n, effect, math.nan, alpha, needed, math.nan, note)
+
+
+def _trend_plan(e, rows: pd.DataFrame, alpha: float) -> Plan:
+    """A trend across cells: the cells (its replicates) for 80% power at the pilot's rho."""
+    groups = [g for _, g in rows.groupby("cell")] if len(rows) else []
+    ys = np.array(cell_values(e.metric, groups)) if groups else np.array([])
+    xs = np.array([g[e.along].iloc[0] for g in groups]) if groups else np.array([])
+    keep = np.isfinite(ys)
+    cells = int(keep.sum())
+    floor = next(k for k in range(2, 20) if 2 / math.factorial(k) < alpha)  # the fewest cells the exact p allows
+    note = f"a trend: its replicates are cells (the exact test needs at least {floor} at this alpha)"
+    if cells < 3 or len(set(ys[keep])) < 2:
+        return Plan(e.says, e.metric, cells, math.nan, math.nan, alpha, None, math.nan, note + "; the pilot cannot show rho")
+    rho = float(stats.spearmanr(xs[keep].astype(float) if xs.dtype != object else np.arange(cells), ys[keep])[0])
+    if abs(rho) >= 1:
+        needed = floor
+    elif rho == 0:
+        needed = None
+    else:
+        z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(TARGET_POWER)
+        needed = max(floor, math.ceil((z / math.atanh(abs(rho))) ** 2 * (1 + rho**2 / 2) + 3))
+    return Plan(e.says, e.metric, cells, rho, math.nan, alpha, needed, math.nan, note + f"; effect = rho over {cells} cells; "
+                "seeds for 80% power = cells needed")
 
 
 def _equivalence_plan(e, n: int, effect: float, sd: float, alpha: float) -> Plan:

@@ -495,9 +495,16 @@ def smallest_p(e: Expect, n_a: int, n_b: int) -> float:
 
 
 def power_warnings(study, cells) -> list[str]:
-    """One line per comparison that cannot reach the study's alpha at its number of seeds."""
+    """One line per comparison that cannot reach the study's alpha at its number of seeds, and per trend
+    that cannot at its number of cells (its replicates: the exact p of k cells is at least 2 / k!)."""
     out = []
     for i, e in enumerate(study.expect):
+        if e.kind == "trend":
+            k = sum(all(_same(c.values.get(key), v) for key, v in e.where.items()) for c in cells)
+            if k >= 2 and 2 / math.factorial(k) > study.alpha:
+                out.append(f"expect[{i}] ({e.metric}): a trend over {k} cells cannot give p below "
+                           f"{2 / math.factorial(k):.2g} (alpha {study.alpha:g}): its replicates are cells, so add cells")
+            continue
         if e.kind != "compare":
             continue
 
