@@ -245,7 +245,7 @@ def cmd_validate(args) -> int:
         profiles = ", ".join(s.profiles) or "none"
         searched = [c for c in resolved.cells if c.tune is not None and c.tune.algorithm != "none"]
         search = (
-            f", after a search of {sum(c.tune.trials * c.settings.train.epochs * c.tune.repeats for c in searched)} epochs over {len(searched)} cells"
+            f", after a search of {sum(c.tune.budget(c.settings.train.epochs) for c in searched)} epochs over {len(searched)} cells"
             if searched
             else ""
         )

@@ -116,7 +116,11 @@ def test_budget_is_trials_times_epochs_for_every_algorithm():
     epochs = 10
     for algorithm in ("random", "bayesian", "grid", "hyperband"):
         tune = Tune(algorithm=algorithm, trials=6, space={"train.momentum": [0.0, 0.9]})
-        assert search.budget(tune, epochs) == 60
+        assert tune.candidate_epochs(epochs) == tune.budget(epochs) == 60
+    # each candidate scored by 3 runs: the oracle still hands out 60 candidate-epochs, which train 180 epochs
+    tune = Tune(trials=6, repeats=3, space={"train.momentum": [0.0, 0.9]})
+    assert tune.candidate_epochs(epochs) == 60 and tune.budget(epochs) == 180
+    assert search.make_oracle(tune, epochs).budget_epochs == 60
     # Hyperband's rounds are charged their own epochs; other trials train them all.
     assert search.cost({"train.momentum": 0.9}, epochs) == 10
     assert search.cost({"train.momentum": 0.9, "tuner/epochs": 4, "tuner/initial_epoch": 2}, epochs) == 4

@@ -59,7 +59,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
                  "spent", "best_so_far", "code_version", "run_id"]
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
         groups = {c.index: _without_seed(c) for c in resolved.cells}
-        budget = max((c.tune.trials * c.settings.train.epochs * c.tune.repeats for c in resolved.cells if c.tune), default=0)
+        budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)
         figures.search_curves(progress, groups, budget, out / "search.png")
     if resolved.study.diagnostics:  # short labels: the figures have many panels
         labels = {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}
@@ -260,7 +260,7 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         f"Tuned for every cell: {', '.join(f'`{p}`' for p in tuned)}, on the validation split, by keras-tuner's "
         f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs"
         + (f" x {tune.repeats} seeds (a trial scores the mean of its {tune.repeats} runs)" if tune.repeats > 1 else "")
-        + f" = {tune.trials * epochs * tune.repeats} epochs per cell; the objective is the best `{tune.objective}` over epochs. Search "
+        + f" = {tune.budget(epochs)} epochs per cell; the objective is the best `{tune.objective}` over epochs. Search "
         "trials train with their own seed; the best setting of each cell was then rerun with every seed of the study, "
         "and those reruns are the trials compared everywhere else in this report.",
         "",

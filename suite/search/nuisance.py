@@ -89,11 +89,6 @@ def spent(trial_values: list[dict], epochs: int) -> int:
     return sum(cost(v, epochs) for v in trial_values)
 
 
-def budget(tune: Tune, epochs: int) -> int:
-    """Epochs one cell's search may spend, the same unit for every algorithm."""
-    return tune.trials * epochs
-
-
 def nuisance(values: dict) -> dict:
     """The tuned settings alone, without Hyperband's bookkeeping entries."""
     return {k: v for k, v in values.items() if not k.startswith("tuner/")}
@@ -190,7 +185,7 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
         oracle = GridSpaceOracle(space, grid_plan(tune.space), objective, max_trials=tune.trials)
     else:
         raise ValueError(f"no search for algorithm {tune.algorithm!r}")  # "none" never reaches here
-    oracle.budget_epochs, oracle.full_epochs = budget(tune, epochs), epochs
+    oracle.budget_epochs, oracle.full_epochs = tune.candidate_epochs(epochs), epochs
     return oracle
 
 

@@ -75,6 +75,15 @@ class Tune(Locked):
     objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
     space: dict[str, Space] = {}  # at least one entry, unless a hyper-model family brings its own (checked per cell)
 
+    def candidate_epochs(self, epochs: int) -> int:
+        """The budget the oracle enforces, in candidate-epochs: ``trials`` x ``epochs`` (a Hyperband
+        candidate costs the epochs it asks for), whatever the algorithm."""
+        return self.trials * epochs
+
+    def budget(self, epochs: int) -> int:
+        """The epochs one cell's search trains: every candidate-epoch trains ``repeats`` times."""
+        return self.candidate_epochs(epochs) * self.repeats
+
 
 TUNE_AXES = ("algorithm", "trials", "seed", "repeats")  # the parts of tune a grid may vary
 
