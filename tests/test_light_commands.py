@@ -66,3 +66,27 @@ def test_a_command_that_trains_keeps_tensorflow_start_up_noise_out_of_the_termin
     )
     assert out.returncode == 0
     assert out.stderr == ""  # no absl/CUDA start-up lines, whatever TF_CPP_MIN_LOG_LEVEL does
+
+
+def test_report_from_files_judges_again_without_the_store_or_a_backend(tmp_path):
+    """`suite report --from-files` rebuilds verdicts.json, survival.png and the verdict section from trials.csv alone."""
+    import shutil
+
+    shutil.copytree(ROOT / "studies", tmp_path / "studies")
+    shutil.copytree(ROOT / "results" / "dropout", tmp_path / "results" / "dropout")
+    report = tmp_path / "results" / "dropout" / "quick" / "report.md"
+    before = report.read_text()
+    (tmp_path / "results" / "dropout" / "quick" / "survival.png").unlink(missing_ok=True)
+    result, stderr = light(["report", "dropout", "--profile", "quick", "--from-files"], cwd=tmp_path)
+    assert result["code"] == 0 and result["heavy"] == [], stderr
+    assert not (tmp_path / ".suite").exists()  # no MLflow store was opened
+    entry = json.loads((tmp_path / "results" / "dropout" / "quick" / "verdicts.json").read_text())
+    assert entry["judged"]["from"] == "trials.csv" and entry["commit"]  # the trials' provenance is kept beside
+    (time,) = [v for v in entry["verdicts"] if v["metric"] == "epochs_to_target"]
+    assert time["test"].startswith("log-rank test") and time["finding"] == "reachability"
+    assert (tmp_path / "results" / "dropout" / "quick" / "survival.png").is_file()
+    after = report.read_text()
+    assert "(`suite report dropout --profile quick --from-files`)" in after
+    # only the verdict section changed: everything before and after it is the run's
+    for heading in ("## Design", "## Nuisance search", "## Environment"):
+        assert after[after.index(heading):].split("\n## ")[0] == before[before.index(heading):].split("\n## ")[0]

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.analyze import figures, verdict
+from suite.analyze import censoring, figures, verdict
 from suite.study import CENSORED_METRICS
 from suite.study.expectations import agreement
 
 
 def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) -> bool:
     """The Kaplan-Meier figure of every time-to-target expectation (False, and no file, when there is none)."""
-    done = verdict.with_budgets(trials[trials["status"] == "FINISHED"])
+    done = censoring.with_budgets(trials[trials["status"] == "FINISHED"])
     panels = []
     for e in expects:
         if e.metric not in CENSORED_METRICS or e.kind not in ("compare", "trend", "best_at"):
@@ -31,9 +31,9 @@ def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) 
                      (verdict.describe(e.against), verdict.matching(rows, e.against))]
         else:
             parts = [(verdict.describe({a: g[a].iloc[0] for a in axes}), g) for _, g in rows.groupby("cell")]
-        arms = [(label, *verdict.survival_data(g, e.metric), _horizon(g, e.metric)) for label, g in parts if not g.empty]
+        arms = [(label, *censoring.survival_data(g, e.metric), _horizon(g, e.metric)) for label, g in parts if not g.empty]
         if arms:
-            panels.append((e.says, verdict.UNITS[e.metric], arms))
+            panels.append((e.says, censoring.UNITS[e.metric], arms))
     if not panels:
         return False
     figures.survival(panels, path)
@@ -42,8 +42,8 @@ def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) 
 
 def _horizon(rows: pd.DataFrame, metric: str) -> float:
     """How far an arm was followed: its largest budget (its largest time where none is recorded)."""
-    budget = verdict.budgets(rows, metric)
-    return float(np.nanmax(budget)) if (~np.isnan(budget)).any() else float(verdict.survival_data(rows, metric)[0].max())
+    budget = censoring.budgets(rows, metric)
+    return float(np.nanmax(budget)) if (~np.isnan(budget)).any() else float(censoring.survival_data(rows, metric)[0].max())
 
 
 def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -> list[str]:

@@ -32,7 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from suite.analyze import survival
-from suite.analyze.verdict import cell_values, common_budget, matching, seed_values, survival_data, with_budgets
+from suite.analyze.censoring import common_budget, survival_data, with_budgets
+from suite.analyze.verdict import cell_values, matching, seed_values
 from suite.study import BINARY_METRICS, CENSORED_METRICS
 
 TARGET_POWER = 0.8

@@ -23,6 +23,34 @@ from suite.workspace import atomic_write
 
 
 def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str | None = None) -> Path:
+    """Read the study's record, then write its files in turn: tables, figures, verdicts, the report."""
+    trials, progress, found = recorded(resolved, tracker)
+    summary = aggregate.summarize(trials, resolved.axes)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(resolved, trials, summary, progress, out)
+    write_figures(resolved, trials, progress, tracker, out)
+    study_run = tracker.latest_study_run(resolved)
+    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
+    survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
+    entry = scorecard_entry(resolved, verdicts, study_run)
+    atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
+    confirmed = []
+    if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
+        original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
+        confirmed = confirmation.section(original, entry)
+    built = provenance.commit(provenance.CODE_ROOT)  # which code wrote the report (the trials carry their own)
+    atomic_write(out / "report.md",
+                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png, built))
+    run_id = parent_run or (study_run.info.run_id if study_run else None)
+    if run_id:  # the parent run shows the report, and the UI the verdicts
+        tracker.log_artifacts(run_id, out)
+        figures_made = sorted(p.name for p in out.glob("*.png"))
+        notes.publish(resolved, tracker, run_id, trials, summary, verdicts, figures_made, entry["wall_s"])
+    return out / "report.md"
+
+
+def recorded(resolved: ResolvedStudy, tracker: Tracker) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The study's latest trial per (cell, seed), each with its cell's search result; the search trials; their summary."""
     recorded = tracker.trials(resolved)
     if recorded.empty:
         raise SuiteError(
@@ -35,52 +63,42 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     if not found.empty:  # each cell's search result joins its trials, so verdicts can judge it
         searched = ["cell", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
         trials = trials.merge(found[searched], on="cell", how="left")
-    summary = aggregate.summarize(trials, resolved.axes)
+    return trials, progress, found
 
-    histories: dict[int, list] = {}
-    for row in trials[trials["status"] == "FINISHED"].itertuples():
-        histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
 
-    out.mkdir(parents=True, exist_ok=True)
+def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, progress: pd.DataFrame,
+                 out: Path) -> None:
+    """trials.csv (one row per trial: per-trial metrics only; per-epoch series stay in MLflow, where their
+    "latest value" would mislead here), summary.csv (one row per cell), searches.csv (one row per search trial)."""
     columns = ["cell", *resolved.axes, "seed", "status"]
-    # Per-trial metrics only; per-epoch series stay in MLflow (their "latest value" would mislead here).
     skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", "code_version", *EPOCH_METRICS}
     metrics = sorted(c for c in trials.columns if c not in skip and "/" not in c)  # "act_std/03": a series
     atomic_write(
         out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "code_version", "run_id", "error"]].to_csv(index=False)
     )
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
+    if not progress.empty:
+        shown = ["cell", "trial", "status", "values", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
+                 "spent", "best_so_far", "code_version", "run_id"]
+        atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
+
+
+def write_figures(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
+    """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
+    histories: dict[int, list] = {}
+    for row in trials[trials["status"] == "FINISHED"].itertuples():
+        histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
     target = resolved.study.target
     marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
     figures.curves(histories, {c.index: c.values for c in resolved.cells}, "val_accuracy", out / "curves.png", marked)
     figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
     if not progress.empty:
-        shown = ["cell", "trial", "status", "values", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
-                 "spent", "best_so_far", "code_version", "run_id"]
-        atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
         groups = {c.index: _without_seed(c) for c in resolved.cells}
         budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)
         figures.search_curves(progress, groups, budget, out / "search.png")
     if resolved.study.diagnostics:  # short labels: the figures have many panels
         labels = {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}
         diagnosed(trials, tracker, labels, out, legend_title=", ".join(a.rpartition(".")[2] for a in resolved.axes) or None)
-    study_run = tracker.latest_study_run(resolved)
-    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
-    survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
-    entry = scorecard_entry(resolved, verdicts, study_run)
-    atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
-    confirmed = []
-    if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
-        original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
-        confirmed = confirmation.section(original, entry)
-    atomic_write(out / "report.md",
-                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png))
-    run_id = parent_run or (study_run.info.run_id if study_run else None)
-    if run_id:  # the parent run shows the report, and the UI the verdicts
-        tracker.log_artifacts(run_id, out)
-        figures_made = sorted(p.name for p in out.glob("*.png"))
-        notes.publish(resolved, tracker, run_id, trials, summary, verdicts, figures_made, entry["wall_s"])
-    return out / "report.md"
 
 
 def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path, legend_title: str | None = None) -> None:
@@ -113,6 +131,7 @@ def _without_seed(cell) -> str:
 def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
     progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False,
+    built: dict | None = None,
 ) -> str:
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
     lines = [
@@ -127,7 +146,7 @@ def render(
         *settings_section(resolved.study),
         "## Environment",
         "",
-        *environment(study_run, trials),
+        *environment(study_run, trials, built or {"git.commit": "unknown", "git.dirty": "unknown"}),
         "",
         *reproduce_section(resolved, searched=not progress.empty),
     ]
@@ -438,10 +457,10 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
     return out
 
 
-def environment(study_run, trials: pd.DataFrame) -> list[str]:
+def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
+    """Where the trials came from, as the study run recorded it, and which code wrote the report."""
     if study_run is None:
         return ["(no study run recorded)"]
-    built = provenance.collect(provenance.CODE_ROOT)
     tags = study_run.data.tags
     when = dt.datetime.fromtimestamp(study_run.info.start_time / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k.removeprefix('version.')} {v}" for k, v in sorted(tags.items()) if k.startswith("version."))
