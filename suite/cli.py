@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="capacity", help="an untuned study to time (default capacity)")
     p.add_argument("--profile", default="quick")
-    p.add_argument("--parts", default="floor,overhead,backends,workers,scaling",
-                   help="comma-separated: floor, overhead, backends, workers, scaling")
+    p.add_argument("--parts", default="floor,overhead,backends,workers,scaling,grouped",
+                   help="comma-separated: floor, overhead, backends, workers, scaling, grouped")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
 

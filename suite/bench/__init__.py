@@ -6,7 +6,9 @@
   ``model.fit`` loop (overhead.py, bare.py), each a fresh process;
 - backends: the same study on every installed Keras backend (backends.py);
 - workers: the same study with 1, 2, ... parallel workers (keras-tuner's chief over gRPC): trials per hour;
-- scaling: `suite report` and resume against 10/100/1,000 recorded trials (scaling.py).
+- scaling: `suite report` and resume against 10/100/1,000 recorded trials (scaling.py);
+- grouped: the largest cell's seeds, and a rate search, trained together on JAX (grouped.py), against
+  the same trials alone and the floor (needs JAX: ``pip install -e '.[jax]'``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import time
 from pathlib import Path
 
 from suite.record import provenance
-from suite.bench import backends, overhead, processes, scaling
+from suite.bench import backends, grouped, overhead, processes, scaling
 from suite.workspace import atomic_write
 
-PARTS = ("floor", "overhead", "backends", "workers", "scaling")
+PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped")
 
 
 def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), log=print) -> Path:
@@ -61,6 +63,12 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                 trials = len(timed.trials(study.stem, profile))
                 found["workers"].append({"workers": n, "trials": trials, "runs_recorded": sum(ran.values()),
                                          "wall_s": timed.wall_s, "trials_per_hour": trials / timed.wall_s * 3600})
+        if "grouped" in parts:
+            if "jax" not in backends.installed():
+                found["grouped_missing"] = "JAX is not installed: pip install -e '.[jax]'"
+            else:
+                log(f"bench: {study.stem} [{profile}]'s largest cell, its seeds and a rate search trained together on JAX ...")
+                found["grouped"] = processes.grouped_run(scratch, study, profile, os.environ.get("SUITE_GROUP_SIZES", "1,5"))
         if "scaling" in parts:
             found["scaling"] = []
             for n in sizes:
@@ -120,6 +128,10 @@ def render(f: dict) -> str:
     ]
     if "floor" in f:
         lines += floor_section(f["floor"], f["study"], f["profile"])
+    if "grouped" in f:
+        lines += grouped.section(f["grouped"])
+    elif "grouped_missing" in f:
+        lines += ["## Trials that train together (JAX)", "", f"Not measured: {f['grouped_missing']}.", ""]
     if "overhead" in f:
         o = f["overhead"]
         lines += [

@@ -87,3 +87,12 @@ def bare_run(scratch: Path, study: Path, profile: str) -> Timed:
     command = [sys.executable, "-m", "suite.bench.bare", str(home / "studies" / study.name), profile, str(out)]
     wall = run(command, environment(home), f"bare model.fit loop of {study.stem}")
     return Timed(wall, home, json.loads(out.read_text()))
+
+
+def grouped_run(scratch: Path, study: Path, profile: str, sizes: str = "1,5") -> dict:
+    """The largest cell's seeds trained as one group on JAX, against alone and the floor (suite/bench/grouped.py)."""
+    home = workspace(scratch, "grouped", study)
+    out = home / "grouped.json"
+    command = [sys.executable, "-m", "suite.bench.grouped", str(home / "studies" / study.name), profile, str(out), sizes]
+    run(command, environment(home, "jax"), f"grouped training of {study.stem}")
+    return json.loads(out.read_text())

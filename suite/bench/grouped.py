@@ -1,0 +1,137 @@
+"""Trials trained together against trials trained alone, on JAX, in one fresh process
+(``KERAS_BACKEND=jax python -m suite.bench.grouped STUDY PROFILE OUT [SIZES]``).
+
+On the study's largest cell (an MLP), with every figure from the same process and minute:
+
+- the NumPy **floor** per epoch (``floor.numpy_floor``): the matrix products any path must pay;
+- for each group size G: G seeds of the cell trained as one group (``suite.train.grouped``),
+  its compilation (the first epoch's extra time), its steady epoch, the training seconds per
+  trial-epoch over the floor, and the whole group's wall time (initial weights, compilation,
+  every epoch's validation) per trial-epoch over the floor;
+- a **rate search** of 8 candidates (log-spaced around the cell's rate) as one group;
+- **independence**: seed 0 trained in a full group and in a group where it is alone (same
+  width: identical, the promise), and alone in a group of width 1 (how far a different width moves it).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from suite.bench.floor import largest_cell, numpy_floor
+
+
+def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | None = None) -> dict:
+    import jax
+    import keras
+
+    from suite.study import load_study
+    from suite.train import models, optimizers
+    from suite.train.grouped import Group, Member
+    from suite.train.splits import prepare
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit("bench grouped: needs KERAS_BACKEND=jax")
+    resolved = load_study(study, profile)
+    cell = largest_cell(resolved)
+    s = cell.settings
+    if s.model.family != "mlp":
+        raise SystemExit("bench grouped: the NumPy floor is written for MLPs; pick a study whose largest cell is one")
+    splits = prepare(s.data)
+    n, batch = len(splits.y_train), s.train.batch_size
+    epochs = epochs or s.train.epochs  # the cell's own epochs: the whole cell, as a study trains it
+    layers = [int(np.prod(splits.input_shape)), *[s.model.width] * s.model.depth, splits.classes]
+    rate = float(s.train.learning_rate)
+
+    def build():
+        return models.build(s.model, splits.input_shape, splits.classes, s.data.augment)
+
+    def make_optimizer(lr):
+        return optimizers.optimizer(s.train.model_copy(update={"learning_rate": lr}), 1)
+
+    def timed(members: list[Member], width: int) -> dict:
+        clock: list[float] = []
+        start = time.perf_counter()
+        outcomes = Group(build, make_optimizer, width).fit(members, splits, batch, epochs, clock=clock)
+        wall = time.perf_counter() - start
+        steady = statistics.median(clock[1:])
+        return {"width": width, "trials": len(members), "wall_s": wall, "compile_s": max(0.0, clock[0] - steady),
+                "epoch_s": steady, "trial_epochs_per_s": len(members) / steady, "outcomes": outcomes}
+
+    floor = statistics.median(numpy_floor(layers, n, batch, epochs)[1:])
+    groups = []
+    for size in sizes:
+        g = timed([Member(seed, rate) for seed in range(size)], size)
+        g["train_over_floor"] = g["epoch_s"] / size / floor  # per trial-epoch
+        g["wall_over_floor"] = g["wall_s"] / (size * epochs) / floor  # everything, per trial-epoch
+        groups.append(g)
+    rates = list(np.geomspace(rate / 10, rate * 10, 8))
+    search = timed([Member(0, float(lr)) for lr in rates], 8)
+    search["train_over_floor"] = search["epoch_s"] / 8 / floor
+    search["wall_over_floor"] = search["wall_s"] / (8 * epochs) / floor
+
+    full = groups[-1]
+    alone_same_width = Group(build, make_optimizer, full["width"]).fit([Member(0, rate)], splits, batch, epochs)[0]
+    alone_width_1 = Group(build, make_optimizer, 1).fit([Member(0, rate)], splits, batch, epochs)[0]
+    in_group = full["outcomes"][0]
+
+    def moved(a, b) -> dict:
+        return {"val_accuracy_max_abs": float(np.max(np.abs(np.subtract(a.history["val_accuracy"], b.history["val_accuracy"])))),
+                "weights_max_abs": float(max(np.max(np.abs(x - y)) for x, y in zip(a.weights[0], b.weights[0])))}
+
+    for g in (*groups, search):
+        del g["outcomes"]
+    return {
+        "cell": cell.label, "layers": layers, "train_examples": n, "batch_size": batch, "epochs": epochs,
+        "device": str(jax.devices()[0].platform), "jax": jax.__version__, "keras": keras.__version__,
+        "floor_epoch_s": floor, "groups": groups,
+        "rate_search": {**search, "rates": [float(r) for r in rates]},
+        "independence": {"group_width": full["width"], "same_width": moved(in_group, alone_same_width),
+                         "width_1": moved(in_group, alone_width_1)},
+    }
+
+
+def section(g: dict) -> list[str]:
+    """The grouped figures as the bench README shows them."""
+    net = "-".join(map(str, g["layers"]))
+    lines = [
+        "## Trials that train together (JAX)",
+        "",
+        f"The largest cell ({g['cell']}: an MLP {net}, {g['train_examples']} examples, batch {g['batch_size']}, "
+        f"{g['epochs']} epochs) on {g['device']}, JAX {g['jax']}, Keras {g['keras']}. The NumPy floor's epoch: "
+        f"{g['floor_epoch_s'] * 1000:.1f} ms. Each group is one compiled program over its trials' stacked weights "
+        "(`suite.train.grouped`); *training / floor* is the steady epoch per trial over the floor's epoch, *whole / "
+        "floor* the group's wall time (initial weights, compilation, validation every epoch) per trial-epoch over it.",
+        "",
+        "| trials in the group | compilation s | steady epoch ms | trial-epochs / s | training / floor | whole / floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in g["groups"]:
+        lines.append(f"| {row['trials']} (seeds) | {row['compile_s']:.2f} | {row['epoch_s'] * 1000:.1f} | "
+                     f"{row['trial_epochs_per_s']:.1f} | {row['train_over_floor']:.2f}x | {row['wall_over_floor']:.2f}x |")
+    r = g["rate_search"]
+    lines.append(f"| 8 (a rate search, {r['rates'][0]:.2g} to {r['rates'][-1]:.2g}) | {r['compile_s']:.2f} | "
+                 f"{r['epoch_s'] * 1000:.1f} | {r['trial_epochs_per_s']:.1f} | {r['train_over_floor']:.2f}x | "
+                 f"{r['wall_over_floor']:.2f}x |")
+    ind = g["independence"]
+    lines += [
+        "",
+        f"Independence: seed 0 trained beside {ind['group_width'] - 1} companions and alone in a group of the same "
+        f"width differs by {ind['same_width']['weights_max_abs']:.2g} in its weights and "
+        f"{ind['same_width']['val_accuracy_max_abs']:.2g} in its validation accuracy (a fixed width fixes the "
+        f"program); alone in a group of width 1, by {ind['width_1']['weights_max_abs']:.2g} and "
+        f"{ind['width_1']['val_accuracy_max_abs']:.2g} (XLA picks other kernels for another width).",
+        "",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    study, profile, out = sys.argv[1:4]
+    sizes = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "1,5").split(",")]
+    Path(out).write_text(json.dumps(measure(Path(study), profile or None, sizes)))

@@ -1,0 +1,199 @@
+"""Trials that train together: one compiled program for several trials of the same structure (JAX only).
+
+The trials of a group share a model family, data, batch size and epochs, and differ in their
+seed (initial weights, dropout stream, data order) and their learning rate. Their parameters,
+non-trainable state (batch-norm statistics, dropout seed states) and optimizer state are stacked
+along a leading axis of a fixed width, and one training epoch (a ``lax.scan`` over the batches
+of Keras 3's ``stateless_call`` and the optimizer's ``stateless_apply``, the pattern Keras
+documents for custom JAX loops) is mapped over that axis with ``jax.vmap`` and compiled once.
+
+A trial's numbers do not depend on its companions: the group always has ``width`` slots (empty
+ones hold a copy of the first trial and are frozen), so the compiled program, and with it every
+kernel XLA picks, is the same whatever shares the group. A trial that diverges (a non-finite loss)
+or stops early is frozen (its slot keeps its parameters) while the rest go on, and each trial
+keeps its own best weights by validation accuracy, as early stopping with restored weights does.
+
+This module is the executor only; what a trial measures after training is the suite's usual
+measurement on a Keras model given the trial's weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Member:
+    """One trial of a group: its seed and its learning rate."""
+
+    seed: int
+    learning_rate: float
+
+
+@dataclass
+class Outcome:
+    """What one trial's training gave: its per-epoch history and its kept (best) weights."""
+
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in ("loss", "accuracy", "val_loss",
+                                                                                       "val_accuracy")})
+    weights: tuple | None = None  # (trainable values, non-trainable values) in the model's variable order
+    diverged_epoch: int | None = None
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
+
+
+def _loss_and_accuracy(logits, y, w):
+    import jax
+    import jax.numpy as jnp
+
+    logp = jax.nn.log_softmax(logits.astype("float32"), axis=-1)
+    nll = -jnp.take_along_axis(logp, y[:, None], axis=-1)[:, 0]
+    total = jnp.maximum(w.sum(), 1.0)
+    correct = (jnp.argmax(logits, axis=-1) == y).astype("float32")
+    return (nll * w).sum() / total, (correct * w).sum() / total
+
+
+class Group:
+    """A compiled group of ``width`` slots for trials of one structure.
+
+    ``build()`` must return a fresh, uncompiled Keras model of the group's structure (it is called
+    once per member, after the member's seed is set, so initial weights follow the seed as in a
+    trial trained alone); ``make_optimizer(learning_rate)`` a fresh Keras optimizer."""
+
+    def __init__(self, build, make_optimizer, width: int):
+        import jax
+
+        self.width = width
+        self._build, self._make_optimizer = build, make_optimizer
+        self.model = build()
+        self.optimizer = make_optimizer(1e-3)
+        self.optimizer.build(self.model.trainable_variables)
+        self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate)
+        self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, None, None)))
+        self._predict = jax.jit(jax.vmap(self._logits, in_axes=(0, 0, None)))
+
+    # --- the per-trial programs, mapped over the slots -----------------------------------------
+
+    def _logits(self, trainable, non_trainable, x):
+        logits, _ = self.model.stateless_call(trainable, non_trainable, x, training=False)
+        return logits
+
+    def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, x, y):
+        """One epoch of one trial: ``order`` (steps x batch indices, -1 marks padding) fixes its data order."""
+        import jax
+        import jax.numpy as jnp
+
+        def step(carry, idx):
+            tv, ntv, ov = carry
+            w = (idx >= 0).astype("float32")
+            xb, yb = x[jnp.maximum(idx, 0)], y[jnp.maximum(idx, 0)]
+
+            def loss_fn(tv_):
+                logits, ntv_, losses = self.model.stateless_call(tv_, ntv, xb, training=True, return_losses=True)
+                loss, acc = _loss_and_accuracy(logits, yb, w)
+                return loss + sum(losses) if losses else loss, (ntv_, loss, acc)
+
+            grads, (new_ntv, loss, acc) = jax.grad(loss_fn, has_aux=True)(tv)
+            new_tv, new_ov = self.optimizer.stateless_apply(ov, grads, tv)
+            keep = lambda new, old: [jnp.where(active, a, b) for a, b in zip(new, old)]  # noqa: E731  frozen: unchanged
+            return (keep(new_tv, tv), keep(new_ntv, ntv), keep(new_ov, ov)), (loss * w.sum(), acc * w.sum(), w.sum())
+
+        (tv, ntv, ov), (losses, accs, counts) = jax.lax.scan(step, (trainable, non_trainable, opt_vars), order)
+        total = counts.sum()
+        return tv, ntv, ov, losses.sum() / total, accs.sum() / total
+
+    # --- the host side: seeds, orders, freezing, best weights ---------------------------------
+
+    def initial_state(self, members: list[Member]):
+        """Each member's initial weights (built under its own seed), optimizer state and rate, stacked."""
+        import jax.numpy as jnp
+
+        from suite.train import backend
+
+        slots = members + [members[0]] * (self.width - len(members))
+        tvs, ntvs, ovs = [], [], []
+        for m in slots:
+            backend.seed_everything(m.seed)
+            model = self._build()
+            tvs.append([np.asarray(v.value) for v in model.trainable_variables])
+            ntvs.append([np.asarray(v.value) for v in model.non_trainable_variables])
+            ov = [np.asarray(v.value) for v in self.optimizer.variables]
+            ov[self._lr_index] = np.asarray(m.learning_rate, dtype=ov[self._lr_index].dtype)
+            ovs.append(ov)
+            del model
+        stack = lambda rows: [jnp.asarray(np.stack(col)) for col in zip(*rows)]  # noqa: E731
+        return stack(tvs), stack(ntvs), stack(ovs)
+
+    @staticmethod
+    def order(seed: int, epoch: int, n: int, batch: int) -> np.ndarray:
+        """A trial's data order for one epoch, fixed by its seed and the epoch, as steps x batch indices."""
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        steps = -(-n // batch)
+        padded = np.full(steps * batch, -1, dtype="int32")
+        padded[:n] = perm
+        return padded.reshape(steps, batch)
+
+    def fit(self, members: list[Member], splits, batch: int, epochs: int, patience: int | None = None,
+            clock: list[float] | None = None) -> list[Outcome]:
+        """Train the members together for up to ``epochs``; each its own history, freezing and best weights."""
+        import jax.numpy as jnp
+
+        if not 0 < len(members) <= self.width:
+            raise ValueError(f"a group of width {self.width} takes 1 to {self.width} trials, got {len(members)}")
+        x = jnp.asarray(splits.x_train, dtype="float32")
+        y = jnp.asarray(splits.y_train, dtype="int32")
+        xv = jnp.asarray(splits.x_val, dtype="float32")
+        yv = np.asarray(splits.y_val)
+        n = len(splits.y_train)
+        tv, ntv, ov = self.initial_state(members)
+        active = np.array([i < len(members) for i in range(self.width)])
+        outcomes = [Outcome() for _ in members]
+        best = [-math.inf] * len(members)
+        best_tv, best_ntv = [list(a) for a in tv], [list(a) for a in ntv]
+        since_best = [0] * len(members)
+        slots = members + [members[0]] * (self.width - len(members))
+        for epoch in range(epochs):
+            if not active.any():
+                break
+            orders = jnp.asarray(np.stack([self.order(m.seed, epoch, n, batch) for m in slots]))
+            start = time.perf_counter()
+            tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), x, y)
+            loss, acc = np.asarray(loss), np.asarray(acc)  # waits for the epoch: the clock times results
+            if clock is not None:
+                clock.append(time.perf_counter() - start)
+            logits = np.asarray(self._predict(tv, ntv, xv))
+            for i, out in enumerate(outcomes):
+                if not active[i]:
+                    continue
+                val_loss, val_acc = _evaluate(logits[i], yv)
+                for key, value in zip(("loss", "accuracy", "val_loss", "val_accuracy"), (loss[i], acc[i], val_loss, val_acc)):
+                    out.history[key].append(float(value))
+                if not math.isfinite(float(loss[i])):
+                    out.diverged_epoch, active[i] = epoch + 1, False
+                    continue
+                if val_acc > best[i]:
+                    best[i], since_best[i], out.best_epoch = val_acc, 0, epoch + 1
+                    for j in range(len(tv)):
+                        best_tv[j][i] = tv[j][i]
+                    for j in range(len(ntv)):
+                        best_ntv[j][i] = ntv[j][i]
+                else:
+                    since_best[i] += 1
+                    if patience is not None and since_best[i] >= patience:
+                        out.stopped_epoch, active[i] = epoch + 1, False
+        for i, out in enumerate(outcomes):
+            out.weights = ([np.asarray(best_tv[j][i]) for j in range(len(tv))],
+                           [np.asarray(best_ntv[j][i]) for j in range(len(ntv))])
+        return outcomes
+
+
+def _evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Validation loss and accuracy of one trial, in float64 (as the suite's measurement reports them)."""
+    z = logits.astype("float64")
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
