@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated: floor, overhead, backends, workers, scaling, grouped")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
+    p.add_argument("--group-sizes", default="1,5", help="trials per group for the grouped part (e.g. 1,8,32,128 on a GPU)")
+    p.add_argument("--out", help="where to write bench.json and README.md (default results/bench)")
 
     p = sub.add_parser("power", help="seeds by power: from a report's trials (the pilot), the seeds each comparison needs")
     p.add_argument("study")
@@ -165,6 +167,7 @@ def cmd_run(args) -> int:
     from suite import timing
     from suite.runner import Parallel, Record, run_study
 
+    failed = False  # a run with any FAILED trial ends non-zero, after every study has run
     try:
         for resolved in studies:
             print(
@@ -177,10 +180,31 @@ def cmd_run(args) -> int:
                 record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
                 path = run_study(resolved, ws, record, parallel=parallel)
             print(f"report: {path}", flush=True)
+            failure = failed_trials(resolved.name, path.parent / "trials.csv")
+            if failure:
+                print(failure, file=sys.stderr, flush=True)
+                failed = True
+        return 1 if failed else 0
     finally:
         if args.timings:
             timing.write(args.timings)
-    return 0
+
+
+def failed_trials(study: str, trials_csv) -> str:
+    """One line when any of the study's trials FAILED ("" when none did): how many, the first error, where to read it."""
+    import csv
+
+    if not trials_csv.is_file():
+        return ""
+    with open(trials_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    failed = [r for r in rows if r.get("status") == "FAILED"]
+    if not failed:
+        return ""
+    lines = [line for line in (failed[0].get("error") or "").strip().splitlines() if line.strip()]
+    first = lines[-1].strip() if lines else "no error recorded"
+    return (f"error: {study}: {len(failed)} of {len(rows)} trials FAILED; the first: {first} (its traceback: the "
+            f"suite.error tag of run {failed[0].get('run_id', '?')}, in `suite ui`); rerun the same command to retry them")
 
 
 def _access(args, chief: bool):
@@ -258,6 +282,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from pathlib import Path
+
     from suite import bench
     from suite.workspace import Workspace
     from suite.study import find_study, load_study
@@ -272,8 +298,8 @@ def cmd_bench(args) -> int:
         raise SuiteError(f"--parts: unknown {', '.join(unknown)}; choose from {', '.join(bench.PARTS)}")
     sizes = tuple(int(n) for n in args.sizes.split(","))
     workers = tuple(int(n) for n in args.workers.split(","))
-    out = bench.run(path, args.profile, ws.results / "bench", parts=parts, sizes=sizes, workers=workers,
-                    log=lambda line: print(line, file=sys.stderr, flush=True))
+    out = bench.run(path, args.profile, Path(args.out) if args.out else ws.results / "bench", parts=parts, sizes=sizes,
+                    workers=workers, group_sizes=args.group_sizes, log=lambda line: print(line, file=sys.stderr, flush=True))
     print((out / "README.md").read_text())
     print(f"bench: {out}")
     return 0

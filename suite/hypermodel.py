@@ -36,9 +36,10 @@ def register(name: str):
 
             hp = keras_tuner.HyperParameters()
             hp.values.update(m.hp)  # registered with these values, not the calls' defaults
-            model = fn(hp)
+            model = plugins.calling(f"model family {name!r}", fn, hp)
             if not isinstance(model, keras.Model):
                 raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
+            plugins.built(model, input_shape)
             last = model.layers[-1] if model.layers else None
             if getattr(last, "activation", None) is keras.activations.softmax:  # keras-tuner examples end in a
                 last.activation = keras.activations.linear  # softmax; the suite's loss and metrics take logits
@@ -84,7 +85,7 @@ def explore(name: str, fn: Callable) -> tuple[dict[str, Any], dict[str, Any], li
             model = fn(hp)
         except Exception as e:  # noqa: BLE001 - whatever the user's function raises, name the family
             at = f" with {values}" if values else ""
-            raise PluginError(f"model family {name!r}: building it{at} raised {one_line(e)}") from None
+            raise PluginError(f"model family {name!r}: building it{at} {plugins.where(e)}raised {one_line(e)}") from None
         if not isinstance(model, keras.Model):
             raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
         builds += 1

@@ -84,10 +84,10 @@ def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel
         def build(m, input_shape, classes, augment=None):
             import keras
 
-            model = fn(m, tuple(input_shape), classes)
+            model = calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
             if not isinstance(model, keras.Model):  # cheap, every build; its outputs: tried once, in try_build
                 raise PluginError(f"model family {name!r}: its function returned {type(model).__name__}, not a keras.Model")
-            return model
+            return built(model, input_shape)
 
         models.FAMILIES.register(name)(build)
         MODEL_SETTINGS[name] = declared
@@ -108,7 +108,7 @@ def register_dataset(name: str):
             raise PluginError(f"register_dataset({name!r}): a built-in dataset has that name")
 
         def load(data):
-            arrays = fn(data)
+            arrays = calling(f"dataset {name!r}", fn, data)
             if not isinstance(arrays, tuple) or len(arrays) not in (2, 4):
                 raise PluginError(f"dataset {name!r}: its function must return (x, y) or (x, y, x_test, y_test)")
             keys = ("x", "y", "x_test", "y_test")[: len(arrays)]
@@ -122,6 +122,36 @@ def register_dataset(name: str):
 
 
 _PLUGIN_DATASETS: set[str] = set()
+
+
+def built(model, input_shape):
+    """The model with its variables: a ``keras.Sequential()`` without an ``Input`` (as keras-tuner's and Keras's
+    examples write it) has none until it is built, so it is built here for the data's shape."""
+    if not model.built:
+        model.build((None, *tuple(input_shape)))
+    return model
+
+
+def calling(what: str, fn: Callable, *args):
+    """``fn(*args)``, the user's code: whatever it raises becomes one line naming the plugin file and line."""
+    try:
+        return fn(*args)
+    except SuiteError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's code may raise anything: name where
+        raise PluginError(f"{what}: {where(e)}raised {one_line(e)}") from None
+
+
+def where(e: BaseException) -> str:
+    """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
+    import traceback
+
+    files = {str(p.path) for p in LOADED}
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in files]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{Path(frame.filename).name}, line {frame.lineno}: "
 
 
 def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
@@ -171,8 +201,16 @@ def load(paths: list[str]) -> None:
             sys.modules.pop(name, None)
             if isinstance(e, KeyboardInterrupt):
                 raise
-            raise PluginError(f"--plugin {given}: importing it raised {one_line(e)}") from None
+            raise PluginError(f"--plugin {given}: importing it {where_in(e, path)}raised {one_line(e)}") from None
         LOADED.append(Loaded(path, hashlib.sha256(source).hexdigest()))
+
+
+def where_in(e: BaseException, path: Path) -> str:
+    """``at line N `` of the innermost frame of the exception in ``path`` ("" when none is)."""
+    import traceback
+
+    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
+    return f"at line {lines[-1]} " if lines else ""
 
 
 def load_installed() -> bool:

@@ -247,7 +247,7 @@ def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "results").exists() and not (tmp_path / ".suite").exists()
 
 
-def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
+def test_a_failing_trial_is_recorded_the_study_goes_on_and_the_run_ends_non_zero(tmp_path, monkeypatch, capsys):
     from suite.train import trial as trials
 
     real = trials.run
@@ -260,8 +260,11 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch
     monkeypatch.setattr(trials, "run", flaky)
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "e2e.yaml").write_text(STUDY.replace("seeds: [0, 1]", "seeds: [0]"))
-    assert suite(tmp_path, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
-    assert "trial failed" in capsys.readouterr().err
+    assert suite(tmp_path, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 1  # never a false all-clear
+    err = capsys.readouterr().err
+    assert "trial failed" in err
+    summary_line = err.strip().splitlines()[-1]
+    assert summary_line.startswith("error: e2e: 1 of 2 trials FAILED; the first: MemoryError: simulated out of memory")
     client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
     by_status = {t.info.status: t for t in runs(client, "trial")}
     assert set(by_status) == {"FINISHED", "FAILED"}

@@ -100,6 +100,11 @@ def test_a_declared_setting_is_checked_by_type_and_an_undeclared_one_is_refused_
     assert [c.settings.model.blocks for c in resolved.cells] == [0, 3]
     assert resolved.cells[0].settings.model.dropout == 0.0  # the declared default fills what the study leaves out
     assert refused({"family": "mlp"}).startswith("model.units: unknown key")  # a built-in family declares none
+    # the declaration is a dict, so a builder may read its settings as one
+    settings = resolved.cells[1].settings.model
+    assert settings["blocks"] == settings.blocks == 3 and settings["dropout"] == 0.0
+    with pytest.raises(KeyError, match="model setting 'unitz'"):
+        settings["unitz"]
 
 
 def test_without_its_plugin_a_family_is_refused_saying_which_flag_is_missing(project, capsys, clean_registries):
@@ -111,7 +116,7 @@ def test_without_its_plugin_a_family_is_refused_saying_which_flag_is_missing(pro
 
 
 BAD_PLUGINS = {
-    "raises.py": ("raise RuntimeError('no GPU here')", "--plugin {path}: importing it raised RuntimeError: no GPU here"),
+    "raises.py": ("raise RuntimeError('no GPU here')", "--plugin {path}: importing it at line 3 raised RuntimeError: no GPU here"),
     "not_a_model.py": (
         "@register_model('wide_deep')\ndef f(settings, input_shape, num_classes):\n    return 'a model'",
         "model family 'wide_deep': its function returned str, not a keras.Model",
@@ -286,3 +291,82 @@ def test_a_keras_tuner_build_function_runs_as_a_search_and_under_a_grid(project,
     assert sorted(json.loads(r.data.tags["suite.cell_values"])["model.hp.layers"] for r in searched) == [1, 1, 3, 3]
     trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
     assert sorted(r.data.params["model.hp.layers"] for r in trials) == ["1", "3"]
+
+
+GETTING_STARTED = '''
+import keras
+from keras import layers
+
+from suite import register_model
+
+
+# keras-tuner's "Getting started" build function, as its documentation writes it: no Input,
+# a softmax output, and its own compile().
+@register_model("kt_getting_started", hypermodel=True)
+def build_model(hp):
+    model = keras.Sequential()
+    model.add(layers.Flatten())
+    model.add(
+        layers.Dense(
+            # Define the hyperparameter.
+            units=hp.Int("units", min_value=32, max_value=512, step=32),
+            activation="relu",
+        )
+    )
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@register_model("raises_on_wide", settings={"units": 16})
+def raises_on_wide(settings, input_shape, num_classes):
+    if settings["units"] > 16:
+        raise ValueError("this builder only knows narrow nets")
+    return keras.Sequential([keras.Input(input_shape), layers.Dense(settings["units"]), layers.Dense(num_classes)])
+'''
+
+GETTING_STARTED_STUDY = """
+name: kt-start
+title: keras-tuner's getting-started function, pasted
+claim: a documented build function runs unchanged.
+data: {dataset: digits, train_size: 400}
+model: {family: kt_getting_started}
+train: {optimizer: adam, learning_rate: 0.001, batch_size: 32, epochs: 2}
+tune: {algorithm: random, trials: 3}
+seeds: [0, 1]
+target: {metric: val_accuracy, value: 0.5}
+"""
+
+
+def test_keras_tuners_getting_started_function_runs_as_pasted(tmp_path, monkeypatch, capsys, clean_registries):
+    plugin = tmp_path / "kt.py"
+    plugin.write_text(GETTING_STARTED)
+    (tmp_path / "kt.yaml").write_text(GETTING_STARTED_STUDY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", str(tmp_path / "kt.yaml"), "--plugin", str(plugin)]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'home' / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("kt-start")
+    searched = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert len(searched) == 3 and len(trials) == 2  # 3 candidates, the best one rerun on 2 seeds
+    assert {r.info.status for r in searched + trials} == {"FINISHED"}
+
+
+def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, monkeypatch, capsys, clean_registries):
+    plugin = tmp_path / "kt.py"
+    plugin.write_text(GETTING_STARTED)
+    study = GETTING_STARTED_STUDY.replace("family: kt_getting_started", "family: raises_on_wide, units: 32")
+    study = study.replace("tune: {algorithm: random, trials: 3}\n", "")
+    (tmp_path / "wide.yaml").write_text(study)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", str(tmp_path / "wide.yaml"), "--plugin", str(plugin)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    line = next(i for i, l in enumerate(GETTING_STARTED.splitlines(), start=1) if "only knows narrow nets" in l)
+    assert err[-1] == (f"error: model family 'raises_on_wide': kt.py, line {line}: raised ValueError: "
+                       "this builder only knows narrow nets")

@@ -27,7 +27,8 @@ from suite.workspace import atomic_write
 PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped")
 
 
-def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), log=print) -> Path:
+def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), group_sizes="1,5",
+        log=print) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="suite-bench-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     found: dict = {"study": study.stem, "profile": profile, "started": started,
@@ -68,7 +69,7 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                 found["grouped_missing"] = "JAX is not installed: pip install -e '.[jax]'"
             else:
                 log(f"bench: {study.stem} [{profile}]'s largest cell, its seeds and a rate search trained together on JAX ...")
-                found["grouped"] = processes.grouped_run(scratch, study, profile, os.environ.get("SUITE_GROUP_SIZES", "1,5"))
+                found["grouped"] = processes.grouped_run(scratch, study, profile, group_sizes)
         if "scaling" in parts:
             found["scaling"] = []
             for n in sizes:

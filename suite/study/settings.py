@@ -242,6 +242,14 @@ class Model(Locked):
             raise PydanticCustomError("value", "group normalization needs groups to divide width")
         return self
 
+    def __getitem__(self, key: str):
+        """``settings["units"]`` as well as ``settings.units``: a family declares its settings as a dict,
+        and its builder may read them as one."""
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(f"model setting {key!r}: not a shared setting nor one the family declares") from None
+
 
 class Train(Locked):
     optimizer: OptimizerName = "adam"
