@@ -263,8 +263,14 @@ def cmd_replicate(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from suite import preflight
+
     for name in args.studies:
         _, resolved = _load(name)
+        try:
+            preflight.check(resolved)  # what run would refuse before training, refused here with the same line
+        except SuiteError as e:
+            raise SuiteError(f"{resolved.path}: {e}" if len(args.studies) > 1 else str(e)) from None
         s = resolved.study
         profiles = ", ".join(s.profiles) or "none"
         searched = [c for c in resolved.cells if c.tune is not None and c.tune.algorithm != "none"]

@@ -13,13 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite import plugins, timing
+from suite import preflight, timing
 from suite.analyze import notes, report
 from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.search.access import Access
 from suite.study import ResolvedStudy
-from suite.train.splits import prepare
 from suite.workspace import Workspace
 
 
@@ -46,10 +45,7 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
     with timing.section("study.setup"):
         tracker = ws.tracker()
     with timing.section("study.data"):
-        for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
-            splits = prepare(cell.settings.data)
-            if cell.settings.model.family in plugins.MODEL_SETTINGS:  # the user's builder, tried before any trial
-                plugins.try_build(cell.settings, splits.input_shape, splits.classes)
+        preflight.check(resolved)  # every dataset loads and every plugin family builds, before any trial
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
@@ -116,8 +112,7 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str, acc
     if resolved.study.tune is not None:
         chosen = tracker.load_json(study_run.info.run_id, TUNED_FILE) or {}
         resolved = nuisance.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
-    for cell in resolved.cells:
-        prepare(cell.settings.data)
+    preflight.check(resolved)  # a worker's datasets load (and plugin families build) before its first trial
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
     with distributed.as_worker(chief, worker_id):
         tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)

@@ -370,3 +370,31 @@ def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, mo
     line = next(i for i, l in enumerate(GETTING_STARTED.splitlines(), start=1) if "only knows narrow nets" in l)
     assert err[-1] == (f"error: model family 'raises_on_wide': kt.py, line {line}: raised ValueError: "
                        "this builder only knows narrow nets")
+
+
+@pytest.mark.parametrize("case", ["missing file", "misspelled label", "wrong outputs"])
+def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, capsys, clean_registries, case):
+    raw = yaml.safe_load((project / "wine.yaml").read_text())
+    plugin = str(project / "models.py")
+    if case == "missing file":
+        raw["data"]["path"] = "nope.csv"
+    elif case == "misspelled label":
+        raw["data"]["label"] = raw["data"]["label"] + "x"
+    else:
+        plugin = str(project / "wrong.py")
+        (project / "wrong.py").write_text(
+            "import keras\nfrom suite import register_model\n\n@register_model('wide_deep', settings={'units': 8, 'blocks': 1})\n"
+            "def f(settings, input_shape, num_classes):\n    inputs = keras.Input(shape=input_shape)\n"
+            "    return keras.Model(inputs, keras.layers.Dense(num_classes + 1)(inputs))\n")
+    (project / "bad.yaml").write_text(yaml.safe_dump(raw))
+    lines = []
+    for command in ("validate", "run"):
+        assert main([command, str(project / "bad.yaml"), "--plugin", plugin]) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) >= 1 and err[-1].startswith("error: ")
+        lines.append(err[-1])
+    assert lines[0] == lines[1]  # the same one line from both
+    store = project.parent / "home" / ".suite" / "mlflow.db"
+    if store.exists():  # nothing recorded
+        client = MlflowClient(f"sqlite:///{store}")
+        assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
