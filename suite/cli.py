@@ -368,7 +368,11 @@ def cmd_init(args) -> int:
 
     from suite import starter
 
-    out = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None)
+    out, notes, dropped = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None)
+    for note in notes:  # what the study's splits will do to the table's columns
+        print(f"  {note}")
+    for column, reason in dropped.items():
+        print(f"  {column}: dropped: it {reason} (declared in the study's data.columns)")
     print(f"wrote {out}\nrun it: suite run {out} --profile smoke")
     return 0
 

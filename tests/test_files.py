@@ -1,5 +1,7 @@
 """The user's own data: CSV, Parquet and NPZ files as a study's data, and every bad file in one line."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,12 +62,12 @@ def bad_files(tmp_path):
         cases[name] = (label, message)
 
     csv("nolabel.csv", table, label="grape", message="data.label: no column 'grape' in nolabel.csv")
-    text = table.copy()
-    text["colour"] = "red"
-    csv("text.csv", text, message="data.path: column 'colour' of text.csv is not numeric")
-    holes = table.copy()
-    holes.loc[[3, 7], "alcohol"] = np.nan
-    csv("holes.csv", holes, message="data.path: column 'alcohol' of holes.csv has 2 missing values")
+    dates = table.copy()
+    dates["harvest"] = [f"2019-09-{1 + i % 28:02d}" for i in range(len(dates))]
+    csv("dates.csv", dates, message="data.path: column 'harvest' of dates.csv holds dates (e.g. '2019-09-01')")
+    notes = table.copy()
+    notes["tasting"] = "a long and fruity finish with notes of cherry"
+    csv("notes.csv", notes, message="data.path: column 'tasting' of notes.csv holds free text")
     csv("oneclass.csv", table.assign(cultivar="barolo"), message="data.label: column 'cultivar' of oneclass.csv holds one class only")
     (tmp_path / "empty.csv").write_text("alcohol,cultivar\n")
     cases["empty.csv"] = ("cultivar", "data.path: empty.csv has no rows")
@@ -77,6 +79,33 @@ def bad_files(tmp_path):
     np.savez(tmp_path / "noy.npz", x=np.zeros((10, 3)))
     cases["noy.npz"] = (None, "data.path: noy.npz: no array 'y'")
     return cases
+
+
+def test_a_raw_table_is_encoded_per_split_fitted_on_its_training_rows(tmp_path):
+    """Strings, booleans (as pandas.get_dummies writes them) and gaps: no hand cleaning, nothing learnt from
+    validation or test rows, a category first seen outside the training rows is all zeros."""
+    table = wine_table()
+    rng = np.random.default_rng(0)
+    table["region"] = rng.choice(["piemonte", "toscana"], len(table)).astype(object)
+    table.loc[len(table) - 1, "region"] = "sicilia"  # one row only: held out or in training, never a failure
+    table["oak"] = rng.choice([True, False], len(table))
+    table.loc[[3, 7], "alcohol"] = np.nan
+    table["id"] = [f"bottle-{i}" for i in range(len(table))]
+    table.to_csv(tmp_path / "raw.csv", index=False)
+    with pytest.raises(DataError, match="column 'id' of raw.csv has a different value on every row"):
+        prepare(Data(path=str(tmp_path / "raw.csv"), label="cultivar"))
+    splits = prepare(Data(path=str(tmp_path / "raw.csv"), label="cultivar", columns={"id": "drop"}, scaling="none"))
+    assert np.isfinite(splits.x_train).all() and np.isfinite(splits.x_test).all()
+    notes = "\n".join(splits.preprocessing)
+    assert "id: dropped (declared in data.columns)" in notes and "oak: boolean" in notes
+    assert "region: categorical (strings), one-hot over the" in notes and "unseen values: all zeros" in notes
+    assert "alcohol: numeric" in notes
+    # the encoder saw the training rows only: a column per region of the training rows, 1/0 indicators
+    regions = int(notes.split("region: categorical (strings), one-hot over the ")[1].split(" ")[0])
+    numeric = table.shape[1] - 1 - 3  # the wine columns, without the label, region, oak and id
+    width = splits.x_train.shape[1]
+    assert width in (numeric + 1 + regions + 1, numeric + 1 + regions)  # (+ the indicator of alcohol's gaps, if in training)
+    assert splits.x_train.shape[1] == splits.x_val.shape[1] == splits.x_test.shape[1]
 
 
 def test_every_bad_file_is_a_one_line_error_naming_the_file_and_column(tmp_path):
@@ -164,6 +193,7 @@ def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(t
     assert f"wrote {study}" in capsys.readouterr().out
     text = study.read_text()
     assert "name: my_wines" in text and 'data: {path: "My Wines.csv", label: "cultivar"}' in text
+    assert "# Columns (encoded per split" in text and "alcohol: numeric" in text
     resolved = load_study(study, "smoke")
     reached = float(text.split("a validation accuracy of ")[1].split(" ")[0])
     assert resolved.study.target.value == pytest.approx(np.floor(reached * 100) / 100)
@@ -176,3 +206,27 @@ def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(t
     assert main(["init", str(data), "--label", "grape", "--out", str(tmp_path / "other.yaml")]) == 2
     assert "data.label: no column 'grape'" in capsys.readouterr().err
     assert not (tmp_path / "other.yaml").exists()
+
+
+def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_path, monkeypatch, capsys):
+    """vega_datasets' cars table as it comes (a name column, gaps in two measurements, the year as a date):
+    `suite init` writes a study that runs on it unchanged, and says what it does to each column."""
+    pytest.importorskip("vega_datasets")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cars_data", Path(__file__).resolve().parent.parent / "examples" / "cars" / "make_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.main(tmp_path / "cars.csv")
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["init", str(table), "--label", "Origin"]) == 0
+    said = capsys.readouterr().out
+    assert "Horsepower: numeric, " in said and "imputed by the median, with a missing-value indicator" in said
+    assert "Name: categorical (strings)" in said and "Year: dropped: it holds dates" in said
+    study = tmp_path / "cars.yaml"
+    assert 'columns: {"Year": drop}' in study.read_text()
+    assert main(["run", str(study), "--profile", "smoke"]) == 0
+    report = (tmp_path / "home" / "results" / "cars" / "smoke" / "report.md").read_text()
+    assert "## Data preprocessing" in report and "- Name: categorical (strings), one-hot over the" in report
+    assert "dataset:" not in report.split("## Settings")[1].split("```")[1]  # a CSV study shows its file, not mnist1d

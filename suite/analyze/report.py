@@ -71,7 +71,8 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
     """trials.csv (one row per trial: per-trial metrics only; per-epoch series stay in MLflow, where their
     "latest value" would mislead here), summary.csv (one row per cell), searches.csv (one row per search trial)."""
     columns = ["cell", *resolved.axes, "seed", "status"]
-    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "parent", "code_version", *EPOCH_METRICS}
+    skip = {*columns, "run_id", "start_time", "error", "data_fingerprint", "data_preprocessing", "parent", "code_version",
+            *EPOCH_METRICS}
     metrics = sorted(c for c in trials.columns if c not in skip and "/" not in c)  # "act_std/03": a series
     atomic_write(
         out / "trials.csv", trials[[*columns, *metrics, "data_fingerprint", "code_version", "run_id", "error"]].to_csv(index=False)
@@ -144,6 +145,7 @@ def render(
         *results_section(resolved, summary),
         *figures_section(resolved.study),
         *settings_section(resolved.study),
+        *preprocessing_section(trials),
         "## Environment",
         "",
         *environment(study_run, trials, built or {"git.commit": "unknown", "git.dirty": "unknown"}),
@@ -216,6 +218,20 @@ def figures_section(s) -> list[str]:
 def settings_section(s) -> list[str]:
     shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": s.target.model_dump()}
     return ["## Settings", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```", ""]
+
+
+def preprocessing_section(trials: pd.DataFrame) -> list[str]:
+    """How a raw table's columns became numbers, as the trials recorded it (fitted on each split's training rows)."""
+    done = trials.get("data_preprocessing", pd.Series(dtype=str)).dropna()
+    found = sorted({text for text in done if text})
+    if not found:
+        return []
+    lines = ["## Data preprocessing", "",
+             "The table's feature columns, encoded by a scikit-learn `ColumnTransformer` fitted on the training rows of "
+             "each split alone (never on validation or test rows):", ""]
+    for text in found[:3]:  # one per distinct encoding (a grid over splits may give several)
+        lines += [f"- {note}" for note in text.split(" | ")] + [""]
+    return lines
 
 
 def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
@@ -382,8 +398,13 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
 
 def settings_shown(s) -> dict:
     settings = s.settings().model_dump(mode="json")
-    if s.data.dataset != "synthetic":  # its generator's settings would only distract
+    if s.data.dataset != "synthetic" or s.data.path:  # its generator's settings would only distract
         del settings["data"]["synthetic"]
+    if s.data.path:  # the user's file, not a built-in dataset
+        del settings["data"]["dataset"]
+    else:
+        for key in ("path", "label", "columns"):
+            settings["data"].pop(key, None)
     return settings
 
 

@@ -31,6 +31,7 @@ class Reader(Store):
                     **json.loads(tags["suite.cell_values"]),
                     "error": tags.get("suite.error", ""),
                     "data_fingerprint": tags.get("data.fingerprint"),
+                    "data_preprocessing": tags.get("data.preprocessing", ""),
                     "parent": tags.get(MLFLOW_PARENT_RUN_ID),
                     "code_version": tags.get("suite.code_version"),
                     "tuned": tags.get("suite.tuned", ""),

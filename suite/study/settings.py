@@ -102,6 +102,7 @@ class Data(Locked):
     dataset: DatasetName = "mnist1d"
     path: Annotated[str, BeforeValidator(_data_file)] | None = None  # the user's file instead of a dataset (relative to the study file)
     label: Text | None = None  # a table's class column (data.path .csv or .parquet)
+    columns: dict[str, Literal["numeric", "categorical", "boolean", "drop"]] = {}  # a table's columns whose kind is declared
     train_size: PositiveInt | None = None  # subsample of the training split
     validation: Annotated[float | KFold, BeforeValidator(_validation)] = 0.2  # held-out fraction, or {kfold: k}
     fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split
@@ -126,6 +127,8 @@ class Data(Locked):
         if self.path is None:
             if self.label is not None:
                 raise PydanticCustomError("value", "label names a column of a data.path table; without data.path it has no meaning")
+            if self.columns:
+                raise PydanticCustomError("value", "columns declares the kinds of a data.path table's columns; without data.path it has no meaning")
             return self
         if self.dataset != Data.model_fields["dataset"].default:  # (left at its default, it means nothing here)
             raise PydanticCustomError("value", "give data.dataset or data.path, not both")
@@ -134,6 +137,8 @@ class Data(Locked):
             raise PydanticCustomError("value", "a .csv or .parquet data.path needs label: the name of its class column")
         if not table and self.label is not None:
             raise PydanticCustomError("value", "an .npz file holds its labels in y: label is for tables")
+        if not table and self.columns:
+            raise PydanticCustomError("value", "columns declares a table's column kinds: an .npz file has none")
         return self
 
     @model_validator(mode="after")

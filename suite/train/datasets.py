@@ -11,6 +11,7 @@ schema nor a backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,8 @@ class Source:
     x_test: np.ndarray | None = None  # None: hold out data.test of x
     y_test: np.ndarray | None = None
     class_names: tuple[str, ...] | None = None  # a file's labels, in the order of their codes 0..k-1
+    table: Any = None  # a raw table's feature columns (pandas): then x holds row ids, encoded per split (suite.train.tables)
+    plan: Any = None  # and each column's kind
 
 
 LOADERS = Registry("dataset")  # name -> function(data settings) -> Source

@@ -1,8 +1,10 @@
 """The user's own data: a table (CSV, Parquet) or arrays (NPZ) read into a ``Source``.
 
-A table has one class column (``data.label``); every other column is a feature and
-must be numeric with no missing value. Classes, strings or integers, are encoded in
-sorted order and keep their names. An ``.npz`` holds ``x`` and ``y`` (any input
+A table has one class column (``data.label``); every other column is a feature, taken as
+it comes: numeric, boolean and categorical columns, with missing values, are encoded per
+split by ``suite.train.tables`` (fitted on the training rows alone), and a column's kind can
+be declared (``data.columns``). Classes, strings or integers, are encoded in sorted order
+and keep their names. An ``.npz`` holds ``x`` and ``y`` (any input
 shape) and, optionally, ``x_test`` and ``y_test``; without them ``splits`` holds out
 ``data.test`` of ``x``, stratified and seeded, as for the built-in datasets.
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.errors import DataError, one_line
+from suite.train import tables
 from suite.train.datasets import Source
 
 FORMATS = (".csv", ".parquet", ".npz")
@@ -33,20 +36,21 @@ def version(path: str | None) -> str:
 _READ: dict[tuple, Source] = {}  # files read by this process, by path, label and version (mtime, size)
 
 
-def read(path: str, label: str | None) -> Source:
+def read(path: str, label: str | None, columns: dict[str, str] | None = None) -> Source:
     """The file's arrays, read once per version of the file (a grid over splits reads it once)."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"data.path: no such file {file}")
-    key = (str(file), label, version(path))
+    columns = dict(columns or {})
+    key = (str(file), label, version(path), tuple(sorted(columns.items())))
     if key not in _READ:
         if len(_READ) >= 4:
             _READ.clear()
-        _READ[key] = _arrays(file) if file.suffix == ".npz" else _table(file, label)
+        _READ[key] = _arrays(file) if file.suffix == ".npz" else _table(file, label, columns)
     return _READ[key]
 
 
-def _table(file: Path, label: str | None) -> Source:
+def _table(file: Path, label: str | None, columns: dict[str, str]) -> Source:
     import pandas as pd
 
     try:
@@ -60,20 +64,16 @@ def _table(file: Path, label: str | None) -> Source:
     features = table.drop(columns=[label])
     if features.shape[1] == 0:
         raise DataError(f"data.path: {file.name} has no feature column besides {label!r}")
-    for column in features.columns:
-        if not pd.api.types.is_numeric_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column]):
-            raise DataError(f"data.path: column {column!r} of {file.name} is not numeric (encode it as numbers first)")
-        missing = int(features[column].isna().sum())
-        if missing:
-            raise DataError(f"data.path: column {column!r} of {file.name} has {missing} missing values")
+    plan = tables.plan(features, columns, file.name)
+    frame = tables.as_frame(features, plan)
     labels = table[label]
     if labels.isna().any():
         raise DataError(f"data.label: column {label!r} of {file.name} has {int(labels.isna().sum())} missing labels")
     values = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str).to_numpy()
     names, y = np.unique(values, return_inverse=True)
     _two_classes(names, f"column {label!r} of {file.name}")
-    x = features.to_numpy(dtype="float32")
-    return Source(x, y.astype("int64"), class_names=tuple(str(n) for n in names))
+    rows = np.arange(len(table), dtype="float64").reshape(-1, 1)  # row ids: each split encodes its own rows
+    return Source(rows, y.astype("int64"), class_names=tuple(str(n) for n in names), table=frame, plan=plan)
 
 
 def _arrays(file: Path) -> Source:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from suite.errors import DataError
-from suite.train import files
+from suite.train import files, tables
 from suite.train.datasets import Source, load_source
 
 
@@ -32,6 +32,7 @@ class Splits:
     fingerprint: str
     class_weight: dict[int, float] | None = None  # for data.rebalance: class_weight
     class_names: tuple[str, ...] | None = None  # a file's labels, by code (None: the codes are the labels)
+    preprocessing: tuple[str, ...] = ()  # a raw table's encoding, column by column, in words (suite.train.tables)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -52,7 +53,7 @@ def prepare(data) -> Splits:
 
 
 def _prepare(data) -> Splits:
-    source = files.read(data.path, data.label) if data.path is not None else load_source(data)
+    source = files.read(data.path, data.label, data.columns) if data.path is not None else load_source(data)
     if data.classes is not None:
         source = only_classes(source, data.classes)
     rng = np.random.default_rng(data.seed)
@@ -91,11 +92,19 @@ def _prepare(data) -> Splits:
         keep = oversample_indices(y_train, rng)
         train, y_train = train[keep], y_train[keep]
     weights = class_weights(y_train, classes) if data.rebalance == "class_weight" else None
+    x_train, x_val = x_pool[train], x_pool[val]
+    notes: tuple[str, ...] = ()
+    if source.table is not None:  # a raw table: its rows are ids until encoded, fitted on the training rows alone
+        rows = lambda ids: source.table.iloc[ids.ravel().astype("int64")]  # noqa: E731
+        encoded = tables.fit(rows(x_train), source.plan)
+        x_train, x_val, x_test = (encoded.transform(rows(ids)) for ids in (x_train, x_val, x_test))
+        notes = encoded.notes
     if data.feature_scales > 0:
-        x_pool, x_test = spread_scales(x_pool, x_test, data.feature_scales, data.seed)
-    x_train, x_val, x_test = scale(x_pool[train], [x_pool[val], x_test], data.scaling)
+        x_train, x_val, x_test = spread_scales([x_train, x_val, x_test], data.feature_scales, data.seed)
+    x_train, x_val, x_test = scale(x_train, [x_val, x_test], data.scaling)
     arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
-    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights, class_names=source.class_names)
+    return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights,
+                  class_names=source.class_names, preprocessing=notes)
 
 
 def imbalance_indices(y: np.ndarray, ratio: float, minority: int, classes: int, rng) -> np.ndarray:
@@ -192,19 +201,19 @@ def only_classes(source: Source, classes: list[int]) -> Source:
     x, y = keep(source.x, source.y)
     x_test, y_test = keep(source.x_test, source.y_test)
     names = None if source.class_names is None else tuple(source.class_names[c] for c in classes)
-    return Source(x=x, y=y, x_test=x_test, y_test=y_test, class_names=names)
+    return Source(x=x, y=y, x_test=x_test, y_test=y_test, class_names=names, table=source.table, plan=source.plan)
 
 
-def spread_scales(x: np.ndarray, x_test: np.ndarray, decades: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def spread_scales(splits: list[np.ndarray], decades: float, seed: int) -> list[np.ndarray]:
     """Give the raw features scales spread over ``decades`` orders of magnitude, the same in every split.
 
     Feature i is multiplied by 10**u_i, with u evenly spaced over [-decades/2, decades/2] and shuffled
     by its own generator, so the splits drawn from ``data.seed`` stay what they were.
     """
-    features = int(np.prod(x.shape[1:]))
-    u = np.linspace(-decades / 2, decades / 2, features)
-    factors = (10.0 ** np.random.default_rng([seed, 1]).permutation(u)).reshape(x.shape[1:])
-    return (x * factors).astype("float32"), (x_test * factors).astype("float32")
+    shape = splits[0].shape[1:]
+    u = np.linspace(-decades / 2, decades / 2, int(np.prod(shape)))
+    factors = (10.0 ** np.random.default_rng([seed, 1]).permutation(u)).reshape(shape)
+    return [(x * factors).astype("float32") for x in splits]
 
 
 def scale(train: np.ndarray, others: list[np.ndarray], how: str) -> list[np.ndarray]:

@@ -30,6 +30,7 @@ class TrialResult:
     series: dict[str, list[float]] = field(default_factory=dict)  # diagnostics: index 0 = initialization
     artifacts: dict[str, dict] = field(default_factory=dict)  # JSON files kept with the run
     class_names: tuple[str, ...] | None = None  # a data file's labels, by class code
+    preprocessing: tuple[str, ...] = ()  # a raw table's encoding, in words
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
@@ -61,7 +62,8 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     )
     parameters = fits[0].parameters * k
     if not evaluate:
-        return TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names)
+        return TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
+                           preprocessing=splits.preprocessing)
 
     # 4. Measure: end-of-training accuracy on every split in inference mode (the running training
     # accuracy of fit is taken with dropout on, mid-update); an ensemble's from its averaged probabilities.
@@ -83,7 +85,8 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         metrics["near_zero_weights"] = float(np.mean([f.near_zero for f in fits]))
         metrics.update(measure.scores(splits.y_test, measure.softmax(test_logits)))
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
-    result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names)
+    result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
+                           preprocessing=splits.preprocessing)
     recorder = fits[0].recorder
     if recorder is not None:
         result.series = recorder.series()
