@@ -46,6 +46,8 @@ SUITE_HOME sets the folder holding studies/, results/ and .suite/.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="suite", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    add_parser = sub.add_parser
+    sub.add_parser = lambda name, **kw: add_parser(name, description=kw.get("help"), **kw)  # `suite X --help` says what X does
 
     for command, helped in (("run", "run studies (each resumes where it stopped) and write their reports"),
                             ("confirm", "rerun studies on fresh seeds (disjoint from theirs) and compare the verdicts")):
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("worker", help="run trials handed out by a chief (`suite run --workers`/--listen) elsewhere")
     p.add_argument("study")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full); default: the file as written")
     p.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
     p.add_argument("--id", default=None, help="this worker's name, unique among the workers (default: host-pid)")
     p.add_argument("--token-file", metavar="FILE", help="the chief's token, its first line (default: SUITE_TOKEN)")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("report", help="rebuild a study's report from MLflow, without training")
     p.add_argument("study")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full); default: the file as written")
     p.add_argument("--from-files", action="store_true",
                    help="judge again from the report's own trials.csv (no MLflow store needed): rewrites verdicts.json, "
                         "survival.png and the report's verdict sections")
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("replicate", help="rerun a sample of recorded trials and compare their metrics")
     p.add_argument("study")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full); default: the file as written")
     p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
     plugin_flag(p)
     confirm_flag(p)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="capacity", help="an untuned study to time (default capacity)")
-    p.add_argument("--profile", default="quick")
+    p.add_argument("--profile", default="quick", help="the profile to time (default quick)")
     p.add_argument("--parts", default="floor,overhead,backends,workers,scaling,grouped",
                    help="comma-separated: floor, overhead, backends, workers, scaling, grouped")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list the studies in studies/")
     sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
 
-    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store")
-    p.add_argument("--port", type=int, default=5000)
+    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store (.suite/mlflow.db, or "
+                                  "MLFLOW_TRACKING_URI): every study an experiment, every trial a run under its study's run")
+    p.add_argument("--port", type=int, default=5000, help="the port on 127.0.0.1 to serve on (default 5000)")
 
     args = parser.parse_args(argv)
     console.quiet()

@@ -90,3 +90,19 @@ def test_report_from_files_judges_again_without_the_store_or_a_backend(tmp_path)
     # only the verdict section changed: everything before and after it is the run's
     for heading in ("## Design", "## Nuisance search", "## Environment"):
         assert after[after.index(heading):].split("\n## ")[0] == before[before.index(heading):].split("\n## ")[0]
+
+
+@pytest.mark.parametrize("command", ["run", "confirm", "worker", "report", "replicate", "validate", "bench", "power",
+                                     "init", "list", "scorecard", "ui"])
+def test_every_command_says_what_it_does_and_what_its_options_mean(command, capsys):
+    from suite.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    usage, description = text.split("\n\n")[:2]
+    assert usage.startswith(f"usage: suite {command}") and description.strip() and not description.startswith("options")
+    options = text.split("options:\n")[1].splitlines()
+    for i, line in enumerate(options):  # an option alone on its line has its help on the next, indented
+        if line.startswith("  -") and len(line.split("  ")) < 3:
+            assert i + 1 < len(options) and options[i + 1].startswith(" " * 10), (command, line)

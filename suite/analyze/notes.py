@@ -49,7 +49,7 @@ def claim(resolved: ResolvedStudy) -> list[str]:
         f"**Study:** {s.title}. **Sources:** {'; '.join(s.sources) or 'none given'}",
         "",
         f"**Study file:** `{resolved.path.name}` (sha256 {resolved.file_sha[:12]}). Reproduce: "
-        f"`suite run {resolved.name}{resolved.flags}`. "
+        f"`suite run {resolved.command_args}`. "
         "Each child run is one trial, named by its cell and seed; the parent run holds the report, its figures "
         "and a summary per cell.",
         "",

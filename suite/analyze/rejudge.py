@@ -43,7 +43,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
         text = report.read_text()
         stamp = (f"Judged from this report's `trials.csv` by commit `{judged['commit'][:10]}`"
                  + (" (with uncommitted changes)" if judged["dirty"] else "") + f" on {judged['date']} "
-                 f"(`suite report {_named(resolved)}{resolved.flags} --from-files`); the trials are the run's, unchanged.")
+                 f"(`suite report {resolved.command_args} --from-files`); the trials are the run's, unchanged.")
         text = replace_section(text, "## Verdict", [*judgement.table(verdicts, s.alpha, s.expect, survival_png), stamp, ""])
         if resolved.confirm:
             original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
@@ -76,7 +76,3 @@ def replace_section(text: str, heading: str, lines: list[str]) -> str:
         body.pop()
     return "\n".join([*rows[:start], *body, "", *rows[end:]])
 
-
-def _named(resolved: ResolvedStudy) -> str:
-    """How a reproduce command names the study: its name in studies/, else its path."""
-    return resolved.name if resolved.path.parent.name == "studies" else str(resolved.path)

@@ -235,15 +235,13 @@ def preprocessing_section(trials: pd.DataFrame) -> list[str]:
 
 
 def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
-    s = resolved.study
-    profile = resolved.flags
     return [
         "## Reproduce",
         "",
         "```sh",
-        f"suite run {s.name if resolved.path.parent.name == 'studies' else resolved.path}{profile}"
+        f"suite run {resolved.command_args}"
         "   # resumes: finished trials are skipped",
-        f"suite report {s.name}{profile}   # rebuilds this report from MLflow",
+        f"suite report {resolved.command_args}   # rebuilds this report from MLflow",
         "```",
         "",
         "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`"

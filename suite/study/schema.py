@@ -103,6 +103,18 @@ class ResolvedStudy:
         return (f" --profile {self.profile}" if self.profile else "") + (" --confirm" if self.confirm else "")
 
     @property
+    def handle(self) -> str:
+        """How a command names this study: its name when it lives in a studies/ folder, else its path."""
+        return self.name if self.path.parent.name == "studies" else str(self.path)
+
+    @property
+    def command_args(self) -> str:
+        """The study and every flag that resolves it again, plugin files included (`suite run {command_args}`)."""
+        from suite import plugins
+
+        return self.handle + self.flags + "".join(f" --plugin {p.path}" for p in plugins.LOADED)
+
+    @property
     def axes(self) -> list[str]:
         return list(self.study.grid)
 
