@@ -276,6 +276,9 @@ def test_a_keras_tuner_build_function_runs_as_a_search_and_under_a_grid(project,
         chosen = json.loads(run.data.tags["suite.tuned"])
         assert chosen in candidates and "model.hp.units_0" in chosen
         assert all(run.data.params[k] == str(v) for k, v in chosen.items())
+        # only what the build function used: its hp values, none of the MLP's defaults, no inert rate
+        used = {k for k in run.data.params if k.startswith("model.")}
+        assert "model.family" in used and not {"model.width", "model.activation", "model.depth", "model.hp.lr"} & used
     report = (project.parent / "home" / "results" / "wine-search" / "smoke" / "report.md").read_text()
     assert "`model.hp.units_0`" in report and "`train.learning_rate`" in report
     assert "| rank | settings | best val_accuracy | epochs |\n|---|---|---|---|" in report  # the objective, once

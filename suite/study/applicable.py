@@ -34,7 +34,7 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     unused = set()
     if d.dataset != "synthetic" or d.path is not None:
         unused.add("data.synthetic.")
-    unused |= {"data.dataset"} if d.path is not None else {"data.path", "data.label"}
+    unused |= {"data.dataset"} if d.path is not None else {"data.path", "data.label", "data.columns"}
     if not isinstance(d.validation, KFold):
         unused.add("data.fold")
     if d.imbalance.ratio == 1.0:
@@ -64,11 +64,24 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     if t.transfer == "scratch":
         unused.add("pretrain.")
     everything = flat(settings.model_dump(mode="json"))
+    hyper = _hypermodel_unused(m.family, everything)
     return {
         name: value
         for name, value in everything.items()
-        if name in keep or not any(name == u or (u.endswith(".") and name.startswith(u)) for u in unused)
+        if name in keep or (name not in hyper and not any(name == u or (u.endswith(".") and name.startswith(u)) for u in unused))
     }
+
+
+def _hypermodel_unused(family: str, everything: dict[str, Any]) -> set[str]:
+    """A keras-tuner build function reads its hp.* values alone: the shared model settings (width, activation...)
+    do nothing, nor does an hp.* value that changes no layer (a rate for its own compile(), which the suite replaces)."""
+    from suite import plugins
+
+    if family not in plugins.HYPER_SPACES:
+        return set()
+    inert = {f"model.hp.{name}" for name in plugins.INERT.get(family, [])}
+    return {n for n in everything if n.startswith("model.") and n != "model.family"
+            and (not n.startswith("model.hp.") or n in inert)}
 
 
 def plain(value: Any) -> str:
