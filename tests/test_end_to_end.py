@@ -182,7 +182,8 @@ def test_confirm_reruns_on_fresh_seeds_and_the_scorecard_says_what_became_of_eac
     expected = "confirmed" if original == again != "inconclusive" else None
     assert "[quick](e2e/quick/report.md)" in card and "quick-confirm" not in card  # the original speaks; fresh is a column
     if expected:
-        assert f"| {expected} | [quick]" in card and "On fresh seeds (1 expectations" in card
+        assert f"| {expected} |" in card.split("### e2e")[1] and "On fresh seeds (1 expectations" in card
+        assert "| 1 / 0 / 0 | [quick](e2e/quick/report.md) |" in card  # the study's row: confirmed / flipped / reversed
     # a second confirm resumes, as a run does
     assert suite(home, "confirm", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0
     assert len(runs(client, "trial", profile="quick-confirm")) == 4
@@ -197,7 +198,13 @@ def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, 
 
 def test_fresh_rerun_gives_identical_metrics(first_run, home, client, monkeypatch):
     before = {(t.data.tags["suite.cell"], t.data.tags["suite.seed"]): t.data.metrics for t in runs(client, "trial")}
+    studies_before = runs(client, "study")
     assert suite(home, "run", "e2e", "--profile", "smoke", "--fresh", monkeypatch=monkeypatch) == 0
+    # the earlier study run stays (with its report), visibly replaced: a tag, and the name the UI lists
+    for old in studies_before:
+        again = client.get_run(old.info.run_id)
+        assert again.data.tags["suite.superseded"] == "true"
+        assert again.data.tags["mlflow.runName"].startswith("(superseded by --fresh) ")
     after = {(t.data.tags["suite.cell"], t.data.tags["suite.seed"]): t.data.metrics for t in runs(client, "trial")}
     assert len(after) == 4 and after.keys() == before.keys()
     for key in before:

@@ -24,10 +24,16 @@ class Bookkeeping(Store):
         ]
 
     def discard(self, resolved: ResolvedStudy) -> None:
-        """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report)."""
+        """--fresh: soft-delete every trial run of this study and profile (recoverable, but out of every report),
+        and mark its earlier study runs superseded, by a tag and in the name the UI lists, keeping their reports."""
         for kind in ("trial", "search"):
             for run in self.runs(resolved.name, kind, profile=resolved.profile_name, superseded=True):
                 self.client.delete_run(run.info.run_id)
+        for run in self.runs(resolved.name, "study", profile=resolved.profile_name):
+            self.client.set_tag(run.info.run_id, "suite.superseded", "true")
+            name = run.data.tags.get("mlflow.runName", resolved.name)
+            if not name.startswith("(superseded by --fresh) "):
+                self.client.set_tag(run.info.run_id, "mlflow.runName", f"(superseded by --fresh) {name}")
 
     def supersede(self, runs: list) -> None:
         """Mark stale runs as replaced: kept in the store (nothing recorded is lost), left out of every report."""
