@@ -23,9 +23,10 @@ def register(name: str):
     """``@register_model(name, hypermodel=True)``: ``fn(hp)`` as model family ``name``."""
     from suite.train import models
 
-    def bind(fn: Callable) -> Callable:
+    def bind(given) -> Callable:
         if name in models.FAMILIES and name not in plugins.MODEL_SETTINGS:
             raise PluginError(f"register_model({name!r}): a built-in family has that name")
+        fn = _build_function(given)
         if len(inspect.signature(fn).parameters) != 1:
             raise PluginError(f"register_model({name!r}, hypermodel=True): a keras-tuner build function takes one argument, hp")
         declared, space, inert = explore(name, fn)
@@ -39,17 +40,25 @@ def register(name: str):
             model = plugins.calling(f"model family {name!r}", fn, hp)
             if not isinstance(model, keras.Model):
                 raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
-            plugins.built(model, input_shape)
-            last = model.layers[-1] if model.layers else None
-            if getattr(last, "activation", None) is keras.activations.softmax:  # keras-tuner examples end in a
-                last.activation = keras.activations.linear  # softmax; the suite's loss and metrics take logits
-            return model
+            return plugins.built(model, input_shape, f"model family {name!r}")
 
         models.FAMILIES.register(name)(build)
         plugins.MODEL_SETTINGS[name], plugins.HYPER_SPACES[name], plugins.INERT[name] = {"hp": declared}, space, inert
-        return fn
+        return given
 
     return bind
+
+
+def _build_function(given) -> Callable:
+    """A keras-tuner build function, from the function itself or from the ``keras_tuner.HyperModel`` subclass
+    form (a class, or an instance) whose ``build(hp)`` it is."""
+    import keras_tuner
+
+    if isinstance(given, type) and issubclass(given, keras_tuner.HyperModel):
+        given = given()
+    if isinstance(given, keras_tuner.HyperModel):  # the class's own build(self, hp): the instance's is a wrapper
+        return type(given).build.__get__(given, type(given))
+    return given
 
 
 HP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

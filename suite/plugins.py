@@ -87,7 +87,7 @@ def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel
             model = calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
             if not isinstance(model, keras.Model):  # cheap, every build; its outputs: tried once, in try_build
                 raise PluginError(f"model family {name!r}: its function returned {type(model).__name__}, not a keras.Model")
-            return built(model, input_shape)
+            return built(model, input_shape, f"model family {name!r}")
 
         models.FAMILIES.register(name)(build)
         MODEL_SETTINGS[name] = declared
@@ -124,11 +124,22 @@ def register_dataset(name: str):
 _PLUGIN_DATASETS: set[str] = set()
 
 
-def built(model, input_shape):
-    """The model with its variables: a ``keras.Sequential()`` without an ``Input`` (as keras-tuner's and Keras's
-    examples write it) has none until it is built, so it is built here for the data's shape."""
+def built(model, input_shape, what: str):
+    """The model with its variables, giving logits: a ``keras.Sequential()`` without an ``Input`` (as keras-tuner's
+    and Keras's examples write it) has none until it is built, so it is built here for the data's shape; a final
+    softmax (the examples' ending) is dropped, since the suite's loss and metrics take logits; a final sigmoid,
+    whose outputs are not one distribution over the classes, is refused."""
+    import keras
+
     if not model.built:
         model.build((None, *tuple(input_shape)))
+    last = model.layers[-1] if model.layers else None
+    activation = getattr(last, "activation", None)
+    if activation is keras.activations.softmax:
+        last.activation = keras.activations.linear
+    elif activation is keras.activations.sigmoid:
+        raise PluginError(f"{what}: its last layer ends in a sigmoid; the suite trains one softmax over the classes on "
+                          "logits: end with a linear layer of one unit per class (activation=None)")
     return model
 
 

@@ -401,3 +401,84 @@ def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, caps
     if store.exists():  # nothing recorded
         client = MlflowClient(f"sqlite:///{store}")
         assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+
+
+HYPERMODEL_FORMS = '''
+import keras
+import keras_tuner
+from keras import layers
+
+from suite import register_model
+
+
+# keras-tuner's HyperModel subclass form, as its documentation writes it
+class MyHyperModel(keras_tuner.HyperModel):
+    def build(self, hp):
+        model = keras.Sequential()
+        model.add(layers.Flatten())
+        model.add(
+            layers.Dense(
+                units=hp.Int("units", min_value=32, max_value=512, step=32),
+                activation="relu",
+            )
+        )
+        model.add(layers.Dense(10, activation="softmax"))
+        model.compile(
+            optimizer="adam",
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+
+register_model("kt_subclass", hypermodel=True)(MyHyperModel())
+
+
+# Keras's functional API guide, its first model, with the data's shape and classes
+@register_model("functional", settings={"units": 64})
+def functional(settings, input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    dense = layers.Dense(settings["units"], activation="relu")
+    x = dense(layers.Flatten()(inputs))  # the guide's inputs are flat vectors (784,); the digits are 8 x 8
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs=inputs, outputs=outputs, name="mnist_model")
+
+
+@register_model("sigmoid_head")
+def sigmoid_head(settings, input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    return keras.Model(inputs, layers.Dense(num_classes, activation="sigmoid")(inputs))
+'''
+
+
+@pytest.mark.parametrize("family", ["kt_subclass", "functional"])
+def test_the_hypermodel_subclass_and_a_functional_model_run_as_pasted(tmp_path, monkeypatch, family, clean_registries):
+    plugin = tmp_path / "forms.py"
+    plugin.write_text(HYPERMODEL_FORMS)
+    study = GETTING_STARTED_STUDY.replace("kt_getting_started", family).replace("name: kt-start", f"name: {family}")
+    if family == "functional":
+        study = study.replace("tune: {algorithm: random, trials: 3}\n", "")
+    (tmp_path / "s.yaml").write_text(study)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", str(tmp_path / "s.yaml"), "--plugin", str(plugin)]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'home' / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(family)
+    every = client.search_runs([exp.experiment_id], "tags.`suite.kind` != 'study'")
+    assert every and {r.info.status for r in every} == {"FINISHED"}
+    # trained on logits: the softmax was dropped, so the loss starts near ln(10), not at a probability's log of a log
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    assert all(1.5 < r.data.metrics["initial_loss"] < 3.5 for r in trials)
+
+
+def test_a_sigmoid_head_is_refused_in_one_line(tmp_path, monkeypatch, capsys, clean_registries):
+    plugin = tmp_path / "forms.py"
+    plugin.write_text(HYPERMODEL_FORMS)
+    study = GETTING_STARTED_STUDY.replace("kt_getting_started", "sigmoid_head").replace("tune: {algorithm: random, trials: 3}\n", "")
+    (tmp_path / "s.yaml").write_text(study)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    for command in ("validate", "run"):
+        assert main([command, str(tmp_path / "s.yaml"), "--plugin", str(plugin)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("error: model family 'sigmoid_head': its last layer ends in a sigmoid")
