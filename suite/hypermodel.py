@@ -15,7 +15,8 @@ import json
 import re
 from typing import Any, Callable
 
-from suite import plugins
+from suite import usercode
+from suite.train.registry import Family
 from suite.errors import PluginError, one_line
 
 
@@ -24,7 +25,7 @@ def register(name: str):
     from suite.train import models
 
     def bind(given) -> Callable:
-        if name in models.FAMILIES and name not in plugins.MODEL_SETTINGS:
+        if name in models.FAMILIES and models.plugin_family(name) is None:
             raise PluginError(f"register_model({name!r}): a built-in family has that name")
         fn = _build_function(given)
         if len(inspect.signature(fn).parameters) != 1:
@@ -37,13 +38,13 @@ def register(name: str):
 
             hp = keras_tuner.HyperParameters()
             hp.values.update(m.hp)  # registered with these values, not the calls' defaults
-            model = plugins.calling(f"model family {name!r}", fn, hp)
+            model = usercode.calling(f"model family {name!r}", fn, hp)
             if not isinstance(model, keras.Model):
                 raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
-            return plugins.built(model, input_shape, f"model family {name!r}")
+            return usercode.built(model, input_shape, f"model family {name!r}")
 
-        models.FAMILIES.register(name)(build)
-        plugins.MODEL_SETTINGS[name], plugins.HYPER_SPACES[name], plugins.INERT[name] = {"hp": declared}, space, inert
+        models.FAMILIES.add(name, Family(build, settings={"hp": declared}, space=space, inert=tuple(inert), plugin=True,
+                                         hypermodel=True))
         return given
 
     return bind
@@ -94,7 +95,7 @@ def explore(name: str, fn: Callable) -> tuple[dict[str, Any], dict[str, Any], li
             model = fn(hp)
         except Exception as e:  # noqa: BLE001 - whatever the user's function raises, name the family
             at = f" with {values}" if values else ""
-            raise PluginError(f"model family {name!r}: building it{at} {plugins.where(e)}raised {one_line(e)}") from None
+            raise PluginError(f"model family {name!r}: building it{at} {usercode.where(e)}raised {one_line(e)}") from None
         if not isinstance(model, keras.Model):
             raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
         builds += 1

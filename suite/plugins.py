@@ -32,25 +32,17 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from suite import usercode
+from suite.usercode import LOADED, Loaded  # plugin files of this process, in load order
 from suite.errors import PluginError, SuiteError, one_line
+from suite.train.registry import Family
 
 ENTRY_POINTS = "suite.plugins"
 
 
-@dataclass(frozen=True)
-class Loaded:
-    path: Path
-    sha256: str
-
-
-LOADED: list[Loaded] = []  # plugin files of this process, in load order
-MODEL_SETTINGS: dict[str, dict[str, Any]] = {}  # a plugin family -> its declared settings and their defaults
-HYPER_SPACES: dict[str, dict[str, Any]] = {}  # a hyper-model family -> its hp.* ranges, as tune.space entries (by hp name)
-INERT: dict[str, list[str]] = {}  # a hyper-model family -> its hp.* calls that change no layer (not searched)
 _NOTED: set[str] = set()  # families whose compile() note was printed
 _ENTRY_POINTS_READ = False
 
@@ -78,19 +70,18 @@ def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel
             raise PluginError(f"register_model({name!r}): setting {key!r} needs a default of int, float, str, bool or list")
 
     def bind(fn: Callable) -> Callable:
-        if name in models.FAMILIES and name not in MODEL_SETTINGS:
+        if name in models.FAMILIES and models.plugin_family(name) is None:
             raise PluginError(f"register_model({name!r}): a built-in family has that name")
 
         def build(m, input_shape, classes, augment=None):
             import keras
 
-            model = calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
+            model = usercode.calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
             if not isinstance(model, keras.Model):  # cheap, every build; its outputs: tried once, in try_build
                 raise PluginError(f"model family {name!r}: its function returned {type(model).__name__}, not a keras.Model")
-            return built(model, input_shape, f"model family {name!r}")
+            return usercode.built(model, input_shape, f"model family {name!r}")
 
-        models.FAMILIES.register(name)(build)
-        MODEL_SETTINGS[name] = declared
+        models.FAMILIES.add(name, Family(build, settings=declared, plugin=True))
         return fn
 
     return bind
@@ -108,7 +99,7 @@ def register_dataset(name: str):
             raise PluginError(f"register_dataset({name!r}): a built-in dataset has that name")
 
         def load(data):
-            arrays = calling(f"dataset {name!r}", fn, data)
+            arrays = usercode.calling(f"dataset {name!r}", fn, data)
             if not isinstance(arrays, tuple) or len(arrays) not in (2, 4):
                 raise PluginError(f"dataset {name!r}: its function must return (x, y) or (x, y, x_test, y_test)")
             keys = ("x", "y", "x_test", "y_test")[: len(arrays)]
@@ -122,47 +113,6 @@ def register_dataset(name: str):
 
 
 _PLUGIN_DATASETS: set[str] = set()
-
-
-def built(model, input_shape, what: str):
-    """The model with its variables, giving logits: a ``keras.Sequential()`` without an ``Input`` (as keras-tuner's
-    and Keras's examples write it) has none until it is built, so it is built here for the data's shape; a final
-    softmax (the examples' ending) is dropped, since the suite's loss and metrics take logits; a final sigmoid,
-    whose outputs are not one distribution over the classes, is refused."""
-    import keras
-
-    if not model.built:
-        model.build((None, *tuple(input_shape)))
-    last = model.layers[-1] if model.layers else None
-    activation = getattr(last, "activation", None)
-    if activation is keras.activations.softmax:
-        last.activation = keras.activations.linear
-    elif activation is keras.activations.sigmoid:
-        raise PluginError(f"{what}: its last layer ends in a sigmoid; the suite trains one softmax over the classes on "
-                          "logits: end with a linear layer of one unit per class (activation=None)")
-    return model
-
-
-def calling(what: str, fn: Callable, *args):
-    """``fn(*args)``, the user's code: whatever it raises becomes one line naming the plugin file and line."""
-    try:
-        return fn(*args)
-    except SuiteError:
-        raise
-    except Exception as e:  # noqa: BLE001 - the user's code may raise anything: name where
-        raise PluginError(f"{what}: {where(e)}raised {one_line(e)}") from None
-
-
-def where(e: BaseException) -> str:
-    """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
-    import traceback
-
-    files = {str(p.path) for p in LOADED}
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in files]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"{Path(frame.filename).name}, line {frame.lineno}: "
 
 
 def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
@@ -184,7 +134,7 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
                           f"a batch of 2 gave {shape}")
     if getattr(model, "compiled", False) and family not in _NOTED:  # keras-tuner build functions compile; the suite
         _NOTED.add(family)  # compiles its own way
-        inert = ", ".join(f"model.hp.{k}" for k in INERT.get(family, []))
+        inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)
         print(f"note: model family {family!r} compiles its model; the study's train: block replaces that (optimizer, "
               "learning rate, loss on logits)" + (f", so {inert} changes no layer and is not searched" if inert else "")
               + ": search train.learning_rate in tune.space instead", file=sys.stderr)

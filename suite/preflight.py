@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from suite import console, plugins
 from suite.study import ResolvedStudy
+from suite.train import models
 from suite.train.splits import prepare
 
 
@@ -19,7 +20,7 @@ def check(resolved: ResolvedStudy) -> None:
     for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
         splits = prepare(cell.settings.data)
         family = cell.settings.model.family
-        if family in plugins.MODEL_SETTINGS:  # the user's builder, tried before any trial
+        if models.plugin_family(family) is not None:  # the user's builder, tried before any trial
             key = f"{cell.settings.model!r}|{splits.input_shape}|{splits.classes}"
             if key in built:
                 continue

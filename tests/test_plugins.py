@@ -25,14 +25,10 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wine"
 def clean_registries():
     """Each test registers its own plugins; the registries are put back afterwards."""
     families, loaders = dict(models.FAMILIES._entries), dict(datasets.LOADERS._entries)
-    settings, loaded, names = dict(plugins.MODEL_SETTINGS), list(plugins.LOADED), set(plugins._PLUGIN_DATASETS)
-    spaces, inert = dict(plugins.HYPER_SPACES), dict(plugins.INERT)
+    loaded, names = list(plugins.LOADED), set(plugins._PLUGIN_DATASETS)
     plugins._ENTRY_POINTS_READ = False
     yield
     models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
-    plugins.MODEL_SETTINGS.clear(), plugins.MODEL_SETTINGS.update(settings)
-    plugins.HYPER_SPACES.clear(), plugins.HYPER_SPACES.update(spaces)
-    plugins.INERT.clear(), plugins.INERT.update(inert)
     plugins._NOTED.clear()
     plugins.LOADED[:] = loaded
     plugins._PLUGIN_DATASETS.clear(), plugins._PLUGIN_DATASETS.update(names)

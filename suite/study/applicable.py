@@ -75,11 +75,12 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
 def _hypermodel_unused(family: str, everything: dict[str, Any]) -> set[str]:
     """A keras-tuner build function reads its hp.* values alone: the shared model settings (width, activation...)
     do nothing, nor does an hp.* value that changes no layer (a rate for its own compile(), which the suite replaces)."""
-    from suite import plugins
+    from suite.train import models
 
-    if family not in plugins.HYPER_SPACES:
+    found = models.FAMILIES.get(family)
+    if found is None or not found.hypermodel:
         return set()
-    inert = {f"model.hp.{name}" for name in plugins.INERT.get(family, [])}
+    inert = {f"model.hp.{name}" for name in found.inert}
     return {n for n in everything if n.startswith("model.") and n != "model.family"
             and (not n.startswith("model.hp.") or n in inert)}
 

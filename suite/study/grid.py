@@ -77,9 +77,10 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
 def _with_hyper_space(tune: Tune, settings: Settings, fixed: set[str], where: str) -> Tune:
     """A hyper-model family's hp.* ranges (``suite.plugins``) join the cell's search space, but for the
     settings its grid values or case fix, and those ``tune.space`` gives a range of its own."""
-    from suite import plugins
+    from suite.train import models
 
-    own = plugins.HYPER_SPACES.get(settings.model.family, {})
+    found = models.FAMILIES.get(settings.model.family)
+    own = found.space if found is not None else {}
     added = {f"model.hp.{k}": v for k, v in own.items() if f"model.hp.{k}" not in fixed and f"model.hp.{k}" not in tune.space}
     if added:
         tune = Tune.model_validate({**tune.model_dump(), "space": {**added, **tune.model_dump()["space"]}})

@@ -232,14 +232,12 @@ class Model(Locked):
     @classmethod
     def _family_settings(cls, raw):
         """Keys beyond the shared ones must be settings the family declares; its defaults fill the rest."""
-        from suite import plugins
-
         if not isinstance(raw, dict):
             return raw
         family = raw.get("family", "mlp")
         if not isinstance(family, str) or family not in models.families():
             return raw  # the family's own check says what is wrong
-        return _with_declared(family, raw, plugins.MODEL_SETTINGS.get(family, {}), skip=cls.model_fields)
+        return _with_declared(family, raw, models.FAMILIES[family].settings, skip=cls.model_fields)
 
     @model_validator(mode="after")
     def _groups_divide_width(self):

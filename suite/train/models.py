@@ -11,15 +11,21 @@ left unannotated so that this module, which the schema reads, imports nothing of
 
 from __future__ import annotations
 
-from suite.train.registry import Registry
+from suite.train.registry import Family, Registry
 
-FAMILIES = Registry("model family")  # model.family -> builder
+FAMILIES = Registry("model family", entry=Family)  # model.family -> Family (its builder and what is known of it)
 family = FAMILIES.register
 families = FAMILIES.names
 
 
 def build(m, input_shape: tuple[int, ...], classes: int, augment=None):
-    return FAMILIES[m.family](m, input_shape, classes, augment)
+    return FAMILIES[m.family].build(m, input_shape, classes, augment)
+
+
+def plugin_family(name: str) -> Family | None:
+    """The plugin's family of that name (None for a built-in family or an unknown name)."""
+    found = FAMILIES.get(name)
+    return found if found is not None and found.plugin else None
 
 
 

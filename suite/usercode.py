@@ -1,0 +1,65 @@
+"""The user's code, called by the suite: what it raises becomes one line naming the plugin file and line,
+and the model it builds becomes one the suite can train (built for the data's shape, giving logits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from suite.errors import PluginError, SuiteError, one_line
+
+
+@dataclass(frozen=True)
+class Loaded:
+    path: Path
+    sha256: str
+
+
+LOADED: list[Loaded] = []  # plugin files of this process, in load order (suite.plugins loads them)
+
+
+def plugin_files() -> set[str]:
+    return {str(p.path) for p in LOADED}
+
+
+def built(model, input_shape, what: str):
+    """The model with its variables, giving logits: a ``keras.Sequential()`` without an ``Input`` (as keras-tuner's
+    and Keras's examples write it) has none until it is built, so it is built here for the data's shape; a final
+    softmax (the examples' ending) is dropped, since the suite's loss and metrics take logits; a final sigmoid,
+    whose outputs are not one distribution over the classes, is refused."""
+    import keras
+
+    if not model.built:
+        model.build((None, *tuple(input_shape)))
+    last = model.layers[-1] if model.layers else None
+    activation = getattr(last, "activation", None)
+    if activation is keras.activations.softmax:
+        last.activation = keras.activations.linear
+    elif activation is keras.activations.sigmoid:
+        raise PluginError(f"{what}: its last layer ends in a sigmoid; the suite trains one softmax over the classes on "
+                          "logits: end with a linear layer of one unit per class (activation=None)")
+    return model
+
+
+def calling(what: str, fn: Callable, *args):
+    """``fn(*args)``, the user's code: whatever it raises becomes one line naming the plugin file and line."""
+    try:
+        return fn(*args)
+    except SuiteError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's code may raise anything: name where
+        raise PluginError(f"{what}: {where(e)}raised {one_line(e)}") from None
+
+
+def where(e: BaseException) -> str:
+    """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
+    import traceback
+
+    files = plugin_files()
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in files]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{Path(frame.filename).name}, line {frame.lineno}: "
