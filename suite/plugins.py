@@ -43,7 +43,8 @@ from suite.train.registry import Family
 ENTRY_POINTS = "suite.plugins"
 
 
-_NOTED: set[str] = set()  # families whose compile() note was printed
+OVERRIDDEN: dict[str, str] = {}  # a family whose model compiles itself -> what the suite does instead (printed, and
+# kept on the study run's suite.compile_overridden tag)
 _ENTRY_POINTS_READ = False
 
 
@@ -132,12 +133,13 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
     if shape != (2, classes):
         raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
                           f"a batch of 2 gave {shape}")
-    if getattr(model, "compiled", False) and family not in _NOTED:  # keras-tuner build functions compile; the suite
-        _NOTED.add(family)  # compiles its own way
-        inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)
-        print(f"note: model family {family!r} compiles its model; the study's train: block replaces that (optimizer, "
-              "learning rate, loss on logits)" + (f", so {inert} changes no layer and is not searched" if inert else "")
-              + ": search train.learning_rate in tune.space instead", file=sys.stderr)
+    if getattr(model, "compiled", False) and family not in OVERRIDDEN:  # keras-tuner build functions compile; the
+        inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)  # suite compiles its own way
+        OVERRIDDEN[family] = (f"model family {family!r} compiles its model; the study's train: block replaces that "
+                              "(optimizer, learning rate, loss on logits)"
+                              + (f", so {inert} changes no layer and is not searched" if inert else "")
+                              + ": search train.learning_rate in tune.space instead")
+        print(f"note: {OVERRIDDEN[family]}", file=sys.stderr)
 
 
 def load(paths: list[str]) -> None:

@@ -29,7 +29,7 @@ def clean_registries():
     plugins._ENTRY_POINTS_READ = False
     yield
     models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
-    plugins._NOTED.clear()
+    plugins.OVERRIDDEN.clear()
     plugins.LOADED[:] = loaded
     plugins._PLUGIN_DATASETS.clear(), plugins._PLUGIN_DATASETS.update(names)
     plugins._ENTRY_POINTS_READ = False
@@ -354,6 +354,10 @@ def test_keras_tuners_getting_started_function_runs_as_pasted(tmp_path, monkeypa
     trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
     assert len(searched) == 3 and len(trials) == 2  # 3 candidates, the best one rerun on 2 seeds
     assert {r.info.status for r in searched + trials} == {"FINISHED"}
+    # its own compile() is replaced by the study's train: block, and the run says so, as the terminal did
+    assert "model family 'kt_getting_started' compiles its model" in capsys.readouterr().err
+    (study,) = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'study'")
+    assert study.data.tags["suite.compile_overridden"].startswith("model family 'kt_getting_started' compiles its model")
 
 
 def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, monkeypatch, capsys, clean_registries):

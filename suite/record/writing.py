@@ -62,6 +62,10 @@ class Writer(Store):
             "suite.axes": json.dumps(resolved.axes),
             "suite.trials": str(len(resolved.trials)),
         }
+        families = {c.settings.model.family for c in resolved.cells}
+        overridden = [note for family, note in plugins.OVERRIDDEN.items() if family in families]
+        if overridden:  # the user's own compile() is replaced: said on the run, as it was in the terminal
+            tags["suite.compile_overridden"] = " | ".join(overridden)[:5000]
         try:
             run = self.client.create_run(exp, run_name=f"{resolved.name} [{resolved.profile_name}]", tags=tags)
         except Exception as e:  # noqa: BLE001
