@@ -10,7 +10,7 @@ PORT    ?= 5000
 BENCH_STUDY ?= capacity
 WORKERS ?= 0
 
-.PHONY: study studies confirm scorecard test bench ui validate list clean-state
+.PHONY: study studies confirm scorecard test bench gpu-check gpu-wheels ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -42,6 +42,15 @@ test: $(BIN)/.installed  ## unit tests and capped end-to-end runs
 
 bench: $(BIN)/.installed  ## the suite's overhead, backends, report/resume scaling -> results/bench/ (about 15 min)
 	$(BIN)/suite bench $(BENCH_STUDY) --profile $(PROFILE)
+
+gpu-check:  ## on a lent GPU machine (JAX, no TensorFlow): grouped tests and trial-epochs/s by group size -> results/bench/gpu/
+	bash suite/bench/gpu_check.sh
+
+gpu-wheels: $(BIN)/.installed  ## download here, into .whl/, the wheels the GPU machine lacks (its Python 3.12, x86-64)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	  $$($(BIN)/python -c "import importlib.metadata as m; print(' '.join(n + '==' + m.version(n) for n in \
+	  ('keras', 'namex', 'optree', 'pydantic', 'pydantic-core', 'annotated-types', 'typing-inspection', 'mnist1d')))")
 
 ui: $(BIN)/.installed  ## MLflow UI on 127.0.0.1:$(PORT) over .suite/mlflow.db
 	$(BIN)/suite ui --port $(PORT)

@@ -293,7 +293,7 @@ def cmd_validate(args) -> int:
 def cmd_bench(args) -> int:
     from pathlib import Path
 
-    from suite import bench
+    from suite.bench import make as bench
     from suite.workspace import Workspace
     from suite.study import find_study, load_study
 
