@@ -240,3 +240,26 @@ def test_a_comparison_of_spreads_uses_the_f_test_and_its_exact_interval():
     assert one({**spread, "direction": "less"}, same).verdict == "inconclusive"
     with pytest.raises(ValueError, match="statistic: sd"):
         Expect(says="s", **spread, within=0.01)
+
+
+def test_the_literature_is_judged_only_inside_its_regime():
+    rows = []
+    for cell, (x, best, accuracy) in enumerate([(0.0, 5.0, 0.9), (0.5, 20.0, 0.6)]):  # x = 0.5 still improving at 20 of 20
+        for seed in range(4):
+            rows.append({"cell": cell, "seed": seed, "x": x, "status": "FINISHED", "test_accuracy": accuracy + 0.01 * seed,
+                         "best_epoch": best, "epochs_run": 20.0, "train_accuracy": 1.0 if x == 0 else 0.7,
+                         "act_std_ratio_init": 1.0 + x + 0.01 * seed})
+    data = pd.DataFrame(rows)
+    lit = {"cite": "someone", "found": "holds"}
+    trained = one({"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater",
+                   "literature": lit}, data, grid={"x": [0.0, 0.5]})
+    assert trained.verdict == "supported" and trained.outside == "x=0.5 still improving (median best epoch 20 of 20)"
+    fits = one({"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater",
+                "literature": {**lit, "regime": "fits training set"}}, data, grid={"x": [0.0, 0.5]})
+    assert fits.outside == "x=0.5 fits 0.70 of its training set"
+    anywhere = one({"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater",
+                    "literature": {**lit, "regime": "any"}}, data, grid={"x": [0.0, 0.5]})
+    assert anywhere.outside == ""
+    at_init = one({"metric": "act_std_ratio_init", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater",
+                   "literature": lit}, data, grid={"x": [0.0, 0.5]})
+    assert at_init.outside == ""  # measured before training: the training regime does not apply

@@ -154,7 +154,7 @@ def effect(v: dict) -> str:
     if v["effect"] is None:
         return "–"
     if v["low"] is None:
-        return f"{v['effect_name']} {v['effect']:+.3g} (exact; no interval)"
+        return f"{v['effect_name']} {v['effect']:+.3g} (no interval: the report says why)"
     return f"{v['effect_name']} {v['effect']:+.3g} [{v['low']:+.3g}, {v['high']:+.3g}]"
 
 

@@ -489,7 +489,11 @@ FITS = 0.99  # "fits the training set": mean training accuracy at least this
 
 
 def outside_regime(e: Expect, rows: pd.DataFrame, axes: list[str]) -> str:
-    """Why the compared arms were outside the regime of the finding the expectation cites ("" when inside)."""
+    """Why the compared arms were outside the regime of the finding the expectation cites ("" when inside).
+
+    A metric measured at initialization (before any training step) is in every training regime alike."""
+    if e.metric.endswith("_init") or e.metric == "initial_loss":
+        return ""
     groups = ([g for part in (matching(rows, e.compare), matching(rows, e.against)) for _, g in part.groupby("cell")]
               if e.kind == "compare" else [g for _, g in rows.groupby("cell")])
     reasons = []
