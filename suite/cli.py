@@ -166,9 +166,18 @@ def cmd_run(args) -> int:
 
         host, _ = parse_address(args.listen, "--listen")
         guard.check_listen(host, args.listen, access)
+    if args.grouped and (args.workers or args.listen):
+        raise SuiteError("--grouped trains a cell's seeds together in this process: leave out --workers and --listen")
     ws, studies = _load_all(args.studies, args.profile, train=True, confirm=args.confirm)
     from suite import timing
     from suite.runner import Parallel, Record, run_study
+
+    if args.grouped:
+        import keras
+
+        if keras.backend.backend() != "jax":
+            raise SuiteError(f"--grouped trains on JAX; this process runs {keras.backend.backend()}: "
+                             "set KERAS_BACKEND=jax (pip install -e '.[jax]')")
 
     failed = False  # a run with any FAILED trial ends non-zero, after every study has run
     try:
@@ -179,9 +188,10 @@ def cmd_run(args) -> int:
                 file=sys.stderr,
             )
             parallel = Parallel(args.workers, args.listen or "127.0.0.1:0", access) if args.workers or args.listen else None
+
             with timing.section("command"):
                 record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
-                path = run_study(resolved, ws, record, parallel=parallel)
+                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped)
             print(f"report: {path}", flush=True)
             failure = failed_trials(resolved.name, path.parent / "trials.csv")
             if failure:
@@ -325,6 +335,8 @@ def run_arguments(p) -> None:
     p.add_argument("--takeover", action="store_true",
                    help="go on although the study's run is RUNNING from another workspace or machine (that process is gone)")
     p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
+    p.add_argument("--grouped", action="store_true",
+                   help="train each cell's seeds together, as one compiled program (KERAS_BACKEND=jax; in one process)")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
     p.add_argument("--listen", metavar="HOST:PORT",

@@ -14,12 +14,12 @@ import numpy as np
 
 from suite.record import provenance
 from suite.search import nuisance
-from suite.train import trial
+from suite.train import groups, trial
 from suite.study import ResolvedStudy
 from suite.record import EPOCH_METRICS, Tracker
 
 # Timings are not reproducible by nature; everything else must be.
-TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"}
+TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s", "group_train_s"}
 TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any compared metric
 
 
@@ -49,8 +49,10 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     for cell_index, trial_seed in chosen:
         cell = cells[cell_index]
         settings = nuisance.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
-        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics)).metrics
         before = recorded[(cell_index, trial_seed)]
+        if before.get("group_width"):  # trained together with its cell's seeds: again in a group of that width
+            groups.plan_cell(settings, list(resolved.study.seeds))
+        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics)).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
             if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
                 continue  # timings; and per-epoch or per-layer series, whose summaries are compared

@@ -41,7 +41,8 @@ class Record:
     takeover: bool = False  # the study's run RUNNING from another workspace or machine is known dead: go on
 
 
-def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(), parallel: Parallel | None = None) -> Path:
+def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(), parallel: Parallel | None = None,
+              grouped: bool = False) -> Path:
     with timing.section("study.setup"):
         tracker = ws.tracker()
     with timing.section("study.data"):
@@ -49,7 +50,7 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, record, parallel)
+        return _search(resolved, ws, tracker, tuner_dir, record, parallel, grouped)
 
 
 def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tuner, parallel: Parallel) -> None:
@@ -139,7 +140,8 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         yield  # the lock goes with the process, however it ends
 
 
-def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None) -> Path:
+def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None,
+            grouped: bool = False) -> Path:
     from keras_tuner.errors import FatalError
 
     from suite.search import nuisance  # imports keras-tuner and Keras: only when training
@@ -155,6 +157,10 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
             resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
+        if grouped:  # each cell's seeds, at its tuned settings, train together (suite.train.groups)
+            from suite.train import groups
+
+            groups.plan(resolved)
         with timing.section("study.setup"):
             tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code)
         with timing.section("study.trials"):

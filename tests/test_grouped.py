@@ -28,9 +28,10 @@ splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], 
 m = Model(width=16, depth=2, dropout=0.2)
 build = lambda: models.build(m, (12,), 4)
 make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr, momentum=0.9), 1)
-together = Group(build, make, 3).fit([Member(0, 0.05), Member(1, 0.05), Member(2, 1e12)], splits, 32, 6)
-alone = Group(build, make, 3).fit([Member(0, 0.05)], splits, 32, 6)
-narrow = Group(build, make, 1).fit([Member(0, 0.05)], splits, 32, 6)
+fit = dict(patience=4, monitor="val_accuracy")  # early stopping that keeps each trial's best epoch
+together = Group(build, make, 3).fit([Member(0, 0.05), Member(1, 0.05), Member(2, 1e12)], splits, 32, 6, **fit)
+alone = Group(build, make, 3).fit([Member(0, 0.05)], splits, 32, 6, **fit)
+narrow = Group(build, make, 1).fit([Member(0, 0.05)], splits, 32, 6, **fit)
 same = lambda a, b: a.history == b.history and all(np.array_equal(u, v) for u, v in zip(a.weights[0], b.weights[0]))
 print(json.dumps({
     "same_alone": same(together[0], alone[0]),
@@ -39,6 +40,7 @@ print(json.dumps({
     "diverged": [o.diverged_epoch for o in together],
     "best_epoch": together[0].best_epoch,
     "best_val": max(together[0].history["val_accuracy"]),
+    "best_is_kept": together[0].history["val_accuracy"][together[0].best_epoch - 1] == max(together[0].history["val_accuracy"]),
     "seeds_differ": together[0].history["loss"] != together[1].history["loss"],
 }))
 """
@@ -53,4 +55,49 @@ def test_a_group_trains_each_trial_as_if_alone_and_freezes_a_diverging_one():
     assert r["width_1_moves"] < 1e-4  # another width: other kernels, rounding-level differences only
     assert r["diverged"][2] is not None and r["diverged"][:2] == [None, None]
     assert r["epochs"][:2] == [6, 6] and r["epochs"][2] == r["diverged"][2]  # frozen at divergence, the rest go on
-    assert r["seeds_differ"] and 1 <= r["best_epoch"] <= 6 and r["best_val"] > 0.3  # above chance (0.25)
+    assert r["seeds_differ"] and 1 <= r["best_epoch"] <= 6 and r["best_is_kept"] and r["best_val"] > 0.3  # chance: 0.25
+
+
+STUDY = """
+name: grouped
+title: seeds that train together
+claim: a grouped run records every trial as its own run, and replicates exactly.
+data: {dataset: digits, train_size: 300}
+model: {family: mlp, depth: 1, width: 16}
+train: {optimizer: adam, learning_rate: 0.01, batch_size: 32, epochs: 3}
+grid:
+  model.dropout: [0.0, 0.2]
+seeds: [0, 1, 2]
+target: {metric: val_accuracy, value: 0.5}
+"""
+
+RUN = r"""
+import json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+code = main(["run", "grouped", "--grouped"])
+again = main(["replicate", "grouped", "--trials", "2"])
+client = MlflowClient(sys.argv[1])
+exp = client.get_experiment_by_name("grouped")
+runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+print(json.dumps({"code": code, "replicate": again, "statuses": sorted({r.info.status for r in runs}), "runs": len(runs),
+                  "groups": sorted({r.data.tags.get("train.group", "") for r in runs}),
+                  "widths": sorted({r.data.metrics.get("group_width") for r in runs}),
+                  "curves": min(len(client.get_metric_history(r.info.run_id, "val_accuracy")) for r in runs)}))
+"""
+
+
+def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "grouped.yaml").write_text(STUDY)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    store = f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, "-c", RUN, store], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["code"] == 0 and r["statuses"] == ["FINISHED"] and r["runs"] == 6  # each trial its own run
+    assert r["groups"] == ["cell seeds [0, 1, 2], trained together: [0, 1, 2]"] and r["widths"] == [3.0]
+    assert r["curves"] == 3  # its own per-epoch curve
+    assert r["replicate"] == 0  # rerun alone, in a group of the same width: the same numbers

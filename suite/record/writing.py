@@ -138,6 +138,8 @@ class Writer(Store):
         tags = [RunTag("data.fingerprint", result.splits_fingerprint), RunTag("model.parameters", str(result.parameters))]
         if result.class_names:  # a data file's labels: class code i is the i-th name
             tags.append(RunTag("data.classes", ", ".join(result.class_names)[:5000]))
+        if result.group:  # trained together with other trials: which group (its seconds are shares of the group's)
+            tags.append(RunTag("train.group", result.group[:5000]))
         if result.preprocessing:  # a raw table's encoding, column by column (fitted on the training rows)
             tags.append(RunTag("data.preprocessing", " | ".join(result.preprocessing)[:5000]))
         self.client.log_batch(run_id, tags=tags)

@@ -79,8 +79,9 @@ class Group:
     # --- the per-trial programs, mapped over the slots -----------------------------------------
 
     def _logits(self, trainable, non_trainable, x):
-        logits, _ = self.model.stateless_call(trainable, non_trainable, x, training=False)
-        return logits
+        """Inference logits and the regularization penalty (as the suite's validation loss counts it)."""
+        logits, _, losses = self.model.stateless_call(trainable, non_trainable, x, training=False, return_losses=True)
+        return logits, (sum(losses) if losses else 0.0)
 
     def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, x, y):
         """One epoch of one trial: ``order`` (steps x batch indices, -1 marks padding) fixes its data order."""
@@ -95,7 +96,8 @@ class Group:
             def loss_fn(tv_):
                 logits, ntv_, losses = self.model.stateless_call(tv_, ntv, xb, training=True, return_losses=True)
                 loss, acc = _loss_and_accuracy(logits, yb, w)
-                return loss + sum(losses) if losses else loss, (ntv_, loss, acc)
+                total = loss + sum(losses) if losses else loss  # as Keras's fit reports it: with the penalty
+                return total, (ntv_, total, acc)
 
             grads, (new_ntv, loss, acc) = jax.grad(loss_fn, has_aux=True)(tv)
             new_tv, new_ov = self.optimizer.stateless_apply(ov, grads, tv)
@@ -138,8 +140,10 @@ class Group:
         return padded.reshape(steps, batch)
 
     def fit(self, members: list[Member], splits, batch: int, epochs: int, patience: int | None = None,
-            clock: list[float] | None = None) -> list[Outcome]:
-        """Train the members together for up to ``epochs``; each its own history, freezing and best weights."""
+            monitor: str = "val_loss", clock: list[float] | None = None) -> list[Outcome]:
+        """Train the members together for up to ``epochs``; each its own history and freezing. As a trial alone:
+        with ``patience``, early stopping on ``monitor`` with its best weights restored (Keras's EarlyStopping);
+        without, the weights the last epoch left. ``clock`` gets each epoch's training seconds (the group's)."""
         import jax.numpy as jnp
 
         if not 0 < len(members) <= self.width:
@@ -152,8 +156,9 @@ class Group:
         tv, ntv, ov = self.initial_state(members)
         active = np.array([i < len(members) for i in range(self.width)])
         outcomes = [Outcome() for _ in members]
+        sign = -1.0 if monitor == "val_loss" else 1.0  # larger is better after the sign
         best = [-math.inf] * len(members)
-        best_tv, best_ntv = [list(a) for a in tv], [list(a) for a in ntv]
+        kept: list = [None] * len(members)
         since_best = [0] * len(members)
         slots = members + [members[0]] * (self.width - len(members))
         for epoch in range(epochs):
@@ -165,35 +170,34 @@ class Group:
             loss, acc = np.asarray(loss), np.asarray(acc)  # waits for the epoch: the clock times results
             if clock is not None:
                 clock.append(time.perf_counter() - start)
-            logits = np.asarray(self._predict(tv, ntv, xv))
+            logits, penalty = (np.asarray(a) for a in self._predict(tv, ntv, xv))
             for i, out in enumerate(outcomes):
                 if not active[i]:
                     continue
-                val_loss, val_acc = _evaluate(logits[i], yv)
+                val_loss, val_acc = _evaluate(logits[i], yv, float(np.reshape(penalty, -1)[i] if np.ndim(penalty) else penalty))
                 for key, value in zip(("loss", "accuracy", "val_loss", "val_accuracy"), (loss[i], acc[i], val_loss, val_acc)):
                     out.history[key].append(float(value))
                 if not math.isfinite(float(loss[i])):
                     out.diverged_epoch, active[i] = epoch + 1, False
                     continue
-                if val_acc > best[i]:
-                    best[i], since_best[i], out.best_epoch = val_acc, 0, epoch + 1
-                    for j in range(len(tv)):
-                        best_tv[j][i] = tv[j][i]
-                    for j in range(len(ntv)):
-                        best_ntv[j][i] = ntv[j][i]
+                if patience is None:
+                    continue
+                score = sign * (val_loss if monitor == "val_loss" else val_acc)
+                if score > best[i]:
+                    best[i], since_best[i], out.best_epoch = score, 0, epoch + 1
+                    kept[i] = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
                 else:
                     since_best[i] += 1
-                    if patience is not None and since_best[i] >= patience:
+                    if since_best[i] >= patience and epoch > 0:
                         out.stopped_epoch, active[i] = epoch + 1, False
         for i, out in enumerate(outcomes):
-            out.weights = ([np.asarray(best_tv[j][i]) for j in range(len(tv))],
-                           [np.asarray(best_ntv[j][i]) for j in range(len(ntv))])
+            last = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
+            out.weights = kept[i] if patience is not None and kept[i] is not None else last
         return outcomes
 
 
-def _evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Validation loss and accuracy of one trial, in float64 (as the suite's measurement reports them)."""
-    z = logits.astype("float64")
-    z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-logp[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
+def _evaluate(logits: np.ndarray, y: np.ndarray, penalty: float = 0.0) -> tuple[float, float]:
+    """Validation loss (with the regularization penalty) and accuracy of one trial, as ``measure.evaluate``."""
+    from suite.train import measure
+
+    return measure.loss_and_accuracy(logits, y, penalty)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite import timing
-from suite.train import convergence, ensemble, fitting, loop, measure, reuse
+from suite.train import convergence, ensemble, fitting, groups, loop, measure, reuse
 from suite.train import diagnostics as probing
 from suite.train.splits import prepare
 
@@ -31,6 +31,7 @@ class TrialResult:
     artifacts: dict[str, dict] = field(default_factory=dict)  # JSON files kept with the run
     class_names: tuple[str, ...] | None = None  # a data file's labels, by class code
     preprocessing: tuple[str, ...] = ()  # a raw table's encoding, in words
+    group: str = ""  # trained together with other trials (suite run --grouped): which group
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
@@ -87,6 +88,9 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
     result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
                            preprocessing=splits.preprocessing)
+    if fits[0].group is not None:  # trained together: which group, its width, the group's own seconds
+        result.group = fits[0].group.group
+        result.metrics.update(group_width=float(fits[0].group.width), group_train_s=fits[0].group.group_seconds)
     recorder = fits[0].recorder
     if recorder is not None:
         result.series = recorder.series()
@@ -108,10 +112,13 @@ class _Fitted:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # split -> logits after training
     penalty: float = 0.0
     near_zero: float = 0.0
+    group: object = None  # groups.Trained, when trained in a group
 
 
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
          keep_validation: bool) -> _Fitted:
+    if member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate):
+        return _fit_in_group(settings, splits, member, evaluate)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
     # with the seed gives.
@@ -142,6 +149,35 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     fitted.history = history
     if keep_validation:
         fitted.validation = outputs.per_epoch
+    if evaluate:
+        with timing.section("trial.measure"):
+            fitted.outputs = {name: measure.logits(model, x) for name, x in
+                              (("train", splits.x_train), ("val", splits.x_val), ("test", splits.x_test))}
+            fitted.penalty = measure.penalty(model)
+            fitted.near_zero = measure.near_zero_fraction(model)
+    return fitted
+
+
+def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool) -> _Fitted:
+    """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
+    would have trained alone, then measured the same way. Its seconds are its share of each group epoch."""
+    with timing.section("trial.fit"):
+        trained = groups.trained(settings, splits, member.seed)
+    with timing.section("trial.build"):
+        model = reuse.model_for(settings, splits, member.seed).model
+    fitted = _Fitted(history={}, parameters=model.count_params(), group=trained)
+    if evaluate:
+        with timing.section("trial.measure"):
+            fitted.initial, fitted.initial_penalty = measure.logits(model, splits.x_train), measure.penalty(model)
+    trainable, non_trainable = trained.outcome.weights
+    for variable, value in zip(model.trainable_variables, trainable):
+        variable.assign(value)
+    for variable, value in zip(model.non_trainable_variables, non_trainable):
+        variable.assign(value)
+    history = {k: list(v) for k, v in trained.outcome.history.items()}
+    history["learning_rate"] = [float(settings.train.learning_rate)] * len(history["loss"])
+    history["epoch_train_s"] = trained.epoch_seconds
+    fitted.history = history
     if evaluate:
         with timing.section("trial.measure"):
             fitted.outputs = {name: measure.logits(model, x) for name, x in
