@@ -131,6 +131,26 @@ def section(g: dict) -> list[str]:
     return lines
 
 
+def study_section(runs: list[dict], study: str, profile: str) -> list[str]:
+    """The whole study, back to back: TensorFlow, JAX with every trial alone, JAX with each cell's seeds grouped."""
+    base = runs[0]
+    lines = [
+        f"### The whole study: `suite run {study} --profile {profile}`, three ways, back to back", "",
+        "Each a fresh process and store; *wall* is the whole command (start-up, searches, trials, report), "
+        "*trials* the `study.trials` section (the compared trials, after the searches).", "",
+        "| run | wall s | wall / TensorFlow's | trials s | verdicts |", "|---|---|---|---|---|",
+    ]
+    for r in runs:
+        trials = "–" if r["trials_s"] is None else f"{r['trials_s']:.1f}"
+        lines.append(f"| {r['run']} | {r['wall_s']:.1f} | {r['wall_s'] / base['wall_s']:.2f}x | {trials} | "
+                     + ", ".join(r["verdicts"]) + " |")
+    moved = [(s, [r["verdicts"][i] for r in runs]) for i, s in enumerate(base["says"])
+             if len({r["verdicts"][i] for r in runs}) > 1]
+    lines += ["", "Verdicts that differ between the runs: " + ("none." if not moved else "; ".join(
+        f"*{s}* ({' / '.join(v)})" for s, v in moved) + " (each run trains on its backend's own random streams).")]
+    return [*lines, ""]
+
+
 if __name__ == "__main__":
     study, profile, out = sys.argv[1:4]
     sizes = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "1,5").split(",")]

@@ -70,6 +70,17 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
             else:
                 log(f"bench: {study.stem} [{profile}]'s largest cell, its seeds and a rate search trained together on JAX ...")
                 found["grouped"] = processes.grouped_run(scratch, study, profile, group_sizes)
+                found["grouped_study"] = []
+                for name, backend, extra in (("tensorflow", "tensorflow", ()), ("jax", "jax", ()),
+                                             ("jax --grouped", "jax", ("--grouped",))):
+                    log(f"bench: suite run {study.stem} [{profile}] on {name} ...")
+                    timed = processes.suite_run(scratch, name.replace(" --", "-"), study, profile, backend, extra=extra)
+                    verdicts = json.loads((timed.home / "results" / study.stem / profile / "verdicts.json").read_text())
+                    found["grouped_study"].append({
+                        "run": name, "wall_s": timed.wall_s, "trials_s": timed.sections.get("study.trials"),
+                        "verdicts": [v["verdict"] for v in verdicts["verdicts"]],
+                        "says": [v["says"] for v in verdicts["verdicts"]],
+                    })
         if "scaling" in parts:
             found["scaling"] = []
             for n in sizes:
@@ -131,6 +142,8 @@ def render(f: dict) -> str:
         lines += floor_section(f["floor"], f["study"], f["profile"])
     if "grouped" in f:
         lines += grouped.section(f["grouped"])
+    if "grouped_study" in f:
+        lines += grouped.study_section(f["grouped_study"], f["study"], f["profile"])
     elif "grouped_missing" in f:
         lines += ["## Trials that train together (JAX)", "", f"Not measured: {f['grouped_missing']}.", ""]
     if "overhead" in f:
