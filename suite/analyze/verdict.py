@@ -300,16 +300,16 @@ def time_to_target(e: Expect, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: 
     how = (f"exact over all {test.labellings} relabellings" if test.enumerated
            else f"Monte Carlo over {test.labellings} relabellings")
     counts = f"reached {int(ra.sum())} of {len(ra)} vs {int(rb.sum())} of {len(rb)} seeds"
-    med_a, med_b = survival.median_time(ta, ra)[0], survival.median_time(tb, rb)[0]
+    (med_a, *ci_a), (med_b, *ci_b) = survival.median_time(ta, ra), survival.median_time(tb, rb)
+    arms = (f"RMST up to {tau:.3g}: {_with_ci(mean_a, se_a)} vs {_with_ci(mean_b, se_b)} {unit}; "
+            f"median {_median(med_a, ci_a)} vs {_median(med_b, ci_b)}")
     if math.isfinite(med_a) and math.isfinite(med_b):
         finding = "speed"
         word = "sooner" if effect < 0 else "later" if effect > 0 else "as soon"
-        seen = (f"{what}: reaches the target {word} (RMST {mean_a:.3g} vs {mean_b:.3g} {unit} up to {tau:.3g}; "
-                f"medians {med_a:.3g} vs {med_b:.3g}); {counts}")
+        seen = f"{what}: reaches the target {word} ({arms}); {counts}"
     else:
         finding = "reachability"
-        seen = (f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} "
-                f"(RMST {mean_a:.3g} vs {mean_b:.3g} up to {tau:.3g})")
+        seen = f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} ({arms})"
     split = survival.separated(ta, ra, tb, rb)
     if split:
         first = describe(e.compare) if split > 0 else describe(e.against)
@@ -578,6 +578,16 @@ def benjamini_yekutieli(pvalues: list[float]) -> list[float]:
         running = min(running, p * m * harmonic / rank)
         out[i] = min(1.0, running)
     return out
+
+
+def _with_ci(mean: float, se: float) -> str:
+    return f"{mean:.3g}" if se == 0 else f"{mean:.3g} [{mean - 1.96 * se:.3g}, {mean + 1.96 * se:.3g}]"
+
+
+def _median(median: float, ci: list[float]) -> str:
+    """A median time to target with its interval; 'not reached' where the curve never falls to a half."""
+    shown = lambda x: "not reached" if not math.isfinite(x) else f"{x:.3g}"  # noqa: E731
+    return f"{shown(median)} [{shown(ci[0])}, {shown(ci[1])}]"
 
 
 def _one_sided(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
