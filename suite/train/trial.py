@@ -150,11 +150,7 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     if keep_validation:
         fitted.validation = outputs.per_epoch
     if evaluate:
-        with timing.section("trial.measure"):
-            fitted.outputs = {name: measure.logits(model, x) for name, x in
-                              (("train", splits.x_train), ("val", splits.x_val), ("test", splits.x_test))}
-            fitted.penalty = measure.penalty(model)
-            fitted.near_zero = measure.near_zero_fraction(model)
+        _measure(fitted, model, splits)
     return fitted
 
 
@@ -179,12 +175,17 @@ def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate:
     history["epoch_train_s"] = trained.epoch_seconds
     fitted.history = history
     if evaluate:
-        with timing.section("trial.measure"):
-            fitted.outputs = {name: measure.logits(model, x) for name, x in
-                              (("train", splits.x_train), ("val", splits.x_val), ("test", splits.x_test))}
-            fitted.penalty = measure.penalty(model)
-            fitted.near_zero = measure.near_zero_fraction(model)
+        _measure(fitted, model, splits)
     return fitted
+
+
+def _measure(fitted: _Fitted, model, splits) -> None:
+    """The trained network as the trial reports it: logits on every split, its penalty, its near-zero weights."""
+    with timing.section("trial.measure"):
+        fitted.outputs = {name: measure.logits(model, x) for name, x in
+                          (("train", splits.x_train), ("val", splits.x_val), ("test", splits.x_test))}
+        fitted.penalty = measure.penalty(model)
+        fitted.near_zero = measure.near_zero_fraction(model)
 
 
 def _combined(logits) -> np.ndarray:
