@@ -297,7 +297,8 @@ def time_to_target(e: Expect, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: 
     effect = mean_a - mean_b
     half = 1.96 * math.sqrt(se_a**2 + se_b**2)
     test = survival.logrank(ta, ra, tb, rb)
-    how = (f"exact over all {test.labellings} relabellings" if test.enumerated
+    how = ("no seed of either arm reached the target: nothing to test" if not (ra.any() or rb.any())
+           else f"exact over all {test.labellings} relabellings" if test.enumerated
            else f"Monte Carlo over {test.labellings} relabellings")
     counts = f"reached {int(ra.sum())} of {len(ra)} vs {int(rb.sum())} of {len(rb)} seeds"
     (med_a, *ci_a), (med_b, *ci_b) = survival.median_time(ta, ra), survival.median_time(tb, rb)
