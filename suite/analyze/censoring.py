@@ -24,8 +24,8 @@ UNITS = {"epochs_to_target": "epochs", "steps_to_target": "steps", "examples_to_
 
 def survival_data(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Per finished trial: its time to target, or its budget where it never reached it (censored), and
-    whether it reached it. (:func:`budgets` gives every trial's budget, reached or not.) Steps and examples per epoch, where a trial did not record its budget in
-    them, come from the trials of its cell that reached the target (or of the study, when all agree)."""
+    whether it reached it. (:func:`budgets` gives every trial's budget, reached or not; :func:`with_budgets`
+    fills in steps and examples for trials recorded before they logged them.)"""
     if metric not in rows:
         return np.array([]), np.array([], dtype=bool)
     value = rows[metric].astype(float).to_numpy()
@@ -63,13 +63,14 @@ def with_budgets(trials: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def horizon(rows: pd.DataFrame, metric: str) -> float:
+    """How far these trials were followed: their largest budget (their largest time where none is recorded)."""
+    b = budgets(rows, metric)
+    return float(np.nanmax(b)) if (~np.isnan(b)).any() else float(survival_data(rows, metric)[0].max())
+
+
 def common_budget(metric: str, groups: list[pd.DataFrame]) -> float:
-    """The budget every group was followed up to: the smallest of the groups' largest budgets (their
-    largest observed time where no budget is recorded), the horizon of a restricted mean."""
-    horizons = []
-    for g in groups:
-        b = budgets(g, metric)
-        t, _ = survival_data(g, metric)
-        if len(t):
-            horizons.append(np.nanmax(b) if (~np.isnan(b)).any() else t.max())
+    """The budget every group was followed up to: the smallest of the groups' horizons, the horizon of a
+    restricted mean."""
+    horizons = [horizon(g, metric) for g in groups if metric in g and len(g)]
     return float(min(horizons)) if horizons else math.nan

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from suite.analyze import censoring, figures, verdict
@@ -31,19 +30,14 @@ def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) 
                      (verdict.describe(e.against), verdict.matching(rows, e.against))]
         else:
             parts = [(verdict.describe({a: g[a].iloc[0] for a in axes}), g) for _, g in rows.groupby("cell")]
-        arms = [(label, *censoring.survival_data(g, e.metric), _horizon(g, e.metric)) for label, g in parts if not g.empty]
+        arms = [(label, *censoring.survival_data(g, e.metric), censoring.horizon(g, e.metric))
+                for label, g in parts if not g.empty]
         if arms:
             panels.append((e.says, censoring.UNITS[e.metric], arms))
     if not panels:
         return False
     figures.survival(panels, path)
     return True
-
-
-def _horizon(rows: pd.DataFrame, metric: str) -> float:
-    """How far an arm was followed: its largest budget (its largest time where none is recorded)."""
-    budget = censoring.budgets(rows, metric)
-    return float(np.nanmax(budget)) if (~np.isnan(budget)).any() else float(censoring.survival_data(rows, metric)[0].max())
 
 
 def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -> list[str]:

@@ -179,21 +179,8 @@ def logrank_power(arm_a: tuple, arm_b: tuple, n: int, alpha: float, seed: int = 
     rejected = 0
     for _ in range(SIMULATIONS):
         i, j = rng.integers(0, len(ta), n), rng.integers(0, len(tb), n)
-        rejected += _asymptotic_logrank_p(ta[i], ra[i], tb[j], rb[j]) < alpha
+        rejected += survival.asymptotic_p(ta[i], ra[i], tb[j], rb[j]) < alpha
     return rejected / SIMULATIONS
-
-
-def _asymptotic_logrank_p(ta, ra, tb, rb) -> float:
-    t, e = np.concatenate([ta, tb]), np.concatenate([ra, rb]).astype(bool)
-    events = np.unique(t[e])
-    if len(events) == 0:
-        return 1.0
-    at_risk = (t[None, :] >= events[:, None]).astype(float)
-    died = ((t[None, :] == events[:, None]) & e[None, :]).astype(float)
-    group = np.zeros((1, len(t)))
-    group[0, : len(ta)] = 1
-    z = survival._statistic(group, at_risk, died)[0]
-    return float(stats.chi2.sf(z * z, 1))
 
 
 def _survival_plan(e, a_rows: pd.DataFrame, b_rows: pd.DataFrame, alpha: float) -> Plan:

@@ -137,7 +137,8 @@ def cell_values(metric: str, groups: list[pd.DataFrame]) -> list[float]:
     """One value per cell: the mean over its seeds, or for a censored metric its restricted mean
     time to target up to the budget all the cells share."""
     if metric not in CENSORED_METRICS:
-        return [float(np.nanmean(seed_values(g, metric))) if len(seed_values(g, metric)) else math.nan for g in groups]
+        values = [seed_values(g, metric) for g in groups]
+        return [float(np.nanmean(v)) if len(v) else math.nan for v in values]
     data = [survival_data(g, metric) for g in groups]
     tau = common_budget(metric, groups)
     return [survival.rmst(t, r, tau)[0] if len(t) else math.nan for t, r in data]

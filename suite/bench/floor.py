@@ -31,6 +31,19 @@ def largest_cell(resolved):
     return max(resolved.cells, key=lambda c: (c.settings.data.train_size or 0, -c.index))
 
 
+def mlp_cell(resolved, part: str):
+    """The study's largest cell, its splits and its layer widths (an MLP's: the NumPy floor is written for one)."""
+    from suite.train.splits import prepare
+
+    cell = largest_cell(resolved)
+    s = cell.settings
+    if s.model.family != "mlp":
+        raise SystemExit(f"bench {part}: the NumPy floor is written for MLPs; pick a study whose largest cell is one")
+    splits = prepare(s.data)
+    layers = [int(np.prod(splits.input_shape)), *[s.model.width] * s.model.depth, splits.classes]
+    return cell, splits, layers
+
+
 def numpy_floor(layers: list[int], n: int, batch: int, epochs: int, seed: int = 0) -> list[float]:
     """Seconds per epoch of an MLP's matrix products in NumPy: forward, backward (both gradients) and an SGD update."""
     rng = np.random.default_rng(seed)
@@ -61,16 +74,11 @@ def measure(study: Path, profile: str | None) -> dict:
 
     from suite.study import load_study
     from suite.train import backend, fitting, models, trial
-    from suite.train.splits import prepare
 
     resolved = load_study(study, profile)
-    cell = largest_cell(resolved)
+    cell, splits, layers = mlp_cell(resolved, "floor")
     s = cell.settings
-    if s.model.family != "mlp":
-        raise SystemExit("bench floor: the NumPy floor is written for MLPs; pick a study whose largest cell is one")
-    splits = prepare(s.data)
     n, epochs = len(splits.y_train), s.train.epochs
-    layers = [int(np.prod(splits.input_shape)), *[s.model.width] * s.model.depth, splits.classes]
 
     floor = numpy_floor(layers, n, s.train.batch_size, epochs)
 

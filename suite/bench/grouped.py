@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.bench.floor import largest_cell, numpy_floor
+from suite.bench.floor import mlp_cell, numpy_floor
 
 
 def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | None = None) -> dict:
@@ -33,19 +33,13 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
     from suite.study import load_study
     from suite.train import models, optimizers
     from suite.train.grouped import Group, Member
-    from suite.train.splits import prepare
 
     if keras.backend.backend() != "jax":
         raise SystemExit("bench grouped: needs KERAS_BACKEND=jax")
-    resolved = load_study(study, profile)
-    cell = largest_cell(resolved)
+    cell, splits, layers = mlp_cell(load_study(study, profile), "grouped")
     s = cell.settings
-    if s.model.family != "mlp":
-        raise SystemExit("bench grouped: the NumPy floor is written for MLPs; pick a study whose largest cell is one")
-    splits = prepare(s.data)
     n, batch = len(splits.y_train), s.train.batch_size
     epochs = epochs or s.train.epochs  # the cell's own epochs: the whole cell, as a study trains it
-    layers = [int(np.prod(splits.input_shape)), *[s.model.width] * s.model.depth, splits.classes]
     rate = float(s.train.learning_rate)
 
     def build():
