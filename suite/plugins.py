@@ -170,10 +170,8 @@ def load(paths: list[str]) -> None:
 
 def where_in(e: BaseException, path: Path) -> str:
     """``at line N `` of the innermost frame of the exception in ``path`` ("" when none is)."""
-    import traceback
-
-    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == str(path)]
-    return f"at line {lines[-1]} " if lines else ""
+    frame = usercode.innermost(e, {str(path)})
+    return f"at line {frame.lineno} " if frame else ""
 
 
 def load_installed() -> bool:

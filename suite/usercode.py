@@ -53,13 +53,15 @@ def calling(what: str, fn: Callable, *args):
         raise PluginError(f"{what}: {where(e)}raised {one_line(e)}") from None
 
 
-def where(e: BaseException) -> str:
-    """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
+def innermost(e: BaseException, files: set[str]):
+    """The innermost frame of the exception's traceback in one of ``files`` (None when none is)."""
     import traceback
 
-    files = plugin_files()
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in files]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f"{Path(frame.filename).name}, line {frame.lineno}: "
+    return frames[-1] if frames else None
+
+
+def where(e: BaseException) -> str:
+    """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
+    frame = innermost(e, plugin_files())
+    return f"{Path(frame.filename).name}, line {frame.lineno}: " if frame else ""
