@@ -11,14 +11,16 @@ from __future__ import annotations
 from suite import console, plugins
 from suite.study import ResolvedStudy
 from suite.train import models
+from suite.train.kept import Kept
 from suite.train.splits import prepare
 
 
-def check(resolved: ResolvedStudy) -> None:
-    """Raise the one-line error ``suite run`` would raise before training; return quietly otherwise."""
+def check(resolved: ResolvedStudy, kept: Kept | None = None) -> None:
+    """Raise the one-line error ``suite run`` would raise before training; return quietly otherwise.
+    The splits made here are kept in ``kept`` for the run's trials."""
     built: set[str] = set()
-    for cell in resolved.cells:  # every dataset loads (and is cached) before any trial
-        splits = prepare(cell.settings.data)
+    for cell in resolved.cells:  # every dataset loads (and is kept for the trials) before any trial
+        splits = prepare(cell.settings.data, kept)
         family = cell.settings.model.family
         if models.plugin_family(family) is not None:  # the user's builder, tried before any trial
             key = f"{cell.settings.model!r}|{splits.input_shape}|{splits.classes}"

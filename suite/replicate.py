@@ -15,6 +15,7 @@ import numpy as np
 from suite.record import provenance
 from suite.search import nuisance
 from suite.train import groups, trial
+from suite.train.kept import Kept
 from suite.study import ResolvedStudy
 from suite.record import EPOCH_METRICS, Tracker
 
@@ -46,13 +47,16 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     cells = {cell.index: cell for cell in resolved.cells}
     tuned = tracker.tuned_values(resolved)  # a tuned study reran each cell with its search's choice: so do we
     differences = []
+    kept = Kept()
     for cell_index, trial_seed in chosen:
         cell = cells[cell_index]
         settings = nuisance.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
         before = recorded[(cell_index, trial_seed)]
         if before.get("group_width"):  # trained together with its cell's seeds: again in a group of that width
-            groups.plan_cell(settings, list(resolved.study.seeds))
-        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics)).metrics
+            kept.groups = kept.groups or groups.Plan()
+            kept.groups.cell(settings, list(resolved.study.seeds))
+        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics),
+                          kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
             if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
                 continue  # timings; and per-epoch or per-layer series, whose summaries are compared

@@ -19,6 +19,7 @@ from suite.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.search.access import Access
 from suite.study import ResolvedStudy
+from suite.train.kept import Kept
 from suite.workspace import Workspace
 
 
@@ -45,12 +46,14 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
               grouped: bool = False) -> Path:
     with timing.section("study.setup"):
         tracker = ws.tracker()
+    kept = Kept()  # what this run keeps across its trials: data, compiled models, groups
     with timing.section("study.data"):
-        preflight.check(resolved)  # every dataset loads and every plugin family builds, before any trial
+        preflight.check(resolved, kept)  # every dataset loads and every plugin family builds, before any trial
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, record, parallel, grouped)
+        return _search(resolved, ws, tracker, tuner_dir, record, parallel, kept, grouped)
+
 
 
 def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tuner, parallel: Parallel) -> None:
@@ -113,10 +116,11 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str, acc
     if resolved.study.tune is not None:
         chosen = tracker.load_json(study_run.info.run_id, TUNED_FILE) or {}
         resolved = nuisance.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
-    preflight.check(resolved)  # a worker's datasets load (and plugin families build) before its first trial
+    kept = Kept()
+    preflight.check(resolved, kept)  # a worker's datasets load (and plugin families build) before its first trial
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
     with distributed.as_worker(chief, worker_id):
-        tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id)
+        tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id, kept=kept)
         distributed.connect(tuner, chief, access)
         try:
             tuner.search()
@@ -141,7 +145,7 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
 
 
 def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None,
-            grouped: bool = False) -> Path:
+            kept: Kept, grouped: bool = False) -> Path:
     from keras_tuner.errors import FatalError
 
     from suite.search import nuisance  # imports keras-tuner and Keras: only when training
@@ -156,13 +160,13 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     status = "FAILED"
     try:
         if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
-            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code)
+            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         if grouped:  # each cell's seeds, at its tuned settings, train together (suite.train.groups)
             from suite.train import groups
 
-            groups.plan(resolved)
+            kept.groups = groups.Plan.of(resolved)
         with timing.section("study.setup"):
-            tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code)
+            tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         with timing.section("study.trials"):
             if parallel is None:
                 tuner.search()

@@ -7,6 +7,7 @@ import pytest
 from suite.errors import DataError
 from suite.study import Model, Settings, Target
 from suite.train import datasets, models, splits, transfer, trial
+from suite.train.kept import Kept
 
 
 def test_only_classes_keeps_those_examples_and_relabels_them_in_order():
@@ -43,7 +44,11 @@ def test_a_head_only_trial_runs_from_a_cached_source_model():
         {"data": {"dataset": "digits", "classes": [5, 6, 7, 8, 9], "train_size": 150}, "model": {"depth": 1, "width": 8},
          "train": {"epochs": 2, "transfer": "head"}, "pretrain": {"classes": [0, 1, 2, 3, 4], "epochs": 1}}
     )
-    source = transfer.pretrained(settings, 0)
-    assert transfer.pretrained(settings, 0) is source  # cached: the head and full cells share one source model
-    result = trial.run(settings, 0, Target(metric="val_accuracy", value=0.5))
+    kept = Kept()  # what a run keeps across its trials
+    source = transfer.pretrained(settings, 0, kept)
+    assert transfer.pretrained(settings, 0, kept) is source  # kept: the head and full cells share one source model
+    full = settings.model_copy(update={"train": settings.train.model_copy(update={"transfer": "full"})})
+    assert transfer.pretrained(full, 0, kept) is source
+    assert transfer.pretrained(settings, 0) is not source  # a call given nothing to keep in starts afresh
+    result = trial.run(settings, 0, Target(metric="val_accuracy", value=0.5), kept=kept)
     assert result.metrics["test_accuracy"] is not None

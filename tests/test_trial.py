@@ -5,6 +5,7 @@ import math
 import pytest
 
 from suite.train import models, trial
+from suite.train.kept import Kept
 from suite.study import Model, Settings, Target
 
 TARGET = Target(metric="val_accuracy", value=0.2)
@@ -107,13 +108,12 @@ def test_classification_metrics_are_recorded():
 
 
 def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
-    from suite.train import reuse
-
+    kept = Kept()  # what a run keeps across its trials
     s = settings(model={"dropout": 0.3})
-    trial.run(s, seed=0, target=TARGET)
-    after_another_seed = trial.run(s, seed=1, target=TARGET)  # the cell's traced model, re-initialised
-    reuse.forget()  # the next trial builds and traces from scratch
-    fresh = trial.run(s, seed=1, target=TARGET)
+    trial.run(s, seed=0, target=TARGET, kept=kept)
+    after_another_seed = trial.run(s, seed=1, target=TARGET, kept=kept)  # the cell's traced model, re-initialised
+    kept.forget_models()  # the next trial builds and traces from scratch
+    fresh = trial.run(s, seed=1, target=TARGET, kept=kept)
     assert after_another_seed.history == {**fresh.history, "epoch_train_s": after_another_seed.history["epoch_train_s"]}
     assert {k: v for k, v in after_another_seed.metrics.items() if not k.endswith("_s")} == {
         k: v for k, v in fresh.metrics.items() if not k.endswith("_s")
@@ -121,39 +121,36 @@ def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
 
 
 def test_a_compiled_model_reused_at_another_learning_rate_and_budget_trains_as_a_fresh_one():
-    from suite.train import reuse
-
-    trial.run(settings(train={"learning_rate": 0.5, "epochs": 3}), seed=0, target=TARGET)
-    kept = list(reuse._KEPT.values())
+    kept = Kept()  # what a run keeps across its trials
+    trial.run(settings(train={"learning_rate": 0.5, "epochs": 3}), seed=0, target=TARGET, kept=kept)
+    models = list(kept.models.values())
     s = settings(train={"learning_rate": 0.01, "epochs": 2})
-    reused = trial.run(s, seed=0, target=TARGET)
-    assert list(reuse._KEPT.values()) == kept  # the same traced model, at the new rate
-    reuse.forget()
-    fresh = trial.run(s, seed=0, target=TARGET)
+    reused = trial.run(s, seed=0, target=TARGET, kept=kept)
+    assert list(kept.models.values()) == models  # the same traced model, at the new rate
+    kept.forget_models()
+    fresh = trial.run(s, seed=0, target=TARGET, kept=kept)
     assert reused.history["learning_rate"] == fresh.history["learning_rate"] == pytest.approx([0.01, 0.01])
     assert reused.history == {**fresh.history, "epoch_train_s": reused.history["epoch_train_s"]}
 
 
 def test_a_search_alternating_between_two_structures_traces_each_once_and_trains_as_fresh_models():
-    from suite.train import reuse
-
-    reuse.forget()
+    kept = Kept()  # what a run keeps across its trials
     a, b = settings(model={"dropout": 0.0}), settings(model={"dropout": 0.3})
-    first_a = trial.run(a, seed=0, target=TARGET)
-    trial.run(b, seed=0, target=TARGET)
-    kept = {key: compiled.model for key, compiled in reuse._KEPT.items()}
-    again_a = trial.run(a, seed=0, target=TARGET)  # back to a: its traced model, not a new one
-    assert {key: compiled.model for key, compiled in reuse._KEPT.items()} == kept
-    reuse.forget()
-    fresh_b = trial.run(b, seed=1, target=TARGET)
-    trial.run(a, seed=1, target=TARGET)
-    reused_b = trial.run(b, seed=1, target=TARGET)
+    first_a = trial.run(a, seed=0, target=TARGET, kept=kept)
+    trial.run(b, seed=0, target=TARGET, kept=kept)
+    models = {key: compiled.model for key, compiled in kept.models.items()}
+    again_a = trial.run(a, seed=0, target=TARGET, kept=kept)  # back to a: its traced model, not a new one
+    assert {key: compiled.model for key, compiled in kept.models.items()} == models
+    kept.forget_models()
+    fresh_b = trial.run(b, seed=1, target=TARGET, kept=kept)
+    trial.run(a, seed=1, target=TARGET, kept=kept)
+    reused_b = trial.run(b, seed=1, target=TARGET, kept=kept)
     untimed = lambda history: {k: v for k, v in history.items() if k != "epoch_train_s"}  # noqa: E731
     assert untimed(again_a.history) == untimed(first_a.history)
     assert untimed(reused_b.history) == untimed(fresh_b.history)
-    for width in range(8, 8 + reuse.KEEP + 1):  # a full cache starts over rather than growing
-        trial.run(settings(model={"width": width}), seed=0, target=TARGET)
-    assert len(reuse._KEPT) <= reuse.KEEP
+    for width in range(8, 8 + kept.models.size + 1):  # a full store starts over rather than growing
+        trial.run(settings(model={"width": width}), seed=0, target=TARGET, kept=kept)
+    assert len(kept.models) <= kept.models.size
 
 
 def test_class_weights_train_through_the_compiled_epoch():
@@ -183,17 +180,15 @@ def test_the_suites_momentum_sgd_steps_exactly_as_keras_sgd(nesterov):
 
 
 def test_a_search_over_momentum_shares_one_trace_and_trains_as_fresh_models():
-    from suite.train import reuse
-
-    reuse.forget()
+    kept = Kept()  # what a run keeps across its trials
     at = lambda m: settings(train={"optimizer": "momentum", "momentum": m, "learning_rate": 0.05})  # noqa: E731
-    trial.run(at(0.9), seed=0, target=TARGET)
-    reused = trial.run(at(0.5), seed=0, target=TARGET)
-    assert len(reuse._KEPT) == 1  # one trace for both nonzero momenta
-    trial.run(at(0.0), seed=0, target=TARGET)
-    assert len(reuse._KEPT) == 2  # zero momentum has no slots: its own trace
-    reuse.forget()
-    fresh = trial.run(at(0.5), seed=0, target=TARGET)
+    trial.run(at(0.9), seed=0, target=TARGET, kept=kept)
+    reused = trial.run(at(0.5), seed=0, target=TARGET, kept=kept)
+    assert len(kept.models) == 1  # one trace for both nonzero momenta
+    trial.run(at(0.0), seed=0, target=TARGET, kept=kept)
+    assert len(kept.models) == 2  # zero momentum has no slots: its own trace
+    kept.forget_models()
+    fresh = trial.run(at(0.5), seed=0, target=TARGET, kept=kept)
     untimed = lambda history: {k: v for k, v in history.items() if k != "epoch_train_s"}  # noqa: E731
     assert untimed(reused.history) == untimed(fresh.history)
 

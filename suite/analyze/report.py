@@ -79,7 +79,7 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
     )
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     if not progress.empty:
-        shown = ["cell", "trial", "status", "values", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
+        shown = ["cell", "trial", "status", "values", "why", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
                  "spent", "best_so_far", "code_version", "run_id"]
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
 
@@ -302,7 +302,8 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         return [*lines, "No search trial is recorded yet.", ""]
     chosen = trials.drop_duplicates("cell").set_index("cell")["tuned"] if "tuned" in trials else pd.Series(dtype=str)
     axes = resolved.axes
-    headers = [*(axes or ["cell"]), "algorithm", "trials (failed)", "epochs spent", "best val acc found", "epochs to target", "chosen"]
+    headers = [*(axes or ["cell"]), "algorithm", "trials (failed)", "epochs spent", "best val acc found", "epochs to target", "chosen",
+               "the chosen value among those tried"]
     rows = []
     cells = {c.index: c for c in resolved.cells}
     for r in found.to_dict("records"):
@@ -319,6 +320,7 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
                 fmt(r["search_best_val_accuracy"], 3),
                 "not reached" if to_target is None or pd.isna(to_target) else f"{to_target:.0f}",
                 _values(chosen.get(r["cell"], "")),
+                boundary(cell, progress[progress["cell"] == r["cell"]], chosen.get(r["cell"], "")),
             ]
         )
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
@@ -341,6 +343,20 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         ]
     lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
     return lines
+
+
+def boundary(cell, searched: pd.DataFrame, chosen: str) -> str:
+    """Where a cell's chosen values lie among those its search tried (the playbook's boundary check), and how
+    many candidates a sweep's boundary check added."""
+    from suite.search import sweep
+
+    if not chosen or searched.empty:
+        return "–"
+    tried = [json.loads(v) for v in searched["values"]]
+    edges = sweep.edges(cell.tune.space, dict(cell.tune.limits), tried, json.loads(chosen))
+    added = int(searched.get("why", pd.Series(dtype=str)).fillna("").str.startswith("boundary check").sum())
+    words = "; ".join(e.words() for e in edges) or "no numeric setting"
+    return words + (f" ({added} candidate{'s' if added > 1 else ''} added by the boundary check)" if added else "")
 
 
 def reference_section(s, trials: pd.DataFrame) -> list[str]:

@@ -19,6 +19,7 @@ def fit_all(path: Path, profile: str | None) -> dict:
     import keras
 
     from suite.train import backend, fitting, models
+    from suite.train.kept import Kept
     from suite.train.splits import prepare
     from suite.study import load_study
 
@@ -26,10 +27,10 @@ def fit_all(path: Path, profile: str | None) -> dict:
     if resolved.study.tune is not None:
         raise SystemExit("bench: a study with tune: runs searches a bare fit loop has no counterpart for; pick another")
     start = time.perf_counter()
-    fits = []
+    fits, kept = [], Kept()
     for cell, seed in resolved.trials:
         settings = cell.settings
-        splits = prepare(settings.data)  # cached: once per dataset, as a hand-written script would
+        splits = prepare(settings.data, kept)  # once per dataset, as a hand-written script would
         keras.backend.clear_session()
         backend.seed_everything(seed)
         model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)

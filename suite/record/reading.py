@@ -50,6 +50,7 @@ class Reader(Store):
                 "cell": int(run.data.tags["suite.cell"]),
                 "trial": int(run.data.tags["suite.search_trial"]),
                 "values": run.data.tags["suite.search_values"],
+                "why": run.data.tags.get("search.candidate", ""),
                 "code_version": run.data.tags.get("suite.code_version"),
                 **run.data.metrics,
             }

@@ -100,8 +100,10 @@ class Writer(Store):
         self._datasets[run.info.run_id] = cell.settings.data.name
         return run.info.run_id
 
-    def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance) -> str:
-        """One trial of a cell's nuisance search: its values as params, tagged apart from the compared trials."""
+    def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance,
+                     why: str = "") -> str:
+        """One trial of a cell's nuisance search: its values as params, tagged apart from the compared trials
+        (``why``: what put a sweep's candidate there, as tag ``search.candidate``)."""
         tags = {
             **provenance,
             **study_tags(resolved),
@@ -111,6 +113,7 @@ class Writer(Store):
             "suite.cell_values": json.dumps(cell.values),
             "suite.search_trial": trial_id,
             "suite.search_values": json.dumps(values),
+            **({"search.candidate": why} if why else {}),
         }
         name = f"{short_label(cell.values)} search #{int(trial_id) + 1}"
         run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)

@@ -24,8 +24,10 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
 from suite.train import trial as trials
+from suite.train.kept import Kept
 from suite.train.convergence import first_nonfinite
 from suite.errors import SuiteError
+from suite.search import sweep
 from suite.search.oracle import PlanOracle
 from suite.console import Progress
 from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
@@ -181,6 +183,8 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
         )
     elif tune.algorithm == "hyperband":
         oracle = HyperbandBudgetOracle(objective, max_epochs=epochs, factor=3, hyperband_iterations=None, hyperparameters=space, seed=_seed(tune))
+    elif tune.algorithm == "sweep":
+        oracle = sweep.oracle(tune, objective, TARGET_METRICS[tune.objective], _seed(tune))
     elif tune.algorithm == "grid":
         oracle = GridSpaceOracle(space, grid_plan(tune.space), objective, max_trials=tune.trials)
     else:
@@ -197,11 +201,11 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
 REPEAT_STRIDE = 10_007  # a search trial's repeats train with seeds this far apart (far from every study seed too)
 
 
-def repeated(settings: Settings, seeds: list[int], target, objective: str):
+def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None):
     """One search trial: a training run per seed, scored by the mean of their scores (``search_score``;
     with several, ``search_score_sd`` beside it). The trial's record keeps the first run's curves and
     metrics, but for ``best_val_accuracy``, the runs' mean like the score."""
-    runs = [trials.run(settings, seed, target, evaluate=False) for seed in seeds]
+    runs = [trials.run(settings, seed, target, evaluate=False, kept=kept) for seed in seeds]
     result = runs[0]
     scores = [score(r.history, objective) for r in runs]
     result.metrics["search_score"] = float(np.mean(scores))
@@ -216,10 +220,12 @@ def repeated(settings: Settings, seeds: list[int], target, objective: str):
 class SearchTuner(RecordedTuner):
     """Runs one cell's search trials, one MLflow child run each (kind "search")."""
 
-    def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str):
+    def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
+                 kept: Kept | None = None):
         oracle = make_oracle(cell.tune, cell.settings.train.epochs)
         super().__init__(oracle, directory, f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}", resolved, tracker)
         self.cell, self.parent, self.provenance = cell, parent, provenance
+        self.kept = kept or Kept()
         self.recorded = {k[1]: m for k, m in tracker.finished_searches(resolved, code).items() if k[0] == cell.index}
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
         self.progress = Progress(total=total, done=self.finished(), label=f"search {cell.label}")
@@ -233,11 +239,12 @@ class SearchTuner(RecordedTuner):
         if trial.trial_id in self.recorded:
             self.last_metrics = self.recorded[trial.trial_id]
             return {SCORE: self.last_metrics["search_score"]}
-        run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance)
+        why = sweep.why(self.cell.tune, values, _seed(self.cell.tune)) if self.cell.tune.algorithm == "sweep" else ""
+        run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance, why)
         tune = self.cell.tune
         seeds = [SEARCH_SEED + tune.seed + j * REPEAT_STRIDE for j in range(tune.repeats)]
         settings = apply(self.cell.settings, nuisance(values), epochs)
-        result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective))
+        result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective, self.kept))
         result.metrics["search_epochs"] = float(epochs * len(seeds))
         self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
@@ -253,14 +260,15 @@ def _short(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenance: dict, directory, code: str) -> ResolvedStudy:
+def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
+               kept: Kept | None = None) -> ResolvedStudy:
     """Search every cell that asks for it; each cell comes back with its best nuisance values applied."""
     cells = []
     for cell in resolved.cells:
         if cell.tune is None or cell.tune.algorithm == "none":
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
-        tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code)
+        tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept)
         tuner.search()
         best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
         if not best:

@@ -38,14 +38,15 @@ class PlanOracle(keras_tuner.Oracle):
 
     def populate_space(self, trial_id):
         # A set of canonical keys: comparing dicts against a list made a study of n trials cost O(n^3).
-        started = {_key(t.hyperparameters.values) for t in self.trials.values()}
+        started = {canonical(t.hyperparameters.values) for t in self.trials.values()}
         for values in self.plan:
-            if _key(values) not in started:
+            if canonical(values) not in started:
                 return {"status": TrialStatus.RUNNING, "values": dict(values)}
         return {"status": TrialStatus.STOPPED, "values": None}
 
 
-def _key(values: dict) -> str:
+def canonical(values: dict) -> str:
+    """A trial's values as one comparable text."""
     return json.dumps(values, sort_keys=True, default=str)
 
 

@@ -21,6 +21,7 @@ from keras_tuner.errors import FailedTrialError, FatalError
 
 from suite import stopping, timing
 from suite.train import trial as trials
+from suite.train.kept import Kept
 from suite.search.oracle import GridOracle
 from suite.console import Progress
 from suite.study import ResolvedStudy
@@ -114,7 +115,8 @@ class StudyTuner(RecordedTuner):
     """The study's grid: every cell with every seed, each trial a child run (kind "trial")."""
 
     def __init__(
-        self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str, label: str = ""
+        self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str, label: str = "",
+        kept: Kept | None = None,
     ):
         target = resolved.study.target
         self.objective_name = f"best_{target.metric}"
@@ -122,6 +124,7 @@ class StudyTuner(RecordedTuner):
         self.plan = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
         super().__init__(self.plan, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
         self.parent_run, self.provenance = parent_run, provenance
+        self.kept = kept or Kept()  # what the run keeps across its trials: data, compiled models, groups
         self.progress = Progress(total=0 if label else len(resolved.trials), done=self.finished(), label=label)  # a worker: no ETA
         # MLflow is the record: a trial finished there is never run again, even when a crash
         # came between MLflow's write and the tuner's own save.
@@ -141,7 +144,8 @@ class StudyTuner(RecordedTuner):
                 self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
             )
         diagnostics = tuple(self.resolved.study.diagnostics)
-        result = self.record(run_id, lambda: trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=diagnostics))
+        result = self.record(run_id, lambda: trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=diagnostics,
+                                                         kept=self.kept))
         with timing.section("tracking.finish_trial"):
             self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics

@@ -56,7 +56,14 @@ def _choices(v):
 
 
 Space = Annotated[list | Range, BeforeValidator(_choices)]
-ALGORITHMS = ("random", "bayesian", "hyperband", "grid", "none")
+
+
+def _pair(v):
+    if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) \
+            or not v[0] < v[1]:
+        raise PydanticCustomError("value", "a hard limit is [low, high], two numbers with low < high")
+    return v
+ALGORITHMS = ("sweep", "random", "bayesian", "hyperband", "grid", "none")
 
 
 class Tune(Locked):
@@ -74,6 +81,36 @@ class Tune(Locked):
     repeats: _int(1, 100, "must be an integer from 1 to 100") = 1  # training runs per search trial (own seeds), scored by their mean
     objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
     space: dict[str, Space] = {}  # at least one entry, unless a hyper-model family brings its own (checked per cell)
+    # sweep: each numeric setting's hard limits [low, high], beyond which the boundary check never steps
+    # (a setting without one: its range as declared is its limit); and how many of the trials a sweep of
+    # two or more settings keeps for the boundary check (the rest are quasi-random points)
+    limits: dict[str, Annotated[list[Number], BeforeValidator(_pair)]] = {}
+    extensions: _int(0, 100, "must be an integer from 0 to 100") = 2
+
+    @model_validator(mode="after")
+    def _sweep(self):
+        for path, (low, high) in self.limits.items():
+            entry = self.space.get(path)
+            if entry is None and self.space:
+                raise PydanticCustomError("value", f"limits.{path}: not in tune.space")
+            if isinstance(entry, list):
+                raise PydanticCustomError("value", f"limits.{path}: a list of choices has no limits to extend to")
+            if entry is not None and not low <= entry.bounds[0] <= entry.bounds[1] <= high:
+                raise PydanticCustomError("value", f"limits.{path}: [{low:g}, {high:g}] must contain the range {entry.bounds}")
+        if self.limits and self.algorithm not in ("sweep", "none"):
+            raise PydanticCustomError("value", "limits: only a sweep extends its space (algorithm: sweep)")
+        if self.algorithm == "sweep" and len(self.space) == 1:
+            from suite.search.sweep import ladder  # a pure function: no keras-tuner import
+
+            (path, entry), = self.space.items()
+            try:
+                rungs = len(ladder(entry))
+            except ValueError as e:
+                raise PydanticCustomError("value", f"space.{path}: {e}") from None
+            if rungs > self.trials:
+                raise PydanticCustomError("value", f"trials: a sweep of {path} tries its {rungs} rungs; "
+                                          f"trials must be at least {rungs} (more leaves room to extend)")
+        return self
 
     def candidate_epochs(self, epochs: int) -> int:
         """The budget the oracle enforces, in candidate-epochs: ``trials`` x ``epochs`` (a Hyperband

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from suite.errors import DataError
+from suite.train.kept import Kept
 from suite.train.registry import Registry
 
 @dataclass(frozen=True)
@@ -98,21 +99,17 @@ def _keras_dataset(name: str) -> Source:
     return Source(x.astype("float32"), y.reshape(-1), x_test.astype("float32"), y_test.reshape(-1))
 
 
-_SOURCES: dict[str, Source] = {}  # raw datasets of this process: a grid over splits or seeds loads each once
-
-
-def load_source(data) -> Source:
+def load_source(data, kept: Kept | None = None) -> Source:
+    """The raw dataset ``data`` names, loaded once per run (``kept``): a grid over splits or seeds loads it once."""
     key = data.dataset
     if data.dataset == "synthetic":  # the generator's settings and seed define its arrays
         key += data.synthetic.model_dump_json() + f"/{data.seed}"
-    if key not in _SOURCES:
-        if data.dataset in LOADERS:
-            source = LOADERS[data.dataset](data)
-        elif data.dataset in KERAS_DATASETS:
-            source = _keras_dataset(data.dataset)
-        else:
-            raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")
-        if len(_SOURCES) >= 4:
-            _SOURCES.clear()
-        _SOURCES[key] = source
-    return _SOURCES[key]
+    return (kept or Kept()).sources.get_or_make(key, lambda: _load(data))
+
+
+def _load(data) -> Source:
+    if data.dataset in LOADERS:
+        return LOADERS[data.dataset](data)
+    if data.dataset in KERAS_DATASETS:
+        return _keras_dataset(data.dataset)
+    raise DataError(f"data.dataset: unknown dataset {data.dataset!r} (known: {', '.join(known())})")

@@ -21,6 +21,7 @@ import numpy as np
 from suite.errors import DataError, one_line
 from suite.train import tables
 from suite.train.datasets import Source
+from suite.train.kept import Kept
 
 FORMATS = (".csv", ".parquet", ".npz")
 
@@ -33,21 +34,14 @@ def version(path: str | None) -> str:
     return f"|{stat.st_mtime_ns}:{stat.st_size}"
 
 
-_READ: dict[tuple, Source] = {}  # files read by this process, by path, label and version (mtime, size)
-
-
-def read(path: str, label: str | None, columns: dict[str, str] | None = None) -> Source:
-    """The file's arrays, read once per version of the file (a grid over splits reads it once)."""
+def read(path: str, label: str | None, columns: dict[str, str] | None = None, kept: Kept | None = None) -> Source:
+    """The file's arrays, read once per version of the file and run (``kept``: a grid over splits reads it once)."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"data.path: no such file {file}")
     columns = dict(columns or {})
     key = (str(file), label, version(path), tuple(sorted(columns.items())))
-    if key not in _READ:
-        if len(_READ) >= 4:
-            _READ.clear()
-        _READ[key] = _arrays(file) if file.suffix == ".npz" else _table(file, label, columns)
-    return _READ[key]
+    return (kept or Kept()).files.get_or_make(key, lambda: _arrays(file) if file.suffix == ".npz" else _table(file, label, columns))
 
 
 def _table(file: Path, label: str | None, columns: dict[str, str]) -> Source:

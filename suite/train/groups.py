@@ -1,7 +1,8 @@
 """Which trials train together (``suite run --grouped``, JAX only): the seeds of each cell.
 
-The runner declares the plan before the first trial (``plan``); keras-tuner still hands out the
-trials one by one, and the first trial of a cell to be asked for trains its whole group
+The runner declares the plan before the first trial (``Plan.of``, kept in the run's ``Kept``);
+keras-tuner still hands out the trials one by one, and the first trial of a cell to be asked for
+trains its whole group
 (``suite.train.grouped``), the others then take their result. A group always has the width of its
 cell's seeds, so a trial's numbers are the same whether its companions train beside it or were
 recorded before (a resumed study trains only what is missing, in a group of the same width).
@@ -13,10 +14,7 @@ schedule, pretraining, class weights, diagnostics probes, a search trial) is lef
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
-_PLAN: dict[str, list[int]] = {}  # a cell's settings -> the seeds that train together
-_DONE: dict[tuple[str, int], "Trained"] = {}  # results waiting for their trial to be asked for
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -34,58 +32,63 @@ def _key(settings) -> str:
     return settings.model_dump_json()
 
 
-def plan(resolved) -> None:
-    """Every cell's seeds train together (the compared trials; searches train alone)."""
-    _PLAN.clear()
-    _DONE.clear()
-    for cell in resolved.cells:
-        _PLAN[_key(cell.settings)] = list(resolved.study.seeds)
+@dataclass
+class Plan:
+    """Which seeds of which cells train together, and the results of groups that trained before their
+    other trials were asked for. A run's plan lives in its ``Kept`` (``suite.train.kept``)."""
 
+    seeds: dict[str, list[int]] = field(default_factory=dict)  # a cell's settings -> the seeds that train together
+    done: dict[tuple[str, int], Trained] = field(default_factory=dict)  # results waiting for their trial
 
-def plan_cell(settings, seeds: list[int]) -> None:
-    """One cell's seeds train together (``suite replicate`` of a trial recorded in a group: same width, same numbers)."""
-    _PLAN[_key(settings)] = list(seeds)
+    @classmethod
+    def of(cls, resolved) -> Plan:
+        """Every cell's seeds train together (the compared trials; searches train alone)."""
+        plan = cls()
+        for cell in resolved.cells:
+            plan.cell(cell.settings, list(resolved.study.seeds))
+        return plan
 
+    def cell(self, settings, seeds: list[int]) -> None:
+        """One cell's seeds train together (``suite replicate`` of a trial recorded in a group: same width, same numbers)."""
+        self.seeds[_key(settings)] = list(seeds)
 
-def applies(settings, diagnostics=(), evaluate: bool = True) -> bool:
-    """Whether this trial trains in a group: planned, and nothing a group would train differently."""
-    if _key(settings) not in _PLAN or not evaluate or diagnostics:
-        return False
-    t, m, d = settings.train, settings.model, settings.data
-    return (m.members == 1 and m.resample == "none" and t.schedule == "constant" and t.transfer == "scratch"
-            and d.rebalance != "class_weight" and t.clip_norm is None)
+    def applies(self, settings, diagnostics=(), evaluate: bool = True) -> bool:
+        """Whether this trial trains in a group: planned, and nothing a group would train differently."""
+        if _key(settings) not in self.seeds or not evaluate or diagnostics:
+            return False
+        t, m, d = settings.train, settings.model, settings.data
+        return (m.members == 1 and m.resample == "none" and t.schedule == "constant" and t.transfer == "scratch"
+                and d.rebalance != "class_weight" and t.clip_norm is None)
 
+    def trained(self, settings, splits, seed: int) -> Trained:
+        """This trial's result, training its group first when it is the first of them to be asked for."""
+        key = _key(settings)
+        if (key, seed) not in self.done:
+            self._train(settings, splits, seed, key)
+        return self.done.pop((key, seed))
 
-def trained(settings, splits, seed: int) -> Trained:
-    """This trial's result, training its group first when it is the first of them to be asked for."""
-    key = _key(settings)
-    if (key, seed) not in _DONE:
-        _train(settings, splits, seed, key)
-    return _DONE.pop((key, seed))
+    def _train(self, settings, splits, seed: int, key: str) -> None:
+        from suite.train import models, optimizers
+        from suite.train.grouped import Group, Member
 
+        seeds = self.seeds[key]
+        waiting = [s for s in seeds if s == seed or (key, s) not in self.done]
+        t = settings.train
 
-def _train(settings, splits, seed: int, key: str) -> None:
-    from suite.train import models, optimizers
-    from suite.train.grouped import Group, Member
+        def build():
+            return models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
 
-    seeds = _PLAN[key]
-    waiting = [s for s in seeds if s == seed or (key, s) not in _DONE]
-    t = settings.train
+        def make_optimizer(lr):
+            return optimizers.optimizer(t.model_copy(update={"learning_rate": lr}), 1)
 
-    def build():
-        return models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
-
-    def make_optimizer(lr):
-        return optimizers.optimizer(t.model_copy(update={"learning_rate": lr}), 1)
-
-    clock: list[float] = []
-    start = time.perf_counter()
-    outcomes = Group(build, make_optimizer, len(seeds)).fit(
-        [Member(s, float(t.learning_rate)) for s in waiting], splits, t.batch_size, t.epochs,
-        patience=t.patience, monitor=t.monitor, clock=clock)
-    total = time.perf_counter() - start
-    running = [sum(len(o.history["loss"]) > e for o in outcomes) for e in range(len(clock))]
-    group = f"cell seeds {seeds}, trained together: {waiting}"
-    for s, outcome in zip(waiting, outcomes):
-        share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
-        _DONE[(key, s)] = Trained(outcome, share, group, len(seeds), sum(clock) if clock else total)
+        clock: list[float] = []
+        start = time.perf_counter()
+        outcomes = Group(build, make_optimizer, len(seeds)).fit(
+            [Member(s, float(t.learning_rate)) for s in waiting], splits, t.batch_size, t.epochs,
+            patience=t.patience, monitor=t.monitor, clock=clock)
+        total = time.perf_counter() - start
+        running = [sum(len(o.history["loss"]) > e for o in outcomes) for e in range(len(clock))]
+        group = f"cell seeds {seeds}, trained together: {waiting}"
+        for s, outcome in zip(waiting, outcomes):
+            share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
+            self.done[(key, s)] = Trained(outcome, share, group, len(seeds), sum(clock) if clock else total)

@@ -2,8 +2,8 @@
 
 Trials of one cell differ only by their seed, and tracing a model's training
 epoch costs more than a short trial's arithmetic. So the model compiled and
-traced for a cell's first trial in this process is kept (the last few cells'
-models: a search may alternate between, say, two momentum values), and every trial
+traced for a cell's first trial of a run is kept (``suite.train.kept``; the last
+few cells' models: a search may alternate between, say, two momentum values), and every trial
 (the first included) takes its starting state from a model freshly built and
 compiled with its own seed: weights, dropout and noise generator states, and
 optimizer slots are copied in. A trial thus starts exactly where a model built
@@ -14,7 +14,6 @@ setting it would clear the kept functions' kernels).
 
 from __future__ import annotations
 
-import gc
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from suite.train import backend, fitting, loop, models, optimizers, transfer
+from suite.train.kept import Kept
 
 if TYPE_CHECKING:
     from suite.study import Settings
@@ -34,53 +34,31 @@ class Compiled:
     epoch: object  # loop.compile_epoch's function, or None where the backend has none
 
 
-KEEP = 4  # compiled models kept at once: a search may alternate between a few structures
-_KEPT: dict[str, Compiled] = {}  # key -> compiled model, the least recently used first
-
-
-def model_for(settings: Settings, splits, seed: int) -> Compiled:
-    """A compiled model for ``settings`` on ``splits``, in the state a fresh build with ``seed`` gives."""
+def model_for(settings: Settings, splits, seed: int, kept: Kept | None = None) -> Compiled:
+    """A compiled model for ``settings`` on ``splits``, in the state a fresh build with ``seed`` gives
+    (the run's kept one where ``kept`` holds it)."""
+    kept = kept or Kept()
     key = _key(settings, splits)
-    source = transfer.pretrained(settings, seed) if settings.train.transfer != "scratch" else None
-    kept = _KEPT.pop(key, None)
-    if kept is None and (len(_KEPT) >= KEEP or not _KEPT):  # a full cache, or nothing kept (JAX, torch: no
-        forget()  # compiled epoch to keep) starts afresh, as keras-tuner's trials should
+    source = transfer.pretrained(settings, seed, kept) if settings.train.transfer != "scratch" else None
+    reused = kept.models.pop(key, None)
+    if reused is None and (len(kept.models) >= kept.models.size or not kept.models):  # a full store, or nothing
+        kept.forget_models()  # kept (JAX, torch: no compiled epoch to keep) starts afresh, as keras-tuner's trials should
     # The kept model's compiled epoch reads no TensorFlow global seed, and setting it would cost the
     # kept functions their set-up again: the fresh build is seeded in full only when nothing is kept.
-    backend.seed_everything(seed, tensorflow_global=not _KEPT and kept is None)
+    backend.seed_everything(seed, tensorflow_global=not kept.models and reused is None)
     fresh = _build(settings, splits, source)
-    if kept is None:
+    if reused is None:
         compiled = Compiled(key, fresh, loop.compile_epoch(fresh, settings.train, splits))
         # Only a compiled epoch is worth keeping. Elsewhere the trial runs model.fit, whose data pipeline
         # and compiled step belong to the model: every trial then trains its own fresh model.
         if compiled.epoch is not None:
-            _KEPT[key] = compiled
+            kept.models.put(key, compiled)
         return compiled
-    _KEPT[key] = kept  # now the most recently used
+    kept.models.put(key, reused)  # now the most recently used
     fresh.optimizer.build(fresh.trainable_variables)
-    _copy(fresh.variables, kept.model.variables)
-    _copy(fresh.optimizer.variables, kept.model.optimizer.variables)
-    return kept
-
-
-def forget() -> None:
-    """Let every kept model and its functions go (a study's cells come one after another: when a new
-    one finds the cache full, the old ones are done)."""
-    _KEPT.clear()
-    _freeze_libraries()
-    # Not with Keras's full garbage collection: Keras's optimizer on TensorFlow leaves each traced
-    # cell's graphs reachable (about 7,000 objects, 5 MB), so a full collection per cell grew slower
-    # cell after cell (1.1 -> 1.6 s a cell over 90 cells, measured); Python's own collections run as usual.
-    keras.backend.clear_session(free_memory=False)
-
-
-def _freeze_libraries() -> None:
-    """Move everything alive before the first trial (TensorFlow, Keras, MLflow: about half a million
-    objects) out of the garbage collector's sight, once: a full collection would scan them all each
-    time (0.28 s, measured)."""
-    if gc.get_freeze_count() == 0:
-        gc.collect()
-        gc.freeze()
+    _copy(fresh.variables, reused.model.variables)
+    _copy(fresh.optimizer.variables, reused.model.optimizer.variables)
+    return reused
 
 
 def _key(settings: Settings, splits) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from suite.errors import DataError
 from suite.train import files, tables
 from suite.train.datasets import Source, load_source
+from suite.train.kept import Kept
 
 
 @dataclass(frozen=True)
@@ -39,21 +40,16 @@ class Splits:
         return self.x_train.shape[1:]
 
 
-_SPLITS: dict[str, Splits] = {}  # this process's splits, by data settings: a study's trials share them
-
-
-def prepare(data) -> Splits:
-    """The splits for these data settings (a ``suite.study.Data``), built once per process and shared."""
+def prepare(data, kept: Kept | None = None) -> Splits:
+    """The splits for these data settings (a ``suite.study.Data``), built once per run (``kept``) and shared
+    by its trials."""
+    kept = kept or Kept()
     key = data.model_dump_json() + files.version(data.path)  # an edited file is new data
-    if key not in _SPLITS:
-        if len(_SPLITS) >= 64:
-            _SPLITS.clear()
-        _SPLITS[key] = _prepare(data)
-    return _SPLITS[key]
+    return kept.splits.get_or_make(key, lambda: _prepare(data, kept))
 
 
-def _prepare(data) -> Splits:
-    source = files.read(data.path, data.label, data.columns) if data.path is not None else load_source(data)
+def _prepare(data, kept: Kept) -> Splits:
+    source = files.read(data.path, data.label, data.columns, kept) if data.path is not None else load_source(data, kept)
     if data.classes is not None:
         source = only_classes(source, data.classes)
     rng = np.random.default_rng(data.seed)

@@ -4,7 +4,7 @@ The source task is the same dataset and architecture restricted to ``pretrain.cl
 (relabelled 0..k-1); the target keeps every layer's weights but the output layer, which
 starts fresh. ``head`` freezes the transplanted layers and trains only the new output
 layer; ``full`` fine-tunes everything. Pretraining is seeded by the trial's seed and
-cached per process, so the head and full cells of one seed share the same source model.
+kept for the run (``suite.train.kept``), so the head and full cells of one seed share the same source model.
 """
 
 from __future__ import annotations
@@ -16,29 +16,25 @@ import keras
 import numpy as np
 
 from suite.train import backend, fitting, models
+from suite.train.kept import Kept
 from suite.train.splits import prepare
 
 if TYPE_CHECKING:
     from suite.study import Settings
 
-_PRETRAINED: dict[tuple[str, int], list[list[np.ndarray]]] = {}  # by source settings and seed, for this process
 
-
-def pretrained(settings: Settings, seed: int) -> list[list[np.ndarray]]:
-    """Per layer of the source model, its weights after pretraining."""
+def pretrained(settings: Settings, seed: int, kept: Kept | None = None) -> list[list[np.ndarray]]:
+    """Per layer of the source model, its weights after pretraining (once per run, ``kept``: a study's
+    head and full cells share their source model)."""
+    kept = kept or Kept()
     source = settings.model_copy(update={"train": settings.train.model_copy(update={"transfer": "scratch"})})
-    key = (source.model_dump_json(), seed)
-    if key not in _PRETRAINED:
-        if len(_PRETRAINED) >= 8:
-            _PRETRAINED.clear()
-        _PRETRAINED[key] = _pretrain(source, seed)
-    return _PRETRAINED[key]
+    return kept.pretrained.get_or_make((source.model_dump_json(), seed), lambda: _pretrain(source, seed, kept))
 
 
-def _pretrain(settings: Settings, seed: int) -> list[list[np.ndarray]]:
+def _pretrain(settings: Settings, seed: int, kept: Kept) -> list[list[np.ndarray]]:
     p = settings.pretrain
     source = settings.data.model_copy(update={"classes": p.classes, "train_size": p.train_size})
-    splits = prepare(source)
+    splits = prepare(source, kept)
     backend.seed_everything(seed)
     model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
     fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))

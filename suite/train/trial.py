@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite import timing
-from suite.train import convergence, ensemble, fitting, groups, loop, measure, reuse
+from suite.train import convergence, ensemble, fitting, loop, measure, reuse
 from suite.train import diagnostics as probing
+from suite.train.kept import Kept
 from suite.train.splits import prepare
 
 if TYPE_CHECKING:
@@ -34,18 +35,21 @@ class TrialResult:
     group: str = ""  # trained together with other trials (suite run --grouped): which group
 
 
-def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> TrialResult:
+def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = (),
+        kept: Kept | None = None) -> TrialResult:
     """Train one model (an ensemble: each of its members). ``evaluate=False`` (search trials) keeps the
     per-epoch record and skips the end-of-training evaluation of every split, which only the compared
     trials need. ``diagnostics`` (activations, gradients) adds per-layer measurements on a probe batch
-    (an ensemble's first member's); without it nothing is probed."""
-    # 1. Data: built once per study run and shared by its trials (cached by settings).
+    (an ensemble's first member's); without it nothing is probed. ``kept`` is what the run keeps across
+    its trials (data, compiled models, groups); without it the trial starts from nothing."""
+    kept = kept or Kept()
+    # 1. Data: built once per study run and shared by its trials (kept by settings).
     with timing.section("trial.data"):
-        splits = prepare(settings.data)
+        splits = prepare(settings.data, kept)
 
     # 2-3. Build and fit each network: one, or an ensemble's members one after another.
     plan = ensemble.members(settings.model.members, settings.model.resample, seed, len(splits.y_train))
-    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1)
+    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1, kept)
             for i, member in enumerate(plan)]
     if len(fits) == 1:
         history = fits[0].history
@@ -116,14 +120,15 @@ class _Fitted:
 
 
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
-         keep_validation: bool) -> _Fitted:
-    if member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate):
-        return _fit_in_group(settings, splits, member, evaluate)
+         keep_validation: bool, kept: Kept) -> _Fitted:
+    groups = kept.groups
+    if groups is not None and member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate):
+        return _fit_in_group(settings, splits, member, evaluate, kept)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
     # with the seed gives.
     with timing.section("trial.build"):
-        compiled = reuse.model_for(settings, splits, member.seed)
+        compiled = reuse.model_for(settings, splits, member.seed, kept)
         model = compiled.model
     fitted = _Fitted(history={}, parameters=model.count_params())
     if evaluate:
@@ -154,13 +159,13 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     return fitted
 
 
-def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool) -> _Fitted:
+def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool, kept: Kept) -> _Fitted:
     """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
     would have trained alone, then measured the same way. Its seconds are its share of each group epoch."""
     with timing.section("trial.fit"):
-        trained = groups.trained(settings, splits, member.seed)
+        trained = kept.groups.trained(settings, splits, member.seed)
     with timing.section("trial.build"):
-        model = reuse.model_for(settings, splits, member.seed).model
+        model = reuse.model_for(settings, splits, member.seed, kept).model
     fitted = _Fitted(history={}, parameters=model.count_params(), group=trained)
     if evaluate:
         with timing.section("trial.measure"):

@@ -1,0 +1,241 @@
+"""The sweep: candidates that cover the space, and a boundary check that widens it (``tune.algorithm: sweep``).
+
+The tuning playbook's first question of a search is "is the best point on the boundary of the
+space? then widen it". A sweep asks it itself:
+
+- **One setting**: an evenly spaced ladder (a log range a third of a decade apart unless its
+  ``step`` says otherwise; a linear range by its step; an int range every integer; a list as
+  written), every rung tried.
+- **Two or more**: ``trials - extensions`` quasi-random points (a scrambled Halton sequence, log
+  scale for a log range), so the points fill the box evenly instead of clumping as random ones do.
+  Points within ``NEAR`` of one already drawn (relatively, in every numeric setting, and equal in the
+  others) are skipped.
+- **The boundary check**: when every candidate has ended and the best one's value of a numeric
+  setting is the smallest (largest) value tried, one more candidate moves that setting one step out,
+  the rest of the best point kept, unless the step would cross the setting's hard limit
+  (``tune.limits``; without one, the range as declared is the limit) or the search has spent
+  ``trials`` candidates. So a search's best is inside what it tried, or on a declared hard limit,
+  or its budget was spent: ``edges`` says which, per setting, and the report prints it.
+
+The plan is a pure function of the trials already scored, so a resumed search (keras-tuner saves
+its trials) asks for exactly the candidates the first run would have.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+NEAR = 0.05  # candidates closer than this (relatively, in every numeric setting) are one candidate
+THIRD_OF_A_DECADE = 10 ** (1 / 3)
+
+
+def ladder(entry) -> list:
+    """The rungs a one-setting sweep tries, low to high (``entry``: a list of choices or a ``Range``)."""
+    if isinstance(entry, list):
+        return list(entry)
+    low, high = entry.bounds
+    if entry.kind == "int":
+        return list(range(int(low), int(high) + 1, int(entry.step or 1)))
+    if entry.kind == "linear" and entry.step is None:
+        raise ValueError("a linear range needs a step to sweep")
+    return [_rung(entry, k) for k in range(_index(entry, high) + 1)]
+
+
+def step_out(entry, value, side: int):
+    """``value`` moved one step on ``side`` (-1 down, +1 up), on the range's own ladder (``low x step^k``, or
+    ``low + k x step``), so rungs stepped to from either side are the same numbers."""
+    if entry.kind == "int":
+        return int(value + side * int(entry.step or 1))
+    return _rung(entry, _index(entry, value) + side)
+
+
+def _step(entry) -> float:
+    return entry.step or (THIRD_OF_A_DECADE if entry.kind == "log" else 1.0)
+
+
+def _index(entry, value) -> int:
+    """The rung nearest ``value`` (negative below the range's low)."""
+    low = entry.bounds[0]
+    if entry.kind == "log":
+        return round(math.log(value / low) / math.log(_step(entry)))
+    return round((value - low) / _step(entry))
+
+
+def _rung(entry, k: int) -> float:
+    low = entry.bounds[0]
+    return _round(low * _step(entry) ** k if entry.kind == "log" else low + k * _step(entry))
+
+
+def halton(space: dict, n: int, seed: int) -> list[dict]:
+    """``n`` quasi-random points of the space (a scrambled Halton sequence), none near another."""
+    from scipy.stats import qmc
+
+    paths = list(space)
+    sampler = qmc.Halton(d=len(paths), scramble=True, seed=seed)
+    points: list[dict] = []
+    for _ in range(100):  # draws until n distinct points (near-duplicates are skipped)
+        for u in sampler.random(n):
+            point = {path: _at(space[path], x) for path, x in zip(paths, u)}
+            if not any(near(point, other) for other in points):
+                points.append(point)
+            if len(points) == n:
+                return points
+    return points  # a small discrete space has fewer than n distinct points
+
+
+def _at(entry, u: float):
+    """The value at quantile ``u`` of one setting's range (log scale for a log range)."""
+    if isinstance(entry, list):
+        return entry[min(int(u * len(entry)), len(entry) - 1)]
+    low, high = entry.bounds
+    if entry.kind == "log":
+        return _round(math.exp(math.log(low) + u * (math.log(high) - math.log(low))))
+    if entry.kind == "int":
+        return int(min(math.floor(low + u * (high - low + 1)), high))
+    return _round(low + u * (high - low))
+
+
+def near(a: dict, b: dict) -> bool:
+    """Whether two candidates are one: equal non-numeric values, numeric ones within ``NEAR`` of each other."""
+    for path in a:
+        x, y = a[path], b[path]
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            if x != y:
+                return False
+        elif abs(x - y) > NEAR * max(abs(x), abs(y)) and not (x == y == 0):
+            return False
+    return True
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def numeric(entry) -> bool:
+    return not isinstance(entry, list) or (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in entry)
+                                           and len(entry) > 1)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Where a search's best value of one setting lies among what it tried."""
+
+    path: str
+    value: float
+    where: str  # "inside", "low" or "high"
+    why: str = ""  # for an edge: "hard limit" (tune.limits), "the end of the declared range" (or listed values), "budget"
+
+    def words(self) -> str:
+        if self.where == "inside":
+            return f"{self.path} = {self.value:g} inside the values tried"
+        side = "smallest" if self.where == "low" else "largest"
+        return f"{self.path} = {self.value:g}, the {side} tried: on its {self.why}"
+
+
+def edges(space: dict, limits: dict, tried: list[dict], best: dict) -> list[Edge]:
+    """For each numeric setting, whether ``best`` is inside the values ``tried`` or on an edge, and why."""
+    out = []
+    for path, entry in space.items():
+        if not numeric(entry) or path not in best:
+            continue
+        values = sorted({t[path] for t in tried if path in t})
+        value = best[path]
+        if len(values) < 2 or values[0] < value < values[-1]:
+            out.append(Edge(path, value, "inside"))
+            continue
+        side = -1 if value == values[0] else 1
+        out.append(Edge(path, value, "low" if side < 0 else "high", _why_not_further(entry, value, side, limits.get(path))))
+    return out
+
+
+def _why_not_further(entry, value, side: int, limit) -> str:
+    """Why a search did not step beyond an edge: a declared hard limit, the end of what the space declares, or
+    (the next step allowed) its budget."""
+    if isinstance(entry, list):
+        return "the end of the listed values"
+    if entry.kind == "linear" and entry.step is None:
+        return "hard limit" if limit is not None else "the end of the declared range"
+    if not within(step_out(entry, value, side), entry, limit):
+        return "hard limit" if limit is not None else "the end of the declared range"
+    return "budget"
+
+
+def within(value, entry, limit) -> bool:
+    """Whether ``value`` lies inside a setting's hard limits (without ``tune.limits``: its range)."""
+    low, high = limit if limit is not None else entry.bounds
+    return low * (1 - 1e-9) <= value <= high * (1 + 1e-9) if low > 0 else low - 1e-12 <= value <= high + 1e-12
+
+
+def initial(space: dict, trials: int, extensions: int, seed: int) -> list[dict]:
+    """The candidates a sweep starts with: a ladder for one setting, quasi-random points for more."""
+    if len(space) == 1:
+        (path, entry), = space.items()
+        return [{path: v} for v in ladder(entry)]
+    return halton(space, max(trials - extensions, 1), seed)
+
+
+def why(tune, values: dict, seed: int) -> str:
+    """What put a candidate in a sweep: its first plan ("ladder" or "quasi-random"), or the boundary check."""
+    from suite.search.oracle import canonical
+
+    if any(canonical(values) == canonical(v) for v in initial(tune.space, tune.trials, tune.extensions, seed)):
+        return "ladder" if len(tune.space) == 1 else "quasi-random"
+    return "boundary check: one step beyond the best"
+
+
+def next_candidate(space: dict, limits: dict, tried: list[dict], scores: list[float], direction: str,
+                   trials: int) -> dict | None:
+    """The boundary check's next candidate once every one tried has a score; None when the best is inside,
+    on a hard limit, or the ``trials`` are spent."""
+    if len(tried) >= trials or not tried:
+        return None
+    sign = 1 if direction == "max" else -1
+    best = tried[int(np.argmax([sign * s for s in scores]))]
+    for edge in edges(space, limits, tried, best):
+        if edge.where == "inside" or edge.why != "budget":
+            continue
+        side = -1 if edge.where == "low" else 1
+        candidate = {**best, edge.path: step_out(space[edge.path], best[edge.path], side)}
+        if not any(near(candidate, t) for t in tried):
+            return candidate
+    return None
+
+
+def oracle(tune, objective, direction: str, seed: int):
+    """The sweep's keras-tuner Oracle for a ``Tune`` (its space, limits, trials and extensions)."""
+    import keras_tuner
+    from keras_tuner.engine.trial import TrialStatus
+
+    from suite.search.oracle import canonical
+
+    space, limits = tune.space, dict(tune.limits)
+    plan = initial(space, tune.trials, tune.extensions, seed)
+    hp = keras_tuner.HyperParameters()
+    for path, entry in space.items():  # the values a trial may hold: out to the hard limits
+        if isinstance(entry, list):
+            hp.Choice(path, entry, ordered=numeric(entry))
+        else:
+            low, high = limits.get(path, entry.bounds)
+            (hp.Int if entry.kind == "int" else hp.Float)(path, low, high)
+
+    class _Sweep(keras_tuner.Oracle):
+        def populate_space(self, trial_id):
+            trials = list(self.trials.values())
+            started = {canonical(t.hyperparameters.values) for t in trials}
+            for values in plan:
+                if canonical(values) not in started:
+                    return {"status": TrialStatus.RUNNING, "values": dict(values)}
+            if any(t.status in (TrialStatus.RUNNING, TrialStatus.IDLE) for t in trials):
+                return {"status": TrialStatus.IDLE, "values": None}
+            scored = [t for t in trials if t.status == TrialStatus.COMPLETED and t.score is not None]
+            candidate = next_candidate(space, limits, [t.hyperparameters.values for t in scored],
+                                       [t.score for t in scored], direction, tune.trials)
+            if candidate is None:
+                return {"status": TrialStatus.STOPPED, "values": None}
+            return {"status": TrialStatus.RUNNING, "values": candidate}
+
+    return _Sweep(objective=objective, max_trials=tune.trials, hyperparameters=hp, allow_new_entries=False,
+                  tune_new_entries=False)

@@ -1,0 +1,148 @@
+"""The sweep: candidates that cover the space (a ladder, quasi-random points), and the boundary check that
+widens it up to the hard limits; end to end through keras-tuner, MLflow and the report."""
+
+import json
+import math
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from suite.cli import main
+from suite.errors import StudyError
+from suite.search import nuisance, sweep
+from suite.study import Range, Tune, load_study
+
+LR = "train.learning_rate"
+
+
+def search(tune: Tune, score, tmp_path) -> list[dict]:
+    """Run a sweep's real keras-tuner oracle, scoring each candidate with ``score(values)``; the candidates in order."""
+    oracle = nuisance.make_oracle(tune, epochs=5)
+    oracle._set_project_dir(str(tmp_path), "sweep")
+    created = []
+    while True:
+        trial = oracle.create_trial("worker")
+        if trial.status != "RUNNING":
+            break
+        created.append(trial.hyperparameters.values)
+        oracle.update_trial(trial.trial_id, {nuisance.SCORE: score(trial.hyperparameters.values)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    return created
+
+
+def peaked_at(lr: float):
+    return lambda v: -abs(math.log10(v[LR]) - math.log10(lr))  # best at lr, worse a decade either side
+
+
+def test_a_log_range_is_a_ladder_a_third_of_a_decade_apart_unless_its_step_says_otherwise():
+    rungs = sweep.ladder(Range(log=[1e-3, 1e-1]))
+    assert rungs == [0.001, 0.00215, 0.00464, 0.01, 0.0215, 0.0464, 0.1]
+    assert sweep.ladder(Range(log=[1e-3, 1e-1], step=10)) == [0.001, 0.01, 0.1]
+    assert sweep.ladder(Range(linear=[0.0, 0.9], step=0.3)) == [0.0, 0.3, 0.6, 0.9]
+    assert sweep.ladder(Range(int=[1, 4])) == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="step"):
+        sweep.ladder(Range(linear=[0.0, 1.0]))
+
+
+def test_quasi_random_points_cover_the_box_and_none_is_near_another():
+    space = {LR: Range(log=[1e-4, 1.0]), "train.momentum": Range(linear=[0.0, 0.99]), "train.optimizer": ["sgd", "adam"]}
+    points = sweep.halton(space, 16, seed=3)
+    assert len(points) == 16 and points == sweep.halton(space, 16, seed=3)  # seeded: the same points again
+    assert not any(sweep.near(a, b) for i, a in enumerate(points) for b in points[i + 1:])
+    decades = {math.floor(math.log10(p[LR])) for p in points}
+    assert decades == {-4, -3, -2, -1}  # every decade of the log range, in 16 points
+    assert {p["train.optimizer"] for p in points} == {"sgd", "adam"}
+    assert sweep.halton(space, 16, seed=4) != points
+
+
+@pytest.mark.parametrize("peak, extended", [(3e-2, []), (4e-4, [0.000464, 0.000215]), (0.5, [0.215, 0.464, 1.0]), (5.0, [0.215, 0.464, 1.0])])
+def test_the_boundary_check_extends_the_ladder_until_the_best_is_inside(peak, extended, tmp_path):
+    tune = Tune(algorithm="sweep", trials=12, space={LR: Range(log=[1e-3, 1e-1])}, limits={LR: [1e-5, 1.0]})
+    tried = search(tune, peaked_at(peak), tmp_path)
+    values = [v[LR] for v in tried]
+    assert values[:7] == sweep.ladder(tune.space[LR])  # every rung first
+    assert values[7:] == extended  # then one step at a time beyond the best, until it is inside
+    best = max(tried, key=peaked_at(peak))
+    where = sweep.edges(tune.space, tune.limits, tried, best)
+    assert [e.where for e in where] == (["high"] if peak == 5.0 else ["inside"])
+    if peak == 5.0:
+        assert where[0].why == "hard limit" and "largest tried: on its hard limit" in where[0].words()
+
+
+def test_a_sweep_without_limits_stays_in_its_range_and_one_out_of_trials_says_budget(tmp_path):
+    tune = Tune(algorithm="sweep", trials=7, space={LR: Range(log=[1e-3, 1e-1])}, limits={LR: [1e-5, 1.0]})
+    tried = search(tune, peaked_at(1e-5), tmp_path / "budget")
+    assert len(tried) == 7  # no trial left to extend with
+    edge, = sweep.edges(tune.space, tune.limits, tried, tried[0])
+    assert (edge.where, edge.why) == ("low", "budget")
+    unlimited = Tune(algorithm="sweep", trials=12, space={LR: Range(log=[1e-3, 1e-1])})
+    tried = search(unlimited, peaked_at(1e-5), tmp_path / "unlimited")
+    assert len(tried) == 7  # its range is its limit
+    edge, = sweep.edges(unlimited.space, {}, tried, tried[0])
+    assert edge.why == "the end of the declared range"
+    listed = {LR: [0.01, 0.1]}
+    assert sweep.edges(listed, {}, [{LR: 0.01}, {LR: 0.1}], {LR: 0.1})[0].why == "the end of the listed values"
+
+
+def test_a_sweep_of_two_settings_draws_quasi_random_points_then_checks_each_boundary(tmp_path):
+    space = {LR: Range(log=[1e-3, 1e-1]), "train.momentum": Range(linear=[0.0, 0.9], step=0.1)}
+    tune = Tune(algorithm="sweep", trials=10, extensions=3, space=space, limits={LR: [1e-5, 1.0]})
+    tried = search(tune, peaked_at(1e-4), tmp_path)
+    assert tried[:7] == sweep.halton(space, 7, nuisance.oracle_seed(0))
+    assert len(tried) > 7 and min(v[LR] for v in tried[7:]) < min(v[LR] for v in tried[:7])  # stepped out below
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("  algorithm: sweep\n  trials: 3\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n",
+     "trials: a sweep of train.learning_rate tries its 7 rungs"),
+    ("  algorithm: random\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  limits:\n    train.learning_rate: [1.0e-5, 1]\n",
+     "only a sweep extends its space"),
+    ("  algorithm: sweep\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  limits:\n    train.learning_rate: [1.0e-2, 1]\n",
+     "must contain the range"),
+    ("  algorithm: sweep\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  limits:\n    train.momentum: [0, 1]\n",
+     "limits.train.momentum: not in tune.space"),
+])
+def test_bad_sweeps_name_the_field(extra, expected, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(STUDY.split("tune:")[0] + "tune:\n" + extra)
+    with pytest.raises(StudyError, match=expected.replace("[", r"\[")) as e:
+        load_study(path)
+    assert "\n" not in str(e.value)
+
+
+STUDY = """\
+name: swept
+title: A swept learning rate
+claim: The sweep's best rate is inside the rates it tried.
+data: {dataset: digits, train_size: 300}
+model: {depth: 1, width: 16}
+train: {optimizer: sgd, learning_rate: 0.01, batch_size: 64, epochs: 3}
+seeds: [0, 1]
+target: {metric: val_accuracy, value: 0.3}
+tune:
+  algorithm: sweep
+  trials: 6
+  space:
+    train.learning_rate: {log: [1.0e-3, 1.0e-2], step: 10}
+  limits:
+    train.learning_rate: [1.0e-4, 3.0]
+"""
+
+
+def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_path, monkeypatch):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "swept.yaml").write_text(STUDY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", "swept"]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("swept").experiment_id
+    searched = client.search_runs([exp], "tags.`suite.kind` = 'search'", order_by=["attributes.start_time ASC"])
+    rates = [json.loads(r.data.tags["suite.search_values"])[LR] for r in searched]
+    whys = [r.data.tags["search.candidate"] for r in searched]
+    assert rates[:2] == [1e-3, 1e-2] and whys[:2] == ["ladder", "ladder"]
+    assert all(w.startswith("boundary check") for w in whys[2:])
+    assert all(not 1e-3 <= r <= 1e-2 and 1e-4 <= r <= 3.0 for r in rates[2:])  # beyond the range, within the limits
+    text = (tmp_path / "results" / "swept" / "base" / "report.md").read_text()
+    assert "boundary check" in text
