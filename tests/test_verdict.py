@@ -20,8 +20,8 @@ def trials(values_per_cell: dict, metric="test_accuracy", axis="x") -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def one(expect: dict, data: pd.DataFrame, grid=GRID, alpha=0.05):
-    (v,) = evaluate([Expect(says="s", **expect)], data, grid, alpha)
+def one(expect: dict, data: pd.DataFrame, grid=GRID, alpha=0.05, caps=None):
+    (v,) = evaluate([Expect(says="s", **expect)], data, grid, alpha, caps=caps)
     return v
 
 
@@ -253,7 +253,9 @@ def test_the_literature_is_judged_only_inside_its_regime():
     lit = {"cite": "someone", "found": "holds"}
     trained = one({"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater",
                    "literature": lit}, data, grid={"x": [0.0, 0.5]})
-    assert trained.verdict == "supported" and trained.outside == "x=0.5 still improving (median best epoch 20 of 20)"
+    assert trained.outside == "x=0.5 still improving (median best epoch 20 of 20)"
+    assert trained.verdict == "inconclusive" and trained.p_holm < 0.05  # decided by p, but budget-limited:
+    assert trained.blocked == "budget-limited (x=0.5 still improving (median best epoch 20 of 20))"
     fits = one({"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater",
                 "literature": {**lit, "regime": "fits training set"}}, data, grid={"x": [0.0, 0.5]})
     assert fits.outside == "x=0.5 fits 0.70 of its training set"
@@ -263,3 +265,24 @@ def test_the_literature_is_judged_only_inside_its_regime():
     at_init = one({"metric": "act_std_ratio_init", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater",
                    "literature": lit}, data, grid={"x": [0.0, 0.5]})
     assert at_init.outside == ""  # measured before training: the training regime does not apply
+
+
+def test_a_verdict_on_accuracy_at_the_end_of_training_is_not_decided_while_an_arm_still_improves_at_its_cap():
+    def arms(best_b: float, run_b: float):
+        rows = []
+        for cell, (x, best, run, accuracy) in enumerate([(0.0, 10.0, 40.0, 0.9), (0.5, best_b, run_b, 0.6)]):
+            for seed in range(5):
+                rows.append({"cell": cell, "seed": seed, "x": x, "status": "FINISHED", "test_accuracy": accuracy + 0.01 * seed,
+                             "epoch_time_s": 1.0 + x + 0.01 * seed, "best_epoch": best, "epochs_run": run})
+        return pd.DataFrame(rows)
+
+    accuracy = {"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater"}
+    grid, caps = {"x": [0.0, 0.5]}, {0: 40, 1: 40}
+    limited = one(accuracy, arms(38.0, 40.0), grid, caps=caps)
+    assert limited.verdict == "inconclusive" and limited.p_holm < 0.05
+    assert limited.blocked == "budget-limited (x=0.5 still improving (median best epoch 38 of 40))"
+    assert one(accuracy, arms(30.0, 40.0), grid, caps=caps).verdict == "supported"  # best epoch 30 of 40: converged
+    # early stopping ended it at 20 of 40 (its best epoch 19 restored): it had stopped improving
+    assert one(accuracy, arms(19.0, 20.0), grid, caps=caps).verdict == "supported"
+    seconds = {"metric": "epoch_time_s", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater"}
+    assert one(seconds, arms(38.0, 40.0), grid, caps=caps).verdict == "supported"  # a cost per epoch, not an end state

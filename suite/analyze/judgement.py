@@ -58,6 +58,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
         observed = f"{v.observed}; {bounded}" if bounded else v.observed
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict != "inconclusive" else "")
+        said += f": {v.blocked}" if v.blocked else ""
         row = (f"| {v.says} | {said} | `{v.metric}` | {effect(v)} | {v.test} | {v.n} {v.units} | {fmt_p(v.p)} | "
                f"{fmt_p(v.p_holm)} | {observed} |")
         if published:
@@ -83,6 +84,9 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         "*(speed)* means both arms reached the target in at least half their seeds, *(reachability)* that one did "
         "not. A published finding is judged (agrees, disagrees) only when the compared arms were in its regime "
         "(converged, or as the study file declares); otherwise it reads *cannot tell*, with the reason. "
+        "A verdict on a measure taken at the end of training (accuracy, loss, the gap) is not decided when a compared "
+        "arm trained to its epoch cap while still improving (its median best epoch in the last 10% of the cap): it "
+        "reads *inconclusive: budget-limited*, whatever its p. "
         "*Inconclusive* means the data cannot tell at this number of replicates, not that the claim is false.",
         "",
     ]

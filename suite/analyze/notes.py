@@ -73,7 +73,7 @@ def verdict_table(verdicts) -> list[str]:
     lines = ["### Verdicts", "", "| expectation | verdict | p (Holm) | observed |", "|---|---|---|---|"]
     for v in verdicts:
         p = "–" if v.p_holm is None or (isinstance(v.p_holm, float) and math.isnan(v.p_holm)) else f"{v.p_holm:.3g}"
-        lines.append(f"| {v.says} | **{v.verdict}** | {p} | {v.observed} |")
+        lines.append(f"| {v.says} | **{v.verdict}**{f': {v.blocked}' if v.blocked else ''} | {p} | {v.observed} |")
     return [*lines, ""]
 
 

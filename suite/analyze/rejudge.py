@@ -25,7 +25,7 @@ from suite.workspace import atomic_write
 def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     trials = read_trials(out)
     s = resolved.study
-    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha)
+    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved))
     survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",

@@ -30,7 +30,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     write_tables(resolved, trials, summary, progress, out)
     write_figures(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
-    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha)
+    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha, caps=verdict.caps(resolved))
     survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
     entry = scorecard_entry(resolved, verdicts, study_run)
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")

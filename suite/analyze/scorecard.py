@@ -133,7 +133,7 @@ def expectations(path: Path, e: dict, compared: list, q: list[float], results: P
     for v, c, qv in zip(e["verdicts"], compared, q):
         bounded = ruled_out(v["verdict"], v["effect_name"], v["low"], v["high"], v["expected_sign"])
         finding = f" ({v['finding']})" if v.get("finding") and v["verdict"] != "inconclusive" else ""
-        said = f"**{v['verdict']}**{finding}" + (f": {bounded}" if bounded else "")
+        said = f"**{v['verdict']}**{finding}" + (f": {v['blocked']}" if v.get("blocked") else f": {bounded}" if bounded else "")
         fresh = "not run" if c is None else (c["outcome"] or "changed since")
         lit = v.get("literature")
         published = f"{lit['cite']}: {lit['found']}; **{literature(v, c)}**" if lit else "–"

@@ -51,6 +51,7 @@ class Verdict:
     verdict: str = "inconclusive"
     finding: str = ""  # time to target: "speed" (both arms reach it; how much sooner) or "reachability" (whether at all)
     outside: str = ""  # why the compared arms were outside the cited finding's regime ("" when inside)
+    blocked: str = ""  # why the verdict cannot be decided whatever its p ("budget-limited: ..."); "" when it can
     units: str = "seeds"  # what n counts
 
 
@@ -459,7 +460,11 @@ def power_warnings(study, cells) -> list[str]:
     return out
 
 
-def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0) -> list[Verdict]:
+def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0,
+             caps: dict[int, int] | None = None) -> list[Verdict]:
+    """Each expectation's verdict. ``caps`` (cell index -> its epoch budget, ``train.epochs``) lets a verdict on
+    a measure taken at the end of training see which arms were still improving at their cap: those verdicts
+    are not decided ("budget-limited"). Without ``caps`` each cell's median epochs run stands in."""
     rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
     done = with_budgets(trials[trials["status"] == "FINISHED"]) if len(trials) else trials
     verdicts = []
@@ -478,7 +483,11 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
         else:
             v = bound(e, rows)
         if e.literature is not None and not rows.empty:
-            v.outside = outside_regime(e, rows, list(grid))
+            v.outside = outside_regime(e, rows, list(grid), caps)
+        if not rows.empty and e.metric in END_OF_TRAINING:
+            limited = [f"{label} {why}" for label, why in improving_cells(e, rows, list(grid), caps)]
+            if limited:
+                v.blocked = "budget-limited (" + _first_few(limited) + ")"
         verdicts.append(v)
     for e, v, adjusted in zip(expects, verdicts, holm([v.p for v in verdicts])):
         v.p_holm = adjusted
@@ -490,40 +499,83 @@ STILL_IMPROVING = 0.9  # a cell whose median best epoch falls in the last 10% of
 FITS = 0.99  # "fits the training set": mean training accuracy at least this
 
 
-def outside_regime(e: Expect, rows: pd.DataFrame, axes: list[str]) -> str:
+# Measures taken when training ends (or at its best epoch): only meaningful for arms that had stopped improving.
+END_OF_TRAINING = frozenset(m for m in TRIAL_METRICS if m.startswith(("test_", "train_accuracy", "train_loss",
+                                                                       "final_val", "best_val", "generalization")))
+
+
+def _compared(e: Expect, rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """The cells an expectation compares, one frame each."""
+    if e.kind == "compare":
+        return [g for part in (matching(rows, e.compare), matching(rows, e.against)) for _, g in part.groupby("cell")]
+    return [g for _, g in rows.groupby("cell")]
+
+
+def _label(g: pd.DataFrame, axes: list[str]) -> str:
+    return describe({a: g[a].iloc[0] for a in axes if a in g}) or "the only cell"
+
+
+def caps(resolved) -> dict[int, int]:
+    """Each cell's epoch budget (its ``train.epochs``): what "trained to its cap" means for a cell."""
+    return {c.index: int(c.settings.train.epochs) for c in resolved.cells}
+
+
+def still_improving(g: pd.DataFrame, cap: int | None) -> str:
+    """Why one cell had not converged ("" when it had): its median best epoch in the last 10% of its budget, and
+    (given its cap) it trained to the cap. A run that early stopping ended before the cap had stopped improving."""
+    if not {"best_epoch", "epochs_run"} <= set(g):
+        return ""
+    best, run = g["best_epoch"].astype(float).median(), g["epochs_run"].astype(float).median()
+    budget = float(cap) if cap else run
+    if math.isnan(best) or run < budget or best <= STILL_IMPROVING * budget:
+        return ""
+    return f"still improving (median best epoch {best:g} of {budget:g})"
+
+
+def improving_cells(e: Expect, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None) -> list[tuple[str, str]]:
+    """(label, why) for each compared cell still improving when its budget ran out."""
+    out = []
+    for g in _compared(e, rows):
+        why = still_improving(g, (caps or {}).get(int(g["cell"].iloc[0])) if "cell" in g else None)
+        if why:
+            out.append((_label(g, axes), why))
+    return out
+
+
+def _first_few(reasons: list[str]) -> str:
+    return "; ".join([*reasons[:2], f"and {len(reasons) - 2} more cells"] if len(reasons) > 2 else reasons)
+
+
+def outside_regime(e: Expect, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None = None) -> str:
     """Why the compared arms were outside the regime of the finding the expectation cites ("" when inside).
 
     A metric measured at initialization (before any training step) is in every training regime alike."""
     if e.metric.endswith("_init") or e.metric == "initial_loss":
         return ""
-    groups = ([g for part in (matching(rows, e.compare), matching(rows, e.against)) for _, g in part.groupby("cell")]
-              if e.kind == "compare" else [g for _, g in rows.groupby("cell")])
     reasons = []
-    for g in groups:
-        label = describe({a: g[a].iloc[0] for a in axes if a in g}) or "the only cell"
+    for g in _compared(e, rows):
+        label = _label(g, axes)
         if e.metric in CENSORED_METRICS:  # a finding about how much sooner needs arms that reach the target
             t, r = survival_data(g, e.metric)
             if len(t) and not math.isfinite(survival.median_time(t, r)[0]):
                 reasons.append(f"{label} reached the target in {int(r.sum())} of {len(r)} seeds (the finding is about "
                                "how soon, not whether)")
-        elif e.literature.regime == "converged" and {"best_epoch", "epochs_run"} <= set(g):
-            best, run = g["best_epoch"].astype(float).median(), g["epochs_run"].astype(float).median()
-            if best > STILL_IMPROVING * run:
-                reasons.append(f"{label} still improving (median best epoch {best:g} of {run:g})")
+        elif e.literature.regime == "converged":
+            why = still_improving(g, (caps or {}).get(int(g["cell"].iloc[0])) if "cell" in g else None)
+            if why:
+                reasons.append(f"{label} {why}")
         elif e.literature.regime == "fits training set" and "train_accuracy" in g:
             accuracy = g["train_accuracy"].astype(float).mean()
             if accuracy < FITS:
                 reasons.append(f"{label} fits {accuracy:.2f} of its training set")
-    if len(reasons) > 2:
-        reasons = [*reasons[:2], f"and {len(reasons) - 2} more cells"]
-    return "; ".join(reasons)
+    return _first_few(reasons)
 
 
 def decide(v: Verdict, alpha: float, e: Expect) -> str:
     """The one rule: a verdict is decided by its Holm-adjusted p below alpha, and its sign says which way.
     For a margin, the estimate picks the test (TOST inside, one-sided beyond), so a decided verdict
     inside the margin supports and one beyond it refutes."""
-    if math.isnan(v.p_holm) or math.isnan(v.effect) or v.p_holm >= alpha:
+    if v.blocked or math.isnan(v.p_holm) or math.isnan(v.effect) or v.p_holm >= alpha:
         return "inconclusive"
     if v.expected_sign == 0:
         return "supported" if abs(v.effect) < e.within else "refuted"
