@@ -266,7 +266,8 @@ def cmd_replicate(args) -> int:
     compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
     if not compared:
         raise SuiteError(f"no finished trials of {resolved.name} [{resolved.profile_name}] to replicate; run it first")
-    rule = "identical (same backend and device as the record)" if exact else f"within {TOLERANCE} (another backend or device)"
+    rule = ("identical (same backend, device and CPU instruction-set features as the record)" if exact
+            else f"within {TOLERANCE} (another backend, device or CPU features, or a record without them)")
     for d in differences:
         print(f"  {d.cell} seed={d.seed}: {d.metric} recorded {d.recorded!r}, replicated {d.replicated!r}")
     verdict = "MISMATCH" if differences else "ok"

@@ -22,6 +22,10 @@ from suite.record import EPOCH_METRICS, Tracker
 # Timings are not reproducible by nature; everything else must be.
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s", "group_train_s"}
 TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any compared metric
+# What must match for a rerun to give the same numbers to the last digit: the backend, the device, and the
+# CPU's instruction-set features (other kernels round differently). A record made before the features were
+# tagged is compared within the tolerance.
+SAME_PLACE = ("backend", "device", "cpu.features")
 
 
 @dataclass
@@ -41,7 +45,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     here = provenance.collect(provenance.CODE_ROOT)
     study_run = tracker.latest_study_run(resolved)
     tags = study_run.data.tags if study_run else {}
-    same_place = tags.get("backend") == here["backend"] and tags.get("device") == here["device"]
+    same_place = all(tags.get(k) == here.get(k) for k in SAME_PLACE)
     keys = sorted(recorded)
     chosen = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
     cells = {cell.index: cell for cell in resolved.cells}

@@ -42,3 +42,16 @@ def test_an_edited_suite_file_marks_the_run_dirty(tmp_path):
     (checkout / "suite" / "train" / "fitting.py").write_text("# edited\n")
     provenance._environment.cache_clear()
     assert provenance._environment(checkout)["git.dirty"] == "true"
+
+
+def test_the_cpu_model_and_its_instruction_set_features_are_recorded(monkeypatch, tmp_path):
+    from suite.record import provenance
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n"
+                       "flags\t\t: fpu sse4_1 sse4_2 avx avx2 fma avx512f avx512_vnni ht\n\nprocessor\t: 1\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    monkeypatch.setattr(provenance.platform, "processor", lambda: "")
+    found = provenance.cpu()
+    assert found == {"cpu.model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cpu.features": "sse4_1 sse4_2 avx avx2 fma avx512f avx512_vnni"}

@@ -33,7 +33,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     previous = confirmation.read(out / "verdicts.json") or {}
     entry = {
         "study": s.name, "title": s.title, "claim": s.claim, "sources": s.sources, "profile": resolved.profile_name,
-        **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device")},
+        **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device", "cpu_features")},
         "judged": judged,
         "verdicts": judgement.records(verdicts, s.expect),
     }

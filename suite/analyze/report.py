@@ -406,6 +406,7 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
         "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
         "device": tags.get("device"),
+        "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
         "verdicts": judgement.records(verdicts, s.expect),
     }
 
@@ -510,7 +511,8 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
         + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else "")
         + f"; report built by commit `{built['git.commit']}`" + (" (with uncommitted changes)" if built["git.dirty"] == "true" else ""),
         f"- Backend: {tags.get('backend')}; device: {tags.get('device')}; "
-        f"training loop: {tags.get('train.loop', 'keras fit')}; XLA: {tags.get('train.xla', 'off')}",
+        f"training loop: {tags.get('train.loop', 'keras fit')}; XLA: {tags.get('train.xla', 'off')}; "
+        f"CPU instruction-set features: {tags.get('cpu.features', 'not recorded')}",
         f"- Python {tags.get('python')} on {tags.get('platform')}",
         f"- Packages: {versions}",
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",

@@ -32,7 +32,7 @@ def _git(*args: str, cwd: Path) -> str | None:
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
 # The study file's schema, the whole of training, and the searches that choose a cell's settings.
-TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "hypermodel.py")
+TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "search/sweep.py", "hypermodel.py")
 
 
 def code_version(root: Path) -> str:
@@ -70,6 +70,29 @@ def commit(root: Path) -> dict[str, str]:
             "git.dirty": "unknown" if status is None else str(bool(status)).lower()}
 
 
+# The instruction-set features that decide which kernels a CPU runs (and so the last bits of a float sum):
+# runs on CPUs that differ here need not agree to the last digit, only within seed noise.
+SIMD_FEATURES = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                 "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2")
+
+
+def cpu() -> dict[str, str]:
+    """The CPU's model and its instruction-set features that matter for numerics (``cpu.model``, ``cpu.features``)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model in ("", platform.machine(), platform.processor()):
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"cpu.model": model, "cpu.features": " ".join(f for f in SIMD_FEATURES if f in flags) or "unknown"}
+
+
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> dict[str, str]:
     from suite.train import backend  # the backend's name and device: this wakes Keras, so only when asked
@@ -82,6 +105,7 @@ def _environment(root: Path) -> dict[str, str]:
         "train.loop": backend.training_loop(),
         "train.xla": "off",  # XLA is never asked for: op determinism comes first, and its numerics differ
         "device": backend.device(),
+        **cpu(),
     }
     for package in PACKAGES:
         try:
