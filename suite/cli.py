@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("study")
     p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full); default: the file as written")
     p.add_argument("--trials", type=int, default=3, help="how many recorded trials to rerun (default 3)")
+    p.add_argument("--from", dest="from_file", metavar="TRIALS_CSV",
+                   help="rerun trials a committed report records (results/<study>/<profile>/trials.csv) instead of the "
+                        "MLflow store's: identical where the recorded machine matches, else each cell's mean within the "
+                        "committed interval and every verdict the same")
     plugin_flag(p)
     confirm_flag(p)
 
@@ -261,7 +265,19 @@ def cmd_report(args) -> int:
 
 def cmd_replicate(args) -> int:
     ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
-    from suite.replicate import TOLERANCE, replicate
+    from suite.replicate import TOLERANCE, from_files, replicate
+
+    if args.from_file:
+        found = from_files(resolved, args.from_file, args.trials)
+        for line in found.differences:
+            print(f"  {line}")
+        rule = ("every metric identical" if found.mode == "exact" else
+                "each cell's mean within the committed 95% interval (at least ±" + f"{TOLERANCE})"
+                + (", every verdict the same" if found.verdicts_compared else "; verdicts not compared (rerun every trial: --trials N)"))
+        print(f"replicate {resolved.name} [{resolved.profile_name}] from {args.from_file}: {found.mode} ({found.why}); "
+              f"{found.rerun} trials rerun, {rule}: {len(found.differences)} differences, "
+              f"{'MISMATCH' if found.differences else 'ok'}")
+        return 1 if found.differences else 0
 
     compared, differences, exact = replicate(resolved, ws.tracker(), args.trials)
     if not compared:

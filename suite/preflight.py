@@ -15,6 +15,26 @@ from suite.train.kept import Kept
 from suite.train.splits import prepare
 
 
+def budgeted(resolved: ResolvedStudy, kept: Kept | None = None) -> ResolvedStudy:
+    """The study with each budget in gradient steps (``train.steps``) turned into its cell's epoch cap:
+    ceil(steps / steps per epoch) for the cell's training split and batch size. Cells without one are unchanged."""
+    import dataclasses
+    import math
+
+    def capped(settings):
+        t = settings.train
+        if t.steps is None:
+            return settings
+        per_epoch = math.ceil(len(prepare(settings.data, kept).y_train) / t.batch_size)
+        return settings.model_copy(update={"train": t.model_copy(update={"epochs": math.ceil(t.steps / per_epoch)})})
+
+    cells = []
+    for cell in resolved.cells:
+        by_seed = {s: (capped(settings), tuned) for s, (settings, tuned) in cell.by_seed.items()} if cell.by_seed else None
+        cells.append(dataclasses.replace(cell, settings=capped(cell.settings), by_seed=by_seed))
+    return dataclasses.replace(resolved, cells=tuple(cells))
+
+
 def check(resolved: ResolvedStudy, kept: Kept | None = None) -> None:
     """Raise the one-line error ``suite run`` would raise before training; return quietly otherwise.
     The splits made here are kept in ``kept`` for the run's trials."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suite import preflight
 from suite.record import provenance
 from suite.search import nuisance
 from suite.train import groups, trial
@@ -26,6 +27,7 @@ TOLERANCE = 0.02  # largest difference allowed across machines or backends, on a
 # CPU's instruction-set features (other kernels round differently). A record made before the features were
 # tagged is compared within the tolerance.
 SAME_PLACE = ("backend", "device", "cpu.features")
+FILE_PRECISION = 1e-12  # a CSV keeps a float to about 15 significant digits: "identical" against a file means this close
 
 
 @dataclass
@@ -42,6 +44,8 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     recorded = tracker.finished_trials(resolved)
     if not recorded:
         return 0, [], True
+    kept = Kept()
+    resolved = preflight.budgeted(resolved, kept)  # a budget in steps: the epoch caps the run set
     here = provenance.collect(provenance.CODE_ROOT)
     study_run = tracker.latest_study_run(resolved)
     tags = study_run.data.tags if study_run else {}
@@ -49,16 +53,19 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     keys = sorted(recorded)
     chosen = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
     cells = {cell.index: cell for cell in resolved.cells}
-    tuned = tracker.tuned_values(resolved)  # a tuned study reran each cell with its search's choice: so do we
+    tuned = tracker.tuned_values(resolved)  # a tuned study ran each trial with its search's choice: so do we
     differences = []
-    kept = Kept()
     for cell_index, trial_seed in chosen:
         cell = cells[cell_index]
-        settings = nuisance.apply(cell.settings, tuned[cell_index]) if tuned.get(cell_index) else cell.settings
+        values = tuned.get((cell_index, trial_seed))
+        settings = nuisance.apply(cell.settings, values) if values else cell.settings
         before = recorded[(cell_index, trial_seed)]
-        if before.get("group_width"):  # trained together with its cell's seeds: again in a group of that width
+        if before.get("group_width"):  # trained together with its cell's seeds: again in the same group
             kept.groups = kept.groups or groups.Plan()
-            kept.groups.cell(settings, list(resolved.study.seeds))
+            at = {s: (nuisance.apply(cell.settings, tuned[(cell_index, s)]) if tuned.get((cell_index, s)) else cell.settings)
+                  for s in resolved.study.seeds}
+            for s in resolved.study.seeds:  # as the run planned it (groups.Plan.cells)
+                kept.groups.add(at[s], [(s, float(at[s].train.learning_rate))], evaluate=True)
         again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics),
                           kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
@@ -75,3 +82,117 @@ def agree(a: float | None, b: float | None, exact: bool) -> bool:
         missing = lambda x: x is None or (isinstance(x, float) and math.isnan(x))  # noqa: E731
         return missing(a) and missing(b)
     return a == b if exact else abs(a - b) <= TOLERANCE
+
+
+# --------------------------------------------------------------------------
+# Against committed files (suite replicate --from results/<study>/<profile>/trials.csv)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class FromFiles:
+    """What a rerun against a committed report found."""
+
+    mode: str  # "exact" (the recorded machine matches this one) or "statistical"
+    why: str  # why that mode, in words
+    rerun: int  # trials rerun
+    differences: list[str]  # one line each: a trial's metric (exact), a cell's mean or a verdict (statistical)
+    verdicts_compared: bool  # every trial was rerun, so the verdicts were judged again and compared
+
+
+def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) -> FromFiles:
+    """Rerun a seeded sample of the trials a committed ``trials.csv`` records, from their recorded settings
+    (cell, tuned values) and seeds, without MLflow and without searching again.
+
+    Where the recorded machine matches this one (device and CPU instruction-set features, from the report's
+    ``verdicts.json``) every metric must be identical. Elsewhere the comparison is statistical: every seed of
+    each sampled cell is rerun and each cell's mean of every metric the verdicts use must lie inside the
+    committed 95% interval of that mean (or within ``TOLERANCE`` of it, where the interval is narrower); when
+    every trial was rerun, the verdicts are judged again and each must be the same."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from suite.analyze import aggregate, verdict
+    from suite.analyze.confirmation import read
+    from suite.errors import SuiteError
+
+    path = Path(trials_csv)
+    if not path.is_file():
+        raise SuiteError(f"--from: no such file {path}")
+    committed = pd.read_csv(path)
+    committed = committed[committed["status"] == "FINISHED"]
+    recorded = read(path.with_name("verdicts.json")) or {}
+    here = provenance.collect(provenance.CODE_ROOT)
+    matches = recorded.get("device") == here["device"] and recorded.get("cpu_features") == here["cpu.features"]
+    if matches:
+        why = f"recorded on this machine's kind ({here['device']}; CPU features {here['cpu.features']})"
+    elif not recorded.get("cpu_features"):
+        why = f"the record names no CPU features (recorded on {recorded.get('device')}; here {here['device']})"
+    else:
+        why = (f"recorded on {recorded.get('device')} with {recorded.get('cpu_features')}; here {here['device']} with "
+               f"{here['cpu.features']}")
+    cells = {c.index: c for c in resolved.cells}
+    for cell_index, rows in committed.groupby("cell"):
+        cell = cells.get(int(cell_index))
+        if cell is None or not all(verdict._same(rows[a].iloc[0], v) for a, v in cell.values.items() if a in rows):
+            raise SuiteError(f"--from: {path} records cell {cell_index}, which the study file no longer has as it was; "
+                             "check out the commit that made it")
+    keys = sorted(zip(committed["cell"].astype(int), committed["seed"].astype(int)))
+    picked = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
+    if not matches:  # a cell's mean needs all its seeds
+        chosen_cells = {c for c, _ in picked}
+        picked = [k for k in keys if k[0] in chosen_cells]
+    kept = Kept()
+    resolved = preflight.budgeted(resolved, kept)
+    cells = {c.index: c for c in resolved.cells}
+    again = {}
+    for cell_index, trial_seed in picked:
+        row = committed[(committed["cell"] == cell_index) & (committed["seed"] == trial_seed)].iloc[0]
+        tuned = row.get("tuned")
+        settings = cells[cell_index].settings
+        if isinstance(tuned, str) and tuned:
+            settings = nuisance.apply(settings, json.loads(tuned))
+        again[(cell_index, trial_seed)] = trial.run(settings, trial_seed, resolved.study.target,
+                                                    diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
+    differences: list[str] = []
+    label = {c.index: c.label for c in resolved.cells}
+    if matches:
+        for (cell_index, trial_seed), metrics in again.items():
+            before = committed[(committed["cell"] == cell_index) & (committed["seed"] == trial_seed)].iloc[0]
+            for metric in sorted(k for k in metrics if k in committed.columns):
+                if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
+                    continue
+                a = None if pd.isna(before[metric]) else float(before[metric])
+                b = metrics[metric]
+                if not (agree(a, b, exact=True) or (a is not None and b is not None and math.isclose(a, b, rel_tol=FILE_PRECISION))):
+                    differences.append(f"{label[cell_index]} seed={trial_seed}: {metric} recorded {a!r}, rerun {b!r}")
+        return FromFiles("exact", why, len(again), differences, False)
+    used = sorted({e.metric for e in resolved.study.expect} & set(committed.columns) - TIMINGS)
+    for cell_index in sorted({c for c, _ in again}):
+        rows = committed[committed["cell"] == cell_index]
+        for metric in used:
+            mean, half, _ = aggregate.mean_ci(rows[metric])
+            rerun, _, n = aggregate.mean_ci([again[(cell_index, int(s))].get(metric) for s in rows["seed"]])
+            if n == 0 or math.isnan(mean):
+                continue
+            allowed = max(TOLERANCE, 0.0 if math.isnan(half) else half)
+            if abs(rerun - mean) > allowed:
+                differences.append(f"{label[cell_index]}: {metric} mean {rerun:.4g} over {n} seeds, committed {mean:.4g} "
+                                   f"± {allowed:.3g}")
+    compared = len(again) == len(keys)
+    if compared and resolved.study.expect:
+        rerun_rows = committed.copy()
+        for (cell_index, trial_seed), metrics in again.items():
+            at = (rerun_rows["cell"] == cell_index) & (rerun_rows["seed"] == trial_seed)
+            for metric, value in metrics.items():
+                if metric in rerun_rows.columns:
+                    rerun_rows.loc[at, metric] = value
+        caps = verdict.caps(resolved)
+        before = verdict.evaluate(resolved.study.expect, committed, resolved.study.grid, resolved.study.alpha, caps=caps)
+        after = verdict.evaluate(resolved.study.expect, rerun_rows, resolved.study.grid, resolved.study.alpha, caps=caps)
+        for b, a in zip(before, after):
+            if b.verdict != a.verdict:
+                differences.append(f"verdict '{b.says}': committed {b.verdict}, rerun {a.verdict}")
+    return FromFiles("statistical", why, len(again), differences, compared)

@@ -49,6 +49,7 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
     kept = Kept()  # what this run keeps across its trials: data, compiled models, groups
     with timing.section("study.data"):
         preflight.check(resolved, kept)  # every dataset loads and every plugin family builds, before any trial
+        resolved = preflight.budgeted(resolved, kept)  # a budget in steps: each cell's epoch cap
 
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
@@ -64,7 +65,9 @@ def _serve(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str
     from suite.search import distributed
 
     if resolved.study.tune is not None:  # the workers apply the values the chief's searches chose
-        tracker.log_dict(parent, {str(c.index): c.tuned for c in resolved.cells if c.tuned}, TUNED_FILE)
+        from suite.search import nuisance
+
+        tracker.log_dict(parent, nuisance.chosen(resolved), TUNED_FILE)
     access = parallel.access
     if parallel.workers and not access.token:  # the workers it starts itself share a token nobody else knows
         access = replace(access, token=guard.new_token())
@@ -118,6 +121,7 @@ def work(resolved: ResolvedStudy, ws: Workspace, chief: str, worker_id: str, acc
         resolved = nuisance.with_tuned(resolved, {int(k): v for k, v in chosen.items()})
     kept = Kept()
     preflight.check(resolved, kept)  # a worker's datasets load (and plugin families build) before its first trial
+    resolved = preflight.budgeted(resolved, kept)
     directory = ws.state / "tuner" / resolved.name / "workers" / worker_id
     with distributed.as_worker(chief, worker_id):
         tuner = StudyTuner(resolved, tracker, study_run.info.run_id, tags, directory, code, label=worker_id, kept=kept)
@@ -159,12 +163,15 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     notes.introduce(resolved, tracker, parent)
     status = "FAILED"
     try:
-        if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
-            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
-        if grouped:  # each cell's seeds, at its tuned settings, train together (suite.train.groups)
+        if grouped:  # a sweep's ladder trains together (suite.train.groups)
             from suite.train import groups
 
-            kept.groups = groups.Plan.of(resolved)
+            kept.groups = groups.Plan()
+            nuisance.plan_groups(resolved, kept.groups)
+        if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
+            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
+        if grouped:  # each cell's seeds, at its tuned settings, train together
+            kept.groups.cells(resolved)
         with timing.section("study.setup"):
             tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         with timing.section("study.trials"):

@@ -101,7 +101,7 @@ def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["code"] == 0 and r["statuses"] == ["FINISHED"] and r["runs"] == 6  # each trial its own run
-    assert r["groups"] == ["cell seeds [0, 1, 2], trained together: [0, 1, 2]"] and r["widths"] == [3.0]
+    assert r["groups"] == ["seeds [0, 1, 2], trained together: 3 of 3"] and r["widths"] == [3.0]
     assert r["curves"] == 3  # its own per-epoch curve
     assert r["replicate"] == 0  # rerun alone, in a group of the same width: the same numbers
 
@@ -156,3 +156,49 @@ def test_a_group_killed_mid_training_leaves_its_trial_killed_and_a_rerun_finishe
     assert r["code"] == 0 and r["trials"] == 6 and r["finished"] == [1] * 6  # each trial finished exactly once
     assert r["statuses"] == ["FINISHED"] * 6 + ["KILLED"]  # the trial that was training its group: KILLED, once
     assert r["replicate"] == 0  # the resumed group's numbers are a fresh group's, bit for bit
+
+
+SWEPT = STUDY.replace("name: grouped", "name: swept") + """tune:
+  algorithm: sweep
+  trials: 5
+  repeats: 2
+  space:
+    train.learning_rate: {log: [1.0e-3, 1.0e-1], step: 10}
+  limits:
+    train.learning_rate: [1.0e-4, 1.0]
+"""
+
+SEARCHED = r"""
+import json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+code = main(["run", "swept", "--grouped"])
+again = main(["replicate", "swept", "--trials", "2"])
+client = MlflowClient(sys.argv[1])
+exp = client.get_experiment_by_name("swept")
+search = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+print(json.dumps({"code": code, "replicate": again,
+                  "ladder": sorted({(r.data.tags["search.candidate"], r.data.tags.get("train.group", ""),
+                                     r.data.metrics.get("group_width")) for r in search}),
+                  "trial_groups": sorted({r.data.tags.get("train.group", "") for r in trials})}))
+"""
+
+
+def test_a_sweeps_ladder_trains_as_one_group_and_its_boundary_check_alone(tmp_path):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "swept.yaml").write_text(SWEPT)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    store = f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, "-c", SEARCHED, store], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["code"] == 0 and r["replicate"] == 0
+    ladder = [row for row in r["ladder"] if row[0] == "ladder"]
+    # every rung of every cell's ladder (3 rates x 2 repeat seeds) in one group per cell: its first run's record
+    assert {(g.split(", trained")[0], w) for _, g, w in ladder} == {
+        ("seeds [1000003, 1010010] x rates ['0.001', '0.01', '0.1']", 6.0)}
+    assert all(g == "" and w is None for why, g, w in r["ladder"] if why.startswith("boundary check"))  # alone
+    assert all(g.startswith("seeds [0, 1, 2], trained together") for g in r["trial_groups"])

@@ -109,6 +109,41 @@ def test_replicate_matches_and_catches_a_tampered_record(reference, monkeypatch,
     assert "test_accuracy recorded" in out and "MISMATCH" in out
 
 
+def test_replicate_from_a_reports_files_is_exact_on_the_recorded_machine_and_catches_a_tampered_file(
+    reference, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    monkeypatch.setenv("SUITE_HOME", str(reference))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    report = reference / "results" / "kill" / "smoke"
+    assert main(["replicate", "kill", "--profile", "smoke", "--from", str(report / "trials.csv"), "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "exact (recorded on this machine's kind" in out and "2 trials rerun, every metric identical: 0 differences, ok" in out
+    copy = tmp_path / "copy"
+    shutil.copytree(report, copy)
+    trials = pd.read_csv(copy / "trials.csv")
+    trials["test_accuracy"] += 0.5  # a falsified file: replication must notice
+    trials.to_csv(copy / "trials.csv", index=False)
+    assert main(["replicate", "kill", "--profile", "smoke", "--from", str(copy / "trials.csv"), "--trials", "2"]) == 1
+    assert "test_accuracy recorded" in capsys.readouterr().out
+
+
+def test_a_committed_study_replicates_from_its_files_here(monkeypatch, capsys):
+    """The promise the README makes, checked on the cheapest committed study: its whole quick run, rerun from its
+    trials.csv; on the machine kind that made it identical, elsewhere each cell's mean inside the committed
+    interval and every verdict the same."""
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("SUITE_HOME", str(root))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    committed = root / "results" / "learning_rate" / "quick" / "trials.csv"
+    code = main(["replicate", "learning_rate", "--profile", "quick", "--from", str(committed), "--trials", "1000"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    finished = int((pd.read_csv(committed)["status"] == "FINISHED").sum())
+    assert f"{finished} trials rerun" in out and "0 differences, ok" in out
+
+
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
     target = tmp_path / "report.md"
     target.write_text("old report")

@@ -301,4 +301,4 @@ tune:
                                          evaluate=False).history, "val_accuracy") for j in range(3)]
         assert r.data.metrics["search_score"] == pytest.approx(sum(scores) / 3, abs=1e-9)
     report = (tmp_path / "results" / "tuned" / "base" / "report.md").read_text()
-    assert "x 3 seeds (a trial scores the mean of its 3 runs) = 18 epochs per cell" in report
+    assert "x 3 seeds (a trial scores the mean of its 3 runs) = 18 epochs per search" in report

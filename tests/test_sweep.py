@@ -67,7 +67,7 @@ def test_the_boundary_check_extends_the_ladder_until_the_best_is_inside(peak, ex
     where = sweep.edges(tune.space, tune.limits, tried, best)
     assert [e.where for e in where] == (["high"] if peak == 5.0 else ["inside"])
     if peak == 5.0:
-        assert where[0].why == "hard limit" and "largest tried: on its hard limit" in where[0].words()
+        assert where[0].why == "hard limit" and "largest tried: on its hard limit (tune.limits)" in where[0].words()
 
 
 def test_a_sweep_without_limits_stays_in_its_range_and_one_out_of_trials_says_budget(tmp_path):
@@ -146,3 +146,42 @@ def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_
     assert all(not 1e-3 <= r <= 1e-2 and 1e-4 <= r <= 3.0 for r in rates[2:])  # beyond the range, within the limits
     text = (tmp_path / "results" / "swept" / "base" / "report.md").read_text()
     assert "boundary check" in text
+
+
+def test_each_seed_searches_for_itself_and_trains_with_its_own_search_choice(tmp_path, monkeypatch):
+    per_seed = STUDY.replace("name: swept", "name: perseed").replace("  trials: 6\n", "  trials: 4\n  per: seed\n")
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "perseed.yaml").write_text(per_seed)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", "perseed"]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("perseed").experiment_id
+    searched = client.search_runs([exp], "tags.`suite.kind` = 'search'")
+    finals = client.search_runs([exp], "tags.`suite.kind` = 'trial'")
+    assert sorted({r.data.tags["suite.search_for_seed"] for r in searched}) == ["0", "1"]  # a search per seed
+    for r in finals:  # each trial ran with the best rate of its own seed's search
+        mine = [s for s in searched if s.data.tags["suite.search_for_seed"] == r.data.tags["suite.seed"]]
+        scores = {json.loads(s.data.tags["suite.search_values"])[LR]: s.data.metrics["search_score"] for s in mine}
+        chosen = json.loads(r.data.tags["suite.tuned"])[LR]
+        assert scores[chosen] == max(scores.values())
+    text = (tmp_path / "results" / "perseed" / "base" / "report.md").read_text()
+    assert "each seed of the study had its own search" in text and "| for seed |" in text
+    assert main(["replicate", "perseed", "--trials", "2"]) == 0  # each rerun with its own seed's choice: identical
+
+
+def test_a_budget_in_steps_gives_every_batch_size_the_same_gradient_steps(tmp_path, monkeypatch):
+    steps = STUDY.replace("name: swept", "name: steps").replace("epochs: 3}", "epochs: 3, steps: 20}")
+    steps = steps.split("tune:")[0] + "grid:\n  train.batch_size: [16, 64]\n"
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "steps.yaml").write_text(steps)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", "steps"]) == 0
+    import pandas as pd
+
+    trials = pd.read_csv(tmp_path / "results" / "steps" / "base" / "trials.csv")
+    # 300 examples of digits -> 240 training rows: 15 steps an epoch at batch 16, 4 at batch 64
+    epochs = trials.groupby("train.batch_size")["epochs_run"].max().to_dict()
+    assert epochs == {16: 2, 64: 5}  # ceil(20 / 15), ceil(20 / 4): about the same steps, not the same epochs
+    assert main(["replicate", "steps", "--trials", "2"]) == 0

@@ -105,14 +105,16 @@ def search_progress(searches: pd.DataFrame) -> pd.DataFrame:
     """
     if searches.empty:
         return searches
-    done = searches.sort_values(["cell", "trial", "start_time"]).groupby(["cell", "trial"]).tail(1)
+    if "for_seed" not in searches:  # a cell's one search (tune.per: cell)
+        searches = searches.assign(for_seed=-1)
+    done = searches.sort_values(["cell", "for_seed", "trial", "start_time"]).groupby(["cell", "for_seed", "trial"]).tail(1)
     done = done.assign(
         epochs=done.get("search_epochs", pd.Series(math.nan, index=done.index)).fillna(0),
         accuracy=done.get("best_val_accuracy", pd.Series(math.nan, index=done.index)),
         reached=done.get("reached_target", pd.Series(0.0, index=done.index)).fillna(0).astype(bool),
     )
-    done["spent"] = done.groupby("cell")["epochs"].cumsum()
-    done["best_so_far"] = done.groupby("cell")["accuracy"].cummax()
+    done["spent"] = done.groupby(["cell", "for_seed"])["epochs"].cumsum()
+    done["best_so_far"] = done.groupby(["cell", "for_seed"])["accuracy"].cummax()
     return done.reset_index(drop=True)
 
 
@@ -120,11 +122,12 @@ def search_summary(progress: pd.DataFrame) -> pd.DataFrame:
     """Per cell: trials and epochs spent, the best validation accuracy found, and the epochs spent
     until a trial first reached the target (None: never, within the budget)."""
     rows = []
-    for cell, group in progress.groupby("cell", sort=True):
+    for (cell, for_seed), group in progress.groupby(["cell", "for_seed"], sort=True):
         hit = group[group["reached"]]
         rows.append(
             {
                 "cell": cell,
+                "for_seed": for_seed,  # -1: the cell's one search; else the study seed it searched for
                 "search_trials": len(group),
                 "search_failed": int((group["status"] == "FAILED").sum()),
                 "search_epochs": float(group["epochs"].sum()),

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
@@ -138,7 +139,7 @@ def search_curves(progress: pd.DataFrame, groups: dict[int, str], budget: float,
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(labels), 1)))
     for color, label in zip(colors, labels):
         curves = []
-        for cell, trials in progress.groupby("cell"):
+        for (cell, _), trials in progress.groupby(["cell", "for_seed"]):
             if groups[cell] != label:
                 continue
             spent, best = trials["spent"].to_numpy(), trials["best_so_far"].to_numpy()
@@ -280,4 +281,43 @@ def survival(panels: list[tuple[str, str, list[tuple[str, np.ndarray, np.ndarray
         ax.legend(fontsize=7, loc="lower right", title="arm (reached/seeds)", title_fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
+    _save(fig, path)
+
+
+def isolation(progress: pd.DataFrame, groups: dict[int, str], chosen: dict[tuple[int, int], dict], settings: list[str],
+              log: set[str], path: Path):
+    """The tuning playbook's isolation plot: each search trial's score against the value it tried, one panel per
+    tuned numeric setting, one colour per cell (a cell's per-seed searches share it), the chosen value of each
+    search marked with a star. A star at the end of its cell's points is a choice on the edge of what was tried."""
+    import json
+
+    finished = progress[progress["status"] == "FINISHED"]
+    values = [json.loads(v) for v in finished["values"]]
+    labels = list(dict.fromkeys(groups[c] for c in sorted(finished["cell"].unique())))
+    palette = plt.cm.tab10.colors if len(labels) <= 10 else plt.cm.tab20.colors
+    fig, panels = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 3.8), squeeze=False)
+    for ax, setting in zip(panels.flat, settings):
+        for i, label in enumerate(labels):
+            color = palette[i % len(palette)]
+            for (cell, for_seed), rows in finished.groupby(["cell", "for_seed"]):
+                if groups[cell] != label:
+                    continue
+                xs = [values[j][setting] for j in range(len(values)) if finished.index[j] in rows.index]
+                points = sorted(zip(xs, rows["search_score"]))
+                ax.plot(*zip(*points), "o-", color=color, ms=3, lw=0.8, alpha=0.8,
+                        label=label if for_seed == rows["for_seed"].min() and cell == min(c for c in finished["cell"].unique()
+                                                                                           if groups[c] == label) else None)
+                best = chosen.get((cell, for_seed), {})
+                if setting in best:
+                    score = [y for x, y in points if x == best[setting]]
+                    if score:
+                        ax.plot(best[setting], max(score), "*", color=color, ms=12, mec="black", mew=0.6)
+        if setting in log:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: minor labels collide
+        ax.set_xlabel(setting)
+        ax.set_ylabel("search score")
+        ax.grid(alpha=0.3)
+    panels.flat[0].legend(fontsize=7, ncol=2 if len(labels) > 6 else 1)
+    fig.suptitle("isolation plot: each search's score against the value tried (star: chosen)", fontsize=9)
     _save(fig, path)

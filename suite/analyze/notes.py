@@ -59,7 +59,8 @@ def claim(resolved: ResolvedStudy) -> list[str]:
 def run_note(resolved: ResolvedStudy) -> str:
     s = resolved.study
     grid = "; ".join(f"`{axis}` in {', '.join(map(str, values))}" for axis, values in s.grid.items()) or "one cell"
-    tuned = f" Nuisance settings re-tuned per cell by a {s.tune.algorithm} search of {s.tune.trials} trials." if s.tune else ""
+    tuned = (f" Nuisance settings re-tuned per {s.tune.per} by a {s.tune.algorithm} search of up to {s.tune.trials} trials."
+             if s.tune else "")
     return (
         f"Profile **{resolved.profile_name}**: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
         f"{len(resolved.trials)} trials of {s.train.epochs} epochs at most. Grid: {grid}. Seeds: "

@@ -60,9 +60,11 @@ def recorded(resolved: ResolvedStudy, tracker: Tracker) -> tuple[pd.DataFrame, p
     trials = aggregate.latest_per_trial(recorded)
     progress = aggregate.search_progress(tracker.searches(resolved)) if resolved.study.tune else pd.DataFrame()
     found = aggregate.search_summary(progress) if not progress.empty else pd.DataFrame()
-    if not found.empty:  # each cell's search result joins its trials, so verdicts can judge it
-        searched = ["cell", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
-        trials = trials.merge(found[searched], on="cell", how="left")
+    if not found.empty:  # each search's result joins the trials it chose for, so verdicts can judge it
+        searched = ["cell", "for_seed", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
+        per_seed = {c.index for c in resolved.cells if c.tune is not None and c.tune.per == "seed"}
+        for_seed = trials["seed"].where(trials["cell"].isin(per_seed), -1) if len(trials) else trials.get("seed")
+        trials = trials.assign(for_seed=for_seed).merge(found[searched], on=["cell", "for_seed"], how="left").drop(columns="for_seed")
     return trials, progress, found
 
 
@@ -79,7 +81,7 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
     )
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     if not progress.empty:
-        shown = ["cell", "trial", "status", "values", "why", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
+        shown = ["cell", "for_seed", "trial", "status", "values", "why", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
                  "spent", "best_so_far", "code_version", "run_id"]
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
 
@@ -97,6 +99,7 @@ def write_figures(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.Da
         groups = {c.index: _without_seed(c) for c in resolved.cells}
         budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)
         figures.search_curves(progress, groups, budget, out / "search.png")
+        isolation_plot(resolved, trials, progress, groups, out / "isolation.png")
     if resolved.study.diagnostics:  # short labels: the figures have many panels
         labels = {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}
         diagnosed(trials, tracker, labels, out, legend_title=", ".join(a.rpartition(".")[2] for a in resolved.axes) or None)
@@ -282,6 +285,8 @@ def _setting(tree: dict, path: str):
 
 
 def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    from suite.search.sweep import numeric
+
     tune = resolved.study.tune
     if tune is None:
         return []
@@ -293,17 +298,28 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         f"Tuned for every cell: {', '.join(f'`{p}`' for p in tuned)}, on the validation split, by keras-tuner's "
         f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs"
         + (f" x {tune.repeats} seeds (a trial scores the mean of its {tune.repeats} runs)" if tune.repeats > 1 else "")
-        + f" = {tune.budget(epochs)} epochs per cell; the objective is the best `{tune.objective}` over epochs. Search "
-        "trials train with their own seed; the best setting of each cell was then rerun with every seed of the study, "
-        "and those reruns are the trials compared everywhere else in this report.",
+        + f" = {tune.budget(epochs)} epochs per search; the objective is the best `{tune.objective}` over epochs. Search "
+        "trials train with their own seed; "
+        + ("each seed of the study had its own search, on its own search seed, and trained with that search's best "
+           "setting (`tune.per: seed`): the intervals of the verdicts cover the luck of tuning as well as that of "
+           "initialization and data order."
+           if tune.per == "seed" else
+           "the best setting of each cell was then rerun with every seed of the study, and those reruns are the trials "
+           "compared everywhere else in this report. Each cell was tuned once: the intervals of the verdicts cover "
+           "initialization and data order, not the luck of tuning (`tune.per: seed` gives each seed its own search)."),
         "",
     ]
     if found.empty:
         return [*lines, "No search trial is recorded yet.", ""]
-    chosen = trials.drop_duplicates("cell").set_index("cell")["tuned"] if "tuned" in trials else pd.Series(dtype=str)
+    per_seed = (found["for_seed"] >= 0).any() if "for_seed" in found else False
+    if "tuned" in trials:
+        keyed = trials.assign(for_seed=trials["seed"] if per_seed else -1)
+        chosen = keyed.drop_duplicates(["cell", "for_seed"]).set_index(["cell", "for_seed"])["tuned"]
+    else:
+        chosen = pd.Series(dtype=str)
     axes = resolved.axes
-    headers = [*(axes or ["cell"]), "algorithm", "trials (failed)", "epochs spent", "best val acc found", "epochs to target", "chosen",
-               "the chosen value among those tried"]
+    headers = [*(axes or ["cell"]), *(["for seed"] if per_seed else []), "algorithm", "trials (failed)", "epochs spent",
+               "best val acc found", "epochs to target", "chosen", "the chosen value among those tried"]
     rows = []
     cells = {c.index: c for c in resolved.cells}
     for r in found.to_dict("records"):
@@ -311,16 +327,19 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         if cell is None:
             continue
         to_target = r["search_epochs_to_target"]
+        key = (r["cell"], r.get("for_seed", -1) if per_seed else -1)
+        searched = progress[(progress["cell"] == r["cell"]) & (progress["for_seed"] == key[1])]
         rows.append(
             [
                 *([str(v) for v in cell.values.values()] if axes else ["base"]),
+                *([str(int(key[1]))] if per_seed else []),
                 cell.tune.algorithm,
                 f"{r['search_trials']} ({r['search_failed']})",
                 f"{r['search_epochs']:.0f}",
                 fmt(r["search_best_val_accuracy"], 3),
                 "not reached" if to_target is None or pd.isna(to_target) else f"{to_target:.0f}",
-                _values(chosen.get(r["cell"], "")),
-                boundary(cell, progress[progress["cell"] == r["cell"]], chosen.get(r["cell"], "")),
+                _values(chosen.get(key, "")),
+                boundary(cell, searched, chosen.get(key, "")),
             ]
         )
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
@@ -342,7 +361,30 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
             "",
         ]
     lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
+    if any(numeric(entry) for c in resolved.cells if c.tune for entry in c.tune.space.values()):
+        lines += ["The isolation plot: each search's score against the value it tried, the chosen value starred (a star at "
+                  "the end of its cell's points was chosen on the edge of what was tried).", "",
+                  "![search score against each tuned setting, chosen values starred](isolation.png)", ""]
     return lines
+
+
+def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, groups: dict, path: Path) -> None:
+    """isolation.png: every search's score against each tuned numeric setting, the chosen value starred."""
+    from suite.search import sweep
+
+    spaces = [c.tune.space for c in resolved.cells if c.tune is not None]
+    settings = list(dict.fromkeys(p for space in spaces for p, entry in space.items() if sweep.numeric(entry)))
+    if not settings or "tuned" not in trials:
+        return
+    log = {p for space in spaces for p, entry in space.items() if not isinstance(entry, list) and entry.kind == "log"}
+    log |= {p for space in spaces for p, entry in space.items()
+            if isinstance(entry, list) and min(entry) > 0 and max(entry) / min(entry) >= 100}
+    per_seed = {c.index for c in resolved.cells if c.tune is not None and c.tune.per == "seed"}
+    chosen = {}
+    for row in trials.dropna(subset=["tuned"]).itertuples():
+        key = (row.cell, row.seed if row.cell in per_seed else -1)
+        chosen.setdefault(key, json.loads(row.tuned))
+    figures.isolation(progress, groups, chosen, settings, log, path)
 
 
 def boundary(cell, searched: pd.DataFrame, chosen: str) -> str:
@@ -353,7 +395,7 @@ def boundary(cell, searched: pd.DataFrame, chosen: str) -> str:
     if not chosen or searched.empty:
         return "–"
     tried = [json.loads(v) for v in searched["values"]]
-    edges = sweep.edges(cell.tune.space, dict(cell.tune.limits), tried, json.loads(chosen))
+    edges = sweep.edges(cell.tune.space, dict(cell.tune.limits), tried, json.loads(chosen), extends=cell.tune.algorithm == "sweep")
     added = int(searched.get("why", pd.Series(dtype=str)).fillna("").str.startswith("boundary check").sum())
     words = "; ".join(e.words() for e in edges) or "no numeric setting"
     return words + (f" ({added} candidate{'s' if added > 1 else ''} added by the boundary check)" if added else "")

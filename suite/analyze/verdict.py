@@ -516,8 +516,10 @@ def _label(g: pd.DataFrame, axes: list[str]) -> str:
 
 
 def caps(resolved) -> dict[int, int]:
-    """Each cell's epoch budget (its ``train.epochs``): what "trained to its cap" means for a cell."""
-    return {c.index: int(c.settings.train.epochs) for c in resolved.cells}
+    """Each cell's epoch budget (its ``train.epochs``): what "trained to its cap" means for a cell. A budget in
+    steps (``train.steps``) has its cap set from the data at run time: those cells are left out (their
+    median epochs run stands in)."""
+    return {c.index: int(c.settings.train.epochs) for c in resolved.cells if c.settings.train.steps is None}
 
 
 def still_improving(g: pd.DataFrame, cap: int | None) -> str:

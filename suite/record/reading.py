@@ -51,6 +51,7 @@ class Reader(Store):
                 "trial": int(run.data.tags["suite.search_trial"]),
                 "values": run.data.tags["suite.search_values"],
                 "why": run.data.tags.get("search.candidate", ""),
+                "for_seed": -1 if _for_seed(run) is None else _for_seed(run),  # -1: the cell's one search
                 "code_version": run.data.tags.get("suite.code_version"),
                 **run.data.metrics,
             }
@@ -58,10 +59,11 @@ class Reader(Store):
         ]
         return pd.DataFrame(rows)
 
-    def finished_searches(self, resolved: ResolvedStudy, code_version: str) -> dict[tuple[int, str], dict]:
-        """(cell, search trial id) -> metrics of every finished search trial of this code version."""
+    def finished_searches(self, resolved: ResolvedStudy, code_version: str) -> dict[tuple[int, int | None, str], dict]:
+        """(cell, the seed it searched for or None, search trial id) -> metrics of every finished search trial of
+        this code version."""
         return {
-            (int(run.data.tags["suite.cell"]), run.data.tags["suite.search_trial"]): run.data.metrics
+            (int(run.data.tags["suite.cell"]), _for_seed(run), run.data.tags["suite.search_trial"]): run.data.metrics
             for run in self.runs(resolved.name, "search", resolved.config_sha)
             if run.info.status == "FINISHED" and run.data.tags.get("suite.code_version") == code_version
         }
@@ -75,10 +77,10 @@ class Reader(Store):
             and (code_version is None or run.data.tags.get("suite.code_version") == code_version)
         }
 
-    def tuned_values(self, resolved: ResolvedStudy) -> dict[int, dict]:
-        """cell -> the nuisance values its search chose (and its trials ran with); empty for untuned cells."""
+    def tuned_values(self, resolved: ResolvedStudy) -> dict[tuple[int, int], dict]:
+        """(cell, seed) -> the nuisance values its search chose (and the trial ran with); empty for untuned cells."""
         return {
-            int(run.data.tags["suite.cell"]): json.loads(run.data.tags["suite.tuned"])
+            (int(run.data.tags["suite.cell"]), int(run.data.tags["suite.seed"])): json.loads(run.data.tags["suite.tuned"])
             for run in self.runs(resolved.name, "trial", resolved.config_sha)
             if run.data.tags.get("suite.tuned")
         }
@@ -100,3 +102,9 @@ class Reader(Store):
 
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
+
+def _for_seed(run) -> int | None:
+    """The study seed a search searched for (``tune.per: seed``); None for a cell's one search."""
+    seed = run.data.tags.get("suite.search_for_seed")
+    return None if seed is None else int(seed)

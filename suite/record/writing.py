@@ -101,7 +101,7 @@ class Writer(Store):
         return run.info.run_id
 
     def start_search(self, resolved: ResolvedStudy, parent: str, cell: Cell, trial_id: str, values: dict, provenance,
-                     why: str = "") -> str:
+                     why: str = "", for_seed: int | None = None) -> str:
         """One trial of a cell's nuisance search: its values as params, tagged apart from the compared trials
         (``why``: what put a sweep's candidate there, as tag ``search.candidate``)."""
         tags = {
@@ -114,8 +114,9 @@ class Writer(Store):
             "suite.search_trial": trial_id,
             "suite.search_values": json.dumps(values),
             **({"search.candidate": why} if why else {}),
+            **({"suite.search_for_seed": str(for_seed)} if for_seed is not None else {}),  # tune.per: seed
         }
-        name = f"{short_label(cell.values)} search #{int(trial_id) + 1}"
+        name = f"{short_label(cell.values)} search #{int(trial_id) + 1}" + ("" if for_seed is None else f" for seed {for_seed}")
         run = self.client.create_run(self.experiment(resolved.name), run_name=name, tags=tags)
         self._params(run.info.run_id, values)
         self._datasets[run.info.run_id] = cell.settings.data.name

@@ -217,18 +217,31 @@ def repeated(settings: Settings, seeds: list[int], target, objective: str, kept:
     return result
 
 
+PER_SEED_STRIDE = 7_919  # tune.per: seed: the search of study seed s runs on search seed tune.seed + stride x (s + 1)
+
+
+def seed_tune(tune: Tune, seed: int | None) -> Tune:
+    """The search a study seed gets with ``tune.per: seed`` (the same space, its own search seed); ``tune`` itself
+    for a cell's one search."""
+    return tune if seed is None else tune.model_copy(update={"seed": tune.seed + PER_SEED_STRIDE * (seed + 1)})
+
+
 class SearchTuner(RecordedTuner):
-    """Runs one cell's search trials, one MLflow child run each (kind "search")."""
+    """Runs one search's trials (a cell's, or with ``tune.per: seed`` one seed's of a cell), one MLflow child run
+    each (kind "search")."""
 
     def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
-                 kept: Kept | None = None):
-        oracle = make_oracle(cell.tune, cell.settings.train.epochs)
-        super().__init__(oracle, directory, f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}", resolved, tracker)
-        self.cell, self.parent, self.provenance = cell, parent, provenance
+                 kept: Kept | None = None, for_seed: int | None = None):
+        self.tune = seed_tune(cell.tune, for_seed)
+        oracle = make_oracle(self.tune, cell.settings.train.epochs)
+        name = f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}" + ("" if for_seed is None else f"-seed-{for_seed}")
+        super().__init__(oracle, directory, name, resolved, tracker)
+        self.cell, self.parent, self.provenance, self.for_seed = cell, parent, provenance, for_seed
         self.kept = kept or Kept()
-        self.recorded = {k[1]: m for k, m in tracker.finished_searches(resolved, code).items() if k[0] == cell.index}
+        self.recorded = {k[2]: m for k, m in tracker.finished_searches(resolved, code).items() if k[:2] == (cell.index, for_seed)}
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
-        self.progress = Progress(total=total, done=self.finished(), label=f"search {cell.label}")
+        label = f"search {cell.label}" + ("" if for_seed is None else f" for seed {for_seed}")
+        self.progress = Progress(total=total, done=self.finished(), label=label)
 
     def holds(self, trial) -> bool:
         return trial.trial_id in self.recorded
@@ -239,10 +252,11 @@ class SearchTuner(RecordedTuner):
         if trial.trial_id in self.recorded:
             self.last_metrics = self.recorded[trial.trial_id]
             return {SCORE: self.last_metrics["search_score"]}
-        why = sweep.why(self.cell.tune, values, _seed(self.cell.tune)) if self.cell.tune.algorithm == "sweep" else ""
-        run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance, why)
-        tune = self.cell.tune
-        seeds = [SEARCH_SEED + tune.seed + j * REPEAT_STRIDE for j in range(tune.repeats)]
+        tune = self.tune
+        why = sweep.why(tune, values, _seed(tune)) if tune.algorithm == "sweep" else ""
+        run_id = self.tracker.start_search(self.resolved, self.parent, self.cell, trial.trial_id, values, self.provenance, why,
+                                           for_seed=self.for_seed)
+        seeds = repeat_seeds(tune)
         settings = apply(self.cell.settings, nuisance(values), epochs)
         result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective, self.kept))
         result.metrics["search_epochs"] = float(epochs * len(seeds))
@@ -268,22 +282,76 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
         if cell.tune is None or cell.tune.algorithm == "none":
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
-        tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept)
-        tuner.search()
-        best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
-        if not best:
-            raise SuiteError(f"the search of cell {cell.label} finished no trial; see its failed runs in MLflow")
-        cells.append(tuned_cell(cell, nuisance(best[0].hyperparameters.values)))
+        if cell.tune.per == "seed":  # each seed its own search: the replicate is the whole procedure
+            chosen = {seed: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, seed)
+                      for seed in resolved.study.seeds}
+            cells.append(tuned_by_seed(cell, chosen))
+        else:
+            cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, None)))
     return dataclasses.replace(resolved, cells=tuple(cells))
 
 
+def repeat_seeds(tune: Tune) -> list[int]:
+    """The training seeds of a search trial's runs (``tune.repeats`` of them)."""
+    return [SEARCH_SEED + tune.seed + j * REPEAT_STRIDE for j in range(tune.repeats)]
+
+
+def plan_groups(resolved: ResolvedStudy, plan) -> None:
+    """Which search trials train together (``suite run --grouped``): a search over the learning rate alone by a
+    sweep or a grid trains its first candidates (every rate of its ladder or grid, on each repeat seed) as one
+    group, per search. Other searches train their trials alone."""
+    for cell in resolved.cells:
+        tune = cell.tune
+        if tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
+            continue
+        entry = tune.space["train.learning_rate"]
+        rates = sweep.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
+        rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
+        for for_seed in (resolved.study.seeds if tune.per == "seed" else [None]):
+            plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))
+
+
+def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, for_seed) -> dict:
+    """One search; the nuisance values it chose."""
+    tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept, for_seed=for_seed)
+    tuner.search()
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
+    if not best:
+        whose = f"cell {cell.label}" + ("" if for_seed is None else f" for seed {for_seed}")
+        raise SuiteError(f"the search of {whose} finished no trial; see its failed runs in MLflow")
+    return nuisance(best[0].hyperparameters.values)
+
+
+
+def chosen(resolved: ResolvedStudy) -> dict[str, dict]:
+    """What the chief's searches chose, as JSON for its workers: cell index -> values, or {"by_seed": {seed: values}}."""
+    out = {}
+    for c in resolved.cells:
+        if c.by_seed:
+            out[str(c.index)] = {"by_seed": {str(seed): tuned for seed, (_, tuned) in c.by_seed.items()}}
+        elif c.tuned:
+            out[str(c.index)] = c.tuned
+    return out
+
 
 def with_tuned(resolved: ResolvedStudy, tuned: dict[int, dict]) -> ResolvedStudy:
-    """The study as the chief tuned it (cell index -> chosen values): how a worker applies the chief's searches."""
-    cells = tuple(tuned_cell(c, tuned[c.index]) if c.index in tuned else c for c in resolved.cells)
-    return dataclasses.replace(resolved, cells=cells)
+    """The study as the chief tuned it (``chosen``'s JSON, by cell index): how a worker applies the chief's searches."""
+    def applied(c):
+        if c.index not in tuned:
+            return c
+        values = tuned[c.index]
+        if "by_seed" in values:
+            return tuned_by_seed(c, {int(seed): v for seed, v in values["by_seed"].items()})
+        return tuned_cell(c, values)
+
+    return dataclasses.replace(resolved, cells=tuple(applied(c) for c in resolved.cells))
 
 
 def tuned_cell(cell: Cell, tuned: dict) -> Cell:
     """The cell with its chosen nuisance values applied to its settings, and kept beside them."""
     return dataclasses.replace(cell, settings=apply(cell.settings, tuned), tuned=tuned)
+
+
+def tuned_by_seed(cell: Cell, chosen: dict[int, dict]) -> Cell:
+    """The cell with each seed's own search's choice (``tune.per: seed``): its settings stay as written."""
+    return dataclasses.replace(cell, by_seed={seed: (apply(cell.settings, v), v) for seed, v in chosen.items()})

@@ -126,17 +126,27 @@ class Edge:
     path: str
     value: float
     where: str  # "inside", "low" or "high"
-    why: str = ""  # for an edge: "hard limit" (tune.limits), "the end of the declared range" (or listed values), "budget"
+    why: str = ""  # for an edge, a key of WHY: why the search did not step beyond it
 
     def words(self) -> str:
         if self.where == "inside":
             return f"{self.path} = {self.value:g} inside the values tried"
         side = "smallest" if self.where == "low" else "largest"
-        return f"{self.path} = {self.value:g}, the {side} tried: on its {self.why}"
+        return f"{self.path} = {self.value:g}, the {side} tried: {WHY[self.why]}"
 
 
-def edges(space: dict, limits: dict, tried: list[dict], best: dict) -> list[Edge]:
-    """For each numeric setting, whether ``best`` is inside the values ``tried`` or on an edge, and why."""
+WHY = {
+    "hard limit": "on its hard limit (tune.limits)",
+    "the end of the declared range": "at the end of its declared range (no tune.limits to extend to)",
+    "the end of the listed values": "at the end of the listed values (a list does not extend)",
+    "budget": "the search's trials ran out before it could step beyond",
+    "not a sweep": "only a sweep extends its space (tune.algorithm: sweep)",
+}
+
+
+def edges(space: dict, limits: dict, tried: list[dict], best: dict, extends: bool = True) -> list[Edge]:
+    """For each numeric setting, whether ``best`` is inside the values ``tried`` or on an edge, and why
+    (``extends``: the search was a sweep, which steps beyond an edge while it can)."""
     out = []
     for path, entry in space.items():
         if not numeric(entry) or path not in best:
@@ -147,7 +157,8 @@ def edges(space: dict, limits: dict, tried: list[dict], best: dict) -> list[Edge
             out.append(Edge(path, value, "inside"))
             continue
         side = -1 if value == values[0] else 1
-        out.append(Edge(path, value, "low" if side < 0 else "high", _why_not_further(entry, value, side, limits.get(path))))
+        why = _why_not_further(entry, value, side, limits.get(path)) if extends or isinstance(entry, list) else "not a sweep"
+        out.append(Edge(path, value, "low" if side < 0 else "high", why))
     return out
 
 

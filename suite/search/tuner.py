@@ -139,12 +139,13 @@ class StudyTuner(RecordedTuner):
         if (cell.index, seed) in self.recorded:
             self.last_metrics = self.recorded[(cell.index, seed)]
             return {self.objective_name: self.objective(self.last_metrics)}
+        settings, tuned = cell.for_seed(seed)  # with tune.per: seed, this seed's own search's choice
         with timing.section("tracking.start_trial"):
             run_id = self.tracker.start_trial(
-                self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=cell.tuned
+                self.resolved, self.parent_run, cell, seed, trial.trial_id, self.provenance, tuned=tuned
             )
         diagnostics = tuple(self.resolved.study.diagnostics)
-        result = self.record(run_id, lambda: trials.run(cell.settings, seed, self.resolved.study.target, diagnostics=diagnostics,
+        result = self.record(run_id, lambda: trials.run(settings, seed, self.resolved.study.target, diagnostics=diagnostics,
                                                          kept=self.kept))
         with timing.section("tracking.finish_trial"):
             self.tracker.finish_trial(run_id, result)

@@ -69,6 +69,14 @@ class Cell:
     settings: Settings
     tune: Tune | None = None  # this cell's search (a grid may vary tune.algorithm, tune.trials, tune.seed)
     tuned: dict[str, Any] | None = None  # after its search: the nuisance values chosen (and in settings)
+    # tune.per: seed: each seed's own search's settings and chosen values (then ``settings`` is as written)
+    by_seed: dict[int, tuple[Settings, dict[str, Any]]] | None = None
+
+    def for_seed(self, seed: int) -> tuple[Settings, dict[str, Any] | None]:
+        """The settings a trial of this cell with ``seed`` trains with, and the nuisance values chosen for it."""
+        if self.by_seed:
+            return self.by_seed[seed]
+        return self.settings, self.tuned
 
     @property
     def label(self) -> str:

@@ -261,6 +261,9 @@ class Train(Locked):
     weight_decay: NonNegFloat = 0.004  # for adamw (decoupled)
     batch_size: PositiveInt = 128
     epochs: Epochs = 20
+    # a budget in gradient steps instead, the same for every batch size (Shallue et al. 2019): each cell's epoch
+    # cap becomes ceil(steps / its steps per epoch), set before its first trial (train.epochs is then not used)
+    steps: _int(1, 10**9, "must be an integer from 1 to 1000000000") | None = None
     clip_norm: PositiveFloat | None = None  # clip each gradient's norm
     schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
     lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final

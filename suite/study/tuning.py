@@ -86,6 +86,10 @@ class Tune(Locked):
     # two or more settings keeps for the boundary check (the rest are quasi-random points)
     limits: dict[str, Annotated[list[Number], BeforeValidator(_pair)]] = {}
     extensions: _int(0, 100, "must be an integer from 0 to 100") = 2
+    # cell: one search per cell, its choice rerun by every seed (the interval covers training noise only);
+    # seed: each seed of the study gets its own search, on its own search seed, so the interval of a
+    # verdict covers the luck of tuning too (the replicate is the whole procedure, search included)
+    per: Literal["cell", "seed"] = "cell"
 
     @model_validator(mode="after")
     def _sweep(self):

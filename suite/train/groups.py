@@ -1,14 +1,16 @@
-"""Which trials train together (``suite run --grouped``, JAX only): the seeds of each cell.
+"""Which trials train together (``suite run --grouped``, JAX only): the seeds of each cell, and the
+first candidates of each sweep over the learning rate (its ladder, on each repeat seed).
 
-The runner declares the plan before the first trial (``Plan.of``, kept in the run's ``Kept``);
-keras-tuner still hands out the trials one by one, and the first trial of a cell to be asked for
-trains its whole group
-(``suite.train.grouped``), the others then take their result. A group always has the width of its
-cell's seeds, so a trial's numbers are the same whether its companions train beside it or were
-recorded before (a resumed study trains only what is missing, in a group of the same width).
+The runner declares the plan before the searches (``Plan.search``) and the compared trials
+(``Plan.cells``), kept in the run's ``Kept``; keras-tuner still hands out the trials one by one, and the
+first trial of a group to be asked for trains the whole group (``suite.train.grouped``), the others
+then take their result. A group always has the width it was planned with, so a trial's numbers are
+the same whether its companions train beside it or were recorded before (a resumed study trains only
+what is missing, in a group of the same width). A sweep's boundary-check candidates, decided after
+the ladder, train alone.
 
 A trial that a group cannot train as the suite would train it alone (an ensemble, a learning-rate
-schedule, pretraining, class weights, diagnostics probes, a search trial) is left to the usual path.
+schedule, pretraining, class weights, diagnostics probes) is left to the usual path.
 """
 
 from __future__ import annotations
@@ -28,51 +30,74 @@ class Trained:
     group_seconds: float  # the whole group's training seconds
 
 
-def _key(settings) -> str:
-    return settings.model_dump_json()
+def _key(settings, evaluate: bool) -> str:
+    """What a group's trials share: their settings but the learning rate (a member's own), and whether they are
+    compared trials (evaluated) or search trials."""
+    shared = settings.model_copy(update={"train": settings.train.model_copy(update={"learning_rate": 1.0})})
+    return f"{shared.model_dump_json()}|{evaluate}"
+
+
+def _member(settings, seed: int) -> tuple[int, float]:
+    return seed, float(settings.train.learning_rate)
 
 
 @dataclass
 class Plan:
-    """Which seeds of which cells train together, and the results of groups that trained before their
-    other trials were asked for. A run's plan lives in its ``Kept`` (``suite.train.kept``)."""
+    """Which trials train together (a group's members: seed and learning rate, under one key), and the results
+    of groups that trained before their other trials were asked for. A run's plan lives in its ``Kept``
+    (``suite.train.kept``)."""
 
-    seeds: dict[str, list[int]] = field(default_factory=dict)  # a cell's settings -> the seeds that train together
-    done: dict[tuple[str, int], Trained] = field(default_factory=dict)  # results waiting for their trial
+    members: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # a group's key -> its members
+    done: dict[tuple[str, tuple[int, float]], Trained] = field(default_factory=dict)  # results waiting for their trial
 
     @classmethod
     def of(cls, resolved) -> Plan:
-        """Every cell's seeds train together (the compared trials; searches train alone)."""
+        """Every cell's seeds train together (the compared trials)."""
         plan = cls()
-        for cell in resolved.cells:
-            plan.cell(cell.settings, list(resolved.study.seeds))
+        plan.cells(resolved)
         return plan
 
-    def cell(self, settings, seeds: list[int]) -> None:
-        """One cell's seeds train together (``suite replicate`` of a trial recorded in a group: same width, same numbers)."""
-        self.seeds[_key(settings)] = list(seeds)
+    def cells(self, resolved) -> None:
+        """Each cell's seeds, at its tuned settings, train together (a cell with a search per seed: each seed
+        at its own rate, still one group)."""
+        for cell in resolved.cells:
+            for seed in resolved.study.seeds:  # seeds whose tuned settings differ by more than the rate: apart
+                settings = cell.for_seed(seed)[0]
+                self.add(settings, [_member(settings, seed)], evaluate=True)
+
+    def search(self, settings, rates: list[float], seeds: list[int]) -> None:
+        """A search's first candidates (a sweep's ladder of rates, each trained on its repeat seeds) train together."""
+        self.add(settings, [(seed, float(rate)) for rate in rates for seed in seeds], evaluate=False)
+
+    def add(self, settings, members: list[tuple[int, float]], evaluate: bool) -> None:
+        key = _key(settings, evaluate)
+        self.members[key] = list(dict.fromkeys([*self.members.get(key, []), *members]))
 
     def applies(self, settings, diagnostics=(), evaluate: bool = True) -> bool:
         """Whether this trial trains in a group: planned, and nothing a group would train differently."""
-        if _key(settings) not in self.seeds or not evaluate or diagnostics:
+        key = _key(settings, evaluate)
+        if key not in self.members or diagnostics:
             return False
         t, m, d = settings.train, settings.model, settings.data
         return (m.members == 1 and m.resample == "none" and t.schedule == "constant" and t.transfer == "scratch"
                 and d.rebalance != "class_weight" and t.clip_norm is None)
 
-    def trained(self, settings, splits, seed: int) -> Trained:
-        """This trial's result, training its group first when it is the first of them to be asked for."""
-        key = _key(settings)
-        if (key, seed) not in self.done:
-            self._train(settings, splits, seed, key)
-        return self.done.pop((key, seed))
+    def holds(self, settings, seed: int, evaluate: bool) -> bool:
+        return _member(settings, seed) in self.members.get(_key(settings, evaluate), [])
 
-    def _train(self, settings, splits, seed: int, key: str) -> None:
+    def trained(self, settings, splits, seed: int, evaluate: bool = True) -> Trained:
+        """This trial's result, training its group first when it is the first of them to be asked for."""
+        key, member = _key(settings, evaluate), _member(settings, seed)
+        if (key, member) not in self.done:
+            self._train(settings, splits, member, key)
+        return self.done.pop((key, member))
+
+    def _train(self, settings, splits, member: tuple[int, float], key: str) -> None:
         from suite.train import models, optimizers
         from suite.train.grouped import Group, Member
 
-        seeds = self.seeds[key]
-        waiting = [s for s in seeds if s == seed or (key, s) not in self.done]
+        planned = self.members[key]
+        waiting = [m for m in planned if m == member or (key, m) not in self.done]
         t = settings.train
 
         def build():
@@ -83,12 +108,15 @@ class Plan:
 
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = Group(build, make_optimizer, len(seeds)).fit(
-            [Member(s, float(t.learning_rate)) for s in waiting], splits, t.batch_size, t.epochs,
+        outcomes = Group(build, make_optimizer, len(planned)).fit(
+            [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock)
         total = time.perf_counter() - start
         running = [sum(len(o.history["loss"]) > e for o in outcomes) for e in range(len(clock))]
-        group = f"cell seeds {seeds}, trained together: {waiting}"
-        for s, outcome in zip(waiting, outcomes):
+        rates = sorted({rate for _, rate in planned})
+        seeds = list(dict.fromkeys(seed for seed, _ in planned))
+        group = (f"seeds {seeds}" + (f" x rates {[f'{r:.3g}' for r in rates]}" if len(rates) > 1 else "")
+                 + f", trained together: {len(waiting)} of {len(planned)}")
+        for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
-            self.done[(key, s)] = Trained(outcome, share, group, len(seeds), sum(clock) if clock else total)
+            self.done[(key, m)] = Trained(outcome, share, group, len(planned), sum(clock) if clock else total)

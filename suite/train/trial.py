@@ -67,8 +67,10 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     )
     parameters = fits[0].parameters * k
     if not evaluate:
-        return TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
-                           preprocessing=splits.preprocessing)
+        result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
+                             preprocessing=splits.preprocessing)
+        _grouped(result, fits[0])
+        return result
 
     # 4. Measure: end-of-training accuracy on every split in inference mode (the running training
     # accuracy of fit is taken with dropout on, mid-update); an ensemble's from its averaged probabilities.
@@ -92,15 +94,20 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
     result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
                            preprocessing=splits.preprocessing)
-    if fits[0].group is not None:  # trained together: which group, its width, the group's own seconds
-        result.group = fits[0].group.group
-        result.metrics.update(group_width=float(fits[0].group.width), group_train_s=fits[0].group.group_seconds)
+    _grouped(result, fits[0])
     recorder = fits[0].recorder
     if recorder is not None:
         result.series = recorder.series()
         result.metrics.update(_finite(probing.summary(recorder.per_epoch)))
         result.artifacts["activations_init.json"] = {str(k): v for k, v in recorder.histograms.items()}
     return result
+
+
+def _grouped(result: TrialResult, fitted) -> None:
+    """A trial trained together with others: which group, its width, the group's own seconds."""
+    if fitted.group is not None:
+        result.group = fitted.group.group
+        result.metrics.update(group_width=float(fitted.group.width), group_train_s=fitted.group.group_seconds)
 
 
 @dataclass
@@ -122,7 +129,8 @@ class _Fitted:
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
          keep_validation: bool, kept: Kept) -> _Fitted:
     groups = kept.groups
-    if groups is not None and member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate):
+    if (groups is not None and member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate)
+            and groups.holds(settings, member.seed, evaluate)):
         return _fit_in_group(settings, splits, member, evaluate, kept)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
@@ -163,7 +171,7 @@ def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate:
     """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
     would have trained alone, then measured the same way. Its seconds are its share of each group epoch."""
     with timing.section("trial.fit"):
-        trained = kept.groups.trained(settings, splits, member.seed)
+        trained = kept.groups.trained(settings, splits, member.seed, evaluate)
     with timing.section("trial.build"):
         model = reuse.model_for(settings, splits, member.seed, kept).model
     fitted = _Fitted(history={}, parameters=model.count_params(), group=trained)
