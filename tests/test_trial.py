@@ -202,3 +202,15 @@ def test_early_stopping_watches_the_monitor_the_study_names():
     assert (by_accuracy.monitor, by_loss.monitor) == ("val_accuracy", "val_loss")  # Keras maximises an accuracy
     assert by_accuracy.restore_best_weights and by_loss.restore_best_weights
     assert fitting.early_stopping(Train(monitor="val_accuracy")) == []  # no patience, no stopping
+
+
+def test_adams_epsilon_is_a_setting_a_search_may_tune():
+    from suite.study import Train
+    from suite.study.applicable import in_effect
+    from suite.train import optimizers
+
+    for name in ("adam", "adamw", "rmsprop"):
+        assert optimizers.optimizer(Train(optimizer=name, epsilon=0.5)).epsilon == 0.5
+    assert optimizers.optimizer(Train(optimizer="adam")).epsilon == 1e-7  # Keras's default
+    assert "train.epsilon" not in in_effect(Settings.model_validate({"train": {"optimizer": "sgd"}}))
+    assert "train.epsilon" in in_effect(Settings.model_validate({"train": {"optimizer": "adam"}}))

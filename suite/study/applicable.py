@@ -57,6 +57,8 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         unused.add("train.momentum")
     if t.optimizer in BUILT_IN_OPTIMIZERS - {"adamw"}:
         unused.add("train.weight_decay")
+    if t.optimizer in MOMENTUM_OPTIMIZERS | {"sgd"}:
+        unused.add("train.epsilon")
     if t.schedule == "constant":
         unused.add("train.lr_final")
     if t.patience is None:

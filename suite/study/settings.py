@@ -259,6 +259,7 @@ class Train(Locked):
     learning_rate: PositiveFloat = 1e-3
     momentum: Rate = 0.9  # for momentum and nesterov
     weight_decay: NonNegFloat = 0.004  # for adamw (decoupled)
+    epsilon: PositiveFloat = 1e-7  # for rmsprop, adam, adamw: Keras's default; Choi et al. 2019 tune it with the rate
     batch_size: PositiveInt = 128
     epochs: Epochs = 20
     # a budget in gradient steps instead, the same for every batch size (Shallue et al. 2019): each cell's epoch

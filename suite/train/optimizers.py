@@ -21,9 +21,9 @@ _BUILT_IN = {
     "sgd": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, **clip),
     "momentum": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, **clip),
     "nesterov": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, nesterov=True, **clip),
-    "rmsprop": lambda keras, lr, t, clip: keras.optimizers.RMSprop(lr, **clip),
-    "adam": lambda keras, lr, t, clip: keras.optimizers.Adam(lr, **clip),
-    "adamw": lambda keras, lr, t, clip: keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **clip),
+    "rmsprop": lambda keras, lr, t, clip: keras.optimizers.RMSprop(lr, epsilon=t.epsilon, **clip),
+    "adam": lambda keras, lr, t, clip: keras.optimizers.Adam(lr, epsilon=t.epsilon, **clip),
+    "adamw": lambda keras, lr, t, clip: keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, epsilon=t.epsilon, **clip),
 }
 for _name, _builder in _BUILT_IN.items():
     optimizer_kind(_name)(_builder)
