@@ -9,8 +9,9 @@ from mlflow.tracking import MlflowClient
 
 from suite.cli import main
 from suite.errors import StudyError
-from suite.search import nuisance, sweep
+from suite.search import nuisance
 from suite.study import Range, Tune, load_study
+from suite.study.space import edges, halton, ladder, near
 
 LR = "train.learning_rate"
 
@@ -36,24 +37,24 @@ def peaked_at(lr: float):
 
 
 def test_a_log_range_is_a_ladder_a_third_of_a_decade_apart_unless_its_step_says_otherwise():
-    rungs = sweep.ladder(Range(log=[1e-3, 1e-1]))
+    rungs = ladder(Range(log=[1e-3, 1e-1]))
     assert rungs == [0.001, 0.00215, 0.00464, 0.01, 0.0215, 0.0464, 0.1]
-    assert sweep.ladder(Range(log=[1e-3, 1e-1], step=10)) == [0.001, 0.01, 0.1]
-    assert sweep.ladder(Range(linear=[0.0, 0.9], step=0.3)) == [0.0, 0.3, 0.6, 0.9]
-    assert sweep.ladder(Range(int=[1, 4])) == [1, 2, 3, 4]
+    assert ladder(Range(log=[1e-3, 1e-1], step=10)) == [0.001, 0.01, 0.1]
+    assert ladder(Range(linear=[0.0, 0.9], step=0.3)) == [0.0, 0.3, 0.6, 0.9]
+    assert ladder(Range(int=[1, 4])) == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="step"):
-        sweep.ladder(Range(linear=[0.0, 1.0]))
+        ladder(Range(linear=[0.0, 1.0]))
 
 
 def test_quasi_random_points_cover_the_box_and_none_is_near_another():
     space = {LR: Range(log=[1e-4, 1.0]), "train.momentum": Range(linear=[0.0, 0.99]), "train.optimizer": ["sgd", "adam"]}
-    points = sweep.halton(space, 16, seed=3)
-    assert len(points) == 16 and points == sweep.halton(space, 16, seed=3)  # seeded: the same points again
-    assert not any(sweep.near(a, b) for i, a in enumerate(points) for b in points[i + 1:])
+    points = halton(space, 16, seed=3)
+    assert len(points) == 16 and points == halton(space, 16, seed=3)  # seeded: the same points again
+    assert not any(near(a, b) for i, a in enumerate(points) for b in points[i + 1:])
     decades = {math.floor(math.log10(p[LR])) for p in points}
     assert decades == {-4, -3, -2, -1}  # every decade of the log range, in 16 points
     assert {p["train.optimizer"] for p in points} == {"sgd", "adam"}
-    assert sweep.halton(space, 16, seed=4) != points
+    assert halton(space, 16, seed=4) != points
 
 
 @pytest.mark.parametrize("peak, extended", [(3e-2, []), (4e-4, [0.000464, 0.000215]), (0.5, [0.215, 0.464, 1.0]), (5.0, [0.215, 0.464, 1.0])])
@@ -61,10 +62,10 @@ def test_the_boundary_check_extends_the_ladder_until_the_best_is_inside(peak, ex
     tune = Tune(algorithm="sweep", trials=12, space={LR: Range(log=[1e-3, 1e-1])}, limits={LR: [1e-5, 1.0]})
     tried = search(tune, peaked_at(peak), tmp_path)
     values = [v[LR] for v in tried]
-    assert values[:7] == sweep.ladder(tune.space[LR])  # every rung first
+    assert values[:7] == ladder(tune.space[LR])  # every rung first
     assert values[7:] == extended  # then one step at a time beyond the best, until it is inside
     best = max(tried, key=peaked_at(peak))
-    where = sweep.edges(tune.space, tune.limits, tried, best)
+    where = edges(tune.space, tune.limits, tried, best)
     assert [e.where for e in where] == (["high"] if peak == 5.0 else ["inside"])
     if peak == 5.0:
         assert where[0].why == "hard limit" and "largest tried: on its hard limit (tune.limits)" in where[0].words()
@@ -74,22 +75,22 @@ def test_a_sweep_without_limits_stays_in_its_range_and_one_out_of_trials_says_bu
     tune = Tune(algorithm="sweep", trials=7, space={LR: Range(log=[1e-3, 1e-1])}, limits={LR: [1e-5, 1.0]})
     tried = search(tune, peaked_at(1e-5), tmp_path / "budget")
     assert len(tried) == 7  # no trial left to extend with
-    edge, = sweep.edges(tune.space, tune.limits, tried, tried[0])
+    edge, = edges(tune.space, tune.limits, tried, tried[0])
     assert (edge.where, edge.why) == ("low", "budget")
     unlimited = Tune(algorithm="sweep", trials=12, space={LR: Range(log=[1e-3, 1e-1])})
     tried = search(unlimited, peaked_at(1e-5), tmp_path / "unlimited")
     assert len(tried) == 7  # its range is its limit
-    edge, = sweep.edges(unlimited.space, {}, tried, tried[0])
+    edge, = edges(unlimited.space, {}, tried, tried[0])
     assert edge.why == "the end of the declared range"
     listed = {LR: [0.01, 0.1]}
-    assert sweep.edges(listed, {}, [{LR: 0.01}, {LR: 0.1}], {LR: 0.1})[0].why == "the end of the listed values"
+    assert edges(listed, {}, [{LR: 0.01}, {LR: 0.1}], {LR: 0.1})[0].why == "the end of the listed values"
 
 
 def test_a_sweep_of_two_settings_draws_quasi_random_points_then_checks_each_boundary(tmp_path):
     space = {LR: Range(log=[1e-3, 1e-1]), "train.momentum": Range(linear=[0.0, 0.9], step=0.1)}
     tune = Tune(algorithm="sweep", trials=10, extensions=3, space=space, limits={LR: [1e-5, 1.0]})
     tried = search(tune, peaked_at(1e-4), tmp_path)
-    assert tried[:7] == sweep.halton(space, 7, nuisance.oracle_seed(0))
+    assert tried[:7] == halton(space, 7, nuisance.oracle_seed(0))
     assert len(tried) > 7 and min(v[LR] for v in tried[7:]) < min(v[LR] for v in tried[:7])  # stepped out below
 
 

@@ -285,7 +285,7 @@ def _setting(tree: dict, path: str):
 
 
 def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
-    from suite.search.sweep import numeric
+    from suite.study.space import numeric
 
     tune = resolved.study.tune
     if tune is None:
@@ -370,10 +370,10 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
 
 def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, groups: dict, path: Path) -> None:
     """isolation.png: every search's score against each tuned numeric setting, the chosen value starred."""
-    from suite.search import sweep
+    from suite.study.space import numeric
 
     spaces = [c.tune.space for c in resolved.cells if c.tune is not None]
-    settings = list(dict.fromkeys(p for space in spaces for p, entry in space.items() if sweep.numeric(entry)))
+    settings = list(dict.fromkeys(p for space in spaces for p, entry in space.items() if numeric(entry)))
     if not settings or "tuned" not in trials:
         return
     log = {p for space in spaces for p, entry in space.items() if not isinstance(entry, list) and entry.kind == "log"}
@@ -390,12 +390,12 @@ def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
 def boundary(cell, searched: pd.DataFrame, chosen: str) -> str:
     """Where a cell's chosen values lie among those its search tried (the playbook's boundary check), and how
     many candidates a sweep's boundary check added."""
-    from suite.search import sweep
+    from suite.study import space
 
     if not chosen or searched.empty:
         return "–"
     tried = [json.loads(v) for v in searched["values"]]
-    edges = sweep.edges(cell.tune.space, dict(cell.tune.limits), tried, json.loads(chosen), extends=cell.tune.algorithm == "sweep")
+    edges = space.edges(cell.tune.space, dict(cell.tune.limits), tried, json.loads(chosen), extends=cell.tune.algorithm == "sweep")
     added = int(searched.get("why", pd.Series(dtype=str)).fillna("").str.startswith("boundary check").sum())
     words = "; ".join(e.words() for e in edges) or "no numeric setting"
     return words + (f" ({added} candidate{'s' if added > 1 else ''} added by the boundary check)" if added else "")

@@ -28,6 +28,7 @@ from suite.train.kept import Kept
 from suite.train.convergence import first_nonfinite
 from suite.errors import SuiteError
 from suite.search import sweep
+from suite.study import space
 from suite.search.oracle import PlanOracle
 from suite.console import Progress
 from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
@@ -305,7 +306,7 @@ def plan_groups(resolved: ResolvedStudy, plan) -> None:
         if tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
             continue
         entry = tune.space["train.learning_rate"]
-        rates = sweep.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
+        rates = space.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
         rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
         for for_seed in (resolved.study.seeds if tune.per == "seed" else [None]):
             plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))

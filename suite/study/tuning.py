@@ -104,7 +104,7 @@ class Tune(Locked):
         if self.limits and self.algorithm not in ("sweep", "none"):
             raise PydanticCustomError("value", "limits: only a sweep extends its space (algorithm: sweep)")
         if self.algorithm == "sweep" and len(self.space) == 1:
-            from suite.search.sweep import ladder  # a pure function: no keras-tuner import
+            from suite.study.space import ladder
 
             (path, entry), = self.space.items()
             try:
