@@ -378,7 +378,7 @@ def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         return
     log = {p for space in spaces for p, entry in space.items() if not isinstance(entry, list) and entry.kind == "log"}
     log |= {p for space in spaces for p, entry in space.items()
-            if isinstance(entry, list) and min(entry) > 0 and max(entry) / min(entry) >= 100}
+            if isinstance(entry, list) and numeric(entry) and min(entry) > 0 and max(entry) / min(entry) >= 100}
     per_seed = {c.index for c in resolved.cells if c.tune is not None and c.tune.per == "seed"}
     chosen = {}
     for row in trials.dropna(subset=["tuned"]).itertuples():
