@@ -90,16 +90,26 @@ print(json.dumps({"code": code, "replicate": again, "statuses": sorted({r.info.s
 """
 
 
-def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path):
+def jax_home(tmp_path, name: str, study: str) -> tuple[dict, str]:
+    """A workspace holding one study, the environment of a JAX process run there, and its store's URI."""
     (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "grouped.yaml").write_text(STUDY)
+    (tmp_path / "studies" / f"{name}.yaml").write_text(study)
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
            "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
-    store = f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
-    done = subprocess.run([sys.executable, "-c", RUN, store], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    return env, f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
+
+
+def run_program(program: str, tmp_path, env: dict, store: str) -> dict:
+    """Run ``program`` (given the store's URI) in a JAX interpreter in the workspace; the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-c", program, store], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path):
+    r = run_program(RUN, tmp_path, *jax_home(tmp_path, "grouped", STUDY))
     assert r["code"] == 0 and r["statuses"] == ["FINISHED"] and r["runs"] == 6  # each trial its own run
     assert r["groups"] == ["seeds [0, 1, 2], trained together: 3 of 3"] and r["widths"] == [3.0]
     assert r["curves"] == 3  # its own per-epoch curve
@@ -128,13 +138,7 @@ def test_a_group_killed_mid_training_leaves_its_trial_killed_and_a_rerun_finishe
 
     from mlflow.tracking import MlflowClient
 
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "grouped.yaml").write_text(STUDY.replace("epochs: 3", "epochs: 150"))  # a group long enough to kill
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    db = tmp_path / ".suite" / "mlflow.db"
-    store = f"sqlite:///{db}"
+    env, store = jax_home(tmp_path, "grouped", STUDY.replace("epochs: 3", "epochs: 150"))  # a group long enough to kill
     proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "grouped", "--grouped"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lock, deadline, running = tmp_path / ".suite" / "tuner" / "grouped" / "base.lock", time.time() + 300, []
@@ -150,9 +154,7 @@ def test_a_group_killed_mid_training_leaves_its_trial_killed_and_a_rerun_finishe
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    done = subprocess.run([sys.executable, "-c", KILLED, store], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = run_program(KILLED, tmp_path, env, store)
     assert r["code"] == 0 and r["trials"] == 6 and r["finished"] == [1] * 6  # each trial finished exactly once
     assert r["statuses"] == ["FINISHED"] * 6 + ["KILLED"]  # the trial that was training its group: KILLED, once
     assert r["replicate"] == 0  # the resumed group's numbers are a fresh group's, bit for bit
@@ -186,15 +188,7 @@ print(json.dumps({"code": code, "replicate": again,
 
 
 def test_a_sweeps_ladder_trains_as_one_group_and_its_boundary_check_alone(tmp_path):
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "swept.yaml").write_text(SWEPT)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    store = f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
-    done = subprocess.run([sys.executable, "-c", SEARCHED, store], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = run_program(SEARCHED, tmp_path, *jax_home(tmp_path, "swept", SWEPT))
     assert r["code"] == 0 and r["replicate"] == 0
     ladder = [row for row in r["ladder"] if row[0] == "ladder"]
     # every rung of every cell's ladder (3 rates x 2 repeat seeds) in one group per cell: its first run's record

@@ -12,6 +12,7 @@ from suite.cli import main
 from suite.errors import StudyError, SuiteError
 from suite.study import Range, Tune, load_study
 from suite.study.profiles import CONFIRM_OFFSET
+from oracles import drive
 
 BASE = """\
 name: tuned
@@ -132,17 +133,8 @@ def test_oracles_stop_at_the_budget(algorithm, tmp_path):
     step = 10 if algorithm == "grid" else None  # a grid needs points; the others sample a continuous range
     tune = Tune(algorithm=algorithm, trials=3, space={"train.learning_rate": Range(log=[1e-3, 1.0], step=step),
                                                       "train.momentum": [0.0, 0.9]})
-    oracle = search.make_oracle(tune, epochs=9)
-    oracle._set_project_dir(str(tmp_path), algorithm)
-    created = []
-    while True:
-        trial = oracle.create_trial("worker")
-        if trial.status != "RUNNING":
-            break
-        created.append(trial.hyperparameters.values)
-        oracle.update_trial(trial.trial_id, {search.SCORE: len(created) / 10})
-        trial.status = "COMPLETED"
-        oracle.end_trial(trial)
+    scores = iter(range(1, 1000))
+    created = drive(search.make_oracle(tune, epochs=9), lambda values: next(scores) / 10, tmp_path)
     assert search.spent(created, 9) >= 27  # the whole budget is used...
     assert search.spent(created[:-1], 9) < 27  # ...and not a trial more
     if algorithm != "hyperband":

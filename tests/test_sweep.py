@@ -12,24 +12,24 @@ from suite.errors import StudyError
 from suite.search import nuisance
 from suite.study import Range, Tune, load_study
 from suite.study.space import edges, halton, ladder, near
+from oracles import drive
 
 LR = "train.learning_rate"
 
 
 def search(tune: Tune, score, tmp_path) -> list[dict]:
     """Run a sweep's real keras-tuner oracle, scoring each candidate with ``score(values)``; the candidates in order."""
-    oracle = nuisance.make_oracle(tune, epochs=5)
-    oracle._set_project_dir(str(tmp_path), "sweep")
-    created = []
-    while True:
-        trial = oracle.create_trial("worker")
-        if trial.status != "RUNNING":
-            break
-        created.append(trial.hyperparameters.values)
-        oracle.update_trial(trial.trial_id, {nuisance.SCORE: score(trial.hyperparameters.values)})
-        trial.status = "COMPLETED"
-        oracle.end_trial(trial)
-    return created
+    return drive(nuisance.make_oracle(tune, epochs=5), score, tmp_path)
+
+
+def run_study(tmp_path, monkeypatch, name: str, text: str) -> MlflowClient:
+    """``suite run NAME`` in a workspace of its own holding the study ``text``; a client of its store."""
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["run", name]) == 0
+    return MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
 
 
 def peaked_at(lr: float):
@@ -132,12 +132,7 @@ tune:
 
 
 def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_path, monkeypatch):
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "swept.yaml").write_text(STUDY)
-    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "swept"]) == 0
-    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    client = run_study(tmp_path, monkeypatch, "swept", STUDY)
     exp = client.get_experiment_by_name("swept").experiment_id
     searched = client.search_runs([exp], "tags.`suite.kind` = 'search'", order_by=["attributes.start_time ASC"])
     rates = [json.loads(r.data.tags["suite.search_values"])[LR] for r in searched]
@@ -151,12 +146,7 @@ def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_
 
 def test_each_seed_searches_for_itself_and_trains_with_its_own_search_choice(tmp_path, monkeypatch):
     per_seed = STUDY.replace("name: swept", "name: perseed").replace("  trials: 6\n", "  trials: 4\n  per: seed\n")
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "perseed.yaml").write_text(per_seed)
-    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "perseed"]) == 0
-    client = MlflowClient(f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}")
+    client = run_study(tmp_path, monkeypatch, "perseed", per_seed)
     exp = client.get_experiment_by_name("perseed").experiment_id
     searched = client.search_runs([exp], "tags.`suite.kind` = 'search'")
     finals = client.search_runs([exp], "tags.`suite.kind` = 'trial'")
@@ -174,11 +164,7 @@ def test_each_seed_searches_for_itself_and_trains_with_its_own_search_choice(tmp
 def test_a_budget_in_steps_gives_every_batch_size_the_same_gradient_steps(tmp_path, monkeypatch):
     steps = STUDY.replace("name: swept", "name: steps").replace("epochs: 3}", "epochs: 3, steps: 20}")
     steps = steps.split("tune:")[0] + "grid:\n  train.batch_size: [16, 64]\n"
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "studies" / "steps.yaml").write_text(steps)
-    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "steps"]) == 0
+    run_study(tmp_path, monkeypatch, "steps", steps)
     import pandas as pd
 
     trials = pd.read_csv(tmp_path / "results" / "steps" / "base" / "trials.csv")
