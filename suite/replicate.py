@@ -50,31 +50,37 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     study_run = tracker.latest_study_run(resolved)
     tags = study_run.data.tags if study_run else {}
     same_place = all(tags.get(k) == here.get(k) for k in SAME_PLACE)
-    keys = sorted(recorded)
-    chosen = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
     cells = {cell.index: cell for cell in resolved.cells}
     tuned = tracker.tuned_values(resolved)  # a tuned study ran each trial with its search's choice: so do we
+    seeds = resolved.study.seeds
     differences = []
+    chosen = sample(sorted(recorded), trials, seed)
     for cell_index, trial_seed in chosen:
-        cell = cells[cell_index]
-        values = tuned.get((cell_index, trial_seed))
-        settings = nuisance.apply(cell.settings, values) if values else cell.settings
+        cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned.get((cell_index, s)) or {} for s in seeds})
         before = recorded[(cell_index, trial_seed)]
         if before.get("group_width"):  # trained together with its cell's seeds: again in the same group
             kept.groups = kept.groups or groups.Plan()
-            at = {s: (nuisance.apply(cell.settings, tuned[(cell_index, s)]) if tuned.get((cell_index, s)) else cell.settings)
-                  for s in resolved.study.seeds}
-            for s in resolved.study.seeds:  # as the run planned it (groups.Plan.cells)
-                kept.groups.add(at[s], [(s, float(at[s].train.learning_rate))], evaluate=True)
-        again = trial.run(settings, trial_seed, resolved.study.target, diagnostics=tuple(resolved.study.diagnostics),
-                          kept=kept).metrics
+            kept.groups.cell(cell, seeds)
+        again = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
+                          diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
-            if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
-                continue  # timings; and per-epoch or per-layer series, whose summaries are compared
+            if not reproducible(metric):
+                continue
             a, b = before.get(metric), again.get(metric)
             if not agree(a, b, exact=same_place):
                 differences.append(Difference(cell.label, trial_seed, metric, a, b))
     return len(chosen), differences, same_place
+
+
+def sample(keys: list, trials: int, seed: int) -> list:
+    """A seeded sample of up to ``trials`` of ``keys``, in their order."""
+    return [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
+
+
+def reproducible(metric: str) -> bool:
+    """Whether a rerun must give ``metric`` again: not timings, nor per-epoch or per-layer series (their
+    summaries are compared)."""
+    return not (metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric)
 
 
 def agree(a: float | None, b: float | None, exact: bool) -> bool:
@@ -134,13 +140,14 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
         why = (f"recorded on {recorded.get('device')} with {recorded.get('cpu_features')}; here {here['device']} with "
                f"{here['cpu.features']}")
     cells = {c.index: c for c in resolved.cells}
-    for cell_index, rows in committed.groupby("cell"):
+    for cell_index, cell_rows in committed.groupby("cell"):
         cell = cells.get(int(cell_index))
-        if cell is None or not all(verdict._same(rows[a].iloc[0], v) for a, v in cell.values.items() if a in rows):
+        if cell is None or not all(verdict._same(cell_rows[a].iloc[0], v) for a, v in cell.values.items() if a in cell_rows):
             raise SuiteError(f"--from: {path} records cell {cell_index}, which the study file no longer has as it was; "
                              "check out the commit that made it")
-    keys = sorted(zip(committed["cell"].astype(int), committed["seed"].astype(int)))
-    picked = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), min(trials, len(keys)), replace=False))]
+    row = {(int(r["cell"]), int(r["seed"])): r for _, r in committed.iterrows()}  # each trial's committed row
+    keys = sorted(row)
+    picked = sample(keys, trials, seed)
     if not matches:  # a cell's mean needs all its seeds
         chosen_cells = {c for c, _ in picked}
         picked = [k for k in keys if k[0] in chosen_cells]
@@ -149,8 +156,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     cells = {c.index: c for c in resolved.cells}
     again = {}
     for cell_index, trial_seed in picked:
-        row = committed[(committed["cell"] == cell_index) & (committed["seed"] == trial_seed)].iloc[0]
-        tuned = row.get("tuned")
+        tuned = row[(cell_index, trial_seed)].get("tuned")
         settings = cells[cell_index].settings
         if isinstance(tuned, str) and tuned:
             settings = nuisance.apply(settings, json.loads(tuned))
@@ -160,10 +166,8 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     label = {c.index: c.label for c in resolved.cells}
     if matches:
         for (cell_index, trial_seed), metrics in again.items():
-            before = committed[(committed["cell"] == cell_index) & (committed["seed"] == trial_seed)].iloc[0]
-            for metric in sorted(k for k in metrics if k in committed.columns):
-                if metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric:
-                    continue
+            before = row[(cell_index, trial_seed)]
+            for metric in sorted(k for k in metrics if k in committed.columns and reproducible(k)):
                 a = None if pd.isna(before[metric]) else float(before[metric])
                 b = metrics[metric]
                 if not (agree(a, b, exact=True) or (a is not None and b is not None and math.isclose(a, b, rel_tol=FILE_PRECISION))):
@@ -171,10 +175,10 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
         return FromFiles("exact", why, len(again), differences, False)
     used = sorted({e.metric for e in resolved.study.expect} & set(committed.columns) - TIMINGS)
     for cell_index in sorted({c for c, _ in again}):
-        rows = committed[committed["cell"] == cell_index]
+        cell_rows = committed[committed["cell"] == cell_index]
         for metric in used:
-            mean, half, _ = aggregate.mean_ci(rows[metric])
-            rerun, _, n = aggregate.mean_ci([again[(cell_index, int(s))].get(metric) for s in rows["seed"]])
+            mean, half, _ = aggregate.mean_ci(cell_rows[metric])
+            rerun, _, n = aggregate.mean_ci([again[(cell_index, int(s))].get(metric) for s in cell_rows["seed"]])
             if n == 0 or math.isnan(mean):
                 continue
             allowed = max(TOLERANCE, 0.0 if math.isnan(half) else half)

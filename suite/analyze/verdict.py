@@ -522,11 +522,13 @@ def caps(resolved) -> dict[int, int]:
     return {c.index: int(c.settings.train.epochs) for c in resolved.cells if c.settings.train.steps is None}
 
 
-def still_improving(g: pd.DataFrame, cap: int | None) -> str:
+def still_improving(g: pd.DataFrame, caps: dict[int, int] | None) -> str:
     """Why one cell had not converged ("" when it had): its median best epoch in the last 10% of its budget, and
-    (given its cap) it trained to the cap. A run that early stopping ended before the cap had stopped improving."""
+    (given its cap in ``caps``) it trained to the cap. A run that early stopping ended before the cap had stopped
+    improving."""
     if not {"best_epoch", "epochs_run"} <= set(g):
         return ""
+    cap = (caps or {}).get(int(g["cell"].iloc[0])) if "cell" in g else None
     best, run = g["best_epoch"].astype(float).median(), g["epochs_run"].astype(float).median()
     budget = float(cap) if cap else run
     if math.isnan(best) or run < budget or best <= STILL_IMPROVING * budget:
@@ -538,7 +540,7 @@ def improving_cells(e: Expect, rows: pd.DataFrame, axes: list[str], caps: dict[i
     """(label, why) for each compared cell still improving when its budget ran out."""
     out = []
     for g in _compared(e, rows):
-        why = still_improving(g, (caps or {}).get(int(g["cell"].iloc[0])) if "cell" in g else None)
+        why = still_improving(g, caps)
         if why:
             out.append((_label(g, axes), why))
     return out
@@ -563,7 +565,7 @@ def outside_regime(e: Expect, rows: pd.DataFrame, axes: list[str], caps: dict[in
                 reasons.append(f"{label} reached the target in {int(r.sum())} of {len(r)} seeds (the finding is about "
                                "how soon, not whether)")
         elif e.literature.regime == "converged":
-            why = still_improving(g, (caps or {}).get(int(g["cell"].iloc[0])) if "cell" in g else None)
+            why = still_improving(g, caps)
             if why:
                 reasons.append(f"{label} {why}")
         elif e.literature.regime == "fits training set" and "train_accuracy" in g:

@@ -61,9 +61,14 @@ class Plan:
         """Each cell's seeds, at its tuned settings, train together (a cell with a search per seed: each seed
         at its own rate, still one group)."""
         for cell in resolved.cells:
-            for seed in resolved.study.seeds:  # seeds whose tuned settings differ by more than the rate: apart
-                settings = cell.for_seed(seed)[0]
-                self.add(settings, [_member(settings, seed)], evaluate=True)
+            self.cell(cell, resolved.study.seeds)
+
+    def cell(self, cell, seeds) -> None:
+        """One cell's seeds train together, each at its own tuned settings (seeds whose settings differ by more
+        than the rate: apart). ``suite replicate`` plans a recorded group again with it: same group, same numbers."""
+        for seed in seeds:
+            settings = cell.for_seed(seed)[0]
+            self.add(settings, [_member(settings, seed)], evaluate=True)
 
     def search(self, settings, rates: list[float], seeds: list[int]) -> None:
         """A search's first candidates (a sweep's ladder of rates, each trained on its repeat seeds) train together."""
