@@ -58,9 +58,9 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     for cell_index, trial_seed in chosen:
         cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned.get((cell_index, s)) or {} for s in seeds})
         before = recorded[(cell_index, trial_seed)]
-        if before.get("group_width"):  # trained together with its cell's seeds: again in the same group
+        if before.get("group_width"):  # trained together with its cell's seeds: again in the same groups, same width
             kept.groups = kept.groups or groups.Plan()
-            kept.groups.cell(cell, seeds)
+            kept.groups.cell(cell, seeds, width=before["group_width"])
         again = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
                           diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):

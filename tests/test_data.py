@@ -129,3 +129,24 @@ def test_kfold_partitions_the_pool():
         Data(fold=1)
     with pytest.raises(ValueError, match="below k"):
         Data(validation={"kfold": 4}, fold=4)
+
+
+def test_a_fixed_data_order_is_one_permutation_or_sorted_by_class():
+    from suite.train.grouped import Group
+    from suite.train.splits import fixed_order
+
+    s = prepare(Data(dataset="mnist1d", train_size=500, order="shuffled"))
+    assert fixed_order(s, seed=0) is None  # every epoch reshuffles
+    once = prepare(Data(dataset="mnist1d", train_size=500, order="once"))
+    a, b = fixed_order(once, seed=0), fixed_order(once, seed=1)
+    assert sorted(a) == list(range(len(once.y_train))) and not np.array_equal(a, b)  # a permutation, by the seed
+    assert np.array_equal(a, fixed_order(once, seed=0))
+    by_class = prepare(Data(dataset="mnist1d", train_size=500, order="sorted"))
+    rows = fixed_order(by_class, seed=0)
+    assert sorted(rows) == list(range(len(by_class.y_train))) and np.all(np.diff(by_class.y_train[rows]) >= 0)
+    batches = by_class.y_train[rows][: 32 * (len(rows) // 32)].reshape(-1, 32)
+    assert max(len(set(batch)) for batch in batches) <= 2  # each batch holds one or two classes
+    resample = np.array([3, 3, 1, 0])
+    assert sorted(fixed_order(once, 0, resample)) == [0, 1, 3, 3]  # a bootstrap resample keeps its repeats
+    grouped = Group.order(0, epoch=5, n=len(a), batch=64, fixed=a)  # the grouped path takes the same order
+    assert np.array_equal(grouped.ravel()[: len(a)], a)

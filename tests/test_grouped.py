@@ -27,7 +27,7 @@ from suite.train.grouped import Group, Member
 rng = np.random.default_rng(0)
 x = rng.normal(size=(300, 12)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:])
+splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled")
 m = Model(width=16, depth=2, dropout=0.2)
 build = lambda: models.build(m, (12,), 4)
 make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr, momentum=0.9), 1)
@@ -75,9 +75,11 @@ target: {metric: val_accuracy, value: 0.5}
 """
 
 RUN = r"""
-import json, sys
+import json, os, sys
 from mlflow.tracking import MlflowClient
 from suite.cli import main
+from suite.train import grouped
+grouped.MOST = int(os.environ.get("MOST", grouped.MOST))  # as on a device with room for MOST trials of this model
 code = main(["run", "grouped", "--grouped"])
 again = main(["replicate", "grouped", "--trials", "2"])
 client = MlflowClient(sys.argv[1])
@@ -108,12 +110,20 @@ def run_program(program: str, tmp_path, env: dict, store: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path):
-    r = run_program(RUN, tmp_path, *jax_home(tmp_path, "grouped", STUDY))
+@pytest.mark.parametrize("most, groups, width", [
+    (None, ["seeds [0, 1, 2], trained together: 3 of 3"], 3.0),
+    (2, ["seeds [0, 1], trained together: 2 of 2 (group 1 of 2)", "seeds [2], trained together: 1 of 1 (group 2 of 2)"],
+     2.0),  # a device with room for two: a cell's three seeds in two groups of width 2, the second padded
+])
+def test_a_grouped_run_records_each_trial_and_replicates_it_exactly(tmp_path, most, groups, width):
+    env, store = jax_home(tmp_path, "grouped", STUDY)
+    if most is not None:
+        env["MOST"] = str(most)
+    r = run_program(RUN, tmp_path, env, store)
     assert r["code"] == 0 and r["statuses"] == ["FINISHED"] and r["runs"] == 6  # each trial its own run
-    assert r["groups"] == ["seeds [0, 1, 2], trained together: 3 of 3"] and r["widths"] == [3.0]
+    assert r["groups"] == groups and r["widths"] == [width]
     assert r["curves"] == 3  # its own per-epoch curve
-    assert r["replicate"] == 0  # rerun alone, in a group of the same width: the same numbers
+    assert r["replicate"] == 0  # rerun in the group its record names, of the same width: the same numbers
 
 
 KILLED = r"""

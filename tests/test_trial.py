@@ -86,6 +86,33 @@ def test_same_seed_same_numbers():
     assert a.history["loss"] != c.history["loss"]
 
 
+def test_max_norm_keeps_each_hidden_units_incoming_weights_within_the_radius():
+    import numpy as np
+
+    from suite.train import fitting, loop, splits
+
+    s = settings(train={"optimizer": "sgd", "learning_rate": 0.5, "epochs": 3})
+    data = splits.prepare(s.data)
+
+    def largest_norms(max_norm):
+        model = models.build(s.model.model_copy(update={"max_norm": max_norm}), data.input_shape, data.classes)
+        fitting.compile_model(model, s.train, 4)
+        loop.fit(model, loop.compile_epoch(model, s.train, data), s.train, data, [], seed=0)
+        hidden, output = (layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel"))
+        return np.linalg.norm(hidden, axis=0).max(), np.linalg.norm(output, axis=0).max()
+
+    free, constrained = largest_norms(None), largest_norms(0.5)
+    assert free[0] > 0.6 and constrained[0] <= 0.5 + 1e-5  # without it the units' weights grow past the radius
+    assert constrained[1] > 0.5  # the output layer is not constrained: hidden units only, as Srivastava et al.
+
+
+def test_a_fixed_data_order_trains_reproducibly_and_differently_from_reshuffling():
+    loss = {order: trial.run(settings(data={"order": order}), seed=0, target=TARGET).history["loss"]
+            for order in ("shuffled", "once", "sorted")}
+    assert len({tuple(v) for v in loss.values()}) == 3
+    assert trial.run(settings(data={"order": "sorted"}), seed=0, target=TARGET).history["loss"] == loss["sorted"]
+
+
 def test_augmentation_runs_in_training_only():
     import numpy as np
 

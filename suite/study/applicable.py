@@ -49,6 +49,8 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         unused.add("model.bidirectional")
     if m.init != "normal":
         unused.add("model.init_std")
+    if m.max_norm is None:
+        unused.add("model.max_norm")
     if m.normalization != "group":
         unused.add("model.groups")
     if m.dropout == 0 or m.normalization == "none":

@@ -116,6 +116,7 @@ class Data(Locked):
     imbalance: Imbalance = Imbalance()
     rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
     augment: Augment = Augment()
+    order: Literal["shuffled", "once", "sorted"] = "shuffled"  # training order: reshuffled every epoch, shuffled once, or sorted by class
 
     @property
     def name(self) -> str:
@@ -224,6 +225,7 @@ class Model(Locked):
     dropout_at: Literal["end", "before_norm"] = "end"  # end of each block (feeding the next block's norm), or before its norm
     l1: NonNegFloat = 0.0
     l2: NonNegFloat = 0.0
+    max_norm: PositiveFloat | None = None  # mlp, cnn: each hidden unit's incoming weights kept within this L2 norm
     residual: Flag = False
     members: _int(1, 64, "must be an integer from 1 to 64") = 1  # an ensemble: this many networks, probabilities averaged
     resample: Literal["none", "bootstrap"] = "none"  # each member trains on a bootstrap resample of the training split (bagging)
@@ -238,6 +240,13 @@ class Model(Locked):
         if not isinstance(family, str) or family not in models.families():
             return raw  # the family's own check says what is wrong
         return _with_declared(family, raw, models.FAMILIES[family].settings, skip=cls.model_fields)
+
+    @model_validator(mode="after")
+    def _max_norm_where_it_acts(self):
+        if self.max_norm is not None and self.family not in ("mlp", "cnn"):
+            raise PydanticCustomError("value", "max_norm constrains the hidden layers of mlp and cnn models; "
+                                               f"{self.family} does not use it")
+        return self
 
     @model_validator(mode="after")
     def _groups_divide_width(self):

@@ -103,7 +103,8 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
     device as tensors, the epoch's order is drawn from ``seed`` (a pair: trial seed, epoch) with a
     stateless op, and the loop over batches runs in the graph. ``train_step`` is Keras's own: the
     same loss (with regularization), sample weights, optimizer update and metrics as ``fit``. One
-    ``tf.range`` loop takes the batches in order, the last one partial where the split does not
+    ``tf.range`` loop takes the batches in order (``shuffle=False``: the rows as given, a fixed order that
+    ``data.order`` asks for), the last one partial where the split does not
     divide evenly: ``train_step`` is traced once, its batch dimension left unknown. The metrics
     are reset and read inside the same call: done eagerly, each costs a dispatch per variable.
     """
@@ -122,9 +123,9 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
     every = tf.range(n, dtype=tf.int32)
 
     @tf.function(reduce_retracing=True)
-    def epoch(seed, rows):
+    def epoch(seed, rows, shuffle):
         model.reset_metrics()
-        order = tf.gather(rows, tf.argsort(tf.random.stateless_uniform([n], seed=seed)))
+        order = tf.gather(rows, tf.argsort(tf.random.stateless_uniform([n], seed=seed))) if shuffle else rows
         for i in tf.range(steps):
             start = i * batch_size
             index = tf.slice(order, [start], [tf.minimum(batch_size, n - start)])
@@ -132,9 +133,9 @@ def compiled_epoch(model, x, y, sample_weight, batch_size: int):
             model.train_step(batch if w is None else (*batch, tf.gather(w, index)))
         return model.get_metrics_result()
 
-    def run(seed, rows=None):
+    def run(seed, rows=None, shuffle=True):
         rows = every if rows is None else tf.constant(rows, tf.int32)
-        return {k: v.numpy() for k, v in epoch(tf.constant(seed, tf.int64), rows).items()}
+        return {k: v.numpy() for k, v in epoch(tf.constant(seed, tf.int64), rows, bool(shuffle)).items()}
 
     return run
 

@@ -101,9 +101,9 @@ def compile_model(model, t: Train, steps_per_epoch: int) -> None:
     )
 
 
-def fit_arguments(t: Train, splits, rows=None) -> dict:
+def fit_arguments(t: Train, splits, rows=None, shuffle: bool = True) -> dict:
     """``model.fit``'s arguments for a trial on ``splits`` (callbacks apart); ``rows``: the training examples
-    to use, by index, repeats allowed (a bootstrap resample), or all of them."""
+    to use, by index, repeats allowed (a bootstrap resample), or all of them; ``shuffle=False``: in that order."""
     rows = slice(None) if rows is None else rows
     return dict(
         x=splits.x_train[rows],
@@ -111,7 +111,7 @@ def fit_arguments(t: Train, splits, rows=None) -> dict:
         batch_size=t.batch_size,
         epochs=t.epochs,
         validation_data=(splits.x_val, splits.y_val),
-        shuffle=True,
+        shuffle=shuffle,
         class_weight=splits.class_weight,
         verbose=0,
     )

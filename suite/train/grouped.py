@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite.train.splits import fixed_order
+
 
 @dataclass
 class Member:
@@ -131,9 +133,10 @@ class Group:
         return stack(tvs), stack(ntvs), stack(ovs)
 
     @staticmethod
-    def order(seed: int, epoch: int, n: int, batch: int) -> np.ndarray:
-        """A trial's data order for one epoch, fixed by its seed and the epoch, as steps x batch indices."""
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
+    def order(seed: int, epoch: int, n: int, batch: int, fixed: np.ndarray | None = None) -> np.ndarray:
+        """A trial's data order for one epoch, fixed by its seed and the epoch (or ``fixed``, the same every
+        epoch, when ``data.order`` asks for one), as steps x batch indices."""
+        perm = np.random.default_rng([seed, epoch]).permutation(n) if fixed is None else fixed
         steps = -(-n // batch)
         padded = np.full(steps * batch, -1, dtype="int32")
         padded[:n] = perm
@@ -161,10 +164,11 @@ class Group:
         kept: list = [None] * len(members)
         since_best = [0] * len(members)
         slots = members + [members[0]] * (self.width - len(members))
+        fixed = {m.seed: fixed_order(splits, m.seed) for m in slots}
         for epoch in range(epochs):
             if not active.any():
                 break
-            orders = jnp.asarray(np.stack([self.order(m.seed, epoch, n, batch) for m in slots]))
+            orders = jnp.asarray(np.stack([self.order(m.seed, epoch, n, batch, fixed.get(m.seed)) for m in slots]))
             start = time.perf_counter()
             tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), x, y)
             loss, acc = np.asarray(loss), np.asarray(acc)  # waits for the epoch: the clock times results
@@ -194,6 +198,47 @@ class Group:
             last = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
             out.weights = kept[i] if patience is not None and kept[i] is not None else last
         return outcomes
+
+
+MEMORY_SHARE = 0.5  # of the device's free memory, the most a group may take
+MOST = 256  # members in one group at most, whatever the memory: beyond, a group only waits longer for its slowest
+
+
+def free_memory() -> tuple[str, int]:
+    """The device JAX trains on and its free memory in bytes: an accelerator's own (its allocator's limit less
+    what is in use), or the host's available memory for the CPU."""
+    import jax
+
+    device = jax.devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and "bytes_limit" in stats:
+        return device.device_kind, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        import os
+
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return f"{device.platform} ({device.device_kind})", available
+
+
+def member_bytes(model, optimizer, batch: int) -> int:
+    """What one member of a group holds on the device, estimated: its weights, their gradients and the
+    optimizer's slots (float32), and one step's activations kept for the backward pass, twice over for
+    what XLA keeps beside them."""
+    weights = sum(math.prod(v.shape) for v in model.variables)
+    slots = sum(math.prod(v.shape) for v in optimizer.variables)
+    try:
+        activations = sum(math.prod(d or 1 for d in layer.output.shape[1:]) for layer in model.layers)
+    except (AttributeError, ValueError):  # a model without symbolic outputs (subclassed): as many as its weights
+        activations = weights
+    return 4 * 2 * (2 * weights + slots + batch * activations)
+
+
+def capacity(model, optimizer, batch: int, free: int) -> int:
+    """How many members of this structure a group may hold: ``MEMORY_SHARE`` of ``free`` bytes, at most ``MOST``."""
+    return max(1, min(MOST, int(free * MEMORY_SHARE) // member_bytes(model, optimizer, batch)))
 
 
 def _evaluate(logits: np.ndarray, y: np.ndarray, penalty: float = 0.0) -> tuple[float, float]:

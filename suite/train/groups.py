@@ -9,6 +9,11 @@ the same whether its companions train beside it or were recorded before (a resum
 what is missing, in a group of the same width). A sweep's boundary-check candidates, decided after
 the ladder, train alone.
 
+A group holds at most as many trials as fit the device (``grouped.capacity``: half its free memory,
+at most ``grouped.MOST``); a plan with more members trains them as several groups of one width
+(``chunk``), fixed once per plan from the first group's structure and recorded with each trial
+(``group_width``), so ``suite replicate`` rebuilds the same groups on any machine.
+
 A trial that a group cannot train as the suite would train it alone (an ensemble, a learning-rate
 schedule, pretraining, class weights, diagnostics probes) is left to the usual path.
 """
@@ -48,6 +53,7 @@ class Plan:
     (``suite.train.kept``)."""
 
     members: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # a group's key -> its members
+    widths: dict[str, int] = field(default_factory=dict)  # a key's most members in one group, once decided
     done: dict[tuple[str, tuple[int, float]], Trained] = field(default_factory=dict)  # results waiting for their trial
 
     @classmethod
@@ -63,12 +69,15 @@ class Plan:
         for cell in resolved.cells:
             self.cell(cell, resolved.study.seeds)
 
-    def cell(self, cell, seeds) -> None:
+    def cell(self, cell, seeds, width: int | None = None) -> None:
         """One cell's seeds train together, each at its own tuned settings (seeds whose settings differ by more
-        than the rate: apart). ``suite replicate`` plans a recorded group again with it: same group, same numbers."""
+        than the rate: apart). ``suite replicate`` plans a recorded group again with it, at its recorded
+        ``width``: same groups, same numbers."""
         for seed in seeds:
             settings = cell.for_seed(seed)[0]
             self.add(settings, [_member(settings, seed)], evaluate=True)
+            if width is not None:
+                self.widths[_key(settings, True)] = int(width)
 
     def search(self, settings, rates: list[float], seeds: list[int]) -> None:
         """A search's first candidates (a sweep's ladder of rates, each trained on its repeat seeds) train together."""
@@ -98,11 +107,9 @@ class Plan:
         return self.done.pop((key, member))
 
     def _train(self, settings, splits, member: tuple[int, float], key: str) -> None:
-        from suite.train import models, optimizers
+        from suite.train import grouped, models, optimizers
         from suite.train.grouped import Group, Member
 
-        planned = self.members[key]
-        waiting = [m for m in planned if m == member or (key, m) not in self.done]
         t = settings.train
 
         def build():
@@ -111,9 +118,16 @@ class Plan:
         def make_optimizer(lr):
             return optimizers.optimizer(t.model_copy(update={"learning_rate": lr}), 1)
 
+        if key not in self.widths:  # decided once for the plan, from the device's free memory now
+            probe = Group(build, make_optimizer, 1)
+            _, free = grouped.free_memory()
+            self.widths[key] = grouped.capacity(probe.model, probe.optimizer, t.batch_size, free)
+        planned, width, part = chunk(self.members[key], self.widths[key], member)
+        waiting = [m for m in planned if m == member or (key, m) not in self.done]
+
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = Group(build, make_optimizer, len(planned)).fit(
+        outcomes = Group(build, make_optimizer, width).fit(
             [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock)
         total = time.perf_counter() - start
@@ -121,7 +135,18 @@ class Plan:
         rates = sorted({rate for _, rate in planned})
         seeds = list(dict.fromkeys(seed for seed, _ in planned))
         group = (f"seeds {seeds}" + (f" x rates {[f'{r:.3g}' for r in rates]}" if len(rates) > 1 else "")
-                 + f", trained together: {len(waiting)} of {len(planned)}")
+                 + f", trained together: {len(waiting)} of {len(planned)}" + (f" (group {part})" if part else ""))
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
-            self.done[(key, m)] = Trained(outcome, share, group, len(planned), sum(clock) if clock else total)
+            self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
+
+
+def chunk(members: list, most: int, member) -> tuple[list, int, str]:
+    """The group of ``member`` when a plan's ``members`` train in groups of at most ``most``: as few groups as
+    that allows, of one width (the last one padded), in the plan's order. Returns that group's members, the
+    width and which group it is ("2 of 3"; empty when one group holds them all). From a recorded width the
+    same groups follow: ``chunk(members, width, m)`` gives ``width`` again."""
+    count = -(-len(members) // max(1, most))
+    width = -(-len(members) // count)
+    at = members.index(member) // width
+    return members[at * width:(at + 1) * width], width, (f"{at + 1} of {count}" if count > 1 else "")

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from suite.train import backend, fitting, measure
+from suite.train import splits as splits_module
 
 if TYPE_CHECKING:
     from suite.study import Train
@@ -35,9 +36,13 @@ def compile_epoch(model, t: Train, splits):
 def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int, rows=None) -> dict[str, list[float]]:
     """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy).
 
-    ``rows``: the training examples to use, by index, repeats allowed (a bootstrap resample); all of them once if ``None``."""
+    ``rows``: the training examples to use, by index, repeats allowed (a bootstrap resample); all of them once if ``None``.
+    Each epoch reshuffles them, unless ``data.order`` fixes their order (``splits.fixed_order``)."""
+    fixed = splits_module.fixed_order(splits, seed, rows)
+    if fixed is not None:
+        rows = fixed
     if epoch_fn is None:
-        fitted = model.fit(**fitting.fit_arguments(t, splits, rows), callbacks=callbacks)
+        fitted = model.fit(**fitting.fit_arguments(t, splits, rows, shuffle=fixed is None), callbacks=callbacks)
         return {k: [float(v) for v in fitted.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
 
     steps = -(-len(splits.y_train) // t.batch_size)
@@ -47,7 +52,7 @@ def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int, rows=None
     hooks.on_train_begin()
     for epoch in range(t.epochs):
         hooks.on_epoch_begin(epoch)
-        logs = {k: float(v) for k, v in epoch_fn((seed, epoch), rows).items()}  # the shuffle: fixed by seed and epoch
+        logs = {k: float(v) for k, v in epoch_fn((seed, epoch), rows, fixed is None).items()}  # the shuffle: by seed and epoch
         hooks.on_test_begin()  # the clock stops: validation is not training time
         logs["val_loss"], logs["val_accuracy"] = measure.evaluate(model, splits.x_val, splits.y_val)
         hooks.on_test_end()

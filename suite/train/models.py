@@ -62,6 +62,17 @@ def regularizer(m):
     return keras.regularizers.L1L2(l1=m.l1, l2=m.l2)
 
 
+def max_norm(m, rank: int):
+    """The max-norm constraint on a hidden layer's kernel of ``rank`` axes (Srivastava et al. 2014): each unit's
+    incoming weights (every axis but the last, the units) rescaled after each update to an L2 norm of at most
+    ``model.max_norm``; ``None`` without one."""
+    import keras
+
+    if m.max_norm is None:
+        return None
+    return keras.constraints.MaxNorm(max_value=m.max_norm, axis=list(range(rank - 1)) if rank > 2 else 0)
+
+
 def normalization(m):
     import keras
 
@@ -107,6 +118,7 @@ def mlp(m, input_shape: tuple[int, ...], classes: int, augment=None):
             m.width,
             kernel_initializer=initializer(m),
             kernel_regularizer=regularizer(m),
+            kernel_constraint=max_norm(m, 2),
             use_bias=m.normalization != "batch",  # batch norm's shift makes a bias redundant
         )
         x = block(x, dense, m, keras.layers.Dropout, i)
@@ -139,6 +151,7 @@ def cnn(m, input_shape: tuple[int, ...], classes: int, augment=None):
             padding="same",
             kernel_initializer=initializer(m),
             kernel_regularizer=regularizer(m),
+            kernel_constraint=max_norm(m, spatial + 2),
             use_bias=m.normalization != "batch",
         )
         x = block(x, layer, m, dropout, i)

@@ -34,6 +34,7 @@ class Splits:
     class_weight: dict[int, float] | None = None  # for data.rebalance: class_weight
     class_names: tuple[str, ...] | None = None  # a file's labels, by code (None: the codes are the labels)
     preprocessing: tuple[str, ...] = ()  # a raw table's encoding, column by column, in words (suite.train.tables)
+    order: str = "shuffled"  # data.order: the order training takes the examples in (``fixed_order``)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -100,7 +101,22 @@ def _prepare(data, kept: Kept) -> Splits:
     x_train, x_val, x_test = scale(x_train, [x_val, x_test], data.scaling)
     arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
     return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights,
-                  class_names=source.class_names, preprocessing=notes)
+                  class_names=source.class_names, preprocessing=notes, order=data.order)
+
+
+def fixed_order(splits: Splits, seed: int, rows: np.ndarray | None = None) -> np.ndarray | None:
+    """The training rows in the order every epoch takes them when ``data.order`` fixes one; ``None`` when each
+    epoch reshuffles (``shuffled``, the default). ``once``: one permutation, drawn from the trial's seed and
+    kept for every epoch; ``sorted``: that permutation sorted by class (stably), so that each batch holds one
+    or two classes, in the same class order every epoch. ``rows``: the examples to order (a bootstrap
+    resample), all of them when left out."""
+    if splits.order == "shuffled":
+        return None
+    rows = np.arange(len(splits.y_train)) if rows is None else np.asarray(rows)
+    rows = rows[np.random.default_rng([seed, 404]).permutation(len(rows))]
+    if splits.order == "sorted":
+        rows = rows[np.argsort(splits.y_train[rows], kind="stable")]
+    return rows.astype("int32")
 
 
 def imbalance_indices(y: np.ndarray, ratio: float, minority: int, classes: int, rng) -> np.ndarray:
