@@ -292,3 +292,15 @@ def test_run_names_read_like_cells():
     assert short_label({"model.dropout": 0.5, "data.train_size": 4000}) == "dropout=0.5 train_size=4000"
     assert short_label({"model.dropout": 0.1, "data.augment.dropout": 0.2}) == "model.dropout=0.1 data.augment.dropout=0.2"
     assert short_label({}) == "base"
+
+
+def test_seeds_in_blocks_each_block_its_own_search():
+    from suite.study import Tune
+
+    tune = Tune(algorithm="sweep", trials=8, space={"train.learning_rate": {"log": [1e-3, 1e-1]}}, per="block", blocks=3)
+    seeds = [0, 1, 2, 3, 4]
+    assert tune.seed_blocks(seeds) == [[0, 1], [2, 3], [4]]
+    assert [tune.searcher(s, seeds) for s in seeds] == [0, 0, 2, 2, 4] and tune.searches(seeds) == [0, 2, 4]
+    assert Tune(**{**tune.model_dump(), "blocks": 9}).seed_blocks([7, 8]) == [[7], [8]]  # fewer seeds: one each
+    assert tune.model_copy(update={"per": "seed"}).searches(seeds) == seeds
+    assert tune.model_copy(update={"per": "cell"}).searches(seeds) == [None]

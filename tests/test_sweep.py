@@ -144,21 +144,27 @@ def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_
     assert "boundary check" in text
 
 
-def test_each_seed_searches_for_itself_and_trains_with_its_own_search_choice(tmp_path, monkeypatch):
-    per_seed = STUDY.replace("name: swept", "name: perseed").replace("  trials: 6\n", "  trials: 4\n  per: seed\n")
-    client = run_study(tmp_path, monkeypatch, "perseed", per_seed)
+@pytest.mark.parametrize("per, seeds, searcher, says", [
+    ("seed", "[0, 1]", {"0": "0", "1": "1"}, "each seed of the study had its own search"),
+    ("block\n  blocks: 2", "[0, 1, 2]", {"0": "0", "1": "0", "2": "2"}, "split into 2 blocks (0, 1; 2)"),
+])
+def test_each_seed_or_block_searches_for_itself_and_trains_with_its_own_search_choice(tmp_path, monkeypatch, per, seeds,
+                                                                                      searcher, says):
+    text = (STUDY.replace("name: swept", "name: perseed").replace("  trials: 6\n", f"  trials: 4\n  per: {per}\n")
+            .replace("seeds: [0, 1]", f"seeds: {seeds}"))
+    client = run_study(tmp_path, monkeypatch, "perseed", text)
     exp = client.get_experiment_by_name("perseed").experiment_id
     searched = client.search_runs([exp], "tags.`suite.kind` = 'search'")
     finals = client.search_runs([exp], "tags.`suite.kind` = 'trial'")
-    assert sorted({r.data.tags["suite.search_for_seed"] for r in searched}) == ["0", "1"]  # a search per seed
-    for r in finals:  # each trial ran with the best rate of its own seed's search
-        mine = [s for s in searched if s.data.tags["suite.search_for_seed"] == r.data.tags["suite.seed"]]
+    assert sorted({r.data.tags["suite.search_for_seed"] for r in searched}) == sorted(set(searcher.values()))
+    for r in finals:  # each trial ran with the best rate of its own seed's (or block's) search
+        mine = [s for s in searched if s.data.tags["suite.search_for_seed"] == searcher[r.data.tags["suite.seed"]]]
         scores = {json.loads(s.data.tags["suite.search_values"])[LR]: s.data.metrics["search_score"] for s in mine}
         chosen = json.loads(r.data.tags["suite.tuned"])[LR]
         assert scores[chosen] == max(scores.values())
-    text = (tmp_path / "results" / "perseed" / "base" / "report.md").read_text()
-    assert "each seed of the study had its own search" in text and "| for seed |" in text
-    assert main(["replicate", "perseed", "--trials", "2"]) == 0  # each rerun with its own seed's choice: identical
+    report = (tmp_path / "results" / "perseed" / "base" / "report.md").read_text()
+    assert says in report and "| for seed |" in report
+    assert main(["replicate", "perseed", "--trials", "2"]) == 0  # each rerun with its own search's choice: identical
 
 
 def test_a_budget_in_steps_gives_every_batch_size_the_same_gradient_steps(tmp_path, monkeypatch):

@@ -62,10 +62,16 @@ def recorded(resolved: ResolvedStudy, tracker: Tracker) -> tuple[pd.DataFrame, p
     found = aggregate.search_summary(progress) if not progress.empty else pd.DataFrame()
     if not found.empty:  # each search's result joins the trials it chose for, so verdicts can judge it
         searched = ["cell", "for_seed", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
-        per_seed = {c.index for c in resolved.cells if c.tune is not None and c.tune.per == "seed"}
-        for_seed = trials["seed"].where(trials["cell"].isin(per_seed), -1) if len(trials) else trials.get("seed")
-        trials = trials.assign(for_seed=for_seed).merge(found[searched], on=["cell", "for_seed"], how="left").drop(columns="for_seed")
+        trials = trials.assign(for_seed=searchers(resolved, trials)).merge(found[searched], on=["cell", "for_seed"], how="left").drop(columns="for_seed")
     return trials, progress, found
+
+
+def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
+    """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
+    or -1 for its cell's one search."""
+    tunes, seeds = {c.index: c.tune for c in resolved.cells}, resolved.study.seeds
+    return [-1 if tunes.get(cell) is None or tunes[cell].per == "cell" else tunes[cell].searcher(int(seed), seeds)
+            for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
 
 
 def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, progress: pd.DataFrame,
@@ -304,6 +310,12 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
            "setting (`tune.per: seed`): the intervals of the verdicts cover the luck of tuning as well as that of "
            "initialization and data order."
            if tune.per == "seed" else
+           f"the seeds of the study were split into {tune.blocks} blocks "
+           f"({'; '.join(', '.join(map(str, b)) for b in tune.seed_blocks(resolved.study.seeds))}), each with its own "
+           "search on its own search seed, whose best setting every seed of the block trained with (`tune.per: block`): "
+           "the intervals of the verdicts cover the luck of tuning, across blocks, as well as that of initialization "
+           "and data order."
+           if tune.per == "block" else
            "the best setting of each cell was then rerun with every seed of the study, and those reruns are the trials "
            "compared everywhere else in this report. Each cell was tuned once: the intervals of the verdicts cover "
            "initialization and data order, not the luck of tuning (`tune.per: seed` gives each seed its own search)."),
@@ -379,11 +391,10 @@ def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
     log = {p for space in spaces for p, entry in space.items() if not isinstance(entry, list) and entry.kind == "log"}
     log |= {p for space in spaces for p, entry in space.items()
             if isinstance(entry, list) and numeric(entry) and min(entry) > 0 and max(entry) / min(entry) >= 100}
-    per_seed = {c.index for c in resolved.cells if c.tune is not None and c.tune.per == "seed"}
     chosen = {}
-    for row in trials.dropna(subset=["tuned"]).itertuples():
-        key = (row.cell, row.seed if row.cell in per_seed else -1)
-        chosen.setdefault(key, json.loads(row.tuned))
+    tuned = trials.dropna(subset=["tuned"])
+    for row, for_seed in zip(tuned.itertuples(), searchers(resolved, tuned)):
+        chosen.setdefault((row.cell, for_seed), json.loads(row.tuned))
     figures.isolation(progress, groups, chosen, settings, log, path)
 
 

@@ -218,7 +218,7 @@ def repeated(settings: Settings, seeds: list[int], target, objective: str, kept:
     return result
 
 
-PER_SEED_STRIDE = 7_919  # tune.per: seed: the search of study seed s runs on search seed tune.seed + stride x (s + 1)
+PER_SEED_STRIDE = 7_919  # tune.per: seed or block: the search for study seed s runs on search seed tune.seed + stride x (s + 1)
 
 
 def seed_tune(tune: Tune, seed: int | None) -> Tune:
@@ -283,10 +283,11 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
         if cell.tune is None or cell.tune.algorithm == "none":
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
-        if cell.tune.per == "seed":  # each seed its own search: the replicate is the whole procedure
-            chosen = {seed: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, seed)
-                      for seed in resolved.study.seeds}
-            cells.append(tuned_by_seed(cell, chosen))
+        if cell.tune.per != "cell":  # each seed (or block of seeds) its own search: the replicate is the whole procedure
+            seeds = resolved.study.seeds
+            found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, s)
+                     for s in cell.tune.searches(seeds)}
+            cells.append(tuned_by_seed(cell, {seed: found[cell.tune.searcher(seed, seeds)] for seed in seeds}))
         else:
             cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, None)))
     return dataclasses.replace(resolved, cells=tuple(cells))
@@ -308,7 +309,7 @@ def plan_groups(resolved: ResolvedStudy, plan) -> None:
         entry = tune.space["train.learning_rate"]
         rates = space.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
         rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
-        for for_seed in (resolved.study.seeds if tune.per == "seed" else [None]):
+        for for_seed in tune.searches(resolved.study.seeds):
             plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))
 
 

@@ -88,8 +88,10 @@ class Tune(Locked):
     extensions: _int(0, 100, "must be an integer from 0 to 100") = 2
     # cell: one search per cell, its choice rerun by every seed (the interval covers training noise only);
     # seed: each seed of the study gets its own search, on its own search seed, so the interval of a
-    # verdict covers the luck of tuning too (the replicate is the whole procedure, search included)
-    per: Literal["cell", "seed"] = "cell"
+    # verdict covers the luck of tuning too (the replicate is the whole procedure, search included);
+    # block: the study's seeds in ``blocks`` blocks (in order, as even as they divide), a search each
+    per: Literal["cell", "seed", "block"] = "cell"
+    blocks: _int(2, 1000, "must be an integer from 2 to 1000") = 3
 
     @model_validator(mode="after")
     def _sweep(self):
@@ -115,6 +117,29 @@ class Tune(Locked):
                 raise PydanticCustomError("value", f"trials: a sweep of {path} tries its {rungs} rungs; "
                                           f"trials must be at least {rungs} (more leaves room to extend)")
         return self
+
+    def searcher(self, seed: int, seeds: list[int]) -> int | None:
+        """Which search a study seed trains with: ``None`` for the cell's one search (``per: cell``), else the
+        study seed that search is named for and seeded by (the seed itself, or the first seed of its block)."""
+        if self.per == "cell":
+            return None
+        if self.per == "seed":
+            return seed
+        return next(block[0] for block in self.seed_blocks(seeds) if seed in block)
+
+    def searches(self, seeds: list[int]) -> list[int | None]:
+        """The searches a cell runs, by the study seed each is named for (``searcher``)."""
+        return list(dict.fromkeys(self.searcher(s, seeds) for s in seeds))
+
+    def seed_blocks(self, seeds: list[int]) -> list[list[int]]:
+        """The study's seeds in ``blocks`` consecutive blocks, as even as they divide (fewer seeds: one each)."""
+        count = min(self.blocks, len(seeds))
+        size, extra = divmod(len(seeds), count)
+        out, at = [], 0
+        for i in range(count):
+            out.append(list(seeds[at:at + size + (i < extra)]))
+            at += size + (i < extra)
+        return out
 
     def candidate_epochs(self, epochs: int) -> int:
         """The budget the oracle enforces, in candidate-epochs: ``trials`` x ``epochs`` (a Hyperband
