@@ -304,8 +304,10 @@ def cmd_validate(args) -> int:
         s = resolved.study
         profiles = ", ".join(s.profiles) or "none"
         searched = [c for c in resolved.cells if c.tune is not None and c.tune.algorithm != "none"]
+        searches = sum(len(c.tune.searches(s.seeds)) for c in searched)  # tune.per: seed or block: several a cell
         search = (
-            f", after a search of {sum(c.tune.budget(c.settings.train.epochs) for c in searched)} epochs over {len(searched)} cells"
+            f", after {searches} searches of at most {sum(c.tune.budget(c.settings.train.epochs) * len(c.tune.searches(s.seeds)) for c in searched)} "
+            f"epochs in all over {len(searched)} cells"
             if searched
             else ""
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,13 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from suite.errors import TrackingError
 from suite.record.store import Store
 from suite.study import ResolvedStudy
+
+
+def tuned_metrics(tuned: str) -> dict[str, float]:
+    """What a trial's tuned values give to judge (``tuned_log10_learning_rate``: the decade of the learning rate its
+    search chose, so a claim about the rate a setting tolerates is a comparison like any other)."""
+    rate = json.loads(tuned).get("train.learning_rate") if tuned else None
+    return {"tuned_log10_learning_rate": math.log10(rate)} if isinstance(rate, (int, float)) and rate > 0 else {}
 
 
 class Reader(Store):
@@ -35,6 +43,7 @@ class Reader(Store):
                     "parent": tags.get(MLFLOW_PARENT_RUN_ID),
                     "code_version": tags.get("suite.code_version"),
                     "tuned": tags.get("suite.tuned", ""),
+                    **tuned_metrics(tags.get("suite.tuned", "")),
                     **run.data.metrics,
                 }
             )

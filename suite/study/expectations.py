@@ -62,6 +62,7 @@ TRIAL_METRICS = {
     # a cell's nuisance search (the same value on every seed of the cell)
     "search_best_val_accuracy": "max",
     "search_epochs_to_target": "min",
+    "tuned_log10_learning_rate": "max",  # the decade of the rate the trial's search chose (a tuned study)
     # diagnostics (with diagnostics: [activations] / [gradients]); directions matter only for best_at
     "act_std_first_init": "max",
     "act_std_last_init": "max",
