@@ -233,6 +233,16 @@ def test_cases_bundle_settings_into_one_grid_axis(tmp_path):
     assert cells[0].settings.model.width == 8 and cells[2].settings.model.width == 128  # the rest stays as written
 
 
+def test_a_case_may_search_its_own_space_as_choi_et_al_tune_each_optimizer():
+    resolved = load_study(Path(__file__).parent.parent / "studies" / "optimizers.yaml", "quick")
+    spaces = {c.values["case"]: c.tune for c in resolved.cells}
+    assert list(spaces["sgd"].space["train.learning_rate"].bounds) == [0.01, 3.16] and set(spaces["sgd"].space) == {"train.learning_rate"}
+    assert list(spaces["momentum"].space["train.learning_rate"].bounds) == [1e-3, 0.316]  # the study's own range
+    assert set(spaces["adam"].space) == {"train.learning_rate", "train.epsilon"} and spaces["adam"].trials == 10
+    assert spaces["adam"].limits["train.epsilon"] == [1e-12, 10.0] and spaces["adam"].limits["train.learning_rate"] == [1e-6, 30.0]
+    assert spaces["sgd"].trials == 8 and all(c.settings.train.optimizer == c.values["case"] for c in resolved.cells)
+
+
 @pytest.mark.parametrize(
     "cases, grid, expected",
     [
@@ -241,11 +251,21 @@ def test_cases_bundle_settings_into_one_grid_axis(tmp_path):
         ("cases: {a: {model.depth: 1}}\n", "grid: {case: [b]}\n", "grid.case[0]: no case named 'b' (defined: a)"),
         ("cases: {a: {model.depth: 1}}\n", "grid: {model.depth: [1]}\n", "cases: defined but unused"),
         ("cases: {a: {model.depth: 1}}\n", "grid: {case: [a], model.depth: [2]}\n", "grid.model.depth: is also set by a case"),
+        ("cases: {a: {tune.spaces.x: 1}}\n", "grid: {case: [a]}\n", "cases.a.tune.spaces.x: a case may set"),
+        ("cases: {a: {tune.space.train.epsilno: {log: [1.0e-8, 1]}}}\n", "grid: {case: [a]}\n",
+         "cases.a.tune.space.train.epsilno: no such setting (did you mean 'train.epsilon'?)"),
+        ("cases: {a: {model.depth: 1, tune.space.model.depth: [1, 2]}}\n", "grid: {case: [a]}\n",
+         "cases.a.tune.space.model.depth: is fixed by the case"),
+        ("cases: {a: {tune.space.model.dropout: {linear: [0.0, 2.0]}}}\n", "grid: {case: [a]}\n",
+         "cases.a.tune.space.model.dropout: 2.0 is not allowed"),
+        ("cases: {a: {tune.trials: 0}}\n", "grid: {case: [a]}\n", "cases.a.tune: trials"),
     ],
 )
 def test_bad_cases_name_the_field(tmp_path, cases, grid, expected):
     path = tmp_path / "cases.yaml"
-    path.write_text("name: cases\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\n" + cases + grid)
+    tune = "tune: {algorithm: sweep, trials: 8, space: {train.learning_rate: {log: [1.0e-3, 1.0e-1]}}}\n"
+    path.write_text("name: cases\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\n" + cases + grid
+                    + (tune if "tune." in cases else ""))
     with pytest.raises(StudyError) as e:
         load_study(path)
     assert expected in str(e.value)

@@ -1,6 +1,7 @@
 """Verdict statistics on constructed seed-level data where the right answer is known."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -286,3 +287,14 @@ def test_a_verdict_on_accuracy_at_the_end_of_training_is_not_decided_while_an_ar
     assert one(accuracy, arms(19.0, 20.0), grid, caps=caps).verdict == "supported"
     seconds = {"metric": "epoch_time_s", "compare": {"x": 0.5}, "against": {"x": 0.0}, "direction": "greater"}
     assert one(seconds, arms(38.0, 40.0), grid, caps=caps).verdict == "supported"  # a cost per epoch, not an end state
+
+
+def test_a_decaying_schedule_annealing_to_its_last_epoch_is_not_a_budget_cut_short():
+    from suite.analyze.verdict import caps
+    from suite.study import load_study
+
+    resolved = load_study(Path(__file__).parent.parent / "studies" / "lr_schedule.yaml", "quick")
+    found = caps(resolved)
+    schedule = {c.index: c.settings.train.schedule for c in resolved.cells}
+    assert {i for i, cap in found.items() if cap == math.inf} == {i for i, s in schedule.items() if s != "constant"}
+    assert all(found[i] == c.settings.train.epochs for i, c in enumerate(resolved.cells) if schedule[i] == "constant")

@@ -515,11 +515,14 @@ def _label(g: pd.DataFrame, axes: list[str]) -> str:
     return describe({a: g[a].iloc[0] for a in axes if a in g}) or "the only cell"
 
 
-def caps(resolved) -> dict[int, int]:
+def caps(resolved) -> dict[int, float]:
     """Each cell's epoch budget (its ``train.epochs``): what "trained to its cap" means for a cell. A budget in
     steps (``train.steps``) has its cap set from the data at run time: those cells are left out (their
-    median epochs run stands in)."""
-    return {c.index: int(c.settings.train.epochs) for c in resolved.cells if c.settings.train.steps is None}
+    median epochs run stands in). A decaying learning-rate schedule anneals over its budget by design: its
+    best epoch falls at the end because the rate reaches its final value there, not because training was
+    cut short, so its cell has no cap to be limited by (``math.inf``)."""
+    return {c.index: math.inf if c.settings.train.schedule != "constant" else int(c.settings.train.epochs)
+            for c in resolved.cells if c.settings.train.steps is None}
 
 
 def still_improving(g: pd.DataFrame, caps: dict[int, int] | None) -> str:

@@ -64,10 +64,11 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     for i, combo in enumerate(itertools.product(*axes.values())):
         values = dict(zip(axes, combo))
         plain = {k: v for k, v in values.items() if not k.startswith("tune.") and k != "case"}
-        bundle = cases.get(values.get("case"), {})
+        bundle, searched = split_case(cases.get(values.get("case"), {}))
         settings = validate(with_values(base, {**bundle, **plain}), where=where, model=Settings)
         tune = study.tune
         if tune is not None:
+            tune = case_tune(tune, searched)
             tune = tune.model_copy(update={k.removeprefix("tune."): v for k, v in values.items() if k.startswith("tune.")})
             tune = _with_hyper_space(tune, settings, fixed={*plain, *bundle}, where=where)
         cells.append(Cell(index=i, values=values, settings=settings, tune=tune))
@@ -90,17 +91,70 @@ def _with_hyper_space(tune: Tune, settings: Settings, fixed: set[str], where: st
 
 
 def _cases(study: Study, base: dict, where: str) -> dict[str, dict]:
-    """Named bundles of settings (``cases: {cnn: {model.family: cnn, model.depth: 3}}``), each validated."""
+    """Named bundles of settings (``cases: {cnn: {model.family: cnn, model.depth: 3}}``), each validated; a case may
+    also give its cells their own search (``tune.space.<setting>``, ``tune.limits.<setting>``, ``tune.trials``...)."""
     if study.cases and "case" not in study.grid:
         raise StudyError(f"{where}cases: defined but unused; add grid.case: [{', '.join(study.cases)}]")
-    for name, bundle in study.cases.items():
+    for name, whole in study.cases.items():
+        bundle, searched = split_case(whole)
         for path in bundle:
             setting(base, path, f"{where}cases.{name}.{path}")
         try:
             Settings.model_validate(with_values(base, bundle))
         except ValidationError as e:
             raise StudyError(f"{where}cases.{name}: {describe(first(e))}") from None
+        if searched:
+            _case_search(study, base, name, bundle, searched, where)
     return study.cases
+
+
+CASE_TUNE = ("space", "limits", *TUNE_AXES)  # what of the search a case may set for its cells
+
+
+def split_case(bundle: dict) -> tuple[dict, dict]:
+    """A case's settings, and what it sets of its cells' search (``tune.*`` keys, without the prefix)."""
+    return ({k: v for k, v in bundle.items() if not k.startswith("tune.")},
+            {k.removeprefix("tune."): v for k, v in bundle.items() if k.startswith("tune.")})
+
+
+def case_tune(tune: Tune, searched: dict) -> Tune:
+    """The study's search as a case sets it for its cells: ``space.<setting>`` and ``limits.<setting>`` add or
+    replace one entry each (a case's own range: Choi et al. tune each optimizer over its own), the rest replace."""
+    if not searched:
+        return tune
+    raw = tune.model_dump()
+    for key, value in searched.items():
+        part, _, path = key.partition(".")
+        if part in ("space", "limits") and path:
+            raw[part] = {**raw[part], path: value}
+        else:
+            raw[key] = value
+    return Tune.model_validate(raw)
+
+
+def _case_search(study: Study, base: dict, name: str, bundle: dict, searched: dict, where: str) -> None:
+    at = f"{where}cases.{name}"
+    if study.tune is None:
+        raise StudyError(f"{at}.tune.{next(iter(searched))}: the study has no tune: block")
+    for key in searched:
+        part, _, path = key.partition(".")
+        if part not in CASE_TUNE or (part in ("space", "limits")) != bool(path):
+            raise StudyError(f"{at}.tune.{key}: a case may set {', '.join('tune.' + p for p in TUNE_AXES)}, "
+                             "tune.space.<setting> and tune.limits.<setting>")
+        if part == "space":
+            setting(base, path, f"{at}.tune.space.{path}")
+            if path in bundle or path in study.grid:
+                raise StudyError(f"{at}.tune.space.{path}: is fixed by the case or the grid; a setting is one or the other")
+    try:
+        tune = case_tune(study.tune, searched)
+    except ValidationError as e:
+        raise StudyError(f"{at}.tune: {describe(first(e))}") from None
+    for path, space in tune.space.items():
+        for value in space if isinstance(space, list) else space.bounds:
+            try:
+                Settings.model_validate(with_values(base, {**bundle, path: value}))
+            except ValidationError as e:
+                raise StudyError(f"{at}.tune.space.{path}: {value!r} is not allowed ({describe(first(e))})") from None
 
 
 def check_space(study: Study, base: dict, where: str = "") -> None:
@@ -147,8 +201,9 @@ def override(settings: Settings, values: dict[str, Any]) -> Settings:
 def check_design(study: Study) -> None:
     """A fixed setting named in ``design:`` exists, and is neither a grid axis, a case's, nor tuned."""
     base = study.settings().model_dump()
-    cased = {path for bundle in study.cases.values() for path in bundle}
+    cased = {path for bundle in study.cases.values() for path in bundle if not path.startswith("tune.")}
     tuned = set(study.tune.space) if study.tune else set()
+    tuned |= {k.removeprefix("tune.space.") for bundle in study.cases.values() for k in bundle if k.startswith("tune.space.")}
     for path in study.design.fixed:
         at = f"design.fixed.{path}"
         setting(base, path, at)
