@@ -122,6 +122,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
 
     from suite.analyze import aggregate, verdict
     from suite.analyze.confirmation import read
+    from suite.analyze.rejudge import same_design
     from suite.errors import SuiteError
 
     path = Path(trials_csv)
@@ -130,6 +131,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     committed = pd.read_csv(path)
     committed = committed[committed["status"] == "FINISHED"]
     recorded = read(path.with_name("verdicts.json")) or {}
+    same_design(resolved, recorded, path)
     here = provenance.collect(provenance.CODE_ROOT)
     matches = recorded.get("device") == here["device"] and recorded.get("cpu_features") == here["cpu.features"]
     if matches:

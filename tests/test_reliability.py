@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from suite.cli import main
+from suite.errors import SuiteError
 from suite.workspace import atomic_write
 
 STUDY = """\
@@ -142,6 +143,29 @@ def test_a_committed_study_replicates_from_its_files_here(monkeypatch, capsys):
     assert code == 0, out
     finished = int((pd.read_csv(committed)["status"] == "FINISHED").sum())
     assert f"{finished} trials rerun" in out and "0 differences, ok" in out
+
+
+def test_trials_made_by_another_design_are_neither_judged_again_nor_rerun_as_if_they_were_this_ones(tmp_path, capsys):
+    """A report records the design that made it (config_sha); a changed study file cannot rejudge or replicate it."""
+    import json
+    import shutil
+
+    from suite.analyze.rejudge import rejudge
+    from suite.study import load_study
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "quick"
+    shutil.copytree(root / "results" / "learning_rate" / "quick", out)
+    resolved = load_study(root / "studies" / "learning_rate.yaml", "quick")
+    recorded = json.loads((out / "verdicts.json").read_text())
+    (out / "verdicts.json").write_text(json.dumps({**recorded, "config_sha": resolved.config_sha}))
+    rejudge(resolved, out)  # the same design: judged again, and the design it was made by kept
+    assert json.loads((out / "verdicts.json").read_text())["config_sha"] == resolved.config_sha
+    (out / "verdicts.json").write_text(json.dumps({**recorded, "config_sha": "another"}))
+    with pytest.raises(SuiteError, match="made by another version of learning_rate.yaml"):
+        rejudge(resolved, out)
+    code = main(["replicate", str(root / "studies" / "learning_rate.yaml"), "--profile", "quick", "--from", str(out / "trials.csv")])
+    assert code != 0 and "made by another version of learning_rate.yaml" in capsys.readouterr().err
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):

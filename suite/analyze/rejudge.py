@@ -22,7 +22,18 @@ from suite.study import ResolvedStudy
 from suite.workspace import atomic_write
 
 
+def same_design(resolved: ResolvedStudy, recorded: dict, where: Path) -> None:
+    """Refuse to judge or rerun recorded trials under another design: the study file's settings (not its prose)
+    must be those that made them (``config_sha``, recorded with every report since it was added)."""
+    made = recorded.get("config_sha")
+    if made and made != resolved.config_sha:
+        raise SuiteError(f"{where}: these trials were made by another version of {resolved.path.name} (its settings "
+                         f"changed since commit {str(recorded.get('commit'))[:10]}); rerun the study, or check out that commit")
+
+
 def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
+    previous = confirmation.read(out / "verdicts.json") or {}
+    same_design(resolved, previous, out / "trials.csv")
     trials = read_trials(out)
     s = resolved.study
     verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved))
@@ -30,10 +41,9 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
               "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"), "from": "trials.csv"}
-    previous = confirmation.read(out / "verdicts.json") or {}
     entry = {
         "study": s.name, "title": s.title, "claim": s.claim, "sources": s.sources, "profile": resolved.profile_name,
-        **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device", "cpu_features")},
+        **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device", "cpu_features", "config_sha")},
         "judged": judged,
         "verdicts": judgement.records(verdicts, s.expect),
     }

@@ -460,6 +460,7 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
         "device": tags.get("device"),
         "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
+        "config_sha": resolved.config_sha,  # the design that made the trials: judging them again needs the same
         "verdicts": judgement.records(verdicts, s.expect),
     }
 
