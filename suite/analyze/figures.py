@@ -302,8 +302,10 @@ def isolation(progress: pd.DataFrame, groups: dict[int, str], chosen: dict[tuple
             for (cell, for_seed), rows in finished.groupby(["cell", "for_seed"]):
                 if groups[cell] != label:
                     continue
-                xs = [values[j][setting] for j in range(len(values)) if finished.index[j] in rows.index]
-                points = sorted(zip(xs, rows["search_score"]))
+                tried = {finished.index[j]: values[j] for j in range(len(values)) if finished.index[j] in rows.index}
+                points = sorted((tried[k][setting], y) for k, y in rows["search_score"].items() if setting in tried[k])
+                if not points:  # this cell searched other settings (a case with its own space)
+                    continue
                 ax.plot(*zip(*points), "o-", color=color, ms=3, lw=0.8, alpha=0.8,
                         label=label if for_seed == rows["for_seed"].min() and cell == min(c for c in finished["cell"].unique()
                                                                                            if groups[c] == label) else None)
