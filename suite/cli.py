@@ -304,10 +304,10 @@ def cmd_validate(args) -> int:
         s = resolved.study
         profiles = ", ".join(s.profiles) or "none"
         searched = [c for c in resolved.cells if c.tune is not None and c.tune.algorithm != "none"]
-        searches = sum(len(c.tune.searches(s.seeds)) for c in searched)  # tune.per: seed or block: several a cell
+        count = {c.index: len(c.tune.searches(s.seeds)) for c in searched}  # tune.per: seed or block: several a cell
+        epochs = sum(c.tune.budget(c.settings.train.epochs) * count[c.index] for c in searched)
         search = (
-            f", after {searches} searches of at most {sum(c.tune.budget(c.settings.train.epochs) * len(c.tune.searches(s.seeds)) for c in searched)} "
-            f"epochs in all over {len(searched)} cells"
+            f", after {sum(count.values())} searches of at most {epochs} epochs in all over {len(searched)} cells"
             if searched
             else ""
         )

@@ -204,15 +204,15 @@ MEMORY_SHARE = 0.5  # of the device's free memory, the most a group may take
 MOST = 256  # members in one group at most, whatever the memory: beyond, a group only waits longer for its slowest
 
 
-def free_memory() -> tuple[str, int]:
-    """The device JAX trains on and its free memory in bytes: an accelerator's own (its allocator's limit less
+def free_memory() -> int:
+    """The free memory, in bytes, of the device JAX trains on: an accelerator's own (its allocator's limit less
     what is in use), or the host's available memory for the CPU."""
     import jax
 
     device = jax.devices()[0]
     stats = device.memory_stats() if device.platform != "cpu" else None
     if stats and "bytes_limit" in stats:
-        return device.device_kind, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
     try:
         with open("/proc/meminfo") as f:
             available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
@@ -220,7 +220,7 @@ def free_memory() -> tuple[str, int]:
         import os
 
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return f"{device.platform} ({device.device_kind})", available
+    return available
 
 
 def member_bytes(model, optimizer, batch: int) -> int:

@@ -120,8 +120,7 @@ class Plan:
 
         if key not in self.widths:  # decided once for the plan, from the device's free memory now
             probe = Group(build, make_optimizer, 1)
-            _, free = grouped.free_memory()
-            self.widths[key] = grouped.capacity(probe.model, probe.optimizer, t.batch_size, free)
+            self.widths[key] = grouped.capacity(probe.model, probe.optimizer, t.batch_size, grouped.free_memory())
         planned, width, part = chunk(self.members[key], self.widths[key], member)
         waiting = [m for m in planned if m == member or (key, m) not in self.done]
 
