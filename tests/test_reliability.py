@@ -403,10 +403,16 @@ def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeyp
             time.sleep(0.1)
         while time.time() < deadline and proc.poll() is None and not trials():
             time.sleep(0.1)
+        # Hold the first run still mid-study (its trials take milliseconds: CI once saw it finish while the
+        # second was starting), so the second surely meets its RUNNING study run; it resumes after.
+        proc.send_signal(signal.SIGSTOP)
         assert proc.poll() is None, "the first run ended before the second could start"
         monkeypatch.setenv("SUITE_HOME", str(second))
         monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-        assert main(["run", "kill", "--profile", "smoke"]) == 2
+        try:
+            assert main(["run", "kill", "--profile", "smoke"]) == 2
+        finally:
+            proc.send_signal(signal.SIGCONT)
         line = capsys.readouterr().err.strip().splitlines()[-1]
         assert line.startswith(f"error: another `suite run` holds kill [smoke] in {store}: its run")
         assert f"pid {proc.pid}, workspace {first}" in line and "--takeover" in line
