@@ -184,6 +184,9 @@ def cmd_run(args) -> int:
                              "set KERAS_BACKEND=jax (pip install -e '.[jax]')")
 
     failed = False  # a run with any FAILED trial ends non-zero, after every study has run
+    from suite.train.kept import Kept
+
+    loaded = Kept()  # the raw datasets, loaded once for every study of this command
     try:
         for resolved in studies:
             print(
@@ -195,7 +198,7 @@ def cmd_run(args) -> int:
 
             with timing.section("command"):
                 record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
-                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped)
+                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped, before=loaded)
             print(f"report: {path}", flush=True)
             failure = failed_trials(resolved.name, path.parent / "trials.csv")
             if failure:
@@ -294,11 +297,13 @@ def cmd_replicate(args) -> int:
 
 def cmd_validate(args) -> int:
     from suite import preflight
+    from suite.train.kept import Kept
 
+    loaded = Kept()  # each dataset loads once for every file checked
     for name in args.studies:
         _, resolved = _load(name)
         try:
-            preflight.check(resolved)  # what run would refuse before training, refused here with the same line
+            preflight.check(resolved, loaded.next_study())  # what run would refuse before training, refused here with the same line
         except SuiteError as e:
             raise SuiteError(f"{resolved.path}: {e}" if len(args.studies) > 1 else str(e)) from None
         s = resolved.study

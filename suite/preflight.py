@@ -21,6 +21,8 @@ def budgeted(resolved: ResolvedStudy, kept: Kept | None = None) -> ResolvedStudy
     import dataclasses
     import math
 
+    kept = Kept() if kept is None else kept  # each dataset loads once, not once per cell
+
     def capped(settings):
         t = settings.train
         if t.steps is None:
@@ -38,6 +40,7 @@ def budgeted(resolved: ResolvedStudy, kept: Kept | None = None) -> ResolvedStudy
 def check(resolved: ResolvedStudy, kept: Kept | None = None) -> None:
     """Raise the one-line error ``suite run`` would raise before training; return quietly otherwise.
     The splits made here are kept in ``kept`` for the run's trials."""
+    kept = Kept() if kept is None else kept  # each dataset loads once, not once per cell (7 s for MNIST-1D)
     built: set[str] = set()
     for cell in resolved.cells:  # every dataset loads (and is kept for the trials) before any trial
         splits = prepare(cell.settings.data, kept)

@@ -150,3 +150,29 @@ def test_a_fixed_data_order_is_one_permutation_or_sorted_by_class():
     assert sorted(fixed_order(once, 0, resample)) == [0, 1, 3, 3]  # a bootstrap resample keeps its repeats
     grouped = Group.order(0, epoch=5, n=len(a), batch=64, fixed=a)  # the grouped path takes the same order
     assert np.array_equal(grouped.ravel()[: len(a)], a)
+
+
+def test_a_dataset_loads_once_per_command_not_once_per_cell_or_study(tmp_path, monkeypatch):
+    """suite validate regenerated MNIST-1D for every cell (7 s each: 2 min 17 s for the studies), and suite run
+    once per study: preflight keeps one load for a study's cells, and the next study reuses it."""
+    from suite import preflight
+    from suite.study import load_study
+    from suite.train import datasets
+    from suite.train.kept import Kept
+
+    calls = []
+    real = datasets.LOADERS["synthetic"]
+    monkeypatch.setitem(datasets.LOADERS._entries, "synthetic", lambda data: calls.append(data.dataset) or real(data))
+    study = tmp_path / "many.yaml"
+    study.write_text(
+        "name: many\ntitle: t\nclaim: c\ndata: {dataset: synthetic}\nmodel: {depth: 1, width: 8}\n"
+        "train: {epochs: 1}\ngrid:\n  model.width: [4, 8, 16]\nseeds: [0]\ntarget: {metric: val_accuracy, value: 0.5}\n"
+    )
+    resolved = load_study(study)
+    preflight.check(resolved)
+    assert len(calls) == 1  # three cells, one load
+    loaded = Kept()
+    preflight.check(resolved, loaded.next_study())
+    preflight.check(resolved, loaded.next_study())
+    assert len(calls) == 2  # two studies of one command: one more load, shared
+    assert loaded.next_study().models is not loaded.models  # compiled models never cross studies

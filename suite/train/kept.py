@@ -54,6 +54,11 @@ class Kept:
     models: Bounded = field(default_factory=lambda: Bounded(KEEP_MODELS))  # compiled models (reuse.model_for)
     groups: object = None  # groups.Plan: the trials that train together (suite run --grouped); None: each alone
 
+    def next_study(self) -> Kept:
+        """What the next study run in the same process starts from: the raw datasets and files read carry
+        over (the same arrays, never changed in place); splits, models and groups start afresh."""
+        return Kept(sources=self.sources, files=self.files)
+
     def forget_models(self) -> None:
         """Let every kept model and its functions go (when a new cell finds the store full, or a trial on a
         backend with nothing to keep starts afresh, as keras-tuner's trials should)."""
