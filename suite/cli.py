@@ -175,6 +175,7 @@ def cmd_run(args) -> int:
     ws, studies = _load_all(args.studies, args.profile, train=True, confirm=args.confirm)
     from suite import timing
     from suite.runner import Parallel, Record, run_study
+    from suite.train.kept import Kept
 
     if args.grouped:
         import keras
@@ -184,8 +185,6 @@ def cmd_run(args) -> int:
                              "set KERAS_BACKEND=jax (pip install -e '.[jax]')")
 
     failed = False  # a run with any FAILED trial ends non-zero, after every study has run
-    from suite.train.kept import Kept
-
     loaded = Kept()  # the raw datasets, loaded once for every study of this command
     try:
         for resolved in studies:
@@ -198,7 +197,8 @@ def cmd_run(args) -> int:
 
             with timing.section("command"):
                 record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
-                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped, before=loaded)
+                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped,
+                                 kept=loaded.next_study())
             print(f"report: {path}", flush=True)
             failure = failed_trials(resolved.name, path.parent / "trials.csv")
             if failure:

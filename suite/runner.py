@@ -43,12 +43,12 @@ class Record:
 
 
 def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(), parallel: Parallel | None = None,
-              grouped: bool = False, before: Kept | None = None) -> Path:
-    """Run (or resume) one study and write its report; ``before``: what the process's previous study kept,
-    whose raw datasets this one reuses (``suite run`` of several studies loads MNIST-1D once)."""
+              grouped: bool = False, kept: Kept | None = None) -> Path:
+    """Run (or resume) one study and write its report; ``kept``: what the run starts from (``suite run`` of several
+    studies gives each ``Kept.next_study()``, so their raw datasets load once), a fresh ``Kept`` if None."""
     with timing.section("study.setup"):
         tracker = ws.tracker()
-    kept = before.next_study() if before is not None else Kept()  # kept across trials: data, compiled models, groups
+    kept = Kept() if kept is None else kept  # kept across trials: data, compiled models, groups
     with timing.section("study.data"):
         preflight.check(resolved, kept)  # every dataset loads and every plugin family builds, before any trial
         resolved = preflight.budgeted(resolved, kept)  # a budget in steps: each cell's epoch cap
