@@ -142,6 +142,9 @@ def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_
     assert all(not 1e-3 <= r <= 1e-2 and 1e-4 <= r <= 3.0 for r in rates[2:])  # beyond the range, within the limits
     text = (tmp_path / "results" / "swept" / "base" / "report.md").read_text()
     assert "boundary check" in text
+    checks = json.loads((tmp_path / "results" / "swept" / "base" / "verdicts.json").read_text())["design"]
+    assert (checks["searches"], checks["choices"]) == (1, 1)  # the design checks, as the report recorded them
+    assert bool(checks["on_edge"]) == ("inside the values tried" not in text)
 
 
 @pytest.mark.parametrize("per, seeds, searcher, says", [

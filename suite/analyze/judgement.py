@@ -59,6 +59,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         observed = f"{v.observed}; {bounded}" if bounded else v.observed
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict != "inconclusive" else "")
         said += f": {v.blocked}" if v.blocked else ""
+        said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""
         row = (f"| {v.says} | {said} | `{v.metric}` | {effect(v)} | {v.test} | {v.n} {v.units} | {fmt_p(v.p)} | "
                f"{fmt_p(v.p_holm)} | {observed} |")
         if published:
@@ -78,7 +79,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         f"A verdict is decided only by its Holm-adjusted p (over the study's {len(verdicts)} expectations) below "
         f"α = {alpha:g}; its sign says which way. For a margin, the test is TOST when the estimate lies inside it "
         "(supported) and the one-sided test beyond it when outside (refuted). *n* counts the replicates the test "
-        "used: seeds for a comparison of cells, cells for a trend across cells (each cell was tuned once). Time to "
+        "used: seeds for a comparison of cells, cells for a trend across cells. Time to "
         "target is survival data, each seed censored at its budget: the effect is the difference in restricted mean "
         "time to target up to the budget both arms share, the test the log-rank test with its exact permutation p; "
         "*(speed)* means both arms reached the target in at least half their seeds, *(reachability)* that one did "

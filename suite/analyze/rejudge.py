@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import confirmation, judgement, verdict
+from suite.analyze import confirmation, design, judgement, verdict
 from suite.errors import SuiteError
 from suite.record import provenance
 from suite.study import ResolvedStudy
@@ -35,8 +35,10 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     previous = confirmation.read(out / "verdicts.json") or {}
     same_design(resolved, previous, out / "trials.csv")
     trials = read_trials(out)
+    searches = pd.read_csv(out / "searches.csv") if (out / "searches.csv").is_file() else pd.DataFrame()
     s = resolved.study
-    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved))
+    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved),
+                                limits=design.on_limits(resolved, trials, searches))
     survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
@@ -46,6 +48,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
         **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device", "cpu_features", "config_sha")},
         "judged": judged,
         "verdicts": judgement.records(verdicts, s.expect),
+        "design": design.checks(resolved, trials, searches),
     }
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     report = out / "report.md"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, figures, judgement, notes, verdict
+from suite.analyze import aggregate, confirmation, design, figures, judgement, notes, verdict
+from suite.analyze.design import searchers
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
@@ -30,9 +31,10 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     write_tables(resolved, trials, summary, progress, out)
     write_figures(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
-    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha, caps=verdict.caps(resolved))
+    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha,
+                                caps=verdict.caps(resolved), limits=design.on_limits(resolved, trials, progress))
     survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
-    entry = scorecard_entry(resolved, verdicts, study_run)
+    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
     if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
@@ -64,14 +66,6 @@ def recorded(resolved: ResolvedStudy, tracker: Tracker) -> tuple[pd.DataFrame, p
         searched = ["cell", "for_seed", "search_best_val_accuracy", "search_epochs_to_target", "search_epochs"]
         trials = trials.assign(for_seed=searchers(resolved, trials)).merge(found[searched], on=["cell", "for_seed"], how="left").drop(columns="for_seed")
     return trials, progress, found
-
-
-def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
-    """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
-    or -1 for its cell's one search."""
-    tunes, seeds = {c.index: c.tune for c in resolved.cells}, resolved.study.seeds
-    return [-1 if tunes.get(cell) is None or tunes[cell].per == "cell" else tunes[cell].searcher(int(seed), seeds)
-            for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
 
 
 def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, progress: pd.DataFrame,

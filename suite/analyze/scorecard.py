@@ -43,7 +43,7 @@ def build(results: Path) -> Path:
     every = [v for _, e, _ in studies for v in e["verdicts"]]
     q_values = iter(benjamini_yekutieli([math.nan if v["p"] is None else v["p"] for v in every]))
     qs = [[next(q_values) for _ in e["verdicts"]] for _, e, _ in studies]
-    lines = [*header(), *totals(studies, qs), *cost(found), *study_table(studies, results)]
+    lines = [*header(), *totals(studies, qs), *cost(found), *design_checks(studies), *study_table(studies, results)]
     lines += ["## Expectations by study", ""]
     for (path, e, compared), q in zip(studies, qs):
         lines += expectations(path, e, compared, q, results)
@@ -171,6 +171,48 @@ def cost(found: list[tuple[Path, dict]]) -> list[str]:
         + (f" ({untimed} reports were made before runs recorded their wall time)." if untimed else "."),
         "",
     ]
+
+
+def design_checks(studies) -> list[str]:
+    """The reviewer's checks summed over the reports that recorded them (``design.checks``): tuned choices on the
+    edge of what was tried, near-duplicate candidates, cells still improving at their cap, what keeps the
+    inconclusive verdicts undecided, and what fresh seeds did to the decided ones."""
+    checked = [(e, compared) for _, e, compared in studies if "design" in e]
+    if not checked:
+        return []
+    d = [e["design"] for e, _ in checked]
+    choices, searches = sum(x["choices"] for x in d), sum(x["searches"] for x in d)
+    edges = [(e["study"], x) for e, _ in checked for x in e["design"]["on_edge"]]
+    limit = sum(x["why"] == "hard limit" for _, x in edges)
+    dupes = sum(len(x["near_duplicates"]) for x in d)
+    cells = sum(x["cells"] for x in d)
+    improving = [(e["study"], x) for e, _ in checked for x in e["design"]["still_improving"]]
+    verdicts = [v for e, _ in checked for v in e["verdicts"]]
+    undecided = [v for v in verdicts if v["verdict"] == "inconclusive"]
+    limited = sum(str(v.get("blocked") or "").startswith("budget-limited") for v in undecided)
+    fresh = [c for _, compared in checked for c in compared if c and c["original"] in ("supported", "refuted")]
+    flipped = sum(c["outcome"] == confirmation.FLIPPED for c in fresh)
+    reversed_ = sum(c["outcome"] == confirmation.REVERSED for c in fresh)
+    share = lambda k, n: f"{k} of {n}" + (f" ({k / n:.0%})" if n else "")
+    lines = [
+        "## Design checks", "",
+        f"What a reviewer checks before trusting a verdict, over the {len(checked)} reports that record it "
+        f"(`design` in their `verdicts.json`; {len(studies) - len(checked)} were judged before it was recorded):", "",
+        f"- **Tuned optima on an edge** of the values their search tried: {share(len(edges), choices)} choices of a "
+        f"tuned setting, in {searches} searches; {limit} of them on a declared hard limit (named in the verdicts that "
+        "use them).",
+        *(f"  - {study}: {x['cell']}, search {x['search']}: {x['setting']} = {x['value']:g} ({x['why']})" for study, x in edges),
+        f"- **Searches with near-duplicate candidates** (within 5% in every setting): {share(dupes, searches)}.",
+        f"- **Cells still improving** when their epoch cap ran out (median best epoch in its last 10%): "
+        f"{share(len(improving), cells)}; a verdict on an end-of-training measure that compares one is not decided.",
+        *(f"  - {study}: {x['cell']}, {x['why']}" for study, x in improving),
+        f"- **Inconclusive verdicts**: {share(len(undecided), len(verdicts))}; {limited} budget-limited, "
+        f"{len(undecided) - limited} with their Holm-adjusted p (or the effect their interval allows) not deciding.",
+        f"- **Decided verdicts on fresh seeds** (`suite confirm`): {share(flipped, len(fresh))} flipped to "
+        f"inconclusive, {reversed_} reversed.",
+        "",
+    ]
+    return lines
 
 
 def _nan(x) -> float:

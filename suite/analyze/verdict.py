@@ -11,7 +11,7 @@ Holm-corrected together, and a verdict is decided by that adjusted p alone:
 - **inconclusive**: neither. Too few seeds is a common, honest reason.
 
 The replicate is what varies independently: seeds within a cell for comparisons of
-two cells, the cells themselves for a trend across cells (each cell was tuned once).
+two cells, the cells themselves for a trend across cells (a cell's seeds replicate the cell, not the trend).
 Time to target is survival data: a seed that never reached the target is censored
 at its budget (Kaplan-Meier, restricted mean time to target, exact log-rank test).
 A sample without variance gets an exact test and an exact statement, never p = 0.
@@ -52,6 +52,7 @@ class Verdict:
     finding: str = ""  # time to target: "speed" (both arms reach it; how much sooner) or "reachability" (whether at all)
     outside: str = ""  # why the compared arms were outside the cited finding's regime ("" when inside)
     blocked: str = ""  # why the verdict cannot be decided whatever its p ("budget-limited: ..."); "" when it can
+    on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
     units: str = "seeds"  # what n counts
 
 
@@ -97,8 +98,8 @@ def describe(values: dict) -> str:
 def trend(e: Expect, rows: pd.DataFrame, order: list) -> Verdict:
     """Spearman's rank correlation between the axis and each cell's value, with the cell as the unit.
 
-    Each cell was tuned once, so its seeds replicate training noise, not the trend: n is the number
-    of cells. A cell's value is its mean over seeds, or for a time to target its restricted mean time
+    A cell's seeds replicate that cell (its training and, searched per block or per seed, its tuning), not
+    the trend: n is the number of cells. A cell's value is its mean over seeds, or for a time to target its restricted mean time
     up to the budget every cell shares. The p is exact (every ordering of the cells) up to 8 cells."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
     cells = [(g[e.along].iloc[0], g) for _, g in rows.groupby("cell")]
@@ -110,8 +111,12 @@ def trend(e: Expect, rows: pd.DataFrame, order: list) -> Verdict:
     n = len(ys)
     test = f"Spearman rank correlation over {n} cells"
     if n < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
-        return Verdict(e.says, e.metric, test, "rho", math.nan, math.nan, math.nan, math.nan, sign,
-                       f"no variation to correlate over {n} cells", n, units="cells")
+        why = f"no variation to correlate over {n} cells"
+        if e.metric in CENSORED_METRICS and n >= 3 and len(set(ys)) < 2:  # say where the sameness comes from
+            tau = common_budget(e.metric, [g for _, g in cells])
+            why += (f": up to the budget every cell shares ({tau:g} {UNITS.get(e.metric, '')}, the smallest cell's), "
+                    f"every cell's restricted mean time to target is {ys[0]:.3g}, so that budget leaves nothing to compare")
+        return Verdict(e.says, e.metric, test, "rho", math.nan, math.nan, math.nan, math.nan, sign, why, n, units="cells")
     rho = round(float(stats.spearmanr(xs, ys)[0]), 12)  # a perfect ordering is 1, not 1 - 1e-16
     if n <= 8:
         null = [stats.spearmanr(xs, perm)[0] for perm in itertools.permutations(ys)]
@@ -461,10 +466,12 @@ def power_warnings(study, cells) -> list[str]:
 
 
 def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0,
-             caps: dict[int, int] | None = None) -> list[Verdict]:
+             caps: dict[int, int] | None = None, limits: dict[int, str] | None = None) -> list[Verdict]:
     """Each expectation's verdict. ``caps`` (cell index -> its epoch budget, ``train.epochs``) lets a verdict on
     a measure taken at the end of training see which arms were still improving at their cap: those verdicts
-    are not decided ("budget-limited"). Without ``caps`` each cell's median epochs run stands in."""
+    are not decided ("budget-limited"). Without ``caps`` each cell's median epochs run stands in. ``limits``
+    (cell index -> what its searches chose on a hard limit, ``design.on_limits``) names those cells in the
+    verdicts that compare them."""
     rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
     done = with_budgets(trials[trials["status"] == "FINISHED"]) if len(trials) else trials
     verdicts = []
@@ -488,6 +495,9 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
             limited = [f"{label} {why}" for label, why in improving_cells(e, rows, list(grid), caps)]
             if limited:
                 v.blocked = "budget-limited (" + _first_few(limited) + ")"
+        if not rows.empty and limits:
+            v.on_limit = "; ".join(f"{_label(g, list(grid))}: {limits[int(g['cell'].iloc[0])]}"
+                                   for g in _compared(e, rows) if int(g["cell"].iloc[0]) in limits)
         verdicts.append(v)
     for e, v, adjusted in zip(expects, verdicts, holm([v.p for v in verdicts])):
         v.p_holm = adjusted

@@ -1,0 +1,117 @@
+"""A report's design, checked as a reviewer checks it (../shared/REVIEW.md, the tuning playbook).
+
+From the report's own trials and searches, three questions a verdict depends on:
+
+- Is each search's chosen value inside the values it tried, or on an edge (and why did the search stop
+  there: a declared hard limit, the end of a list, its trials spent)?
+- Did any search try two candidates so close they are one (``space.NEAR``)?
+- Was each cell still improving when its epoch budget ran out (``verdict.still_improving``)?
+
+``checks`` writes the answers into ``verdicts.json``; the scorecard adds them up over every study, and the
+verdicts that use a cell whose choice sits on a hard limit say so (``on_limits``). Pure functions of the
+tables: the same files give the same checks on any machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pandas as pd
+
+from suite.analyze import verdict
+from suite.study import ResolvedStudy
+from suite.study import space as geometry
+
+
+def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
+    """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
+    or -1 for its cell's one search."""
+    tunes, seeds = {c.index: c.tune for c in resolved.cells}, resolved.study.seeds
+    return [-1 if tunes.get(cell) is None or tunes[cell].per == "cell" else tunes[cell].searcher(int(seed), seeds)
+            for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
+
+
+def chosen(resolved: ResolvedStudy, trials: pd.DataFrame) -> dict[tuple[int, int], dict]:
+    """(cell, search) -> the setting that search chose, as the trials that trained with it recorded it."""
+    if "tuned" not in trials or trials.empty:
+        return {}
+    keyed = trials.assign(search=searchers(resolved, trials)).dropna(subset=["tuned"])
+    return {(int(r.cell), int(r.search)): json.loads(r.tuned)
+            for r in keyed.drop_duplicates(["cell", "search"]).itertuples() if str(r.tuned).startswith("{")}
+
+
+def edges(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> list[tuple[int, int, geometry.Edge]]:
+    """(cell, search, edge) for every numeric setting every search chose, inside the values tried or not."""
+    if searches.empty or "values" not in searches:
+        return []
+    cells = {c.index: c for c in resolved.cells}
+    picks = chosen(resolved, trials)
+    out = []
+    for (cell, search), rows in _by_search(searches):
+        c, best = cells.get(int(cell)), picks.get((int(cell), int(search)))
+        if c is None or c.tune is None or not best:
+            continue
+        tried = [json.loads(v) for v in rows["values"] if isinstance(v, str)]
+        found = geometry.edges(c.tune.space, dict(c.tune.limits), tried, best, extends=c.tune.algorithm == "sweep")
+        out += [(int(cell), int(search), e) for e in found]
+    return out
+
+
+def near_duplicates(searches: pd.DataFrame) -> list[tuple[int, int]]:
+    """(cell, search) of every search that tried two candidates within ``space.NEAR`` of each other."""
+    if searches.empty or "values" not in searches:
+        return []
+    out = []
+    for (cell, search), rows in _by_search(searches):
+        tried = [json.loads(v) for v in rows["values"] if isinstance(v, str)]
+        if any(a.keys() == b.keys() and geometry.near(a, b) for a, b in itertools.combinations(tried, 2)):
+            out.append((int(cell), int(search)))
+    return out
+
+
+def on_limits(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> dict[int, str]:
+    """Cell -> what its searches left on a declared hard limit ("" cells are absent): the verdicts that
+    use the cell say so, since its true optimum may lie beyond what the study allows."""
+    every = edges(resolved, trials, searches)
+    found: dict[int, list[str]] = {}
+    for cell, _, e in every:
+        if e.where != "inside" and e.why == "hard limit":
+            found.setdefault(cell, []).append(f"{e.path} = {e.value:g}")
+    searched = {c: len({s for cc, s, _ in every if cc == c}) for c in found}
+    return {c: f"{', '.join(sorted(set(v)))} on its hard limit in {len(v)} of {searched[c]} searches"
+            for c, v in found.items()}
+
+
+def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> dict:
+    """What ``verdicts.json`` records of the design: counts, and each exception by its cell's label."""
+    label = _labels(resolved)
+    found = edges(resolved, trials, searches)
+    outside = [{"cell": label(c), "search": s, "setting": e.path, "value": e.value,
+                "side": e.where, "why": e.why} for c, s, e in found if e.where != "inside"]
+    dupes = near_duplicates(searches)
+    done = trials[trials["status"] == "FINISHED"] if "status" in trials else trials
+    caps = verdict.caps(resolved)
+    improving = [{"cell": label(int(c)), "why": why} for c, g in done.groupby("cell")
+                 if (why := verdict.still_improving(g, caps))] if len(done) else []
+    searched = {(c, s) for c, s, _ in found}
+    return {
+        "searches": len(_by_search(searches)) if not searches.empty else 0,
+        "choices": len(found),  # (search, numeric setting) pairs judged inside or on an edge
+        "searches_judged": len(searched),
+        "on_edge": outside,
+        "near_duplicates": [{"cell": label(c), "search": s} for c, s in dupes],
+        "cells": int(done["cell"].nunique()) if len(done) else 0,
+        "still_improving": improving,
+    }
+
+
+def _by_search(searches: pd.DataFrame):
+    """The search trials grouped by search: (cell, the seed it is named for, or -1 for the cell's one search)."""
+    named = searches["for_seed"] if "for_seed" in searches else pd.Series(-1, index=searches.index)
+    return searches.assign(search=named.fillna(-1).astype(int)).groupby(["cell", "search"])
+
+
+def _labels(resolved: ResolvedStudy):
+    cells = {c.index: c for c in resolved.cells}
+    return lambda i: verdict.describe(dict(cells[i].values)) if i in cells and cells[i].values else "the only cell"

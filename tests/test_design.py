@@ -1,0 +1,125 @@
+"""A report's design checks (suite.analyze.design): tuned optima on an edge, near-duplicate candidates,
+cells still improving, and the verdicts that name a cell tuned on a hard limit. Pure: hand-made tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from suite.analyze import design, scorecard, verdict
+from suite.study import load_study
+
+STUDY = """\
+name: checked
+title: Design checks
+claim: A wider network ends more accurate.
+data: {dataset: digits, train_size: 300}
+model: {depth: 1, width: 16}
+train: {optimizer: sgd, learning_rate: 0.01, batch_size: 64, epochs: 10}
+grid:
+  model.width: [16, 32]
+seeds: [0, 1, 2, 3]
+target: {metric: val_accuracy, value: 0.3}
+tune:
+  algorithm: sweep
+  trials: 6
+  per: block
+  blocks: 2
+  space:
+    train.learning_rate: {log: [0.3, 3.0], step: 10}
+  limits:
+    train.learning_rate: [1.0e-4, 3.0]
+expect:
+  - says: A wider network ends more accurate.
+    metric: test_accuracy
+    compare: {model.width: 32}
+    against: {model.width: 16}
+    direction: greater
+"""
+LR = "train.learning_rate"
+
+
+def study(tmp_path):
+    path = tmp_path / "checked.yaml"
+    path.write_text(STUDY)
+    return load_study(path)
+
+
+def tables(tmp_path):
+    """Cell 0 (width 16): both block searches choose 3.0, the hard limit. Cell 1 (width 32): block 0 chooses 1.0
+    inside what it tried; block 2 tried 0.3 and 0.31 (one candidate) and chose 0.3, the low edge. Cell 1's
+    seeds peak in their last epoch at the cap: still improving."""
+    resolved = study(tmp_path)
+    rows = []
+    for cell, tried in ((0, {0: [0.3, 3.0], 2: [0.3, 3.0]}), (1, {0: [0.3, 1.0, 3.0], 2: [0.3, 0.31, 3.0]})):
+        for search, rates in tried.items():
+            rows += [{"cell": cell, "for_seed": search, "values": json.dumps({LR: r}), "why": "ladder"} for r in rates]
+    searches = pd.DataFrame(rows)
+    picks = {(0, 0): 3.0, (0, 2): 3.0, (1, 0): 1.0, (1, 2): 0.3}
+    trials = pd.DataFrame([
+        {"cell": cell, "model.width": (16, 32)[cell], "seed": seed, "status": "FINISHED",
+         "tuned": json.dumps({LR: picks[(cell, 0 if seed < 2 else 2)]}),
+         "best_epoch": (4, 10)[cell], "epochs_run": 10, "test_accuracy": 0.5 + 0.1 * cell + 0.01 * seed}
+        for cell in (0, 1) for seed in resolved.study.seeds])
+    return resolved, trials, searches
+
+
+def test_each_search_choice_is_placed_inside_or_on_an_edge_with_why(tmp_path):
+    resolved, trials, searches = tables(tmp_path)
+    found = {(c, s): e for c, s, e in design.edges(resolved, trials, searches)}
+    assert (found[(0, 0)].where, found[(0, 0)].why) == ("high", "hard limit")
+    assert found[(1, 0)].where == "inside"
+    assert (found[(1, 2)].where, found[(1, 2)].why) == ("low", "budget")  # 0.03 was allowed: trials ran out
+    assert design.near_duplicates(searches) == [(1, 2)]
+
+
+def test_the_checks_count_what_a_reviewer_asks_and_name_each_exception(tmp_path):
+    checks = design.checks(*tables(tmp_path))
+    assert (checks["searches"], checks["choices"], checks["cells"]) == (4, 4, 2)
+    assert [(x["cell"], x["why"]) for x in checks["on_edge"]] == [
+        ("model.width=16", "hard limit"), ("model.width=16", "hard limit"), ("model.width=32", "budget")]
+    assert checks["near_duplicates"] == [{"cell": "model.width=32", "search": 2}]
+    assert [x["cell"] for x in checks["still_improving"]] == ["model.width=32"]
+    json.dumps(checks)  # what verdicts.json keeps
+
+
+def test_a_verdict_comparing_a_cell_tuned_on_a_hard_limit_names_it(tmp_path):
+    resolved, trials, searches = tables(tmp_path)
+    limits = design.on_limits(resolved, trials, searches)
+    assert limits == {0: "train.learning_rate = 3 on its hard limit in 2 of 2 searches"}
+    (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05, limits=limits)
+    assert v.on_limit == "model.width=16: train.learning_rate = 3 on its hard limit in 2 of 2 searches"
+    (plain,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05)
+    assert plain.on_limit == ""
+
+
+def test_the_scorecard_adds_the_checks_up_and_lists_the_exceptions(tmp_path):
+    resolved, trials, searches = tables(tmp_path)
+    (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05)
+    entry = {"study": "checked", "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0,
+             "verdicts": [{**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()},
+                           "agreement": None}],
+             "design": design.checks(resolved, trials, searches)}
+    out = tmp_path / "results" / "checked" / "quick"
+    out.mkdir(parents=True)
+    (out / "verdicts.json").write_text(json.dumps(entry))
+    text = scorecard.build(tmp_path / "results").read_text()
+    assert "## Design checks" in text
+    assert "Tuned optima on an edge** of the values their search tried: 3 of 4 (75%)" in text
+    assert "2 of them on a declared hard limit" in text
+    assert "near-duplicate candidates** (within 5% in every setting): 1 of 4 (25%)" in text
+    assert "checked: model.width=32, still improving" in text
+
+
+def test_a_trend_in_time_to_target_says_when_the_shared_budget_leaves_nothing_to_compare():
+    """Budgets in steps give small batches few epochs: up to the smallest, no cell reached the target."""
+    rows = pd.DataFrame([{"cell": i, "train.batch_size": b, "seed": s, "status": "FINISHED", "epochs_run": cap,
+                          "epochs_to_target": np.nan if cap == 3 else 5.0 * (i + 1), "reached_target": float(cap != 3)}
+                         for i, (b, cap) in enumerate(((4, 3), (64, 40), (1600, 1000))) for s in range(3)])
+    from suite.study import Expect
+    e = Expect(says="Larger batches need more epochs.", metric="epochs_to_target", along="train.batch_size",
+               trend="increasing")
+    v = verdict.trend(e, rows, [4, 64, 1600])
+    assert v.observed.startswith("no variation to correlate over 3 cells: up to the budget every cell shares (3 epochs")
