@@ -76,7 +76,8 @@ def test_each_search_choice_is_placed_inside_or_on_an_edge_with_why(tmp_path):
 
 
 def test_the_checks_count_what_a_reviewer_asks_and_name_each_exception(tmp_path):
-    checks = design.checks(*tables(tmp_path))
+    resolved, trials, searches = tables(tmp_path)
+    checks = design.checks(resolved, trials, searches, design.edges(resolved, trials, searches))
     assert (checks["searches"], checks["choices"], checks["cells"]) == (4, 4, 2)
     assert [(x["cell"], x["why"]) for x in checks["on_edge"]] == [
         ("model.width=16", "hard limit"), ("model.width=16", "hard limit"), ("model.width=32", "budget")]
@@ -87,7 +88,7 @@ def test_the_checks_count_what_a_reviewer_asks_and_name_each_exception(tmp_path)
 
 def test_a_verdict_comparing_a_cell_tuned_on_a_hard_limit_names_it(tmp_path):
     resolved, trials, searches = tables(tmp_path)
-    limits = design.on_limits(resolved, trials, searches)
+    limits = design.on_limits(design.edges(resolved, trials, searches))
     assert limits == {0: "train.learning_rate = 3 on its hard limit in 2 of 2 searches"}
     (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05, limits=limits)
     assert v.on_limit == "model.width=16: train.learning_rate = 3 on its hard limit in 2 of 2 searches"
@@ -101,7 +102,7 @@ def test_the_scorecard_adds_the_checks_up_and_lists_the_exceptions(tmp_path):
     entry = {"study": "checked", "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0,
              "verdicts": [{**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()},
                            "agreement": None}],
-             "design": design.checks(resolved, trials, searches)}
+             "design": design.checks(resolved, trials, searches, design.edges(resolved, trials, searches))}
     out = tmp_path / "results" / "checked" / "quick"
     out.mkdir(parents=True)
     (out / "verdicts.json").write_text(json.dumps(entry))

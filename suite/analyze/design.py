@@ -70,23 +70,23 @@ def near_duplicates(searches: pd.DataFrame) -> list[tuple[int, int]]:
     return out
 
 
-def on_limits(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> dict[int, str]:
-    """Cell -> what its searches left on a declared hard limit ("" cells are absent): the verdicts that
-    use the cell say so, since its true optimum may lie beyond what the study allows."""
-    every = edges(resolved, trials, searches)
-    found: dict[int, list[str]] = {}
-    for cell, _, e in every:
+def on_limits(found: list[tuple[int, int, geometry.Edge]]) -> dict[int, str]:
+    """Cell -> what its searches (``found``, from ``edges``) left on a declared hard limit (cells without are
+    absent): the verdicts that use the cell say so, since its true optimum may lie beyond what the study allows."""
+    hit: dict[int, list[str]] = {}
+    for cell, _, e in found:
         if e.where != "inside" and e.why == "hard limit":
-            found.setdefault(cell, []).append(f"{e.path} = {e.value:g}")
-    searched = {c: len({s for cc, s, _ in every if cc == c}) for c in found}
+            hit.setdefault(cell, []).append(f"{e.path} = {e.value:g}")
+    searched = {c: len({s for cc, s, _ in found if cc == c}) for c in hit}
     return {c: f"{', '.join(sorted(set(v)))} on its hard limit in {len(v)} of {searched[c]} searches"
-            for c, v in found.items()}
+            for c, v in hit.items()}
 
 
-def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> dict:
-    """What ``verdicts.json`` records of the design: counts, and each exception by its cell's label."""
+def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame,
+           found: list[tuple[int, int, geometry.Edge]]) -> dict:
+    """What ``verdicts.json`` records of the design (``found``: the searches' ``edges``): counts, and each
+    exception by its cell's label."""
     label = _labels(resolved)
-    found = edges(resolved, trials, searches)
     outside = [{"cell": label(c), "search": s, "setting": e.path, "value": e.value,
                 "side": e.where, "why": e.why} for c, s, e in found if e.where != "inside"]
     dupes = near_duplicates(searches)

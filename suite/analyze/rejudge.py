@@ -37,8 +37,9 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     trials = read_trials(out)
     searches = pd.read_csv(out / "searches.csv") if (out / "searches.csv").is_file() else pd.DataFrame()
     s = resolved.study
+    found = design.edges(resolved, trials, searches)  # once: for the verdicts and for verdicts.json
     verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved),
-                                limits=design.on_limits(resolved, trials, searches))
+                                limits=design.on_limits(found))
     survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
@@ -48,7 +49,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
         **{k: previous.get(k) for k in ("commit", "dirty", "date", "wall_s", "device", "cpu_features", "config_sha")},
         "judged": judged,
         "verdicts": judgement.records(verdicts, s.expect),
-        "design": design.checks(resolved, trials, searches),
+        "design": design.checks(resolved, trials, searches, found),
     }
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     report = out / "report.md"

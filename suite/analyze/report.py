@@ -31,10 +31,11 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     write_tables(resolved, trials, summary, progress, out)
     write_figures(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
+    edges = design.edges(resolved, trials, progress)  # once: for the verdicts and for verdicts.json
     verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha,
-                                caps=verdict.caps(resolved), limits=design.on_limits(resolved, trials, progress))
+                                caps=verdict.caps(resolved), limits=design.on_limits(edges))
     survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
-    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress)}
+    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
     if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
