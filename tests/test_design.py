@@ -124,3 +124,12 @@ def test_a_trend_in_time_to_target_says_when_the_shared_budget_leaves_nothing_to
                trend="increasing")
     v = verdict.trend(e, rows, [4, 64, 1600])
     assert v.observed.startswith("no variation to correlate over 3 cells: up to the budget every cell shares (3 epochs")
+
+
+def test_the_compute_line_splits_the_wall_time_by_machine_when_reports_were_run_on_more_than_one():
+    one = [(None, {"wall_s": 60.0, "device": "CPU: A"}), (None, {"wall_s": 120.0, "device": "CPU: A"})]
+    assert scorecard.cost(one)[0] == "Compute: the study runs behind 2 of these 2 reports took 3.0 min of wall time in all, on CPU: A."
+    two = one + [(None, {"wall_s": 30.0, "device": "CPU: B"}), (None, {"device": "CPU: B"})]
+    assert scorecard.cost(two)[0] == (
+        "Compute: the study runs behind 3 of these 4 reports took 3.5 min of wall time in all: "
+        "3.0 min for 2 on CPU: A; 0.5 min for 1 on CPU: B (1 reports were made before runs recorded their wall time).")

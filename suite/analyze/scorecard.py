@@ -163,11 +163,18 @@ def cost(found: list[tuple[Path, dict]]) -> list[str]:
     timed = [e for _, e in found if e.get("wall_s") is not None]
     if not timed:
         return []
-    devices = sorted({e["device"] for e in timed if e.get("device")})
+    by_device: dict[str, list[float]] = {}
+    for e in timed:
+        by_device.setdefault(e.get("device") or "an unrecorded device", []).append(e["wall_s"])
+    where = "; ".join(
+        f"{sum(w) / 60:.1f} min for {len(w)} on {device}" if len(by_device) > 1 else f"on {device}"
+        for device, w in sorted(by_device.items())
+    )
     untimed = len(found) - len(timed)
     return [
         f"Compute: the study runs behind {len(timed)} of these {len(found)} reports took "
-        f"{sum(e['wall_s'] for e in timed) / 60:.1f} min of wall time in all, on {'; '.join(devices) or 'an unrecorded device'}"
+        f"{sum(e['wall_s'] for e in timed) / 60:.1f} min of wall time in all"
+        + (f": {where}" if len(by_device) > 1 else f", {where}")
         + (f" ({untimed} reports were made before runs recorded their wall time)." if untimed else "."),
         "",
     ]
