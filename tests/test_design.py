@@ -133,3 +133,26 @@ def test_the_compute_line_splits_the_wall_time_by_machine_when_reports_were_run_
     assert scorecard.cost(two)[0] == (
         "Compute: the study runs behind 3 of these 4 reports took 3.5 min of wall time in all: "
         "3.0 min for 2 on CPU: A; 0.5 min for 1 on CPU: B (1 reports were made before runs recorded their wall time).")
+
+
+def test_searches_that_are_the_subject_of_their_study_are_counted_apart(tmp_path):
+    """Where every verdict measures the searches themselves, where a search stops is the outcome: the scorecard
+    reports those edges and near-duplicates on a line of their own, not as flaws in tuning."""
+    resolved, trials, searches = tables(tmp_path)
+    assert not design.searches_studied(resolved)
+    path = tmp_path / "searched.yaml"
+    path.write_text(STUDY.replace("name: checked", "name: searched").replace("metric: test_accuracy",
+                                                                              "metric: search_best_val_accuracy"))
+    studied = load_study(path)
+    assert design.searches_studied(studied)
+    for name, r in (("checked", resolved), ("searched", studied)):
+        entry = {"study": name, "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0, "verdicts": [],
+                 "design": design.checks(r, trials, searches, design.edges(r, trials, searches))}
+        out = tmp_path / "results" / name / "quick"
+        out.mkdir(parents=True)
+        (out / "verdicts.json").write_text(json.dumps(entry))
+    text = scorecard.build(tmp_path / "results").read_text()
+    assert "Tuned optima on an edge** of the values their search tried: 3 of 4 (75%)" in text
+    assert "near-duplicate candidates** (within 5% in every setting): 1 of 4 (25%)" in text
+    assert "**Searches under study**, not counted above: 4 searches in searched" in text
+    assert "3 of 4 (75%) choices on an edge, 1 searches with near-duplicate candidates" in text

@@ -8,8 +8,10 @@ From the report's own trials and searches, three questions a verdict depends on:
 - Was each cell still improving when its epoch budget ran out (``verdict.still_improving``)?
 
 ``checks`` writes the answers into ``verdicts.json``; the scorecard adds them up over every study, and the
-verdicts that use a cell whose choice sits on a hard limit say so (``on_limits``). Pure functions of the
-tables: the same files give the same checks on any machine.
+verdicts that use a cell whose choice sits on a hard limit say so (``on_limits``). The first two questions guard
+verdicts that compare arms each at its tuned optimum; where every verdict measures the searches themselves
+(``searches_studied``, as in the search_algorithms study), where a search stops is the outcome, and the scorecard
+counts those searches apart. Pure functions of the tables: the same files give the same checks on any machine.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ def chosen(resolved: ResolvedStudy, trials: pd.DataFrame) -> dict[tuple[int, int
     keyed = trials.assign(search=searchers(resolved, trials)).dropna(subset=["tuned"])
     return {(int(r.cell), int(r.search)): json.loads(r.tuned)
             for r in keyed.drop_duplicates(["cell", "search"]).itertuples() if str(r.tuned).startswith("{")}
+
+
+SEARCH_METRICS = ("search_best_val_accuracy", "search_epochs_to_target")
+
+
+def searches_studied(resolved: ResolvedStudy) -> bool:
+    """Whether the searches are the study's subject, not tuning of a nuisance: every verdict is on a measure of
+    the search itself (``SEARCH_METRICS``), none on the trials that train with a search's choice."""
+    expect = resolved.study.expect
+    return bool(expect) and all(e.metric in SEARCH_METRICS for e in expect)
 
 
 def edges(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> list[tuple[int, int, geometry.Edge]]:
@@ -99,6 +111,7 @@ def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame
         "searches": len(_by_search(searches)) if not searches.empty else 0,
         "choices": len(found),  # (search, numeric setting) pairs judged inside or on an edge
         "searches_judged": len(searched),
+        "searches_studied": searches_studied(resolved),
         "on_edge": outside,
         "near_duplicates": [{"cell": label(c), "search": s} for c, s in dupes],
         "cells": int(done["cell"].nunique()) if len(done) else 0,
