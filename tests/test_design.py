@@ -66,6 +66,16 @@ def tables(tmp_path):
     return resolved, trials, searches
 
 
+def write_report(results, resolved, trials, searches, judged):
+    """A quick report's verdicts.json, as far as the scorecard reads it, with the design checks of these tables."""
+    name = resolved.study.name
+    entry = {"study": name, "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0, "verdicts": judged,
+             "design": design.checks(resolved, trials, searches, design.edges(resolved, trials, searches))}
+    out = results / name / "quick"
+    out.mkdir(parents=True)
+    (out / "verdicts.json").write_text(json.dumps(entry))
+
+
 def test_each_search_choice_is_placed_inside_or_on_an_edge_with_why(tmp_path):
     resolved, trials, searches = tables(tmp_path)
     found = {(c, s): e for c, s, e in design.edges(resolved, trials, searches)}
@@ -99,13 +109,9 @@ def test_a_verdict_comparing_a_cell_tuned_on_a_hard_limit_names_it(tmp_path):
 def test_the_scorecard_adds_the_checks_up_and_lists_the_exceptions(tmp_path):
     resolved, trials, searches = tables(tmp_path)
     (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05)
-    entry = {"study": "checked", "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0,
-             "verdicts": [{**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()},
-                           "agreement": None}],
-             "design": design.checks(resolved, trials, searches, design.edges(resolved, trials, searches))}
-    out = tmp_path / "results" / "checked" / "quick"
-    out.mkdir(parents=True)
-    (out / "verdicts.json").write_text(json.dumps(entry))
+    judged = [{**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()},
+               "agreement": None}]
+    write_report(tmp_path / "results", resolved, trials, searches, judged)
     text = scorecard.build(tmp_path / "results").read_text()
     assert "## Design checks" in text
     assert "Tuned optima on an edge** of the values their search tried: 3 of 4 (75%)" in text
@@ -145,12 +151,8 @@ def test_searches_that_are_the_subject_of_their_study_are_counted_apart(tmp_path
                                                                               "metric: search_best_val_accuracy"))
     studied = load_study(path)
     assert design.searches_studied(studied)
-    for name, r in (("checked", resolved), ("searched", studied)):
-        entry = {"study": name, "title": "t", "claim": "c", "profile": "quick", "wall_s": 1.0, "verdicts": [],
-                 "design": design.checks(r, trials, searches, design.edges(r, trials, searches))}
-        out = tmp_path / "results" / name / "quick"
-        out.mkdir(parents=True)
-        (out / "verdicts.json").write_text(json.dumps(entry))
+    for r in (resolved, studied):
+        write_report(tmp_path / "results", r, trials, searches, [])
     text = scorecard.build(tmp_path / "results").read_text()
     assert "Tuned optima on an edge** of the values their search tried: 3 of 4 (75%)" in text
     assert "near-duplicate candidates** (within 5% in every setting): 1 of 4 (25%)" in text
