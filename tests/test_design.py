@@ -106,6 +106,15 @@ def test_a_verdict_comparing_a_cell_tuned_on_a_hard_limit_names_it(tmp_path):
     assert plain.on_limit == ""
 
 
+def test_the_hard_limit_note_counts_searches_not_settings():
+    """One search that leaves two settings on their hard limits is one search of the cell's two."""
+    from suite.study.space import Edge
+    found = [(0, 0, Edge(LR, 3.0, "high", "hard limit")), (0, 0, Edge("train.momentum", 0.99, "high", "hard limit")),
+             (0, 2, Edge(LR, 1.0, "inside"))]
+    assert design.on_limits(found) == {
+        0: "train.learning_rate = 3, train.momentum = 0.99 on its hard limit in 1 of 2 searches"}
+
+
 def test_the_scorecard_adds_the_checks_up_and_lists_the_exceptions(tmp_path):
     resolved, trials, searches = tables(tmp_path)
     (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05)

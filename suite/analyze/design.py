@@ -85,13 +85,13 @@ def near_duplicates(searches: pd.DataFrame) -> list[tuple[int, int]]:
 def on_limits(found: list[tuple[int, int, geometry.Edge]]) -> dict[int, str]:
     """Cell -> what its searches (``found``, from ``edges``) left on a declared hard limit (cells without are
     absent): the verdicts that use the cell say so, since its true optimum may lie beyond what the study allows."""
-    hit: dict[int, list[str]] = {}
-    for cell, _, e in found:
+    hit: dict[int, dict[int, list[str]]] = {}  # cell -> search -> the settings it left on a hard limit
+    for cell, search, e in found:
         if e.where != "inside" and e.why == "hard limit":
-            hit.setdefault(cell, []).append(f"{e.path} = {e.value:g}")
+            hit.setdefault(cell, {}).setdefault(search, []).append(f"{e.path} = {e.value:g}")
     searched = {c: len({s for cc, s, _ in found if cc == c}) for c in hit}
-    return {c: f"{', '.join(sorted(set(v)))} on its hard limit in {len(v)} of {searched[c]} searches"
-            for c, v in hit.items()}
+    return {c: f"{', '.join(sorted({x for v in by.values() for x in v}))} on its hard limit in {len(by)} of "
+               f"{searched[c]} searches" for c, by in hit.items()}
 
 
 def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame,
@@ -106,11 +106,9 @@ def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame
     caps = verdict.caps(resolved)
     improving = [{"cell": label(int(c)), "why": why} for c, g in done.groupby("cell")
                  if (why := verdict.still_improving(g, caps))] if len(done) else []
-    searched = {(c, s) for c, s, _ in found}
     return {
         "searches": len(_by_search(searches)) if not searches.empty else 0,
         "choices": len(found),  # (search, numeric setting) pairs judged inside or on an edge
-        "searches_judged": len(searched),
         "searches_studied": searches_studied(resolved),
         "on_edge": outside,
         "near_duplicates": [{"cell": label(c), "search": s} for c, s in dupes],
