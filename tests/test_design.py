@@ -167,3 +167,12 @@ def test_searches_that_are_the_subject_of_their_study_are_counted_apart(tmp_path
     assert "near-duplicate candidates** (within 5% in every setting): 1 of 4 (25%)" in text
     assert "**Searches under study**, not counted above: 4 searches in searched" in text
     assert "3 of 4 (75%) choices on an edge, 1 searches with near-duplicate candidates" in text
+
+
+def test_the_compute_line_tells_apart_machines_that_share_a_name_by_their_cpu_features():
+    runs = [(None, {"wall_s": 60.0, "device": "CPU: A", "cpu_features": "avx2"}),
+            (None, {"wall_s": 120.0, "device": "CPU: A", "cpu_features": "avx2 avx512f"}),
+            (None, {"wall_s": 30.0, "device": "CPU: B", "cpu_features": "avx2"})]
+    assert scorecard.cost(runs)[0] == (
+        "Compute: the study runs behind 3 of these 3 reports took 3.5 min of wall time in all: "
+        "1.0 min for 1 on CPU: A with avx2; 2.0 min for 1 on CPU: A with avx2 avx512f; 0.5 min for 1 on CPU: B.")

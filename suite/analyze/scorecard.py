@@ -159,13 +159,21 @@ def effect(v: dict) -> str:
 
 
 def cost(found: list[tuple[Path, dict]]) -> list[str]:
-    """What the reports' study runs cost, summed from the wall times they recorded, and on which machines."""
+    """What the reports' study runs cost, summed from the wall times they recorded, and on which machines: a
+    machine is a device and its CPU's instruction-set features (as ``suite replicate`` tells them apart), the
+    features named only where one device name covers more than one set."""
     timed = [e for _, e in found if e.get("wall_s") is not None]
     if not timed:
         return []
+    device = lambda e: e.get("device") or "an unrecorded device"
+    feature_sets: dict[str, set] = {}
+    for e in timed:
+        feature_sets.setdefault(device(e), set()).add(e.get("cpu_features") or "")
     by_device: dict[str, list[float]] = {}
     for e in timed:
-        by_device.setdefault(e.get("device") or "an unrecorded device", []).append(e["wall_s"])
+        named = len(feature_sets[device(e)]) > 1
+        label = device(e) + (f" with {e.get('cpu_features') or 'unrecorded features'}" if named else "")
+        by_device.setdefault(label, []).append(e["wall_s"])
     where = "; ".join(
         f"{sum(w) / 60:.1f} min for {len(w)} on {device}" if len(by_device) > 1 else f"on {device}"
         for device, w in sorted(by_device.items())
