@@ -127,6 +127,7 @@ def test_the_scorecard_adds_the_checks_up_and_lists_the_exceptions(tmp_path):
     assert "2 of them on a declared hard limit" in text
     assert "near-duplicate candidates** (within 5% in every setting): 1 of 4 (25%)" in text
     assert "checked: model.width=32, still improving" in text
+    assert "**Inconclusive verdicts**: 1 of 1 (100%); 1 budget-limited, 0 with too few replicates" in text
 
 
 def test_a_trend_in_time_to_target_says_when_the_shared_budget_leaves_nothing_to_compare():

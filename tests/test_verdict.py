@@ -38,6 +38,22 @@ def test_clear_increasing_trend_is_supported():
     assert v.p == pytest.approx(2 / 120) and math.isnan(v.low) and "perfect ordering" in v.observed
 
 
+def test_a_trend_over_too_few_cells_says_no_data_could_decide_it():
+    three = {x: v for x, v in list(noisy([0.1, 0.2, 0.3, 0.4, 0.5]).items())[:3]}
+    v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(three))
+    assert v.verdict == "inconclusive" and v.effect == 1.0
+    assert v.blocked == "too few replicates: a trend over 3 cells cannot give p below 0.33 whatever the data (add cells)"
+    five = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5])))
+    assert five.blocked == ""
+
+
+def test_an_exact_test_over_too_few_seeds_says_no_data_could_decide_it():
+    data = trials({0.0: [1, 1], 0.25: [0, 0]}, metric="diverged")
+    v = one({"metric": "diverged", "compare": {"x": 0.0}, "against": {"x": 0.25}, "direction": "greater"}, data)
+    assert v.verdict == "inconclusive"
+    assert v.blocked == "too few replicates: 2 vs 2 seeds cannot give p below 0.33 whatever the data (add seeds)"
+
+
 def test_flat_trend_is_inconclusive():
     v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.3] * 5, sd=0.05)))
     assert v.verdict == "inconclusive"

@@ -87,7 +87,8 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         "(converged, or as the study file declares); otherwise it reads *cannot tell*, with the reason. "
         "A verdict on a measure taken at the end of training (accuracy, loss, the gap) is not decided when a compared "
         "arm trained to its epoch cap while still improving (its median best epoch in the last 10% of the cap): it "
-        "reads *inconclusive: budget-limited*, whatever its p. "
+        "reads *inconclusive: budget-limited*, whatever its p; one that no data could decide at its number of "
+        "replicates (a trend over too few cells, an exact test over too few seeds) reads *too few replicates*. "
         "*Inconclusive* means the data cannot tell at this number of replicates, not that the claim is false.",
         "",
     ]

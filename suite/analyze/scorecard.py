@@ -208,6 +208,8 @@ def design_checks(studies) -> list[str]:
     verdicts = [v for e, _ in checked for v in e["verdicts"]]
     undecided = [v for v in verdicts if v["verdict"] == "inconclusive"]
     limited = sum(str(v.get("blocked") or "").startswith("budget-limited") for v in undecided)
+    few = sum("too few replicates" in str(v.get("blocked") or "") and not str(v.get("blocked")).startswith("budget")
+              for v in undecided)  # counted once, as budget-limited, when both
     fresh = [c for _, compared in checked for c in compared if c and c["original"] in ("supported", "refuted")]
     flipped = sum(c["outcome"] == confirmation.FLIPPED for c in fresh)
     reversed_ = sum(c["outcome"] == confirmation.REVERSED for c in fresh)
@@ -225,8 +227,10 @@ def design_checks(studies) -> list[str]:
         f"- **Cells still improving** when their epoch cap ran out (median best epoch in its last 10%): "
         f"{share(len(improving), cells)}; a verdict on an end-of-training measure that compares one is not decided.",
         *(f"  - {study}: {x['cell']}, {x['why']}" for study, x in improving),
-        f"- **Inconclusive verdicts**: {share(len(undecided), len(verdicts))}; {limited} budget-limited, "
-        f"{len(undecided) - limited} with their Holm-adjusted p (or the effect their interval allows) not deciding.",
+        f"- **Inconclusive verdicts**: {share(len(undecided), len(verdicts))}; {limited} budget-limited, {few} with "
+        "too few replicates for any data to decide them (a trend over too few cells, an exact test over too few "
+        f"seeds), {len(undecided) - limited - few} with their Holm-adjusted p (or the effect their interval allows) "
+        "not deciding.",
         f"- **Decided verdicts on fresh seeds** (`suite confirm`): {share(flipped, len(fresh))} flipped to "
         f"inconclusive, {reversed_} reversed.",
         "",

@@ -439,6 +439,21 @@ def smallest_p(e: Expect, n_a: int, n_b: int) -> float:
     return 0.0
 
 
+def too_few(e: Expect, rows: pd.DataFrame, alpha: float) -> str:
+    """Why no data could decide this verdict at its number of replicates ("" when some could): a trend's exact
+    p over k cells is at least 2 / k!, and an exact test of n_a vs n_b seeds has its own floor (``smallest_p``)."""
+    if e.kind == "trend":
+        k = rows["cell"].nunique()
+        floor, what, add = (2 / math.factorial(k) if 2 <= k <= 8 else 0.0), f"a trend over {k} cells", "cells"
+    elif e.kind == "compare":
+        n_a, n_b = len(matching(rows, e.compare)), len(matching(rows, e.against))
+        floor, what, add = smallest_p(e, n_a, n_b), f"{n_a} vs {n_b} seeds", "seeds"
+    else:
+        return ""
+    return (f"too few replicates: {what} cannot give p below {floor:.2g} whatever the data (add {add})"
+            if floor > alpha else "")
+
+
 def power_warnings(study, cells) -> list[str]:
     """One line per comparison that cannot reach the study's alpha at its number of seeds, and per trend
     that cannot at its number of cells (its replicates: the exact p of k cells is at least 2 / k!)."""
@@ -495,6 +510,8 @@ def evaluate(expects: list[Expect], trials: pd.DataFrame, grid: dict[str, list],
             limited = [f"{label} {why}" for label, why in improving_cells(e, rows, list(grid), caps)]
             if limited:
                 v.blocked = "budget-limited (" + _first_few(limited) + ")"
+        if not rows.empty and (few := too_few(e, rows, alpha)):
+            v.blocked = "; ".join(filter(None, (v.blocked, few)))
         if not rows.empty and limits:
             v.on_limit = "; ".join(f"{_label(g, list(grid))}: {limits[int(g['cell'].iloc[0])]}"
                                    for g in _compared(e, rows) if int(g["cell"].iloc[0]) in limits)
