@@ -54,6 +54,15 @@ def test_an_exact_test_over_too_few_seeds_says_no_data_could_decide_it():
     assert v.blocked == "too few replicates: 2 vs 2 seeds cannot give p below 0.33 whatever the data (add seeds)"
 
 
+def test_a_bound_whose_few_seeds_share_one_value_says_the_sign_test_cannot_decide_it():
+    same = one({"metric": "train_accuracy", "above": 0.9}, trials({0.0: [1.0, 1.0, 1.0]}, metric="train_accuracy"))
+    assert same.verdict == "inconclusive" and same.p == 0.25
+    assert same.blocked == ("too few replicates: with every one of its 3 seeds at the same value, the exact sign "
+                            "test cannot give p below 0.25 (add seeds)")
+    spread = one({"metric": "train_accuracy", "above": 0.9}, trials({0.0: [0.99, 1.0, 0.995]}, metric="train_accuracy"))
+    assert spread.blocked == ""
+
+
 def test_flat_trend_is_inconclusive():
     v = one({"metric": "test_accuracy", "along": "x", "trend": "increasing"}, trials(noisy([0.3] * 5, sd=0.05)))
     assert v.verdict == "inconclusive"

@@ -441,17 +441,26 @@ def smallest_p(e: Expect, n_a: int, n_b: int) -> float:
 
 def too_few(e: Expect, rows: pd.DataFrame, alpha: float) -> str:
     """Why no data could decide this verdict at its number of replicates ("" when some could): a trend's exact
-    p over k cells is at least 2 / k!, and an exact test of n_a vs n_b seeds has its own floor (``smallest_p``)."""
+    p over k cells is at least 2 / k!, an exact test of n_a vs n_b seeds has its own floor (``smallest_p``), and
+    a bound whose seeds all sit on one value is tested by the exact sign test, whose p is at least 1 / 2^n."""
     if e.kind == "trend":
         k = rows["cell"].nunique()
-        floor, what, add = (2 / math.factorial(k) if 2 <= k <= 8 else 0.0), f"a trend over {k} cells", "cells"
+        floor = 2 / math.factorial(k) if 2 <= k <= 8 else 0.0
+        why = f"a trend over {k} cells cannot give p below {floor:.2g} whatever the data (add cells)"
     elif e.kind == "compare":
         n_a, n_b = len(matching(rows, e.compare)), len(matching(rows, e.against))
-        floor, what, add = smallest_p(e, n_a, n_b), f"{n_a} vs {n_b} seeds", "seeds"
+        floor = smallest_p(e, n_a, n_b)
+        why = f"{n_a} vs {n_b} seeds cannot give p below {floor:.2g} whatever the data (add seeds)"
+    elif e.kind == "bound" and e.metric in rows:
+        v = rows[e.metric].astype(float).dropna()
+        if len(v) == 0 or np.ptp(v) != 0:  # with a spread the t-test decides, and it has no floor
+            return ""
+        floor = 0.5 ** len(v) if e.near is not None else 2 * 0.5 ** len(v)  # as _constant_bound tests it
+        why = (f"with every one of its {len(v)} seeds at the same value, the exact sign test cannot give p below "
+               f"{floor:.2g} (add seeds)")
     else:
         return ""
-    return (f"too few replicates: {what} cannot give p below {floor:.2g} whatever the data (add {add})"
-            if floor > alpha else "")
+    return f"too few replicates: {why}" if floor > alpha else ""
 
 
 def power_warnings(study, cells) -> list[str]:
