@@ -33,7 +33,7 @@ from scipy import stats
 
 from suite.analyze import survival
 from suite.analyze.censoring import common_budget, survival_data, with_budgets
-from suite.analyze.verdict import cell_values, matching, seed_values
+from suite.analyze.verdict import cell_values, matching, seed_values, trend_floor
 from suite.study import BINARY_METRICS, CENSORED_METRICS
 
 TARGET_POWER = 0.8
@@ -206,7 +206,7 @@ def _trend_plan(e, rows: pd.DataFrame, alpha: float) -> Plan:
     xs = np.array([g[e.along].iloc[0] for g in groups]) if groups else np.array([])
     keep = np.isfinite(ys)
     cells = int(keep.sum())
-    floor = next(k for k in range(2, 20) if 2 / math.factorial(k) < alpha)  # the fewest cells the exact p allows
+    floor = next(k for k in range(2, 20) if trend_floor(k) < alpha)  # the fewest cells the exact p allows
     note = f"a trend: its replicates are cells (the exact test needs at least {floor} at this alpha)"
     if cells < 3 or len(set(ys[keep])) < 2:
         return Plan(e.says, e.metric, cells, math.nan, math.nan, alpha, None, math.nan, note + "; the pilot cannot show rho")

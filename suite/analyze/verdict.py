@@ -379,11 +379,11 @@ def _constant_bound(e: Expect, v: np.ndarray, value: float, sign: int) -> Verdic
     c, n = float(v[0]), len(v)
     diff = c - value
     if e.near is not None and abs(diff) < e.within:  # inside the margin: both one-sided sign tests
-        p, test = 0.5**n, f"exact sign test, TOST, margin ±{e.within:g}"
+        p, test = sign_floor(e, n), f"exact sign test, TOST, margin ±{e.within:g}"
     elif e.near is not None:
-        p, test = 0.5**n, f"exact sign test, one-sided beyond the margin ±{e.within:g}"
+        p, test = sign_floor(e, n), f"exact sign test, one-sided beyond the margin ±{e.within:g}"
     else:
-        p, test = (1.0 if diff == 0 else min(1.0, 2 * 0.5**n)), "exact sign test"
+        p, test = (1.0 if diff == 0 else sign_floor(e, n)), "exact sign test"
     return Verdict(e.says, e.metric, test + " (no spread across seeds)", "mean - value", diff, math.nan, math.nan, p,
                    sign, f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no interval", n)
 
@@ -439,13 +439,24 @@ def smallest_p(e: Expect, n_a: int, n_b: int) -> float:
     return 0.0
 
 
+def trend_floor(k: int) -> float:
+    """The smallest p a trend's exact rank test over k cells can reach: 2 / k! (the two perfect orderings)."""
+    return 2 / math.factorial(k)
+
+
+def sign_floor(e: Expect, n: int) -> float:
+    """The p of the exact sign test when all n seeds sit on one side of a bound (``_constant_bound``): one-sided
+    against a margin (``near``), two-sided otherwise."""
+    return 0.5**n if e.near is not None else min(1.0, 2 * 0.5**n)
+
+
 def too_few(e: Expect, rows: pd.DataFrame, alpha: float) -> str:
     """Why no data could decide this verdict at its number of replicates ("" when some could): a trend's exact
     p over k cells is at least 2 / k!, an exact test of n_a vs n_b seeds has its own floor (``smallest_p``), and
     a bound whose seeds all sit on one value is tested by the exact sign test, whose p is at least 1 / 2^n."""
     if e.kind == "trend":
         k = rows["cell"].nunique()
-        floor = 2 / math.factorial(k) if 2 <= k <= 8 else 0.0
+        floor = trend_floor(k) if k >= 2 else 0.0
         why = f"a trend over {k} cells cannot give p below {floor:.2g} whatever the data (add cells)"
     elif e.kind == "compare":
         n_a, n_b = len(matching(rows, e.compare)), len(matching(rows, e.against))
@@ -455,7 +466,7 @@ def too_few(e: Expect, rows: pd.DataFrame, alpha: float) -> str:
         v = rows[e.metric].astype(float).dropna()
         if len(v) == 0 or np.ptp(v) != 0:  # with a spread the t-test decides, and it has no floor
             return ""
-        floor = 0.5 ** len(v) if e.near is not None else 2 * 0.5 ** len(v)  # as _constant_bound tests it
+        floor = sign_floor(e, len(v))
         why = (f"with every one of its {len(v)} seeds at the same value, the exact sign test cannot give p below "
                f"{floor:.2g} (add seeds)")
     else:
@@ -470,9 +481,9 @@ def power_warnings(study, cells) -> list[str]:
     for i, e in enumerate(study.expect):
         if e.kind == "trend":
             k = sum(all(_same(c.values.get(key), v) for key, v in e.where.items()) for c in cells)
-            if k >= 2 and 2 / math.factorial(k) > study.alpha:
+            if k >= 2 and trend_floor(k) > study.alpha:
                 out.append(f"expect[{i}] ({e.metric}): a trend over {k} cells cannot give p below "
-                           f"{2 / math.factorial(k):.2g} (alpha {study.alpha:g}): its replicates are cells, so add cells")
+                           f"{trend_floor(k):.2g} (alpha {study.alpha:g}): its replicates are cells, so add cells")
             continue
         if e.kind != "compare":
             continue
