@@ -32,9 +32,9 @@ profiles:
 VOLATILE = ["run_id", "warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s"]
 
 
-def home_with_study(path: Path) -> Path:
+def home_with_study(path: Path, study: str = STUDY) -> Path:
     (path / "studies").mkdir(parents=True)
-    (path / "studies" / "kill.yaml").write_text(STUDY)
+    (path / "studies" / "kill.yaml").write_text(study)
     return path
 
 
@@ -94,6 +94,24 @@ def test_sigkill_then_resume_gives_one_run_per_trial_and_the_same_report(
     finished = [(r.data.tags["suite.cell"], r.data.tags["suite.seed"]) for r in runs if r.info.status == "FINISHED"]
     assert sorted(finished) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each exactly once
     assert not [r for r in runs if r.info.status == "RUNNING"]  # the killed one is marked KILLED, not left running
+    pd.testing.assert_frame_equal(comparable(home), comparable(reference))
+
+
+def test_a_search_state_file_cut_short_by_a_kill_starts_the_search_over_and_trains_nothing_again(
+    reference, tmp_path, monkeypatch, capsys
+):
+    """keras-tuner writes trial.json in place: a SIGKILL in the middle of that write left an empty file, and the
+    resume crashed on it with a JSONDecodeError (seen in CI)."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(reference, home)
+    before = {r.info.run_id for r in trial_runs(home)}
+    (cut,) = sorted((home / ".suite" / "tuner" / "kill").glob("*/trial_*/trial.json"))[-1:]
+    cut.write_text("")
+    assert run_inprocess(home, monkeypatch) == 0
+    assert "held a file cut short" in capsys.readouterr().err
+    assert {r.info.run_id for r in trial_runs(home)} == before  # replayed from the store: no new run, nothing trained
     pd.testing.assert_frame_equal(comparable(home), comparable(reference))
 
 
@@ -313,7 +331,9 @@ def test_a_study_trains_and_records_in_whichever_store_it_is_pointed_at(tmp_path
 
 
 def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun_resumes(tmp_path, monkeypatch):
-    home = home_with_study(tmp_path / "home")
+    # Trials long enough that the signal lands in the middle of one: with 12 epochs it could land after the
+    # last epoch's safe point, and that trial then rightly finished (seen in CI).
+    home = home_with_study(tmp_path / "home", STUDY.replace("smoke: {train.epochs: 12}", "smoke: {train.epochs: 150}"))
     env = {**os.environ, "SUITE_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "kill", "--profile", "smoke"], env=env,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
+import os
 import shutil
 import sys
 import traceback
@@ -29,6 +31,10 @@ from suite.errors import TrackingError
 from suite.record import Tracker
 
 
+class _StateCutShort(Exception):
+    """keras-tuner's saved state could not be read; it has been removed."""
+
+
 class RecordedTuner(BaseTuner):
     """A keras-tuner Tuner whose every trial is an MLflow run: the set-up, the record-keeping and the
     progress lines shared by the study's own tuner and the nuisance searches."""
@@ -36,8 +42,16 @@ class RecordedTuner(BaseTuner):
     def __init__(self, oracle, directory, project_name: str, resolved: ResolvedStudy, tracker: Tracker):
         # The project folder is named by the resolved study's hash and the code version: the same
         # file, profile and code resume it; anything else starts its own.
-        with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner..."; Progress says it
-            super().__init__(oracle=oracle, directory=str(directory), project_name=project_name)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner..."; Progress says it
+                super().__init__(oracle=oracle, directory=str(directory), project_name=project_name)
+        except json.JSONDecodeError as e:
+            # keras-tuner writes its state files in place: a kill in the middle of a write leaves one cut short.
+            # Its oracle may hold part of that state, so resume() builds the tuner again, oracle and all.
+            project_dir = os.path.join(str(directory), project_name)
+            shutil.rmtree(project_dir)
+            raise _StateCutShort(f"{resolved.name}: the saved search state ({project_dir}) held a file cut short "
+                                 f"({e.msg.lower()}), left by a kill while it was written") from e
         self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
         self.resolved, self.tracker = resolved, tracker
         self.last_metrics: dict = {}
@@ -49,8 +63,13 @@ class RecordedTuner(BaseTuner):
         not hold (it was left by a run against another store, or the store was emptied since).
 
         MLflow is the record; keras-tuner's state is only where a search stands. Trials the store does
-        hold are still not rerun: a fresh search replays them from the record without training."""
-        tuner = cls(*args, **kwargs)
+        hold are still not rerun: a fresh search replays them from the record without training. The same holds
+        when a state file was cut short by a kill in the middle of its write."""
+        try:
+            tuner = cls(*args, **kwargs)
+        except _StateCutShort as e:
+            print(f"{e}: the search starts over here, rerunning nothing the store has", file=sys.stderr)
+            tuner = cls(*args, **kwargs)
         unrecorded = tuner.unrecorded()
         if unrecorded:
             print(
