@@ -17,6 +17,16 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason=
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Runs through the suite's runner need its store and tuner; the GPU machine (make gpu-check) has neither, and
+# checks the grouped arithmetic alone there.
+needs_runner = pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("mlflow", "keras_tuner")),
+                                  reason="MLflow or keras-tuner is not installed: the runner's tests cannot run")
+
+
+def jax_env() -> dict:
+    """A JAX interpreter's environment: on the CPU unless the caller names JAX's platforms (make gpu-check does)."""
+    return {"JAX_PLATFORMS": "cpu", **os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
 PROGRAM = r"""
 import json, types
 import numpy as np
@@ -50,8 +60,8 @@ print(json.dumps({
 
 
 def test_a_group_trains_each_trial_as_if_alone_and_freezes_a_diverging_one():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", PROGRAM], cwd=ROOT, env=jax_env(), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["same_alone"]  # the same width: bit for bit the same, whatever shares the group
@@ -96,8 +106,8 @@ def jax_home(tmp_path, name: str, study: str) -> tuple[dict, str]:
     """A workspace holding one study, the environment of a JAX process run there, and its store's URI."""
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / f"{name}.yaml").write_text(study)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SUITE_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {**jax_env(), "SUITE_HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     env.pop("MLFLOW_TRACKING_URI", None)
     return env, f"sqlite:///{tmp_path / '.suite' / 'mlflow.db'}"
 
@@ -110,6 +120,7 @@ def run_program(program: str, tmp_path, env: dict, store: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@needs_runner
 @pytest.mark.parametrize("most, groups, width", [
     (None, ["seeds [0, 1, 2], trained together: 3 of 3"], 3.0),
     (2, ["seeds [0, 1], trained together: 2 of 2 (group 1 of 2)", "seeds [2], trained together: 1 of 1 (group 2 of 2)"],
@@ -142,6 +153,7 @@ print(json.dumps({"code": code, "replicate": again, "finished": sorted(finished.
 """
 
 
+@needs_runner
 def test_a_group_killed_mid_training_leaves_its_trial_killed_and_a_rerun_finishes_each_trial_once(tmp_path):
     import signal
     import time
@@ -197,6 +209,7 @@ print(json.dumps({"code": code, "replicate": again,
 """
 
 
+@needs_runner
 def test_a_sweeps_ladder_trains_as_one_group_and_its_boundary_check_alone(tmp_path):
     r = run_program(SEARCHED, tmp_path, *jax_home(tmp_path, "swept", SWEPT))
     assert r["code"] == 0 and r["replicate"] == 0
