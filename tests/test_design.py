@@ -177,3 +177,23 @@ def test_the_compute_line_tells_apart_machines_that_share_a_name_by_their_cpu_fe
     assert scorecard.cost(runs)[0] == (
         "Compute: the study runs behind 3 of these 3 reports took 3.5 min of wall time in all: "
         "1.0 min for 1 on CPU: A with avx2; 2.0 min for 1 on CPU: A with avx2 avx512f; 0.5 min for 1 on CPU: B.")
+
+
+def test_the_scorecard_sorts_undecided_verdicts_by_the_seeds_their_plans_ask_for_and_projects_the_cost(tmp_path):
+    resolved, trials, searches = tables(tmp_path)
+    (v,) = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, 0.05)
+    base = {**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()},
+            "verdict": "inconclusive", "blocked": "", "agreement": None}
+    plan = lambda needed, never=False: {"needed": needed, "now": 4, "never": never, "units": "seeds per arm",
+                                        "planned": True}
+    judged = [{**base, "power": plan(6)}, {**base, "power": plan(12)}, {**base, "power": plan(40)},
+              {**base, "power": plan(None, never=True)}, {**base, "verdict": "supported", "power": None}]
+    write_report(tmp_path / "results", resolved, trials, searches, judged)
+    path = tmp_path / "results" / resolved.study.name / "quick" / "verdicts.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "wall_s": 600.0}))
+    text = scorecard.build(tmp_path / "results").read_text()
+    assert ("for the 4 of them with a plan (80% power at the observed effect, from the report's trials as its pilot): "
+            "1 at most 2x the seeds they have, 1 between 2x and 4x, 1 more than 4x; 1 that no number of seeds decides"
+            in text)
+    assert "decide those asking at most 4x: about 30 min for the 1 timed studies against 10.0 min recorded" in text
+    assert "decide every one with a plan: about 100 min for the 1 timed studies against 10.0 min recorded" in text

@@ -8,6 +8,7 @@ import pytest
 
 from suite.analyze import power
 from suite.cli import main
+from suite.analyze.verdict import Verdict
 from suite.study import Expect
 
 
@@ -107,3 +108,27 @@ def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
     trend = Expect(says="t", metric="epochs_to_target", along="x", trend="increasing")
     (t,) = plan([trend], pilot, 0.05)
     assert t.seeds_now == 3 and "cells" in t.note and t.seeds_needed >= 4  # 2 / 3! can never be below 0.05
+
+
+def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided_or_blocked_one_none():
+    rng = np.random.default_rng(1)
+    rows = [{"status": "FINISHED", "model.width": w, "seed": s, "best_val_accuracy": 0.6 + 0.01 * (w == 64) + rng.normal(0, 0.02)}
+            for w in (8, 64) for s in range(4)]
+    expects = [Expect(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64},
+                      against={"model.width": 8}, direction="greater")] * 3
+    trials = pd.DataFrame(rows)
+    verdicts = [Verdict("Wider is better.", "best_val_accuracy", "welch", "difference", 0.01, -0.01, 0.03, 0.2, 1, "", 4,
+                        verdict=v, blocked=b) for v, b in (("inconclusive", ""), ("supported", ""),
+                                                           ("inconclusive", "budget-limited (64 still improving)"))]
+    power.attach(expects, verdicts, trials, alpha=0.05)
+    undecided, decided, blocked = verdicts
+    assert decided.power is None and blocked.power is None
+    first = power.plan(expects, trials, alpha=0.05)[0]
+    assert undecided.power == {"needed": first.seeds_needed, "now": 4, "never": False, "units": "seeds per arm",
+                               "planned": True}
+    assert first.seeds_needed > 4  # the pilot's p did not decide it: more seeds than it had
+    assert power.asks(undecided.power) == (f"`suite power`: {first.seeds_needed} seeds per arm for 80% power at "
+                                           "the observed effect (4 now)")
+    assert power.asks(None) == ""
+    assert "no number of seeds" in power.asks({"needed": None, "never": True, "planned": True})
+    assert power.asks({"needed": None, "never": False, "planned": True, "units": "cells"}).endswith("cells at the observed effect")

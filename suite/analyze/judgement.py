@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import censoring, figures, verdict
+from suite.analyze import censoring, figures, power, verdict
 from suite.study import CENSORED_METRICS
 from suite.study.expectations import agreement
 
@@ -56,7 +56,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     disagreements = []
     for v, lit in zip(verdicts, cited):
         bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
-        observed = f"{v.observed}; {bounded}" if bounded else v.observed
+        observed = "; ".join(filter(None, (v.observed, bounded, power.asks(v.power))))
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict != "inconclusive" else "")
         said += f": {v.blocked}" if v.blocked else ""
         said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""

@@ -127,13 +127,17 @@ def _smallest_effect(power_at, start: float, target: float) -> float:
     return high
 
 
-def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
-    """A plan per ``compare`` expectation; the others say why they are not planned here."""
+def plan(expects: list, trials: pd.DataFrame, alpha: float, only: set[int] | None = None) -> list[Plan | None]:
+    """A plan per ``compare`` expectation; the others say why they are not planned here. With ``only``, the
+    expectations at the other indices get None (each at the same per-test alpha)."""
     done = trials[trials["status"] == "FINISHED"] if "status" in trials else trials
     done = with_budgets(done) if len(done) else done
     per_test = alpha / max(len(expects), 1)
     out = []
-    for e in expects:
+    for i, e in enumerate(expects):
+        if only is not None and i not in only:
+            out.append(None)
+            continue
         if e.kind == "trend":
             out.append(_trend_plan(e, matching(done, e.where) if len(done) else done, per_test))
             continue
@@ -166,6 +170,33 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float) -> list[Plan]:
             continue
         out.append(Plan(e.says, e.metric, n, effect, sd, per_test, seeds_for(effect, sd, per_test), detectable(sd, n, per_test)))
     return out
+
+
+def attach(expects: list, verdicts: list, trials: pd.DataFrame, alpha: float) -> None:
+    """Give each verdict left inconclusive by its p (not blocked whatever the data) the plan `suite power`
+    makes from these trials as its pilot: how many replicates 80% power at the observed effect asks for.
+
+    The observed effect is the pilot's estimate, so the figure is a plan for a new run on new seeds (planned
+    once, before it runs), never a count of seeds to add until p drops."""
+    undecided = {i for i, v in enumerate(verdicts) if v.verdict == "inconclusive" and not v.blocked}
+    for i, p in enumerate(plan(expects, trials, alpha, only=undecided) if undecided else []):
+        if p is not None:
+            verdicts[i].power = {"needed": p.seeds_needed, "now": p.seeds_now, "never": p.never,
+                                 "units": "cells" if expects[i].kind == "trend" else "seeds per arm",
+                                 "planned": math.isfinite(p.effect)}
+
+
+def asks(plan: dict | None) -> str:
+    """What an undecided verdict's plan asks for, in words ("" without one)."""
+    if not plan:
+        return ""
+    if plan["needed"]:
+        return f"`suite power`: {plan['needed']} {plan['units']} for 80% power at the observed effect ({plan['now']} now)"
+    if plan["never"]:
+        return "`suite power`: no number of seeds shows it (the observed difference lies outside the margin)"
+    if plan["planned"]:
+        return f"`suite power`: more than {MAX_SEEDS} {plan['units']} at the observed effect"
+    return ""
 
 
 SIMULATIONS = 400

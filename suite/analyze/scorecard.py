@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from suite.analyze import confirmation
+from suite.analyze import confirmation, power
 from suite.analyze.judgement import fmt_p
 from suite.analyze.verdict import benjamini_yekutieli, ruled_out
 from suite.workspace import atomic_write
@@ -231,10 +231,44 @@ def design_checks(studies) -> list[str]:
         "too few replicates for any data to decide them (a trend over too few cells, an exact test over too few "
         f"seeds), {len(undecided) - limited - few} with their Holm-adjusted p (or the effect their interval allows) "
         "not deciding.",
+        *_seeds_asked(checked),
         f"- **Decided verdicts on fresh seeds** (`suite confirm`): {share(flipped, len(fresh))} flipped to "
         f"inconclusive, {reversed_} reversed.",
         "",
     ]
+    return lines
+
+
+BANDS = ((2, "at most 2x the seeds they have"), (4, "between 2x and 4x"), (math.inf, "more than 4x"))
+
+
+def _seeds_asked(checked) -> list[str]:
+    """The undecided-by-p verdicts sorted by what their plan (``power.attach``) asks for against what they have,
+    and a projection of what deciding them would cost: each study's recorded wall time times the largest ratio
+    its plannable verdicts ask for (a projection, assuming time grows with the replicates; not a measurement)."""
+    plans = [(e, v["power"]) for e, _ in checked for v in e["verdicts"] if v["verdict"] == "inconclusive" and v.get("power")]
+    if not plans:
+        return []
+    ratio = lambda p: p["needed"] / max(p["now"], 1)
+    sized = [(e, ratio(p)) for e, p in plans if p["needed"]]
+    never = sum(bool(p["never"]) for _, p in plans)
+    bands, low = [], 0
+    for high, words in BANDS:
+        bands.append(f"{sum(low < r <= high for _, r in sized)} {words}")
+        low = high
+    beyond = len(plans) - len(sized) - never
+    lines = [f"  - The seeds `suite power` plans for the {len(plans)} of them with a plan (80% power at the observed "
+             f"effect, from the report's trials as its pilot): {', '.join(bands)}; {never} that no number of seeds "
+             f"decides (the observed difference lies outside an equivalence margin); {beyond} beyond "
+             f"{power.MAX_SEEDS} per arm."]
+    timed = [e for e, _ in checked if e.get("wall_s") is not None]
+    now = sum(e["wall_s"] for e in timed) / 60
+    for cap, which in ((4, "those asking at most 4x"), (math.inf, "every one with a plan")):
+        scale = lambda e: max([1.0, *(r for f, r in sized if f is e and r <= cap)])
+        then = sum(scale(e) * e["wall_s"] for e in timed) / 60
+        lines.append(f"  - Projected wall time to decide {which}: about {then:.0f} min for the {len(timed)} timed studies "
+                     f"against {now:.1f} min recorded (each study's recorded wall time times the largest ratio its "
+                     "verdicts ask for; a projection that assumes time grows with the replicates, not a measurement).")
     return lines
 
 

@@ -54,6 +54,7 @@ class Verdict:
     blocked: str = ""  # why the verdict cannot be decided whatever its p ("budget-limited: ..."); "" when it can
     on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
     units: str = "seeds"  # what n counts
+    power: dict | None = None  # an undecided verdict's plan (power.attach): the replicates 80% power asks for
 
 
 # --------------------------------------------------------------------------
