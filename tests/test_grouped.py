@@ -24,7 +24,8 @@ needs_runner = pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m 
 
 
 def jax_env() -> dict:
-    """A JAX interpreter's environment: on the CPU unless the caller names JAX's platforms (make gpu-check does)."""
+    """A JAX interpreter's environment: on the CPU unless the caller sets JAX_PLATFORMS (make gpu-check sets it empty:
+    the device JAX finds)."""
     return {"JAX_PLATFORMS": "cpu", **os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 PROGRAM = r"""
