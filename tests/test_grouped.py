@@ -56,6 +56,7 @@ print(json.dumps({
     "best_val": max(together[0].history["val_accuracy"]),
     "best_is_kept": together[0].history["val_accuracy"][together[0].best_epoch - 1] == max(together[0].history["val_accuracy"]),
     "seeds_differ": together[0].history["loss"] != together[1].history["loss"],
+    "platform": __import__("jax").default_backend(),
 }))
 """
 
@@ -66,7 +67,9 @@ def test_a_group_trains_each_trial_as_if_alone_and_freezes_a_diverging_one():
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["same_alone"]  # the same width: bit for bit the same, whatever shares the group
-    assert r["width_1_moves"] < 1e-4  # another width: other kernels, rounding-level differences only
+    # Another width: other kernels, rounding-level differences only. A GPU multiplies float32 in TF32 by default
+    # (10 bits of mantissa): measured on an H200, 1.8e-4 after 6 epochs, where a CPU stays under 1e-4.
+    assert r["width_1_moves"] < (1e-4 if r["platform"] == "cpu" else 1e-3)
     assert r["diverged"][2] is not None and r["diverged"][:2] == [None, None]
     assert r["epochs"][:2] == [6, 6] and r["epochs"][2] == r["diverged"][2]  # frozen at divergence, the rest go on
     assert r["seeds_differ"] and 1 <= r["best_epoch"] <= 6 and r["best_is_kept"] and r["best_val"] > 0.3  # chance: 0.25
