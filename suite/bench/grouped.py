@@ -82,7 +82,7 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
         del g["outcomes"]
     return {
         "cell": cell.label, "layers": layers, "train_examples": n, "batch_size": batch, "epochs": epochs,
-        "device": str(jax.devices()[0].platform), "jax": jax.__version__, "keras": keras.__version__,
+        "device": f"{jax.devices()[0].platform} ({jax.devices()[0].device_kind})", "jax": jax.__version__, "keras": keras.__version__,
         "floor_epoch_s": floor, "groups": groups,
         "rate_search": {**search, "rates": [float(r) for r in rates]},
         "independence": {"group_width": full["width"], "same_width": moved(in_group, alone_same_width),
