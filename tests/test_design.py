@@ -187,13 +187,14 @@ def test_the_scorecard_sorts_undecided_verdicts_by_the_seeds_their_plans_ask_for
     plan = lambda needed, never=False: {"needed": needed, "now": 4, "never": never, "units": "seeds per arm",
                                         "planned": True}
     judged = [{**base, "power": plan(6)}, {**base, "power": plan(12)}, {**base, "power": plan(40)},
-              {**base, "power": plan(None, never=True)}, {**base, "verdict": "supported", "power": None}]
+              {**base, "power": plan(None, never=True)}, {**base, "power": plan(None)},
+              {**base, "power": {**plan(None), "planned": False}}, {**base, "verdict": "supported", "power": None}]
     write_report(tmp_path / "results", resolved, trials, searches, judged)
     path = tmp_path / "results" / resolved.study.name / "quick" / "verdicts.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "wall_s": 600.0}))
     text = scorecard.build(tmp_path / "results").read_text()
-    assert ("for the 4 of them with a plan (80% power at the observed effect, from the report's trials as its pilot): "
-            "1 at most 2x the seeds they have, 1 between 2x and 4x, 1 more than 4x; 1 that no number of seeds decides"
-            in text)
+    assert ("against those they have: 1 at most 2x the seeds they have, 1 between 2x and 4x, 1 more than 4x; "
+            "1 beyond 1000 per arm; 1 that no number of seeds decides (the observed difference lies outside an "
+            "equivalence margin); 1 it cannot plan" in text)
     assert "decide those asking at most 4x: about 30 min for the 1 timed studies against 10.0 min recorded" in text
     assert "decide every one with a plan: about 100 min for the 1 timed studies against 10.0 min recorded" in text

@@ -256,11 +256,12 @@ def _seeds_asked(checked) -> list[str]:
     for high, words in BANDS:
         bands.append(f"{sum(low < r <= high for _, r in sized)} {words}")
         low = high
-    beyond = len(plans) - len(sized) - never
-    lines = [f"  - The seeds `suite power` plans for the {len(plans)} of them with a plan (80% power at the observed "
-             f"effect, from the report's trials as its pilot): {', '.join(bands)}; {never} that no number of seeds "
-             f"decides (the observed difference lies outside an equivalence margin); {beyond} beyond "
-             f"{power.MAX_SEEDS} per arm."]
+    beyond = sum(p["planned"] and not p["needed"] and not p["never"] for _, p in plans)
+    lines = [f"  - The replicates `suite power` plans for them (80% power at the observed effect, from the report's "
+             f"trials as its pilot), against those they have: {', '.join(bands)}; {beyond} beyond {power.MAX_SEEDS} "
+             f"per arm; {never} that no number of seeds decides (the observed difference lies outside an "
+             f"equivalence margin); {len(plans) - len(sized) - beyond - never} it cannot plan (a trend with no "
+             "observed correlation, a best-of-many, a binary outcome, a one-sample bound)."]
     timed = [e for e, _ in checked if e.get("wall_s") is not None]
     now = sum(e["wall_s"] for e in timed) / 60
     for cap, which in ((4, "those asking at most 4x"), (math.inf, "every one with a plan")):
