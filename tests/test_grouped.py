@@ -28,6 +28,7 @@ def jax_env() -> dict:
     the device JAX finds)."""
     return {"JAX_PLATFORMS": "cpu", **os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
+
 PROGRAM = r"""
 import json, types
 import numpy as np

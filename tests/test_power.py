@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from suite.analyze import power
-from suite.cli import main
 from suite.analyze.verdict import Verdict
+from suite.cli import main
 from suite.study import Expect
 
 

@@ -12,9 +12,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import censoring, figures, power, verdict
-from suite.study import CENSORED_METRICS
+from suite.analyze import censoring, design, figures, power, verdict
+from suite.study import CENSORED_METRICS, ResolvedStudy
 from suite.study.expectations import agreement
+
+
+def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list, list]:
+    """The searches' edges (``design.edges``, for the verdicts and for ``verdicts.json``) and the verdicts: each
+    told its cells' epoch caps and hard limits, and each left undecided by its p given the seeds its plan asks for."""
+    s = resolved.study
+    edges = design.edges(resolved, trials, searches)
+    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved),
+                                limits=design.on_limits(edges))
+    power.attach(s.expect, verdicts, trials, s.alpha)
+    return edges, verdicts
 
 
 def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import confirmation, design, judgement, power, verdict
+from suite.analyze import confirmation, design, judgement
 from suite.errors import SuiteError
 from suite.record import provenance
 from suite.study import ResolvedStudy
@@ -37,10 +37,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     trials = read_trials(out)
     searches = pd.read_csv(out / "searches.csv") if (out / "searches.csv").is_file() else pd.DataFrame()
     s = resolved.study
-    found = design.edges(resolved, trials, searches)  # once: for the verdicts and for verdicts.json
-    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved),
-                                limits=design.on_limits(found))
-    power.attach(s.expect, verdicts, trials, s.alpha)
+    found, verdicts = judgement.judge(resolved, trials, searches)
     survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, design, figures, judgement, notes, power, verdict
+from suite.analyze import aggregate, confirmation, design, figures, judgement, notes, verdict
 from suite.analyze.design import searchers
 from suite.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
@@ -31,10 +31,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     write_tables(resolved, trials, summary, progress, out)
     write_figures(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
-    edges = design.edges(resolved, trials, progress)  # once: for the verdicts and for verdicts.json
-    verdicts = verdict.evaluate(resolved.study.expect, trials, resolved.study.grid, resolved.study.alpha,
-                                caps=verdict.caps(resolved), limits=design.on_limits(edges))
-    power.attach(resolved.study.expect, verdicts, trials, resolved.study.alpha)
+    edges, verdicts = judgement.judge(resolved, trials, progress)
     survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
     entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")

@@ -80,9 +80,10 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
 
     for g in (*groups, search):
         del g["outcomes"]
+    device = jax.devices()[0]
     return {
         "cell": cell.label, "layers": layers, "train_examples": n, "batch_size": batch, "epochs": epochs,
-        "device": f"{jax.devices()[0].platform} ({jax.devices()[0].device_kind})", "jax": jax.__version__, "keras": keras.__version__,
+        "device": f"{device.platform} ({device.device_kind})", "jax": jax.__version__, "keras": keras.__version__,
         "floor_epoch_s": floor, "groups": groups,
         "rate_search": {**search, "rates": [float(r) for r in rates]},
         "independence": {"group_width": full["width"], "same_width": moved(in_group, alone_same_width),
