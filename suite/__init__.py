@@ -8,11 +8,11 @@ A study flows through the subpackages in this order:
     record    MLflow holds every run; provenance says where each number came from
     analyze   recorded trials -> summaries, verdicts with their statistics, figures, the report
 
-``suite.runner`` drives a study through them; ``suite.cli`` is the command. Imports run
+``suite.running.runner`` drives a study through them; ``suite.cli`` is the command. Imports run
 down this list, and nothing below ``study`` imports the schema at run time.
 """
 
-from suite.plugins import register_dataset, register_model  # the user's own families and datasets
+from suite.usercode.plugins import register_dataset, register_model  # the user's own families and datasets
 
 __all__ = ["register_dataset", "register_model"]
 __version__ = "0.1.0"

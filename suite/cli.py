@@ -12,8 +12,9 @@ import argparse
 import os
 import sys
 
-from suite import console, stopping
-from suite.errors import SuiteError
+from suite.ground import console
+from suite.ground import stopping
+from suite.ground.errors import SuiteError
 
 HELP = """\
 Reproducible benchmarks for deep-learning training folklore.
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stopping.on_request(at_safe_points=args.command in TRAINING):
             if getattr(args, "plugin", None):  # before any study is read: it may name what they register
-                from suite import plugins
+                from suite.usercode import plugins
 
                 console.import_backend()  # a plugin imports Keras: quietly, as the suite does
                 plugins.load(args.plugin)
@@ -173,8 +174,8 @@ def cmd_run(args) -> int:
     if args.grouped and (args.workers or args.listen):
         raise SuiteError("--grouped trains a cell's seeds together in this process: leave out --workers and --listen")
     ws, studies = _load_all(args.studies, args.profile, train=True, confirm=args.confirm)
-    from suite import timing
-    from suite.runner import Parallel, Record, run_study
+    from suite.ground import timing
+    from suite.running.runner import Parallel, Record, run_study
     from suite.train.kept import Kept
 
     if args.grouped:
@@ -243,7 +244,7 @@ def cmd_worker(args) -> int:
     import socket
 
     ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
-    from suite.runner import work
+    from suite.running.runner import work
 
     worker_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
     ran = work(resolved, ws, args.chief, worker_id, _access(args, chief=False))
@@ -268,7 +269,7 @@ def cmd_report(args) -> int:
 
 def cmd_replicate(args) -> int:
     ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
-    from suite.replicate import TOLERANCE, from_files, replicate
+    from suite.running.replicate import TOLERANCE, from_files, replicate
 
     if args.from_file:
         found = from_files(resolved, args.from_file, args.trials)
@@ -296,7 +297,7 @@ def cmd_replicate(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from suite import preflight
+    from suite.running import preflight
     from suite.train.kept import Kept
 
     loaded = Kept()  # each dataset loads once for every file checked
@@ -453,5 +454,5 @@ def cmd_ui(args) -> int:
     return 0  # not reached
 
 
-TRAINING = {"run", "confirm", "worker", "replicate"}  # commands that check for stop requests as they train (suite.stopping)
+TRAINING = {"run", "confirm", "worker", "replicate"}  # commands that check for stop requests as they train (suite.ground.stopping)
 COMMANDS = {"init": cmd_init, "power": cmd_power, "run": cmd_run, "confirm": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

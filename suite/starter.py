@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.train import files, tables
 
 

@@ -16,7 +16,7 @@ from keras_tuner.src import protos
 from mlflow.tracking import MlflowClient
 
 from suite.cli import main
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.search import access as guard
 from suite.search import distributed
 from suite.search.oracle import GridOracle

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from suite import timing
+from suite.ground import timing
 from suite.bench.overhead import breakdown
 from suite.cli import main
 

@@ -14,7 +14,7 @@ from suite.train.splits import (
     split_indices,
     subsample_indices,
 )
-from suite.errors import DataError
+from suite.ground.errors import DataError
 from suite.study import Data
 
 
@@ -155,7 +155,7 @@ def test_a_fixed_data_order_is_one_permutation_or_sorted_by_class():
 def test_a_dataset_loads_once_per_command_not_once_per_cell_or_study(tmp_path, monkeypatch):
     """suite validate regenerated MNIST-1D for every cell (7 s each: 2 min 17 s for the studies), and suite run
     once per study: preflight keeps one load for a study's cells, and the next study reuses it."""
-    from suite import preflight
+    from suite.running import preflight
     from suite.study import load_study
     from suite.train import datasets
     from suite.train.kept import Kept

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_wine
 
 from suite.cli import main
-from suite.errors import DataError, StudyError
+from suite.ground.errors import DataError, StudyError
 from suite.study import Data, load_study
 from suite.train.splits import prepare
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suite.cli import main
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study import load_study, parse_yaml
 from test_study import EXAMPLE
 

@@ -61,7 +61,7 @@ def test_a_malformed_study_is_one_line_before_any_backend(tmp_path):
 
 def test_a_command_that_trains_keeps_tensorflow_start_up_noise_out_of_the_terminal():
     out = subprocess.run(
-        [sys.executable, "-c", "from suite import console; console.import_backend(); import keras; print(keras.backend.backend())"],
+        [sys.executable, "-c", "from suite.ground import console; console.import_backend(); import keras; print(keras.backend.backend())"],
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0

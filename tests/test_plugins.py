@@ -11,9 +11,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from suite import plugins
+from suite.usercode import plugins
 from suite.cli import main
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study import Data, load_study
 from suite.train import datasets, models
 from suite.train.splits import prepare
@@ -209,7 +209,7 @@ def test_a_keras_tuner_build_function_is_explored_for_its_space(clean_registries
     changes no layer (a rate for compile(), which the suite replaces) stays a setting but is not searched."""
     import keras
 
-    from suite import hypermodel
+    from suite.usercode import hypermodel
 
     def build(hp):
         model = keras.Sequential([keras.Input((4,))])

@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from suite.cli import main
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.workspace import atomic_write
 
 STUDY = """\
@@ -385,7 +385,7 @@ def test_sigterm_during_start_up_stops_at_the_first_trial_and_leaves_nothing_run
 
 
 def test_a_stop_request_waits_for_a_safe_point_and_a_second_one_stops_at_once():
-    from suite import stopping
+    from suite.ground import stopping
 
     with stopping.on_request(at_safe_points=True):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -448,7 +448,7 @@ def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeyp
 def test_a_dataset_row_inserted_by_another_worker_at_the_same_moment_is_linked_not_fatal(tmp_path):
     """Two workers on a Postgres-backed server raced to create the store's one row for their data (CI:
     UniqueViolation on dataset_pk, and the losing worker died). The insert that loses is tried again."""
-    from suite.errors import TrackingError
+    from suite.ground.errors import TrackingError
     from suite.record.writing import Writer, data_input
 
     writer = Writer(f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from suite.search import nuisance as search
 from suite.cli import main
-from suite.errors import StudyError, SuiteError
+from suite.ground.errors import StudyError, SuiteError
 from suite.study import Range, Tune, load_study
 from suite.study.profiles import CONFIRM_OFFSET
 from oracles import drive

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study import Settings, apply_overrides, find_study, load_study, parse_yaml
 
 # The example of issue #2, verbatim: it must keep running as written.

@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from suite.cli import main
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.search import nuisance
 from suite.study import Range, Tune, load_study
 from suite.study.space import edges, halton, ladder, near

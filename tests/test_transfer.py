@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from suite.errors import DataError
+from suite.ground.errors import DataError
 from suite.study import Model, Settings, Target
 from suite.train import datasets, models, splits, transfer, trial
 from suite.train.kept import Kept

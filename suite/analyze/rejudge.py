@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.analyze import confirmation, design, judgement
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.record import provenance
 from suite.study import ResolvedStudy
 from suite.workspace import atomic_write

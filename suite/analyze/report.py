@@ -17,7 +17,7 @@ import yaml
 
 from suite.analyze import aggregate, confirmation, design, figures, judgement, notes, verdict
 from suite.analyze.design import searchers
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
 from suite.workspace import atomic_write

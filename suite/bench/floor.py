@@ -67,7 +67,7 @@ def numpy_floor(layers: list[int], n: int, batch: int, epochs: int, seed: int = 
 
 
 def measure(study: Path, profile: str | None) -> dict:
-    from suite import console
+    from suite.ground import console
 
     console.import_backend()
     import keras

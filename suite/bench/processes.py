@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.record.provenance import CODE_ROOT
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from suite import runner, timing
+from suite.running import runner
+from suite.ground import timing
 from suite.analyze import report
 from suite.record import provenance
 from suite.study import load_study

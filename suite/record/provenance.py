@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from suite import plugins
+from suite.usercode import plugins
 
 
 CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding suite/: the commit recorded is the code's, not the workspace's
@@ -32,7 +32,8 @@ def _git(*args: str, cwd: Path) -> str | None:
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
 # The study file's schema, the whole of training, and the searches that choose a cell's settings.
-TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "search/sweep.py", "hypermodel.py")
+TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "search/sweep.py",
+                 "usercode/hypermodel.py", "ground/fields.py")
 
 
 def code_version(root: Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from suite.errors import TrackingError
+from suite.ground.errors import TrackingError
 from suite.record.store import Store
 from suite.study import ResolvedStudy
 

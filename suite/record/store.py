@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from suite.errors import TrackingError, one_line
+from suite.ground.errors import TrackingError, one_line
 
 if TYPE_CHECKING:
     from suite.study import ResolvedStudy

@@ -21,8 +21,8 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE as MLFLOW_NOTE  # also the experiment's description
 
-from suite import plugins
-from suite.errors import TrackingError, one_line
+from suite.usercode import plugins
+from suite.ground.errors import TrackingError, one_line
 from suite.record.store import Store, study_tags
 from suite.study import Cell, ResolvedStudy
 from suite.study.applicable import in_effect, plain

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 
 TOKEN_ENV = "SUITE_TOKEN"
 HEADER = "x-suite-token"  # gRPC metadata keys are lower case

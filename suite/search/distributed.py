@@ -19,8 +19,9 @@ from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 
-from suite import plugins, stopping
-from suite.errors import SuiteError
+from suite.usercode import plugins
+from suite.ground import stopping
+from suite.ground.errors import SuiteError
 from suite.search import access as guard
 
 POLL_S = 0.5

@@ -26,11 +26,11 @@ from keras_tuner.engine.trial import TrialStatus
 from suite.train import trial as trials
 from suite.train.kept import Kept
 from suite.train.convergence import first_nonfinite
-from suite.errors import SuiteError
+from suite.ground.errors import SuiteError
 from suite.search import sweep
 from suite.study import space
 from suite.search.oracle import PlanOracle
-from suite.console import Progress
+from suite.ground.console import Progress
 from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
 from suite.record import Tracker
 from suite.search.tuner import RecordedTuner

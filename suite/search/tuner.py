@@ -21,13 +21,14 @@ import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError, FatalError
 
-from suite import stopping, timing
+from suite.ground import stopping
+from suite.ground import timing
 from suite.train import trial as trials
 from suite.train.kept import Kept
 from suite.search.oracle import GridOracle
-from suite.console import Progress
+from suite.ground.console import Progress
 from suite.study import ResolvedStudy
-from suite.errors import TrackingError
+from suite.ground.errors import TrackingError
 from suite.record import Tracker
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
-from suite.study.fields import Locked, Number, PositiveFloat, Text
+from suite.ground.fields import Locked, Number, PositiveFloat, Text
 
 # Directions are declared, never guessed from a metric's name.
 TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}

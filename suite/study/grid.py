@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study.messages import describe, first, validate
 from suite.study.paths import has_path, paths, setting, with_values
 from suite.study.settings import Settings
@@ -76,7 +76,7 @@ def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
 
 
 def _with_hyper_space(tune: Tune, settings: Settings, fixed: set[str], where: str) -> Tune:
-    """A hyper-model family's hp.* ranges (``suite.plugins``) join the cell's search space, but for the
+    """A hyper-model family's hp.* ranges (``suite.usercode.plugins``) join the cell's search space, but for the
     settings its grid values or case fix, and those ``tune.space`` gives a range of its own."""
     from suite.train import models
 

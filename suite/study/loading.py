@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study.grid import check_design, check_expectations, expand_grid
 from suite.study.messages import validate
 from suite.study.profiles import apply_overrides, confirming

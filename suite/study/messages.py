@@ -6,7 +6,7 @@ import difflib
 
 from pydantic import BaseModel, ValidationError
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 from suite.study.expectations import Expect, Reference, Target
 from suite.study.settings import Augment, Data, Imbalance, Model, Pretrain, Synthetic, Train
 from suite.study.schema import Study

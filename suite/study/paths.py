@@ -6,7 +6,7 @@ import copy
 import difflib
 from typing import Any
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 
 
 def get(tree: dict, path: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from suite.errors import StudyError
+from suite.ground.errors import StudyError
 
 CONFIRM_OFFSET = 100_000  # a confirming run's seeds: the study's own, plus this
 

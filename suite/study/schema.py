@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from suite.study.expectations import Expect, Reference, Target
-from suite.study.fields import Fraction, Locked, Seed, Text
+from suite.ground.fields import Fraction, Locked, Seed, Text
 from suite.study.settings import Settings
 from suite.study.tuning import Tune
 
@@ -118,7 +118,7 @@ class ResolvedStudy:
     @property
     def command_args(self) -> str:
         """The study and every flag that resolves it again, plugin files included (`suite run {command_args}`)."""
-        from suite import plugins
+        from suite.usercode import plugins
 
         return self.handle + self.flags + "".join(f" --plugin {p.path}" for p in plugins.LOADED)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from suite.study.fields import (
+from suite.ground.fields import (
     Count, Depth, Epochs, Flag, Locked, NonNegFloat, PositiveFloat, PositiveInt, Rate, Seed, Text, Width, Fraction, _flag, _float, _int,
 )
 from suite.train import datasets, files, models, optimizers
@@ -57,7 +57,7 @@ def _registered(known, message: str):
     def check(v):
         names = known()
         if isinstance(v, str) and v not in names:
-            from suite import plugins
+            from suite.usercode import plugins
 
             if plugins.load_installed():  # an installed package's families and datasets (entry points)
                 names = known()
@@ -204,7 +204,7 @@ def _with_declared(family: str, raw: dict, declared: dict, skip=(), prefix: str 
 
 
 class Model(Locked):
-    """The shared model settings; a plugin family (``suite.plugins``) adds its declared ones beside them."""
+    """The shared model settings; a plugin family (``suite.usercode.plugins``) adds its declared ones beside them."""
 
     model_config = ConfigDict(extra="allow", frozen=True)  # extra keys: only a plugin family's, checked below
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-from suite.study.fields import Locked, Number, PositiveFloat, PositiveInt, Seed, _int
+from suite.ground.fields import Locked, Number, PositiveFloat, PositiveInt, Seed, _int
 
 class Range(Locked):
     """A numeric range of a search space: exactly one of log, linear or int, each [low, high]."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from suite.errors import DataError
+from suite.ground.errors import DataError
 from suite.train.kept import Kept
 from suite.train.registry import Registry
 

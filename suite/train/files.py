@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.errors import DataError, one_line
+from suite.ground.errors import DataError, one_line
 from suite.train import tables
 from suite.train.datasets import Source
 from suite.train.kept import Kept

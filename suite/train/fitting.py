@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from suite import stopping
+from suite.ground import stopping
 from suite.train import measure
 from suite.train.optimizers import optimizer
 
@@ -62,7 +62,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class StopOnRequest(keras.callbacks.Callback):
-    """A safe point at the end of every epoch: a pending SIGTERM or Ctrl-C stops the fit here (``suite.stopping``)."""
+    """A safe point at the end of every epoch: a pending SIGTERM or Ctrl-C stops the fit here (``suite.ground.stopping``)."""
 
     def on_epoch_end(self, epoch, logs=None):
         stopping.check()

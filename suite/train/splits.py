@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite.errors import DataError
+from suite.ground.errors import DataError
 from suite.train import files, tables
 from suite.train.datasets import Source, load_source
 from suite.train.kept import Kept

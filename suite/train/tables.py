@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.errors import DataError
+from suite.ground.errors import DataError
 
 KINDS = ("numeric", "categorical", "boolean", "drop")
 TRUE, FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}

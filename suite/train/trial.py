@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from suite import timing
+from suite.ground import timing
 from suite.train import convergence, ensemble, fitting, loop, measure, reuse
 from suite.train import diagnostics as probing
 from suite.train.kept import Kept

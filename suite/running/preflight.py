@@ -8,7 +8,8 @@ logit per class. Built-in families need no build here; a plugin family wakes Ker
 
 from __future__ import annotations
 
-from suite import console, plugins
+from suite.ground import console
+from suite.usercode import plugins
 from suite.study import ResolvedStudy
 from suite.train import models
 from suite.train.kept import Kept

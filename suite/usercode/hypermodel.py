@@ -15,9 +15,9 @@ import json
 import re
 from typing import Any, Callable
 
-from suite import usercode
+from suite.usercode import boundary
 from suite.train.registry import Family
-from suite.errors import PluginError, one_line
+from suite.ground.errors import PluginError, one_line
 
 
 def register(name: str):
@@ -38,10 +38,10 @@ def register(name: str):
 
             hp = keras_tuner.HyperParameters()
             hp.values.update(m.hp)  # registered with these values, not the calls' defaults
-            model = usercode.calling(f"model family {name!r}", fn, hp)
+            model = boundary.calling(f"model family {name!r}", fn, hp)
             if not isinstance(model, keras.Model):
                 raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
-            return usercode.built(model, input_shape, f"model family {name!r}")
+            return boundary.built(model, input_shape, f"model family {name!r}")
 
         models.FAMILIES.add(name, Family(build, settings={"hp": declared}, space=space, inert=tuple(inert), plugin=True,
                                          hypermodel=True))
@@ -95,7 +95,7 @@ def explore(name: str, fn: Callable) -> tuple[dict[str, Any], dict[str, Any], li
             model = fn(hp)
         except Exception as e:  # noqa: BLE001 - whatever the user's function raises, name the family
             at = f" with {values}" if values else ""
-            raise PluginError(f"model family {name!r}: building it{at} {usercode.where(e)}raised {one_line(e)}") from None
+            raise PluginError(f"model family {name!r}: building it{at} {boundary.where(e)}raised {one_line(e)}") from None
         if not isinstance(model, keras.Model):
             raise PluginError(f"model family {name!r}: its build function returned {type(model).__name__}, not a keras.Model")
         builds += 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from suite import preflight
+from suite.running import preflight
 from suite.record import provenance
 from suite.search import nuisance
 from suite.train import groups, trial
@@ -123,7 +123,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     from suite.analyze import aggregate, verdict
     from suite.analyze.confirmation import read
     from suite.analyze.rejudge import same_design
-    from suite.errors import SuiteError
+    from suite.ground.errors import SuiteError
 
     path = Path(trials_csv)
     if not path.is_file():

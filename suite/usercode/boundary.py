@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from suite.errors import PluginError, SuiteError, one_line
+from suite.ground.errors import PluginError, SuiteError, one_line
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Loaded:
     sha256: str
 
 
-LOADED: list[Loaded] = []  # plugin files of this process, in load order (suite.plugins loads them)
+LOADED: list[Loaded] = []  # plugin files of this process, in load order (suite.usercode.plugins loads them)
 
 
 def plugin_files() -> set[str]:

@@ -24,7 +24,7 @@ An existing keras-tuner build function comes unchanged with ``hypermodel=True``:
         ...  # hp.Int("units", 32, 256, step=32), hp.Choice("activation", ["relu", "tanh"]) ...
 
 Its ``hp.*`` calls become the family's settings (``model.hp.units``) and join the study's
-``tune.space``: see ``suite.hypermodel``.
+``tune.space``: see ``suite.usercode.hypermodel``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from suite import usercode
-from suite.usercode import LOADED, Loaded  # plugin files of this process, in load order
-from suite.errors import PluginError, SuiteError, one_line
+from suite.usercode import boundary
+from suite.usercode.boundary import LOADED, Loaded  # plugin files of this process, in load order
+from suite.ground.errors import PluginError, SuiteError, one_line
 from suite.train.registry import Family
 
 ENTRY_POINTS = "suite.plugins"
@@ -62,7 +62,7 @@ def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel
     if hypermodel:
         if settings:
             raise PluginError(f"register_model({name!r}, hypermodel=True): its settings are its hp.* calls; drop settings=")
-        from suite import hypermodel as hyper
+        from suite.usercode import hypermodel as hyper
 
         return hyper.register(name)
     declared = dict(settings or {})
@@ -77,10 +77,10 @@ def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel
         def build(m, input_shape, classes, augment=None):
             import keras
 
-            model = usercode.calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
+            model = boundary.calling(f"model family {name!r}", fn, m, tuple(input_shape), classes)
             if not isinstance(model, keras.Model):  # cheap, every build; its outputs: tried once, in try_build
                 raise PluginError(f"model family {name!r}: its function returned {type(model).__name__}, not a keras.Model")
-            return usercode.built(model, input_shape, f"model family {name!r}")
+            return boundary.built(model, input_shape, f"model family {name!r}")
 
         models.FAMILIES.add(name, Family(build, settings=declared, plugin=True))
         return fn
@@ -100,7 +100,7 @@ def register_dataset(name: str):
             raise PluginError(f"register_dataset({name!r}): a built-in dataset has that name")
 
         def load(data):
-            arrays = usercode.calling(f"dataset {name!r}", fn, data)
+            arrays = boundary.calling(f"dataset {name!r}", fn, data)
             if not isinstance(arrays, tuple) or len(arrays) not in (2, 4):
                 raise PluginError(f"dataset {name!r}: its function must return (x, y) or (x, y, x_test, y_test)")
             keys = ("x", "y", "x_test", "y_test")[: len(arrays)]
@@ -170,7 +170,7 @@ def load(paths: list[str]) -> None:
 
 def where_in(e: BaseException, path: Path) -> str:
     """``at line N `` of the innermost frame of the exception in ``path`` ("" when none is)."""
-    frame = usercode.innermost(e, {str(path)})
+    frame = boundary.innermost(e, {str(path)})
     return f"at line {frame.lineno} " if frame else ""
 
 

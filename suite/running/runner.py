@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite import preflight, timing
+from suite.running import preflight
+from suite.ground import timing
 from suite.analyze import notes, report
-from suite.errors import SuiteError, TrackingError
+from suite.ground.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
 from suite.search.access import Access
 from suite.study import ResolvedStudy
