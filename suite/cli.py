@@ -12,8 +12,7 @@ import argparse
 import os
 import sys
 
-from suite.ground import console
-from suite.ground import stopping
+from suite.ground import console, process, stopping
 from suite.ground.errors import SuiteError
 
 HELP = """\
@@ -45,6 +44,30 @@ SUITE_HOME sets the folder holding studies/, results/ and .suite/.
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command: its arguments parsed, the process prepared, then the command's function from ``COMMANDS``; a
+    ``SuiteError`` becomes one line and exit code 2."""
+    args = parser().parse_args(argv)
+    process.prepare()
+    try:
+        with stopping.on_request(at_safe_points=args.command in TRAINING):
+            if getattr(args, "plugin", None):  # before any study is read: it may name what they register
+                from suite.usercode import plugins
+
+                console.import_backend()  # a plugin imports Keras: quietly, as the suite does
+                plugins.load(args.plugin)
+            return COMMANDS[args.command](args)
+    except SuiteError as e:
+        console.close_line()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        console.close_line()
+        print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every command with its help and arguments (each runs the function of its name in ``COMMANDS``)."""
     parser = argparse.ArgumentParser(prog="suite", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     add_parser = sub.add_parser
@@ -116,24 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "MLFLOW_TRACKING_URI): every study an experiment, every trial a run under its study's run")
     p.add_argument("--port", type=int, default=5000, help="the port on 127.0.0.1 to serve on (default 5000)")
 
-    args = parser.parse_args(argv)
-    console.quiet()
-    try:
-        with stopping.on_request(at_safe_points=args.command in TRAINING):
-            if getattr(args, "plugin", None):  # before any study is read: it may name what they register
-                from suite.usercode import plugins
-
-                console.import_backend()  # a plugin imports Keras: quietly, as the suite does
-                plugins.load(args.plugin)
-            return COMMANDS[args.command](args)
-    except SuiteError as e:
-        console.close_line()
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        console.close_line()
-        print("interrupted: what finished is recorded; run the same command again to resume", file=sys.stderr)
-        return 130
+    return parser
 
 
 def _load(name: str, profile: str | None = None, train: bool = False, confirm: bool = False):
@@ -329,8 +335,8 @@ def cmd_bench(args) -> int:
     from pathlib import Path
 
     from suite.bench import make as bench
-    from suite.workspace import Workspace
     from suite.study import find_study, load_study
+    from suite.workspace import Workspace
 
     ws = Workspace.current()
     path = find_study(args.study, ws.studies)

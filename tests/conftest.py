@@ -1,4 +1,5 @@
-import os
+"""The test session prepares its process as the ``suite`` command does, before anything is imported."""
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+from suite.ground import process
+
+process.prepare()

@@ -14,6 +14,7 @@ import keras_tuner
 import pytest
 from keras_tuner.src import protos
 from mlflow.tracking import MlflowClient
+from test_distributed import STUDY
 
 from suite.cli import main
 from suite.ground.errors import SuiteError
@@ -21,8 +22,6 @@ from suite.search import access as guard
 from suite.search import distributed
 from suite.search.oracle import GridOracle
 from suite.study import load_study
-
-from test_distributed import STUDY
 
 TOKEN = "s3cret-token-for-the-test"
 # Trials long enough (a second or two) that the chief can be killed while its worker trains.

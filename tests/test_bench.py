@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from suite.ground import timing
 from suite.bench.overhead import breakdown
 from suite.cli import main
+from suite.ground import timing
 
 TINY = """\
 name: tiny

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from suite.train.convergence import first_nonfinite, summarize, warmup_seconds
 from suite.study import Target
+from suite.train.convergence import first_nonfinite, summarize, warmup_seconds
 
 MAX = Target(metric="val_accuracy", value=0.5)
 MIN = Target(metric="val_loss", value=1.0)

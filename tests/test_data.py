@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from suite.ground.errors import DataError
+from suite.study import Data
 from suite.train.splits import (
     class_weights,
     corrupt_labels,
@@ -14,8 +16,6 @@ from suite.train.splits import (
     split_indices,
     subsample_indices,
 )
-from suite.ground.errors import DataError
-from suite.study import Data
 
 
 def test_mnist1d_splits_and_fingerprint():

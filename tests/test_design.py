@@ -135,10 +135,10 @@ def test_a_trend_in_time_to_target_says_when_the_shared_budget_leaves_nothing_to
     rows = pd.DataFrame([{"cell": i, "train.batch_size": b, "seed": s, "status": "FINISHED", "epochs_run": cap,
                           "epochs_to_target": np.nan if cap == 3 else 5.0 * (i + 1), "reached_target": float(cap != 3)}
                          for i, (b, cap) in enumerate(((4, 3), (64, 40), (1600, 1000))) for s in range(3)])
-    from suite.study import Expect
-    e = Expect(says="Larger batches need more epochs.", metric="epochs_to_target", along="train.batch_size",
+    from suite.kinds import expectation
+    e = expectation(says="Larger batches need more epochs.", metric="epochs_to_target", along="train.batch_size",
                trend="increasing")
-    v = verdict.trend(e, rows, [4, 64, 1600])
+    v = e.test(rows, {e.along: [4, 64, 1600]}, None)
     assert v.observed.startswith("no variation to correlate over 3 cells: up to the budget every cell shares (3 epochs")
 
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from suite.train import diagnostics, trial
 from suite.study import Settings, Target
+from suite.train import diagnostics, trial
 
 
 def test_saturation_and_dead_units_on_constructed_activations():

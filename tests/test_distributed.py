@@ -5,11 +5,10 @@ import os
 
 import keras_tuner
 import pandas as pd
-import pytest
 from mlflow.tracking import MlflowClient
 
-from suite.search import distributed
 from suite.cli import main
+from suite.search import distributed
 from suite.search.oracle import GridOracle
 from suite.study import load_study
 

@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from test_study import EXAMPLE, error_of
 
 from suite.study import Settings, Target
 from suite.train import ensemble, trial
-
-from test_study import EXAMPLE, error_of
 
 REACHED_AT_ONCE = Target(metric="val_accuracy", value=0.0)
 

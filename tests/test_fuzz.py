@@ -5,11 +5,11 @@ import copy
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_study import EXAMPLE
 
 from suite.cli import main
 from suite.ground.errors import StudyError
 from suite.study import load_study, parse_yaml
-from test_study import EXAMPLE
 
 BASE = parse_yaml(EXAMPLE, "example")
 PATHS = [("name",), ("seeds",), ("grid",), ("target",), ("profiles",), ("data",), ("model",), ("train",)]
@@ -26,9 +26,11 @@ values = st.recursive(
 )
 
 
-@st.composite
-def malformed(draw):
-    study = copy.deepcopy(BASE)
+BLOCKS = [(), ("data",), ("model",), ("train",), ("target",)]  # schema blocks: a key none of them declares is an error
+
+
+def mutate(draw, study: dict) -> None:
+    """One to three arbitrary changes: a path set to any value, deleted, or given a key of any name."""
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(PATHS))
         node = study
@@ -43,33 +45,71 @@ def malformed(draw):
             node.pop(path[-1], None)
         else:
             node[draw(st.text(min_size=1, max_size=10))] = draw(values)
+
+
+@st.composite
+def mutated(draw):
+    """The example with arbitrary changes: some leave a valid file, most do not."""
+    study = copy.deepcopy(BASE)
+    mutate(draw, study)
     return yaml.safe_dump(study, allow_unicode=True).encode()
 
 
-COUNT = {"ok": 0, "rejected": 0}
+@st.composite
+def malformed(draw):
+    """The example with arbitrary changes plus one that is always an error: a key no schema block declares."""
+    study = copy.deepcopy(BASE)
+    mutate(draw, study)
+    node = study
+    for key in draw(st.sampled_from(BLOCKS)):
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict):  # an earlier change replaced the block: put the unknown key at the top
+        node = study
+    node["zz_" + draw(st.text(max_size=8))] = draw(values)
+    return yaml.safe_dump(study, allow_unicode=True).encode()
 
 
-def check(tmp_path, data: bytes):
+def outcome(tmp_path, data: bytes) -> str:
+    """"loaded" or "rejected"; a rejection must be one line."""
     path = tmp_path / "fuzz.yaml"
     path.write_bytes(data)
     try:
         load_study(path)
-        COUNT["ok"] += 1
     except StudyError as e:
-        COUNT["rejected"] += 1
-        assert str(e) and "\n" not in str(e)
+        assert str(e) and "\n" not in str(e), f"a multi-line error: {e!r}"
+        return "rejected"
+    return "loaded"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=malformed())
-def test_mutated_study_files(tmp_path, data):
-    check(tmp_path, data)
+def test_a_malformed_study_file_is_always_rejected_in_one_line(tmp_path, data):
+    assert outcome(tmp_path, data) == "rejected", "a study file with an unknown key loaded"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=mutated())
+def test_a_mutated_study_file_loads_or_is_rejected_in_one_line(tmp_path, data):
+    outcome(tmp_path, data)  # either is right for a given change; a crash or a multi-line error is not
+
+
+def test_the_mutations_produce_both_valid_and_malformed_files(tmp_path):
+    """The mutated-file test exercises both outcomes, so it is not a test of rejection alone."""
+    seen = {"loaded": 0, "rejected": 0}
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(data=mutated())
+    def count(data):
+        seen[outcome(tmp_path, data)] += 1
+
+    count()
+    assert seen["loaded"] > 0 and seen["rejected"] > 0, seen
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
-def test_arbitrary_bytes(tmp_path, data):
-    check(tmp_path, data)
+def test_arbitrary_bytes_are_rejected_in_one_line(tmp_path, data):
+    assert outcome(tmp_path, data) == "rejected", "200 arbitrary bytes loaded as a study"
 
 
 def test_the_cli_writes_nothing_for_a_bad_file(tmp_path, monkeypatch, capsys):

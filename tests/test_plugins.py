@@ -11,28 +11,20 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from suite.usercode import plugins
 from suite.cli import main
 from suite.ground.errors import StudyError
 from suite.study import Data, load_study
-from suite.train import datasets, models
 from suite.train.splits import prepare
+from suite.usercode import plugins
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wine"
 
 
 @pytest.fixture
 def clean_registries():
-    """Each test registers its own plugins; the registries are put back afterwards."""
-    families, loaders = dict(models.FAMILIES._entries), dict(datasets.LOADERS._entries)
-    loaded, names = list(plugins.LOADED), set(plugins._PLUGIN_DATASETS)
-    plugins._ENTRY_POINTS_READ = False
-    yield
-    models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
-    plugins.OVERRIDDEN.clear()
-    plugins.LOADED[:] = loaded
-    plugins._PLUGIN_DATASETS.clear(), plugins._PLUGIN_DATASETS.update(names)
-    plugins._ENTRY_POINTS_READ = False
+    """Each test registers its own plugins; the registries and the plugin state are put back afterwards."""
+    with plugins.isolated():
+        yield
 
 
 @pytest.fixture
@@ -65,14 +57,14 @@ def test_the_wine_example_runs_as_a_grid_with_a_verdict_and_records_its_plugin(p
     assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
     assert {r.data.params["model.blocks"] for r in trials} == {"0", "3"}
     assert {r.data.params["model.units"] for r in trials} == {"16"}  # a declared setting, recorded as the built-in ones
-    assert {r.data.tags["suite.plugins"] for r in trials} == {f"models.py:{plugins.LOADED[-1].sha256[:12]}"}
+    assert {r.data.tags["suite.plugins"] for r in trials} == {f"models.py:{plugins.PLUGINS.loaded[-1].sha256[:12]}"}
     (parent,) = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'study'")
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "source")} == {"source/wine.yaml", "source/models.py"}
 
     # An edited plugin is new code: the recorded trials are stale, as after a change to the suite's own code.
     edited = project / "models_v2.py"
     edited.write_text(plugin.read_text().replace('name="wide_deep"', 'name="wide_deep_v2"'))
-    plugins.LOADED.clear()
+    plugins.PLUGINS.loaded.clear()
     capsys.readouterr()
     code = main(["run", str(study), "--profile", "smoke", "--plugin", str(edited)])
     err = capsys.readouterr().err

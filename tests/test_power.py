@@ -7,22 +7,21 @@ import pandas as pd
 import pytest
 
 from suite.analyze import power
-from suite.analyze.verdict import Verdict
 from suite.cli import main
-from suite.study import Expect
+from suite.kinds import Verdict, expectation, sizes
 
 
 @pytest.mark.parametrize("d, n", [(0.5, 64), (0.8, 26), (1.0, 17)])  # Cohen (1988), two-sided t test, alpha 0.05
 def test_seeds_for_80_percent_power_match_cohens_table(d, n):
-    assert power.seeds_for(d, 1.0, 0.05) == n
-    assert power.power(d, 1.0, n, 0.05) >= 0.8 > power.power(d, 1.0, n - 1, 0.05)
+    assert sizes.seeds_for(d, 1.0, 0.05) == n
+    assert sizes.power(d, 1.0, n, 0.05) >= 0.8 > sizes.power(d, 1.0, n - 1, 0.05)
 
 
 def test_the_detectable_effect_is_the_one_planned_for_and_shrinks_with_seeds():
-    assert power.detectable(1.0, 17, 0.05) == pytest.approx(1.0, abs=0.03)
-    assert power.detectable(2.0, 17, 0.05) == pytest.approx(2 * power.detectable(1.0, 17, 0.05))
-    assert power.detectable(1.0, 64, 0.05) < power.detectable(1.0, 17, 0.05)
-    assert power.seeds_for(0.0, 1.0, 0.05) is None and math.isnan(power.detectable(0.0, 5, 0.05))
+    assert sizes.detectable(1.0, 17, 0.05) == pytest.approx(1.0, abs=0.03)
+    assert sizes.detectable(2.0, 17, 0.05) == pytest.approx(2 * sizes.detectable(1.0, 17, 0.05))
+    assert sizes.detectable(1.0, 64, 0.05) < sizes.detectable(1.0, 17, 0.05)
+    assert sizes.seeds_for(0.0, 1.0, 0.05) is None and math.isnan(sizes.detectable(0.0, 5, 0.05))
 
 
 def test_a_plan_from_a_pilot_uses_its_spread_and_the_holm_bound():
@@ -30,13 +29,13 @@ def test_a_plan_from_a_pilot_uses_its_spread_and_the_holm_bound():
     rows = [{"status": "FINISHED", "model.width": w, "seed": s, "best_val_accuracy": 0.6 + 0.02 * (w == 64) + rng.normal(0, 0.01)}
             for w in (8, 64) for s in range(5)]
     expects = [
-        Expect(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64}, against={"model.width": 8}, direction="greater"),
-        Expect(says="Reaches 0.5.", metric="best_val_accuracy", above=0.5),
+        expectation(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64}, against={"model.width": 8}, direction="greater"),
+        expectation(says="Reaches 0.5.", metric="best_val_accuracy", above=0.5),
     ]
     first, second = power.plan(expects, pd.DataFrame(rows), alpha=0.05)
     assert first.alpha == 0.025 and first.seeds_now == 5
     assert first.effect == pytest.approx(0.02, abs=0.015) and first.sd == pytest.approx(0.01, abs=0.006)
-    assert first.seeds_needed == power.seeds_for(first.effect, first.sd, 0.025)
+    assert first.seeds_needed == sizes.seeds_for(first.effect, first.sd, 0.025)
     assert second.seeds_needed is None and "only two-group comparisons" in second.note
     assert "| Wider is better. | best_val_accuracy | 5 |" in power.table([first, second])
 
@@ -53,27 +52,27 @@ def test_suite_power_reads_the_committed_quick_report(capsys, monkeypatch):
 def test_the_power_of_the_f_test_of_spreads_matches_a_simulation_and_plans_a_spread_comparison():
     from scipy import stats
 
-    n = power._fewest(lambda k: power.spread_power(math.log(0.5), k, 0.05), 0.8)
-    assert power.spread_power(math.log(0.5), n, 0.05) >= 0.8 > power.spread_power(math.log(0.5), n - 1, 0.05)
+    n = sizes.fewest(lambda k: sizes.spread_power(math.log(0.5), k, 0.05), 0.8)
+    assert sizes.spread_power(math.log(0.5), n, 0.05) >= 0.8 > sizes.spread_power(math.log(0.5), n - 1, 0.05)
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 0.5, (4000, n)), rng.normal(0, 1.0, (4000, n))
     ratio = a.var(axis=1, ddof=1) / b.var(axis=1, ddof=1)
     p = 2 * np.minimum(stats.f.cdf(ratio, n - 1, n - 1), stats.f.sf(ratio, n - 1, n - 1))
-    assert np.mean(p < 0.05) == pytest.approx(power.spread_power(math.log(0.5), n, 0.05), abs=0.03)
+    assert np.mean(p < 0.05) == pytest.approx(sizes.spread_power(math.log(0.5), n, 0.05), abs=0.03)
     rows = [{"status": "FINISHED", "k": k, "seed": s, "test_accuracy": 0.6 + rng.normal(0, 0.004 if k == 8 else 0.016)}
             for k in (1, 8) for s in range(4)]
-    e = Expect(says="Steadier.", metric="test_accuracy", compare={"k": 8}, against={"k": 1}, direction="less", statistic="sd")
+    e = expectation(says="Steadier.", metric="test_accuracy", compare={"k": 8}, against={"k": 1}, direction="less", statistic="sd")
     (plan,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
-    assert plan.effect < 0 and plan.seeds_needed == power._fewest(lambda k: power.spread_power(plan.effect, k, 0.05), 0.8)
-    assert power.spread_power(-plan.detectable, 4, 0.05) == pytest.approx(0.8, abs=1e-6)
+    assert plan.effect < 0 and plan.seeds_needed == sizes.fewest(lambda k: sizes.spread_power(plan.effect, k, 0.05), 0.8)
+    assert sizes.spread_power(-plan.detectable, 4, 0.05) == pytest.approx(0.8, abs=1e-6)
 
 
 def test_equivalence_is_planned_for_tost_and_matches_a_simulation():
     from scipy import stats
 
     sd, margin, effect = 0.01, 0.02, 0.005
-    n = power._fewest(lambda k: power.equivalence_power(effect, sd, k, margin, 0.05), 0.8)
-    assert power.equivalence_power(effect, sd, n, margin, 0.05) >= 0.8 > power.equivalence_power(effect, sd, n - 1, margin, 0.05)
+    n = sizes.fewest(lambda k: sizes.equivalence_power(effect, sd, k, margin, 0.05), 0.8)
+    assert sizes.equivalence_power(effect, sd, n, margin, 0.05) >= 0.8 > sizes.equivalence_power(effect, sd, n - 1, margin, 0.05)
     rng = np.random.default_rng(1)
     shown = 0
     for _ in range(2000):
@@ -81,17 +80,18 @@ def test_equivalence_is_planned_for_tost_and_matches_a_simulation():
         p = max(stats.ttest_ind(a + margin, b, equal_var=False, alternative="greater").pvalue,
                 stats.ttest_ind(a - margin, b, equal_var=False, alternative="less").pvalue)
         shown += p < 0.05
-    assert shown / 2000 == pytest.approx(power.equivalence_power(effect, sd, n, margin, 0.05), abs=0.04)
+    assert shown / 2000 == pytest.approx(sizes.equivalence_power(effect, sd, n, margin, 0.05), abs=0.04)
     rows = [{"status": "FINISHED", "k": k, "seed": s, "test_accuracy": 0.6 + (0.03 if k == 2 else 0) + rng.normal(0, 0.005)}
             for k in (1, 2) for s in range(4)]
-    e = Expect(says="Same.", metric="test_accuracy", compare={"k": 2}, against={"k": 1}, within=0.02)
+    e = expectation(says="Same.", metric="test_accuracy", compare={"k": 2}, against={"k": 1}, within=0.02)
     (outside,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
     assert outside.never and outside.seeds_needed is None and "| never |" in power.table([outside])
 
 
 def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
-    from suite.analyze.power import logrank_power, plan
-    from suite.study import Expect
+    from suite.analyze.power import plan
+    from suite.kinds import expectation
+    from suite.kinds.sizes import logrank_power
 
     rows = []
     for seed in range(5):  # arm 1 reaches the target at epochs 5-9; arm 0 never within 40
@@ -100,12 +100,12 @@ def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
     for seed in range(5):
         rows.append({"cell": 2, "seed": seed, "x": 2, "status": "FINISHED", "epochs_to_target": 20.0 + seed, "epochs_run": 40.0})
     pilot = pd.DataFrame(rows)
-    slower = Expect(says="s", metric="epochs_to_target", compare={"x": 0}, against={"x": 1}, direction="greater")
+    slower = expectation(says="s", metric="epochs_to_target", compare={"x": 0}, against={"x": 1}, direction="greater")
     (p,) = plan([slower], pilot, 0.05)
     assert p.effect == 33.0 and p.seeds_needed is not None and p.seeds_needed <= 5 and "log-rank" in p.note
     a = (np.array([40.0] * 5), np.array([False] * 5))
     assert logrank_power(a, a, 10, 0.05) <= 0.1  # equal curves: rejections near the size only
-    trend = Expect(says="t", metric="epochs_to_target", along="x", trend="increasing")
+    trend = expectation(says="t", metric="epochs_to_target", along="x", trend="increasing")
     (t,) = plan([trend], pilot, 0.05)
     assert t.seeds_now == 3 and "cells" in t.note and t.seeds_needed >= 4  # 2 / 3! can never be below 0.05
 
@@ -114,7 +114,7 @@ def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided
     rng = np.random.default_rng(1)
     rows = [{"status": "FINISHED", "model.width": w, "seed": s, "best_val_accuracy": 0.6 + 0.01 * (w == 64) + rng.normal(0, 0.02)}
             for w in (8, 64) for s in range(4)]
-    expects = [Expect(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64},
+    expects = [expectation(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64},
                       against={"model.width": 8}, direction="greater")] * 3
     trials = pd.DataFrame(rows)
     verdicts = [Verdict("Wider is better.", "best_val_accuracy", "welch", "difference", 0.01, -0.01, 0.03, 0.2, 1, "", 4,

@@ -6,13 +6,13 @@ import math
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from oracles import drive
 
-from suite.search import nuisance as search
 from suite.cli import main
 from suite.ground.errors import StudyError, SuiteError
+from suite.search import nuisance as search
 from suite.study import Range, Tune, load_study
 from suite.study.profiles import CONFIRM_OFFSET
-from oracles import drive
 
 BASE = """\
 name: tuned

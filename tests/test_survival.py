@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from suite.analyze import survival
-from suite.analyze.verdict import benjamini_yekutieli, holm
+from suite.analyze.decision import benjamini_yekutieli, holm
+from suite.kinds import survival
 
 A_T = [3, 5, 5, 7, 8, 10, 10, 12, 12, 12]
 A_E = [1, 1, 1, 1, 0, 1, 1, 0, 0, 0]

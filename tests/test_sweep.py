@@ -6,13 +6,13 @@ import math
 
 import pytest
 from mlflow.tracking import MlflowClient
+from oracles import drive
 
 from suite.cli import main
 from suite.ground.errors import StudyError
 from suite.search import nuisance
 from suite.study import Range, Tune, load_study
 from suite.study.space import edges, halton, ladder, near
-from oracles import drive
 
 LR = "train.learning_rate"
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from suite.study import Model, Settings, Target
 from suite.train import models, trial
 from suite.train.kept import Kept
-from suite.study import Model, Settings, Target
 
 TARGET = Target(metric="val_accuracy", value=0.2)
 

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite.study import Expect
-from suite.analyze.verdict import evaluate, holm
+from suite.analyze.decision import holm
+from suite.analyze.verdict import evaluate
+from suite.kinds import expectation
 
 GRID = {"x": [0.0, 0.25, 0.5, 0.75, 1.0]}
 
@@ -22,7 +23,7 @@ def trials(values_per_cell: dict, metric="test_accuracy", axis="x") -> pd.DataFr
 
 
 def one(expect: dict, data: pd.DataFrame, grid=GRID, alpha=0.05, caps=None):
-    (v,) = evaluate([Expect(says="s", **expect)], data, grid, alpha, caps=caps)
+    (v,) = evaluate([expectation(says="s", **expect)], data, grid, alpha, caps=caps)
     return v
 
 
@@ -147,8 +148,8 @@ def test_holm():
 def test_holm_turns_a_marginal_result_inconclusive():
     data = trials(noisy([0.1, 0.2, 0.3, 0.4, 0.5]))
     strong = {"metric": "test_accuracy", "along": "x", "trend": "increasing"}
-    v1 = evaluate([Expect(says="a", **strong)], data, GRID, alpha=0.05)[0]
-    many = evaluate([Expect(says=str(i), **strong) for i in range(3)], data, GRID, alpha=0.05)
+    v1 = evaluate([expectation(says="a", **strong)], data, GRID, alpha=0.05)[0]
+    many = evaluate([expectation(says=str(i), **strong) for i in range(3)], data, GRID, alpha=0.05)
     assert many[0].p_holm == pytest.approx(min(1, 3 * v1.p))
 
 
@@ -165,7 +166,7 @@ def test_holm_turns_a_marginal_result_inconclusive():
 )
 def test_malformed_expectations(expect, message):
     with pytest.raises(ValueError, match=message):
-        Expect(says="s", **expect)
+        expectation(says="s", **expect)
 
 
 def folds(values_fn, replicates=10, k=4):
@@ -190,14 +191,14 @@ def test_averaging_over_folds_is_steadier():
 
 
 def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
-    from suite.study import Expect
     from suite.analyze.verdict import evaluate
+    from suite.kinds import expectation
 
     trials = pd.DataFrame(
         {"status": "FINISHED", "cell": [0] * 5 + [1] * 5, "seed": list(range(5)) * 2,
          "train.clip_norm": [1.0] * 5 + [None] * 5, "diverged": [0.0] * 5 + [1.0] * 5}
     )
-    e = Expect(says="Clipping keeps training finite.", metric="diverged", compare={"train.clip_norm": 1.0},
+    e = expectation(says="Clipping keeps training finite.", metric="diverged", compare={"train.clip_norm": 1.0},
                against={"train.clip_norm": None}, direction="less")
     (v,) = evaluate([e], trials, {"train.clip_norm": [None, 1.0]}, alpha=0.05)
     assert v.test.startswith("Fisher's exact test") and v.effect == -1.0
@@ -207,17 +208,16 @@ def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
 
 
 def test_exact_tests_have_a_floor_that_validate_warns_about():
-    from suite.analyze.verdict import smallest_p
-
-    e = Expect(says="x", metric="epochs_to_target", compare={"a": 1}, against={"a": 0}, direction="less")
-    assert smallest_p(e, 3, 3) == pytest.approx(0.1)  # 2 / C(6, 3): never below alpha = 0.05
-    assert smallest_p(e, 5, 5) == pytest.approx(2 / 252)
-    welch = Expect(says="x", metric="test_accuracy", compare={"a": 1}, against={"a": 0}, direction="less")
-    assert smallest_p(welch, 3, 3) == 0.0
+    
+    e = expectation(says="x", metric="epochs_to_target", compare={"a": 1}, against={"a": 0}, direction="less")
+    assert e.smallest_p(3, 3) == pytest.approx(0.1)  # 2 / C(6, 3): never below alpha = 0.05
+    assert e.smallest_p(5, 5) == pytest.approx(2 / 252)
+    welch = expectation(says="x", metric="test_accuracy", compare={"a": 1}, against={"a": 0}, direction="less")
+    assert welch.smallest_p(3, 3) == 0.0
 
 
 def test_an_inconclusive_verdict_states_the_effects_its_interval_rules_out():
-    from suite.analyze.verdict import ruled_out
+    from suite.analyze.decision import ruled_out
 
     assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, 1) == "rules out a mean difference above +0.019 (95% CI)"
     assert ruled_out("inconclusive", "mean difference", -0.011, 0.019, -1) == "rules out a mean difference below -0.011 (95% CI)"
@@ -240,7 +240,7 @@ def test_what_fresh_seeds_do_to_a_verdict():
 
 
 def test_a_verdict_agrees_with_the_literature_when_it_decides_the_same_way():
-    from suite.study.expectations import agreement
+    from suite.kinds import agreement
 
     holds, fails = {"cite": "x", "found": "holds"}, {"cite": "x", "found": "fails"}
     assert agreement("supported", holds) == agreement("refuted", fails) == "agrees"
@@ -265,7 +265,7 @@ def test_a_comparison_of_spreads_uses_the_f_test_and_its_exact_interval():
     same = trials({0.0: list(0.8 + rng.normal(0, 0.01, 4)), 1.0: list(0.8 + rng.normal(0, 0.01, 4))})
     assert one({**spread, "direction": "less"}, same).verdict == "inconclusive"
     with pytest.raises(ValueError, match="statistic: sd"):
-        Expect(says="s", **spread, within=0.01)
+        expectation(says="s", **spread, within=0.01)
 
 
 def test_the_literature_is_judged_only_inside_its_regime():
@@ -315,7 +315,7 @@ def test_a_verdict_on_accuracy_at_the_end_of_training_is_not_decided_while_an_ar
 
 
 def test_a_decaying_schedule_annealing_to_its_last_epoch_is_not_a_budget_cut_short():
-    from suite.analyze.verdict import caps
+    from suite.analyze.regime import caps
     from suite.study import load_study
 
     resolved = load_study(Path(__file__).parent.parent / "studies" / "lr_schedule.yaml", "quick")

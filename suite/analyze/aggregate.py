@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.study import CENSORED_METRICS as CENSORED
+from suite.kinds.base import FINISHED, finished
+from suite.kinds.metrics import CENSORED_METRICS as CENSORED
 
 MEASURED = (
     "final_val_accuracy",
@@ -46,7 +47,7 @@ def latest_per_trial(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per (cell, seed): the latest finished run, else the latest run of any status."""
     if trials.empty:
         return trials
-    ranked = trials.assign(_finished=trials["status"].eq("FINISHED")).sort_values(["_finished", "start_time"])
+    ranked = trials.assign(_finished=trials["status"].eq(FINISHED)).sort_values(["_finished", "start_time"])
     return ranked.groupby(["cell", "seed"]).tail(1).drop(columns="_finished").sort_values(["cell", "seed"])
 
 
@@ -75,7 +76,7 @@ def summarize(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """Per cell: counts, mean and 95% CI of measured metrics, and censored medians."""
     rows = []
     for cell, group in trials.groupby("cell", sort=True):
-        done = group[group["status"] == "FINISHED"]
+        done = finished(group)
         row = {"cell": cell, **{axis: group[axis].iloc[0] for axis in axes}}
         row["trials"] = len(group)
         row["finished"] = len(done)

@@ -5,7 +5,7 @@ From the report's own trials and searches, three questions a verdict depends on:
 - Is each search's chosen value inside the values it tried, or on an edge (and why did the search stop
   there: a declared hard limit, the end of a list, its trials spent)?
 - Did any search try two candidates so close they are one (``space.NEAR``)?
-- Was each cell still improving when its epoch budget ran out (``verdict.still_improving``)?
+- Was each cell still improving when its epoch budget ran out (``regime.still_improving``)?
 
 ``checks`` writes the answers into ``verdicts.json``; the scorecard adds them up over every study, and the
 verdicts that use a cell whose choice sits on a hard limit say so (``on_limits``). The first two questions guard
@@ -21,7 +21,8 @@ import json
 
 import pandas as pd
 
-from suite.analyze import verdict
+from suite.analyze import regime
+from suite.kinds.base import describe, finished
 from suite.study import ResolvedStudy
 from suite.study import space as geometry
 
@@ -102,10 +103,10 @@ def checks(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame
     outside = [{"cell": label(c), "search": s, "setting": e.path, "value": e.value,
                 "side": e.where, "why": e.why} for c, s, e in found if e.where != "inside"]
     dupes = near_duplicates(searches)
-    done = trials[trials["status"] == "FINISHED"] if "status" in trials else trials
-    caps = verdict.caps(resolved)
+    done = finished(trials)
+    caps = regime.caps(resolved)
     improving = [{"cell": label(int(c)), "why": why} for c, g in done.groupby("cell")
-                 if (why := verdict.still_improving(g, caps))] if len(done) else []
+                 if (why := regime.still_improving(g, caps))] if len(done) else []
     return {
         "searches": len(_by_search(searches)) if not searches.empty else 0,
         "choices": len(found),  # (search, numeric setting) pairs judged inside or on an edge
@@ -125,4 +126,4 @@ def _by_search(searches: pd.DataFrame):
 
 def _labels(resolved: ResolvedStudy):
     cells = {c.index: c for c in resolved.cells}
-    return lambda i: verdict.describe(dict(cells[i].values)) if i in cells and cells[i].values else "the only cell"
+    return lambda i: describe(dict(cells[i].values)) if i in cells and cells[i].values else "the only cell"

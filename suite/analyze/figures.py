@@ -7,10 +7,8 @@ import warnings
 from pathlib import Path
 
 import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -256,7 +254,7 @@ def activation_histograms(histograms: dict[int, dict], labels: dict[int, str], p
 def survival(panels: list[tuple[str, str, list[tuple[str, np.ndarray, np.ndarray, float]]]], path: Path):
     """Kaplan-Meier curves of time to target: per expectation one panel, per arm one step line of the
     fraction of seeds that had reached the target, against epochs (steps, seconds) up to its budget."""
-    from suite.analyze.survival import step_points
+    from suite.kinds.survival import step_points
 
     columns = min(len(panels), 3)
     rows = -(-len(panels) // columns)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import censoring, design, figures, power, verdict
-from suite.study import CENSORED_METRICS, ResolvedStudy
-from suite.study.expectations import agreement
+from suite.analyze import decision, design, figures, power, regime, verdict
+from suite.kinds import agreement, censoring
+from suite.kinds.base import finished, matching
+from suite.study import ResolvedStudy
 
 
 def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list, list]:
@@ -22,25 +23,18 @@ def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame)
     told its cells' epoch caps and hard limits, and each left undecided by its p given the seeds its plan asks for."""
     s = resolved.study
     edges = design.edges(resolved, trials, searches)
-    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=verdict.caps(resolved),
+    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=regime.caps(resolved),
                                 limits=design.on_limits(edges))
     power.attach(s.expect, verdicts, trials, s.alpha)
     return edges, verdicts
 
 
 def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) -> bool:
-    """The Kaplan-Meier figure of every time-to-target expectation (False, and no file, when there is none)."""
-    done = censoring.with_budgets(trials[trials["status"] == "FINISHED"])
+    """The Kaplan-Meier figure of every expectation whose kind draws arms on it (False, and no file, when none does)."""
+    done = censoring.with_budgets(finished(trials))
     panels = []
     for e in expects:
-        if e.metric not in CENSORED_METRICS or e.kind not in ("compare", "trend", "best_at"):
-            continue
-        rows = verdict.matching(done, e.where)
-        if e.kind == "compare":
-            parts = [(verdict.describe(e.compare), verdict.matching(rows, e.compare)),
-                     (verdict.describe(e.against), verdict.matching(rows, e.against))]
-        else:
-            parts = [(verdict.describe({a: g[a].iloc[0] for a in axes}), g) for _, g in rows.groupby("cell")]
+        parts = e.survival_arms(matching(done, e.where), axes)
         arms = [(label, *censoring.survival_data(g, e.metric), censoring.horizon(g, e.metric))
                 for label, g in parts if not g.empty]
         if arms:
@@ -66,7 +60,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     ]
     disagreements = []
     for v, lit in zip(verdicts, cited):
-        bounded = verdict.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
+        bounded = decision.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
         observed = "; ".join(filter(None, (v.observed, bounded, power.asks(v.power))))
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict != "inconclusive" else "")
         said += f": {v.blocked}" if v.blocked else ""

@@ -15,6 +15,7 @@ import re
 
 import pandas as pd
 
+from suite.kinds.base import finished
 from suite.record import Tracker
 from suite.record.writing import short_label
 from suite.study import ResolvedStudy
@@ -88,7 +89,7 @@ def summary_metrics(resolved: ResolvedStudy, summary: pd.DataFrame, verdicts, tr
                     wall_s: float | None) -> dict[str, float]:
     """Counts of verdicts and trials, the wall time, and each cell's mean of a few metrics (``test_accuracy/dropout 0.5``)."""
     out = {f"verdicts_{kind}": float(sum(v.verdict == kind for v in verdicts)) for kind in ("supported", "refuted", "inconclusive")}
-    out["trials_finished"] = float((trials["status"] == "FINISHED").sum())
+    out["trials_finished"] = float(len(finished(trials)))
     if wall_s is not None:
         out["wall_s"] = float(wall_s)
     for row in summary.itertuples(index=False):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, design, figures, judgement, notes, verdict
+from suite.analyze import aggregate, confirmation, design, figures, judgement, notes
 from suite.analyze.design import searchers
 from suite.ground.errors import SuiteError
+from suite.kinds.base import finished, matching
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
 from suite.workspace import atomic_write
@@ -88,7 +89,7 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
 def write_figures(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
     """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
     histories: dict[int, list] = {}
-    for row in trials[trials["status"] == "FINISHED"].itertuples():
+    for row in finished(trials).itertuples():
         histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
     target = resolved.study.target
     marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
@@ -106,7 +107,7 @@ def write_figures(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.Da
 
 def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path, legend_title: str | None = None) -> None:
     """The diagnostics figures, from the per-layer series and histograms each trial logged."""
-    done = trials[trials["status"] == "FINISHED"]
+    done = finished(trials)
     keys = [c for c in done.columns if c.startswith(("act_std/", "grad_norm/"))]
     per_cell: dict[int, list[dict]] = {}
     histograms: dict[int, dict] = {}
@@ -159,7 +160,7 @@ def render(
 
 def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     s, t = resolved.study, resolved.study.target
-    finished = int((trials["status"] == "FINISHED").sum())
+    n_finished = len(finished(trials))
     failed = int((trials["status"] == "FAILED").sum())
     diverged = int(summary["diverged"].sum())
     pending = len(resolved.trials) - len(trials)
@@ -171,7 +172,7 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
         f"Sources: {'; '.join(s.sources) or 'none given'}.",
         "",
         f"Study `{s.name}`, profile `{resolved.profile_name}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
-        f"{len(resolved.trials)} trials; {finished} finished, {failed} failed, {diverged} diverged"
+        f"{len(resolved.trials)} trials; {n_finished} finished, {failed} failed, {diverged} diverged"
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
         "",
@@ -349,7 +350,7 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         )
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
     if not axes:  # a plain hyperparameter search: its best trials
-        top = progress[progress["status"] == "FINISHED"].rename(columns={"search_score": "score"})
+        top = finished(progress).rename(columns={"search_score": "score"})
         top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
         # The objective is often validation accuracy itself: then one column says it.
         accuracy_too = tune.objective != "val_accuracy"
@@ -409,7 +410,7 @@ def reference_section(s, trials: pd.DataFrame) -> list[str]:
     """Published values beside the measured ones: a calibration, not a verdict (the expectations are the verdicts)."""
     if not s.reference:
         return []
-    done = trials[trials["status"] == "FINISHED"]
+    done = finished(trials)
     lines = [
         "## Published reference",
         "",
@@ -417,7 +418,7 @@ def reference_section(s, trials: pd.DataFrame) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for r in s.reference:
-        rows = verdict.matching(done, r.where)
+        rows = matching(done, r.where)
         values = rows[r.metric].dropna() if r.metric in rows else pd.Series(dtype=float)
         mean, half, n = aggregate.mean_ci(values)
         where = ", ".join(f"`{k}={v}`" for k, v in r.where.items()) or "all"

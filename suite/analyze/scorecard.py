@@ -13,8 +13,8 @@ import math
 from pathlib import Path
 
 from suite.analyze import confirmation, power
+from suite.analyze.decision import benjamini_yekutieli, ruled_out
 from suite.analyze.judgement import fmt_p
-from suite.analyze.verdict import benjamini_yekutieli, ruled_out
 from suite.workspace import atomic_write
 
 PREFERRED = ("quick", "full", "base")  # which profile's report speaks for a study

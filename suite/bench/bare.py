@@ -18,10 +18,10 @@ from pathlib import Path
 def fit_all(path: Path, profile: str | None) -> dict:
     import keras
 
+    from suite.study import load_study
     from suite.train import backend, fitting, models
     from suite.train.kept import Kept
     from suite.train.splits import prepare
-    from suite.study import load_study
 
     resolved = load_study(path, profile)
     if resolved.study.tune is not None:

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from suite.record import provenance
 from suite.bench import backends, grouped, overhead, processes, scaling
+from suite.record import provenance
 from suite.workspace import atomic_write
 
 PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.running import runner
-from suite.ground import timing
 from suite.analyze import report
+from suite.ground import timing
 from suite.record import provenance
+from suite.running import runner
 from suite.study import load_study
 from suite.train import convergence
 from suite.train.trial import TrialResult

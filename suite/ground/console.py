@@ -1,9 +1,8 @@
 """The terminal: one progress line per trial (which of how many, its cell, an ETA), and nothing else.
 
-Libraries are kept quiet here: TensorFlow's C++ log level is set before its
-first import, the start-up lines it prints during import whatever the level
-(absl and CUDA notices) are held back, and absl's, TensorFlow's and MLflow's
-Python loggers are turned down to errors.
+Libraries are kept quiet: ``process.prepare`` sets their log levels and warning filters
+before any is imported, and ``import_backend`` holds back the start-up lines TensorFlow
+prints during its import whatever the level (absl and CUDA notices).
 """
 
 from __future__ import annotations
@@ -13,16 +12,8 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 
-
-def quiet() -> None:
-    """Before any library is imported: the environment and loggers of a quiet run."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    warnings.filterwarnings("ignore")
-    for name in ("alembic", "mlflow", "absl", "tensorflow"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+from suite.ground import process
 
 
 def import_backend() -> None:
@@ -34,7 +25,7 @@ def import_backend() -> None:
     """
     if "keras" in sys.modules:
         return
-    quiet()
+    process.prepare()  # its quiet settings first, should the caller not have prepared the process
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
+
 def _int(low: int, high: int, message: str):
     def check(v):
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:

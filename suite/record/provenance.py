@@ -15,7 +15,6 @@ from pathlib import Path
 
 from suite.usercode import plugins
 
-
 CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding suite/: the commit recorded is the code's, not the workspace's
 CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
@@ -39,7 +38,7 @@ TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisanc
 def code_version(root: Path) -> str:
     """A hash of the source of the modules that compute a trial, and of the plugin files loaded (the user's
     families and datasets compute trials too): part of a trial's identity, with or without git."""
-    if not plugins.LOADED:
+    if not plugins.PLUGINS.loaded:
         return _suite_code(root)
     return hashlib.sha256(f"{_suite_code(root)}|{plugins.digest()}".encode()).hexdigest()[:12]
 
@@ -56,7 +55,7 @@ def _suite_code(root: Path) -> str:
 def collect(root: Path) -> dict[str, str]:
     """Tags describing the code and environment of this process."""
     tags = {**_environment(root), "suite.code_version": code_version(root)}
-    if plugins.LOADED:
+    if plugins.PLUGINS.loaded:
         tags["suite.plugins"] = plugins.digest()
     return tags
 

@@ -16,7 +16,6 @@ from suite.ground.errors import TrackingError, one_line
 if TYPE_CHECKING:
     from suite.study import ResolvedStudy
 
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")  # a dead server fails in seconds, not minutes
 
 from mlflow.entities import ViewType  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402

@@ -21,11 +21,11 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE as MLFLOW_NOTE  # also the experiment's description
 
-from suite.usercode import plugins
 from suite.ground.errors import TrackingError, one_line
 from suite.record.store import Store, study_tags
 from suite.study import Cell, ResolvedStudy
 from suite.study.applicable import in_effect, plain
+from suite.usercode import plugins
 
 EXPERIMENT_KIND = "mlflow.experimentKind"  # read by the UI to choose the experiment's page
 BATCH = 1000  # MLflow's limit on metrics per log_batch call
@@ -63,7 +63,7 @@ class Writer(Store):
             "suite.trials": str(len(resolved.trials)),
         }
         families = {c.settings.model.family for c in resolved.cells}
-        overridden = [note for family, note in plugins.OVERRIDDEN.items() if family in families]
+        overridden = [note for family, note in plugins.PLUGINS.overridden.items() if family in families]
         if overridden:  # the user's own compile() is replaced: said on the run, as it was in the terminal
             tags["suite.compile_overridden"] = " | ".join(overridden)[:5000]
         try:
@@ -72,7 +72,7 @@ class Writer(Store):
             raise TrackingError(f"tracking store {self.uri}: cannot write a run ({one_line(e)})") from None
         self._params(run.info.run_id, in_effect(resolved.study.settings(), keep=tuple(resolved.axes)))
         try:  # what the trials were computed from: the study file, and the user's plugin files
-            for source in (resolved.path, *(p.path for p in plugins.LOADED)):
+            for source in (resolved.path, *(p.path for p in plugins.PLUGINS.loaded)):
                 self.client.log_artifact(run.info.run_id, str(source), "source")
         except Exception as e:  # noqa: BLE001
             raise TrackingError(f"tracking store {self.uri}: cannot store the study's files ({one_line(e)})") from None

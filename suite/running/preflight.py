@@ -9,11 +9,11 @@ logit per class. Built-in families need no build here; a plugin family wakes Ker
 from __future__ import annotations
 
 from suite.ground import console
-from suite.usercode import plugins
 from suite.study import ResolvedStudy
 from suite.train import models
 from suite.train.kept import Kept
 from suite.train.splits import prepare
+from suite.usercode import plugins
 
 
 def budgeted(resolved: ResolvedStudy, kept: Kept | None = None) -> ResolvedStudy:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suite.kinds.base import finished, same
+from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.running import preflight
-from suite.record import provenance
 from suite.search import nuisance
+from suite.study import ResolvedStudy
 from suite.train import groups, trial
 from suite.train.kept import Kept
-from suite.study import ResolvedStudy
-from suite.record import EPOCH_METRICS, Tracker
 
 # Timings are not reproducible by nature; everything else must be.
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s", "group_train_s"}
@@ -120,7 +120,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
 
     import pandas as pd
 
-    from suite.analyze import aggregate, verdict
+    from suite.analyze import aggregate, regime, verdict
     from suite.analyze.confirmation import read
     from suite.analyze.rejudge import same_design
     from suite.ground.errors import SuiteError
@@ -129,7 +129,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     if not path.is_file():
         raise SuiteError(f"--from: no such file {path}")
     committed = pd.read_csv(path)
-    committed = committed[committed["status"] == "FINISHED"]
+    committed = finished(committed)
     recorded = read(path.with_name("verdicts.json")) or {}
     same_design(resolved, recorded, path)
     here = provenance.collect(provenance.CODE_ROOT)
@@ -144,7 +144,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     cells = {c.index: c for c in resolved.cells}
     for cell_index, cell_rows in committed.groupby("cell"):
         cell = cells.get(int(cell_index))
-        if cell is None or not all(verdict._same(cell_rows[a].iloc[0], v) for a, v in cell.values.items() if a in cell_rows):
+        if cell is None or not all(same(cell_rows[a].iloc[0], v) for a, v in cell.values.items() if a in cell_rows):
             raise SuiteError(f"--from: {path} records cell {cell_index}, which the study file no longer has as it was; "
                              "check out the commit that made it")
     row = {(int(r["cell"]), int(r["seed"])): r for _, r in committed.iterrows()}  # each trial's committed row
@@ -195,7 +195,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
             for metric, value in metrics.items():
                 if metric in rerun_rows.columns:
                     rerun_rows.loc[at, metric] = value
-        caps = verdict.caps(resolved)
+        caps = regime.caps(resolved)
         before = verdict.evaluate(resolved.study.expect, committed, resolved.study.grid, resolved.study.alpha, caps=caps)
         after = verdict.evaluate(resolved.study.expect, rerun_rows, resolved.study.grid, resolved.study.alpha, caps=caps)
         for b, a in zip(before, after):

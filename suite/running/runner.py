@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite.running import preflight
-from suite.ground import timing
 from suite.analyze import notes, report
+from suite.ground import timing
 from suite.ground.errors import SuiteError, TrackingError
 from suite.record import Tracker, provenance
+from suite.running import preflight
 from suite.search.access import Access
 from suite.study import ResolvedStudy
 from suite.train.kept import Kept

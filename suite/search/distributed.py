@@ -19,10 +19,10 @@ from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 
-from suite.usercode import plugins
 from suite.ground import stopping
 from suite.ground.errors import SuiteError
 from suite.search import access as guard
+from suite.usercode import plugins
 
 POLL_S = 0.5
 
@@ -126,7 +126,7 @@ def spawn(study: Path, profile: str | None, chief: str, count: int, logs: Path, 
             command += ["--confirm"]
         if access.cert is not None:
             command += ["--tls-ca", str(access.cert)]
-        for plugin in plugins.LOADED:  # the chief's families and datasets, from the same files
+        for plugin in plugins.PLUGINS.loaded:  # the chief's families and datasets, from the same files
             command += ["--plugin", str(plugin.path)]
         with open(logs / f"{worker_id}.log", "w") as log:  # the worker keeps its own copy of the file
             workers[worker_id] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -18,22 +18,20 @@ import dataclasses
 import itertools
 import math
 
-import numpy as np
-
 import keras_tuner
+import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
-from suite.train import trial as trials
-from suite.train.kept import Kept
-from suite.train.convergence import first_nonfinite
-from suite.ground.errors import SuiteError
-from suite.search import sweep
-from suite.study import space
-from suite.search.oracle import PlanOracle
 from suite.ground.console import Progress
-from suite.study import Cell, Range, ResolvedStudy, Settings, Tune, TARGET_METRICS, override
+from suite.ground.errors import SuiteError
 from suite.record import Tracker
+from suite.search import sweep
+from suite.search.oracle import PlanOracle
 from suite.search.tuner import RecordedTuner
+from suite.study import TARGET_METRICS, Cell, Range, ResolvedStudy, Settings, Tune, override, space
+from suite.train import trial as trials
+from suite.train.convergence import first_nonfinite
+from suite.train.kept import Kept
 
 SEARCH_SEED = 1_000_003  # search trials train with SEARCH_SEED + tune.seed: apart from every study seed
 SCORE = "score"

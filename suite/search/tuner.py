@@ -21,15 +21,14 @@ import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError, FatalError
 
-from suite.ground import stopping
-from suite.ground import timing
-from suite.train import trial as trials
-from suite.train.kept import Kept
-from suite.search.oracle import GridOracle
+from suite.ground import stopping, timing
 from suite.ground.console import Progress
-from suite.study import ResolvedStudy
 from suite.ground.errors import TrackingError
 from suite.record import Tracker
+from suite.search.oracle import GridOracle
+from suite.study import ResolvedStudy
+from suite.train import trial as trials
+from suite.train.kept import Kept
 
 
 class _StateCutShort(Exception):

@@ -17,9 +17,10 @@ from pydantic import ValidationError
 from suite.ground.errors import StudyError
 from suite.study.messages import describe, first, validate
 from suite.study.paths import has_path, paths, setting, with_values
-from suite.study.settings import Settings
 from suite.study.schema import Cell, Study
+from suite.study.settings import Settings
 from suite.study.tuning import TUNE_AXES, Tune
+
 
 def expand_grid(study: Study, where: str = "") -> tuple[Cell, ...]:
     """Every combination of grid values, in file order, each validated as full settings."""
@@ -214,7 +215,7 @@ def check_design(study: Study) -> None:
 
 
 def check_expectations(study: Study) -> None:
-    """Every axis and value an expectation or a reference names must be in the grid."""
+    """Every axis and value an expectation (its kind's ``check_grid``) or a reference names must be in the grid."""
     for i, r in enumerate(study.reference):
         for axis, value in r.where.items():
             if axis not in study.grid:
@@ -222,16 +223,5 @@ def check_expectations(study: Study) -> None:
             if value not in study.grid[axis]:
                 raise StudyError(f"reference[{i}].where: {value!r} is not a value of grid.{axis}")
     for i, e in enumerate(study.expect):
-        for field in ("where", "best_at", "compare", "against"):
-            for axis, value in (getattr(e, field) or {}).items():
-                if axis not in study.grid:
-                    raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
-                if value not in study.grid[axis]:
-                    raise StudyError(f"expect[{i}].{field}: {value!r} is not a value of grid.{axis}")
-        for field in ("along", "steadier"):
-            axis = getattr(e, field)
-            if axis is not None and axis not in study.grid:
-                raise StudyError(f"expect[{i}].{field}: {axis!r} is not a grid axis")
-        if e.steadier is not None and e.replicate != "seed" and e.replicate not in study.grid:
-            raise StudyError(f"expect[{i}].replicate: {e.replicate!r} is neither 'seed' nor a grid axis")
+        e.check_grid(study.grid, f"expect[{i}]")
 

@@ -20,6 +20,8 @@ from suite.study.grid import check_design, check_expectations, expand_grid
 from suite.study.messages import validate
 from suite.study.profiles import apply_overrides, confirming
 from suite.study.schema import NAME, Cell, ResolvedStudy, Study
+from suite.study.settings import PLUGIN_HINT
+from suite.usercode import plugins
 
 
 class _Loader(yaml.SafeLoader):
@@ -91,7 +93,19 @@ PROSE = ("profiles", "title", "claim", "sources", "expect", "reference", "alpha"
 
 
 def load_study(path: Path, profile: str | None = None, confirm: bool = False) -> ResolvedStudy:
-    """The study at ``path`` with ``profile`` applied; ``confirm``: its confirming run, on fresh seeds."""
+    """The study at ``path`` with ``profile`` applied; ``confirm``: its confirming run, on fresh seeds.
+
+    A family or dataset that no registry knows may be an installed package's (its ``suite.plugins`` entry
+    point): those are loaded then, once, and the file is read again."""
+    try:
+        return _load_study(path, profile, confirm)
+    except StudyError as e:
+        if PLUGIN_HINT in str(e) and plugins.load_installed():
+            return _load_study(path, profile, confirm)
+        raise
+
+
+def _load_study(path: Path, profile: str | None, confirm: bool) -> ResolvedStudy:
     data = path.read_bytes()
     raw = parse_yaml(data, str(path))
     study = validate(raw, where="")

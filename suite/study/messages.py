@@ -7,15 +7,18 @@ import difflib
 from pydantic import BaseModel, ValidationError
 
 from suite.ground.errors import StudyError
-from suite.study.expectations import Expect, Reference, Target
-from suite.study.settings import Augment, Data, Imbalance, Model, Pretrain, Synthetic, Train
+from suite.kinds import KINDS
+from suite.study.expectations import Reference, Target
 from suite.study.schema import Study
+from suite.study.settings import Augment, Data, Imbalance, Model, Pretrain, Synthetic, Train
 from suite.study.tuning import Range, Tune
 
-_ALL_FIELDS = sorted(
-    {f for m in (Study, Data, Model, Train, Target, Synthetic, Expect, Imbalance, Augment, Tune, Range, Reference, Pretrain)
-     for f in m.model_fields}
-)
+
+def all_fields() -> list[str]:
+    """Every key some block of a study file declares (the kinds' as registered now): what a typo is matched against."""
+    blocks = (Study, Data, Model, Train, Target, Synthetic, *KINDS.values(), Imbalance, Augment, Tune, Range, Reference,
+              Pretrain)
+    return sorted({f for m in blocks for f in m.model_fields})
 
 
 def validate(raw: dict, where: str, model: type[BaseModel] = Study):
@@ -42,7 +45,7 @@ def describe(error: dict) -> str:
         loc = [*loc, error["ctx"]["key"]]
         path = ".".join(loc)
     if kind in ("extra_forbidden", "unknown_key"):
-        close = difflib.get_close_matches(loc[-1], _ALL_FIELDS + list(error.get("ctx", {}).get("known", [])), n=1)
+        close = difflib.get_close_matches(loc[-1], all_fields() + list(error.get("ctx", {}).get("known", [])), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{path}: unknown key{hint}"
     if kind == "family_setting":  # likewise: the key is in the message

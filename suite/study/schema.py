@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from suite.study.expectations import Expect, Reference, Target
 from suite.ground.fields import Fraction, Locked, Seed, Text
+from suite.kinds import Expect
+from suite.study.expectations import Reference, Target
 from suite.study.settings import Settings
 from suite.study.tuning import Tune
 
@@ -120,7 +121,7 @@ class ResolvedStudy:
         """The study and every flag that resolves it again, plugin files included (`suite run {command_args}`)."""
         from suite.usercode import plugins
 
-        return self.handle + self.flags + "".join(f" --plugin {p.path}" for p in plugins.LOADED)
+        return self.handle + self.flags + "".join(f" --plugin {p.path}" for p in plugins.PLUGINS.loaded)
 
     @property
     def axes(self) -> list[str]:

@@ -15,7 +15,22 @@ from pydantic import BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from suite.ground.fields import (
-    Count, Depth, Epochs, Flag, Locked, NonNegFloat, PositiveFloat, PositiveInt, Rate, Seed, Text, Width, Fraction, _flag, _float, _int,
+    Count,
+    Depth,
+    Epochs,
+    Flag,
+    Fraction,
+    Locked,
+    NonNegFloat,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    Seed,
+    Text,
+    Width,
+    _flag,
+    _float,
+    _int,
 )
 from suite.train import datasets, files, models, optimizers
 
@@ -52,15 +67,11 @@ class Augment(Locked):
 
 
 def _registered(known, message: str):
-    """A name the registry ``known()`` holds: the schema asks the registry, the registry never imports the schema."""
+    """A name the registry ``known()`` holds: the schema asks the registry, the registry never imports the schema. An
+    installed package's names are loaded by ``loading`` when a study names one not yet known, never from here."""
 
     def check(v):
         names = known()
-        if isinstance(v, str) and v not in names:
-            from suite.usercode import plugins
-
-            if plugins.load_installed():  # an installed package's families and datasets (entry points)
-                names = known()
         if not isinstance(v, str) or v not in names:
             listed = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}" if len(names) > 1 else repr(names[0])
             raise PydanticCustomError("value", message, {"known": ", ".join(names), "listed": listed})

@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from suite.ground.fields import Locked, Number, PositiveFloat, PositiveInt, Seed, _int
 
+
 class Range(Locked):
     """A numeric range of a search space: exactly one of log, linear or int, each [low, high]."""
 

@@ -19,6 +19,7 @@ from suite.ground.errors import DataError
 from suite.train.kept import Kept
 from suite.train.registry import Registry
 
+
 @dataclass(frozen=True)
 class Source:
     x: np.ndarray

@@ -4,7 +4,7 @@ and the model it builds becomes one the suite can train (built for the data's sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -17,11 +17,21 @@ class Loaded:
     sha256: str
 
 
-LOADED: list[Loaded] = []  # plugin files of this process, in load order (suite.usercode.plugins loads them)
+@dataclass
+class Plugins:
+    """All this process holds of the user's plugins, in one object (``PLUGINS``): ``plugins.isolated`` puts
+    it back, with the registries, in one call."""
+
+    loaded: list[Loaded] = field(default_factory=list)  # plugin files, in load order (``plugins.load``)
+    datasets: set[str] = field(default_factory=set)  # dataset names a plugin registered (it may register them again)
+    overridden: dict[str, str] = field(default_factory=dict)  # family -> what the suite does instead of its compile
+    entry_points_read: bool = False  # the installed packages' entry points were loaded (``plugins.load_installed``)
+
+    def files(self) -> set[str]:
+        return {str(p.path) for p in self.loaded}
 
 
-def plugin_files() -> set[str]:
-    return {str(p.path) for p in LOADED}
+PLUGINS = Plugins()
 
 
 def built(model, input_shape, what: str):
@@ -63,5 +73,5 @@ def innermost(e: BaseException, files: set[str]):
 
 def where(e: BaseException) -> str:
     """``file.py, line N: `` of the innermost frame of the exception in a plugin file ("" when none is)."""
-    frame = innermost(e, plugin_files())
+    frame = innermost(e, PLUGINS.files())
     return f"{Path(frame.filename).name}, line {frame.lineno}: " if frame else ""

@@ -15,9 +15,9 @@ import json
 import re
 from typing import Any, Callable
 
-from suite.usercode import boundary
-from suite.train.registry import Family
 from suite.ground.errors import PluginError, one_line
+from suite.train.registry import Family
+from suite.usercode import boundary
 
 
 def register(name: str):

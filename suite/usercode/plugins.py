@@ -29,23 +29,22 @@ Its ``hp.*`` calls become the family's settings (``model.hp.units``) and join th
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from suite.usercode import boundary
-from suite.usercode.boundary import LOADED, Loaded  # plugin files of this process, in load order
 from suite.ground.errors import PluginError, SuiteError, one_line
 from suite.train.registry import Family
+from suite.usercode import boundary
+from suite.usercode.boundary import PLUGINS, Loaded
 
 ENTRY_POINTS = "suite.plugins"
 
 
-OVERRIDDEN: dict[str, str] = {}  # a family whose model compiles itself -> what the suite does instead (printed, and
-# kept on the study run's suite.compile_overridden tag)
-_ENTRY_POINTS_READ = False
 
 
 def register_model(name: str, settings: dict[str, Any] | None = None, hypermodel: bool = False):
@@ -96,7 +95,7 @@ def register_dataset(name: str):
     from suite.train import datasets, files
 
     def bind(fn: Callable) -> Callable:
-        if name in datasets.known() and name not in _PLUGIN_DATASETS:
+        if name in datasets.known() and name not in PLUGINS.datasets:
             raise PluginError(f"register_dataset({name!r}): a built-in dataset has that name")
 
         def load(data):
@@ -107,13 +106,10 @@ def register_dataset(name: str):
             return files.source_of(dict(zip(keys, arrays)), f"dataset {name!r}")
 
         datasets.loader(name)(load)
-        _PLUGIN_DATASETS.add(name)
+        PLUGINS.datasets.add(name)
         return fn
 
     return bind
-
-
-_PLUGIN_DATASETS: set[str] = set()
 
 
 def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
@@ -133,20 +129,20 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
     if shape != (2, classes):
         raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
                           f"a batch of 2 gave {shape}")
-    if getattr(model, "compiled", False) and family not in OVERRIDDEN:  # keras-tuner build functions compile; the
+    if getattr(model, "compiled", False) and family not in PLUGINS.overridden:  # keras-tuner build functions compile; the
         inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)  # suite compiles its own way
-        OVERRIDDEN[family] = (f"model family {family!r} compiles its model; the study's train: block replaces that "
+        PLUGINS.overridden[family] = (f"model family {family!r} compiles its model; the study's train: block replaces that "
                               "(optimizer, learning rate, loss on logits)"
                               + (f", so {inert} changes no layer and is not searched" if inert else "")
                               + ": search train.learning_rate in tune.space instead")
-        print(f"note: {OVERRIDDEN[family]}", file=sys.stderr)
+        print(f"note: {PLUGINS.overridden[family]}", file=sys.stderr)
 
 
 def load(paths: list[str]) -> None:
     """Import each plugin file (by path, as its own module), registering what it defines."""
     for given in paths:
         path = Path(given).resolve()
-        if any(done.path == path for done in LOADED):
+        if any(done.path == path for done in PLUGINS.loaded):
             continue
         if not path.is_file() or path.suffix != ".py":
             raise PluginError(f"--plugin {given}: no such Python file")
@@ -165,7 +161,7 @@ def load(paths: list[str]) -> None:
             if isinstance(e, KeyboardInterrupt):
                 raise
             raise PluginError(f"--plugin {given}: importing it {where_in(e, path)}raised {one_line(e)}") from None
-        LOADED.append(Loaded(path, hashlib.sha256(source).hexdigest()))
+        PLUGINS.loaded.append(Loaded(path, hashlib.sha256(source).hexdigest()))
 
 
 def where_in(e: BaseException, path: Path) -> str:
@@ -176,10 +172,9 @@ def where_in(e: BaseException, path: Path) -> str:
 
 def load_installed() -> bool:
     """Load the installed packages' ``suite.plugins`` entry points, once; whether any was new."""
-    global _ENTRY_POINTS_READ
-    if _ENTRY_POINTS_READ:
+    if PLUGINS.entry_points_read:
         return False
-    _ENTRY_POINTS_READ = True
+    PLUGINS.entry_points_read = True
     from importlib.metadata import entry_points
 
     found = False
@@ -194,4 +189,20 @@ def load_installed() -> bool:
 
 def digest() -> str:
     """The loaded plugin files' hashes, for the code version ("" without plugins)."""
-    return ",".join(f"{p.path.name}:{p.sha256[:12]}" for p in LOADED)
+    return ",".join(f"{p.path.name}:{p.sha256[:12]}" for p in PLUGINS.loaded)
+
+
+@contextlib.contextmanager
+def isolated():
+    """Inside: the registries and ``PLUGINS`` as they are now, with installed entry points to be read afresh; on
+    exit, both put back (a test registers its own plugins and leaves nothing behind)."""
+    from suite.train import datasets, models
+
+    families, loaders = dict(models.FAMILIES._entries), dict(datasets.LOADERS._entries)
+    saved = copy.deepcopy(PLUGINS)
+    PLUGINS.entry_points_read = False
+    try:
+        yield PLUGINS
+    finally:
+        models.FAMILIES._entries, datasets.LOADERS._entries = families, loaders
+        vars(PLUGINS).update(vars(saved), entry_points_read=False)

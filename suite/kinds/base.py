@@ -1,0 +1,219 @@
+"""What every kind of expectation shares: its common fields, the verdict it returns, and the
+selection of seed-level values from a study's trials.
+
+A kind is a subclass of ``Expectation``: its own fields (checked as the study file loads) and
+the methods below. Only ``test`` is required; the others default to "nothing to add":
+
+- ``test(rows, grid, rng) -> Verdict``: the statistical test and its effect with a 95% interval;
+- ``too_few(rows, alpha)``: why no data could decide it at its replicates (its p has a floor above alpha);
+- ``too_few_planned(cells, seeds, alpha)``: the same, said by ``suite validate`` before anything trains;
+- ``plan(rows, alpha)``: the replicates 80% power asks for, with these trials as the pilot;
+- ``compared(rows)``: the cells it compares, for the budget and regime checks;
+- ``survival_arms(rows, axes)``: the arms it draws on the time-to-target figure;
+- ``check_grid(grid, at)``: that the axes and values it names are in the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from suite.ground.errors import StudyError
+from suite.ground.fields import Locked, Text
+from suite.kinds import survival
+from suite.kinds.censoring import common_budget, survival_data
+from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
+from suite.kinds.sizes import Plan
+
+BOOTSTRAP = 2000  # resamples, wherever a kind's interval or p comes from a bootstrap
+
+
+@dataclass
+class Verdict:
+    says: str
+    metric: str
+    test: str
+    effect_name: str
+    effect: float
+    low: float  # 95% interval of the effect
+    high: float
+    p: float
+    expected_sign: int  # +1 or -1: the sign of the effect the claim predicts; 0 for equivalence
+    observed: str  # what the data showed, in words
+    n: int
+    p_holm: float = math.nan
+    verdict: str = "inconclusive"
+    finding: str = ""  # time to target: "speed" (both arms reach it; how much sooner) or "reachability" (whether at all)
+    outside: str = ""  # why the compared arms were outside the cited finding's regime ("" when inside)
+    blocked: str = ""  # why the verdict cannot be decided whatever its p ("budget-limited: ..."); "" when it can
+    on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
+    units: str = "seeds"  # what n counts
+    power: dict | None = None  # an undecided verdict's plan (power.attach): the replicates 80% power asks for
+
+
+class Literature(Locked):
+    """The published finding an expectation corresponds to, whether that work found the statement to hold,
+    and the regime it was made in: "agrees" or "disagrees" is only said when the study's arms were in it."""
+
+    cite: Text  # e.g. "Srivastava et al. 2014, JMLR 15: dropout 0.5 on hidden units"
+    found: Literal["holds", "fails"] = "holds"
+    explain: Text | None = None  # where the verdict disagrees: why, from the data (setup, size, training length)
+    # converged: every compared arm had stopped improving (its median best epoch before the last 10% of its epochs);
+    # fits training set: every compared arm's mean training accuracy at least 0.99;
+    # any: the finding holds whatever the training length (say why in explain).
+    # Time-to-target findings (how much sooner) need every compared arm to reach the target in at least half its seeds.
+    regime: Literal["converged", "fits training set", "any"] = "converged"
+
+
+def agreement(verdict: str, literature: dict | None, outside: str = "") -> str | None:
+    """Whether a verdict agrees with the published finding: agrees, disagrees, or "cannot tell: (reason)"
+    when the verdict is inconclusive or the study's arms were outside the finding's regime (``outside``)."""
+    if not literature:
+        return None
+    if verdict == "inconclusive":
+        return "cannot tell: inconclusive"
+    if outside:
+        return f"cannot tell: {outside}"
+    return "agrees" if (verdict == "supported") == (literature["found"] == "holds") else "disagrees"
+
+
+class Expectation(Locked):
+    """One checkable statement of the claim: the fields every kind has, and what a kind may add."""
+
+    kind: ClassVar[str]  # its name in the registry (``suite.kinds.KINDS``)
+    marks: ClassVar[tuple[str, ...]]  # the fields whose presence in a study file names this kind (or its family)
+    shown: ClassVar[str]  # how a study file names it, in "needs exactly one of: ..."
+    units: ClassVar[str] = "seeds per arm"  # what its power plan counts
+    values_in: ClassVar[tuple[str, ...]] = ()  # its fields that name grid values ({axis: value})
+    axes_in: ClassVar[tuple[str, ...]] = ()  # its fields that name a grid axis
+
+    says: Text
+    literature: Literature | None = None
+    metric: Literal[tuple(TRIAL_METRICS)]
+    where: dict[str, Any] = {}  # only the cells with these grid values
+
+    @classmethod
+    def claims(cls, data: dict) -> bool:
+        """Among the kinds a study file's marks name, whether this one is meant (a refinement, e.g. a
+        comparison of spreads among comparisons); the registry asks the more specific kinds first."""
+        return True
+
+    @property
+    def margin(self) -> float | None:
+        """An equivalence margin (its verdict: inside supports, beyond refutes); None for a direction."""
+        return None
+
+    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng: np.random.Generator) -> Verdict:
+        raise NotImplementedError
+
+    def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
+        return ""
+
+    def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
+        return ""
+
+    def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
+        return not_planned(self, alpha, f"a {self.kind} expectation: only two-group comparisons and trends are planned")
+
+    def compared(self, rows: pd.DataFrame) -> list[pd.DataFrame]:
+        """The cells it compares, one frame each."""
+        return [g for _, g in rows.groupby("cell")]
+
+    def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
+        """(label, rows) per arm of the time-to-target figure; none unless its metric is a time to target."""
+        return []
+
+    def check_grid(self, grid: dict[str, list], at: str) -> None:
+        for field in ("where", *self.values_in):
+            for axis, value in (getattr(self, field) or {}).items():
+                if axis not in grid:
+                    raise StudyError(f"{at}.{field}: {axis!r} is not a grid axis")
+                if value not in grid[axis]:
+                    raise StudyError(f"{at}.{field}: {value!r} is not a value of grid.{axis}")
+        for field in self.axes_in:
+            axis = getattr(self, field)
+            if axis is not None and axis not in grid:
+                raise StudyError(f"{at}.{field}: {axis!r} is not a grid axis")
+
+
+def not_planned(e: Expectation, alpha: float, why: str, seeds: int = 0) -> Plan:
+    return Plan(e.says, e.metric, seeds, math.nan, math.nan, alpha, None, math.nan, why)
+
+
+def no_data(e: Expectation, test: str, effect_name: str, sign: int, why: str, n: int, **extra) -> Verdict:
+    """A verdict with nothing to test: no effect, no p."""
+    return Verdict(e.says, e.metric, test, effect_name, math.nan, math.nan, math.nan, math.nan, sign, why, n, **extra)
+
+
+# --------------------------------------------------------------------------
+# Selecting trials and seed-level values
+# --------------------------------------------------------------------------
+
+FINISHED = "FINISHED"  # MLflow's status of a run that ended normally: the only trials a verdict counts
+
+
+def finished(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials of a frame that finished (a frame without a status is taken as all finished)."""
+    return trials[trials["status"] == FINISHED] if "status" in trials else trials
+
+
+
+def matching(trials: pd.DataFrame, values: dict) -> pd.DataFrame:
+    mask = pd.Series(True, index=trials.index)
+    for axis, value in values.items():
+        mask &= trials[axis].map(lambda v: same(v, value))
+    return trials[mask]
+
+
+def same(a, b) -> bool:
+    """Whether a recorded grid value is the study file's: numbers within float rounding, a null as NaN."""
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):  # pandas turns a null grid value into NaN
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and b is None
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
+    return a == b
+
+
+def seed_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
+    """One value per finished trial; a censored trial is +inf (slower than any reached one)."""
+    if metric not in rows:
+        return np.full(len(rows), np.inf if metric in CENSORED_METRICS else np.nan)
+    v = rows[metric].astype(float).to_numpy()
+    if metric in CENSORED_METRICS:
+        return np.where(np.isnan(v), np.inf, v)
+    return v[~np.isnan(v)]
+
+
+def cell_values(metric: str, groups: list[pd.DataFrame]) -> list[float]:
+    """One value per cell: the mean over its seeds, or for a censored metric its restricted mean
+    time to target up to the budget all the cells share."""
+    if metric not in CENSORED_METRICS:
+        values = [seed_values(g, metric) for g in groups]
+        return [float(np.nanmean(v)) if len(v) else math.nan for v in values]
+    data = [survival_data(g, metric) for g in groups]
+    tau = common_budget(metric, groups)
+    return [survival.rmst(t, r, tau)[0] if len(t) else math.nan for t, r in data]
+
+
+def describe(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def label(g: pd.DataFrame, axes: list[str]) -> str:
+    """A cell's grid values in words."""
+    return describe({a: g[a].iloc[0] for a in axes if a in g}) or "the only cell"
+
+
+def cells_as_arms(e: Expectation, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    """Every cell an arm of the time-to-target figure, when the metric is a time to target."""
+    if e.metric not in CENSORED_METRICS:
+        return []
+    return [(describe({a: g[a].iloc[0] for a in axes}), g) for _, g in rows.groupby("cell")]
+
+
+def fmt(x: float) -> str:
+    return "not reached" if x == math.inf else f"{x:.3g}"

@@ -1,0 +1,110 @@
+"""A bound: the metric's mean lies below, above or near a value (``below: 0.1``, ``above: 0.9``,
+``near: 0.1`` with ``within: 0.02``).
+
+Its replicate is the seed. A one-sample t-test (for ``near``: TOST inside the margin, one-sided
+beyond it); when every seed shares one value, the exact sign test, whose p is at least 1 / 2^n.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+from scipy import stats
+
+from suite.ground.fields import Number, PositiveFloat
+from suite.kinds.base import Expectation, Verdict, fmt, no_data, seed_values
+from suite.kinds.metrics import CENSORED_METRICS
+
+
+class Bound(Expectation):
+    kind: ClassVar[str] = "bound"
+    marks: ClassVar[tuple[str, ...]] = ("below", "above", "near")
+    shown: ClassVar[str] = "below/above/near"
+
+    below: Number | None = None
+    above: Number | None = None
+    near: Number | None = None
+    within: PositiveFloat | None = None  # with near: the margin
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if sum(v is not None for v in (self.below, self.above, self.near)) != 1:
+            raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
+        if (self.near is not None) != (self.within is not None):
+            raise PydanticCustomError("value", "near needs within (the margin), and within needs near or compare")
+        if self.metric in CENSORED_METRICS:
+            raise PydanticCustomError("value", "a bound needs a metric measured on every trial, not a censored one")
+        return self
+
+    @property
+    def margin(self) -> float | None:
+        return self.within
+
+    @property
+    def value(self) -> float:
+        return next(x for x in (self.below, self.above, self.near) if x is not None)
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.below is not None else 1 if self.above is not None else 0
+
+    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+        v = seed_values(rows, self.metric)
+        value, sign = self.value, self.sign
+        if len(v) < 2:
+            return no_data(self, "-", "mean - value", sign, f"too few trials ({len(v)})", len(v))
+        seen = f"mean {self.metric} = {fmt(v.mean())} (vs {value:g})"
+        if np.ptp(v) == 0:  # every seed the same value: the sign test is exact, and the statement is too
+            return self._constant(v)
+        result = stats.ttest_1samp(v, value)
+        ci = result.confidence_interval(0.95)
+        p, test = float(result.pvalue), "one-sample t-test"
+        diff = float(v.mean() - value)
+        m = self.within
+        if self.near is not None and abs(diff) < m:
+            p = float(max(stats.ttest_1samp(v, value - m, alternative="greater").pvalue,
+                          stats.ttest_1samp(v, value + m, alternative="less").pvalue))
+            test = f"TOST (one-sample), margin ±{m:g}"
+        elif self.near is not None:
+            shifted = value + m if diff > 0 else value - m
+            p = float(stats.ttest_1samp(v, shifted, alternative="greater" if diff > 0 else "less").pvalue)
+            test = f"one-sample t, one-sided beyond the margin ±{m:g}"
+        return Verdict(self.says, self.metric, test, "mean - value", diff, float(ci.low - value), float(ci.high - value),
+                       p, sign, seen, len(v))
+
+    def _constant(self, v: np.ndarray) -> Verdict:
+        """All seeds at one value c: c - value is exact; the p is the exact sign test's (every seed on one side
+        of the bound has probability 1/2^n when the median sits on it), so 5 seeds can give no less than 0.062."""
+        c, n, value = float(v[0]), len(v), self.value
+        diff = c - value
+        if self.near is not None and abs(diff) < self.within:  # inside the margin: both one-sided sign tests
+            p, test = self.sign_floor(n), f"exact sign test, TOST, margin ±{self.within:g}"
+        elif self.near is not None:
+            p, test = self.sign_floor(n), f"exact sign test, one-sided beyond the margin ±{self.within:g}"
+        else:
+            p, test = (1.0 if diff == 0 else self.sign_floor(n)), "exact sign test"
+        return Verdict(self.says, self.metric, test + " (no spread across seeds)", "mean - value", diff, math.nan,
+                       math.nan, p, self.sign, f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no "
+                       "interval", n)
+
+    def sign_floor(self, n: int) -> float:
+        """The p of the exact sign test when all n seeds sit on one side of the bound: one-sided against a
+        margin (``near``), two-sided otherwise."""
+        return 0.5**n if self.near is not None else min(1.0, 2 * 0.5**n)
+
+    def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
+        if self.metric not in rows:
+            return ""
+        v = rows[self.metric].astype(float).dropna()
+        if len(v) == 0 or np.ptp(v) != 0:  # with a spread the t-test decides, and it has no floor
+            return ""
+        floor = self.sign_floor(len(v))
+        if floor <= alpha:
+            return ""
+        return (f"too few replicates: with every one of its {len(v)} seeds at the same value, the exact sign test "
+                f"cannot give p below {floor:.2g} (add seeds)")

@@ -1,0 +1,60 @@
+"""Steadier: averaging over one axis (``steadier: fold``, e.g. the folds of k-fold) gives a steadier
+estimate across replicates (``replicate: data.seed``: different partitions) than a single value of
+that axis (one split).
+
+Each replicate gives one averaged estimate and several single ones. Effect: log(SD of averaged /
+SD of single); its interval and p come from a bootstrap over replicates, which keeps each
+replicate's values together, so the p cannot go below 1 / 2000.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from suite.ground.errors import StudyError
+from suite.kinds.base import BOOTSTRAP, Expectation, Verdict, no_data
+
+
+class Steadier(Expectation):
+    kind: ClassVar[str] = "steadier"
+    marks: ClassVar[tuple[str, ...]] = ("steadier",)
+    shown: ClassVar[str] = "steadier"
+    axes_in: ClassVar[tuple[str, ...]] = ("steadier",)
+
+    steadier: str
+    replicate: str = "seed"
+
+    def check_grid(self, grid: dict[str, list], at: str) -> None:
+        super().check_grid(grid, at)
+        if self.replicate != "seed" and self.replicate not in grid:
+            raise StudyError(f"{at}.replicate: {self.replicate!r} is neither 'seed' nor a grid axis")
+
+    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+        keys = [self.replicate] if self.replicate == "seed" else [self.replicate, "seed"]
+        table = rows.pivot_table(index=keys, columns=self.steadier, values=self.metric, aggfunc="mean").dropna()
+        if len(table) < 3 or table.shape[1] < 2:
+            return no_data(self, "-", "log SD ratio", -1, f"too few complete replicates ({len(table)})", int(table.size))
+        values = table.to_numpy(dtype=float)
+
+        def log_ratio(v: np.ndarray) -> float:
+            averaged = v.mean(axis=1).std(ddof=1)
+            single = np.sqrt(np.mean(v.var(axis=0, ddof=1)))  # pooled over the axis's values
+            return math.log(averaged / single) if averaged > 0 and single > 0 else math.nan
+
+        observed = log_ratio(values)
+        boots = np.array([log_ratio(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP)])
+        boots = boots[np.isfinite(boots)]
+        low, high = np.percentile(boots, [2.5, 97.5]) if len(boots) else (math.nan, math.nan)
+        p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
+        p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
+        ratio = math.exp(observed) if math.isfinite(observed) else math.nan
+        return Verdict(
+            self.says, self.metric, f"bootstrap over {len(values)} replicates ({self.replicate})",
+            "log(SD averaged / SD single)", observed, float(low), float(high), p, -1,
+            f"SD across replicates: averaged over {self.steadier} {ratio:.2f} x that of a single {self.steadier}",
+            int(values.size),
+        )

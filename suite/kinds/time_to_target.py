@@ -1,0 +1,100 @@
+"""A comparison of two cells' times to target (``compare``/``against`` on an ``*_to_target`` metric).
+
+Survival data: a seed that never reached the target is censored at its budget. Effect: the
+difference in restricted mean time to target (RMST) up to the budget both arms share, with its
+normal interval; test: the log-rank test, its p exact over relabellings of the seeds, so few seeds
+put a floor under it (3 vs 3: never below 0.1). The words say whether the arms differ in how soon
+they reach the target (both reach it in at least half their seeds) or in whether they reach it at all.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from suite.kinds import survival
+from suite.kinds.base import Verdict, describe, not_planned
+from suite.kinds.censoring import UNITS, common_budget, survival_data
+from suite.kinds.compare import Compare
+from suite.kinds.metrics import CENSORED_METRICS
+from suite.kinds.sizes import SIMULATIONS, TARGET_POWER, Plan, fewest, logrank_power
+
+
+class TimeToTarget(Compare):
+    kind: ClassVar[str] = "time_to_target"
+
+    @classmethod
+    def claims(cls, data: dict) -> bool:
+        return data.get("metric") in CENSORED_METRICS and data.get("statistic") != "sd"
+
+    def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
+        unit = UNITS[self.metric]
+        (ta, ra), (tb, rb) = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
+        n = len(ta) + len(tb)
+        tau = common_budget(self.metric, [a_rows, b_rows])
+        (mean_a, se_a), (mean_b, se_b) = survival.rmst(ta, ra, tau), survival.rmst(tb, rb, tau)
+        effect = mean_a - mean_b
+        half = 1.96 * math.sqrt(se_a**2 + se_b**2)
+        test = survival.logrank(ta, ra, tb, rb)
+        how = ("no seed of either arm reached the target: nothing to test" if not (ra.any() or rb.any())
+               else f"exact over all {test.labellings} relabellings" if test.enumerated
+               else f"Monte Carlo over {test.labellings} relabellings")
+        counts = f"reached {int(ra.sum())} of {len(ra)} vs {int(rb.sum())} of {len(rb)} seeds"
+        (med_a, *ci_a), (med_b, *ci_b) = survival.median_time(ta, ra), survival.median_time(tb, rb)
+        arms = (f"RMST up to {tau:.3g}: {_with_ci(mean_a, se_a)} vs {_with_ci(mean_b, se_b)} {unit}; "
+                f"median {_median(med_a, ci_a)} vs {_median(med_b, ci_b)}")
+        if math.isfinite(med_a) and math.isfinite(med_b):
+            finding = "speed"
+            word = "sooner" if effect < 0 else "later" if effect > 0 else "as soon"
+            seen = f"{what}: reaches the target {word} ({arms}); {counts}"
+        else:
+            finding = "reachability"
+            seen = f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} ({arms})"
+        split = survival.separated(ta, ra, tb, rb)
+        if split:
+            first = describe(self.compare) if split > 0 else describe(self.against)
+            seen += f"; complete separation: every seed of {first} reached the target before any seed of the other arm"
+        low, high = (effect - half, effect + half) if half > 0 else (math.nan, math.nan)
+        if half == 0:
+            seen += "; no interval: neither arm's curve has any spread"
+        return Verdict(self.says, self.metric, f"log-rank test ({how}); RMST difference, normal interval",
+                       f"RMST difference ({unit})", float(effect), float(low), float(high), test.p_exact, self.sign,
+                       seen, n, finding=finding)
+
+    def smallest_p(self, n_a: int, n_b: int) -> float:
+        """The log-rank p is exact over relabellings: at most 2 / C(n_a + n_b, n_a) of them are as extreme."""
+        return 0.0 if n_a == 0 or n_b == 0 else 2 / math.comb(n_a + n_b, n_a)
+
+    def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
+        """Seeds per arm for 80% power of the log-rank test, by simulation: each arm's pilot seeds (time, reached)
+        drawn with replacement, the share of draws the test rejects is the power."""
+        a_rows, b_rows = self.arms(rows)
+        arm_a, arm_b = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
+        n = min(len(arm_a[0]), len(arm_b[0]))
+        if n < 2:
+            return not_planned(self, alpha, "the pilot has too few trials", n)
+        tau = common_budget(self.metric, [a_rows, b_rows])
+        effect = survival.rmst(*arm_a, tau)[0] - survival.rmst(*arm_b, tau)[0]
+        note = (f"time to target: log-rank test, power by {SIMULATIONS} draws from the pilot's seeds; effect = RMST "
+                f"difference up to {tau:.3g}")
+        if not (arm_a[1].any() or arm_b[1].any()):
+            return Plan(self.says, self.metric, n, effect, math.nan, alpha, None, math.nan, note + "; no seed reached the target")
+        needed = fewest(lambda k: logrank_power(arm_a, arm_b, k, alpha), TARGET_POWER)
+        return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, math.nan, note)
+
+    def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
+        a_rows, b_rows = self.arms(rows)
+        return [(describe(self.compare), a_rows), (describe(self.against), b_rows)]
+
+
+def _with_ci(mean: float, se: float) -> str:
+    return f"{mean:.3g}" if se == 0 else f"{mean:.3g} [{mean - 1.96 * se:.3g}, {mean + 1.96 * se:.3g}]"
+
+
+def _median(median: float, ci: list[float]) -> str:
+    """A median time to target with its interval; 'not reached' where the curve never falls to a half."""
+    shown = lambda x: "not reached" if not math.isfinite(x) else f"{x:.3g}"  # noqa: E731
+    return f"{shown(median)} [{shown(ci[0])}, {shown(ci[1])}]"

@@ -1,0 +1,133 @@
+"""A trend: the metric rises or falls along a grid axis (``along: x``, ``trend: increasing``).
+
+Its replicate is the cell: a cell's seeds replicate that cell (its training and, searched per
+block or per seed, its tuning), not the trend. Spearman's rank correlation between the axis and
+each cell's value, with an exact p over every ordering of up to 8 cells, so k cells can never
+give p below 2 / k! (4 cells: 0.083).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+from scipy import stats
+
+from suite.kinds.base import Expectation, Verdict, cell_values, cells_as_arms, no_data, same
+from suite.kinds.censoring import UNITS, common_budget
+from suite.kinds.metrics import CENSORED_METRICS
+from suite.kinds.sizes import TARGET_POWER, Plan
+
+EXACT_CELLS = 8  # up to this many cells the p is exact over every ordering; beyond, Spearman's asymptotic p
+
+
+def trend_floor(k: int) -> float:
+    """The smallest p a trend's exact rank test over k cells can reach: 2 / k! (the two perfect orderings)."""
+    return 2 / math.factorial(k)
+
+
+class Trend(Expectation):
+    kind: ClassVar[str] = "trend"
+    marks: ClassVar[tuple[str, ...]] = ("along", "trend")
+    shown: ClassVar[str] = "along+trend"
+    units: ClassVar[str] = "cells"
+    axes_in: ClassVar[tuple[str, ...]] = ("along",)
+
+    along: str | None = None
+    trend: Literal["increasing", "decreasing"] | None = None
+
+    @model_validator(mode="after")
+    def _both(self):
+        if self.along is None or self.trend is None:
+            raise PydanticCustomError("value", "a trend needs both along and trend")
+        return self
+
+    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+        """Spearman's rank correlation between the axis and each cell's value, with the cell as the unit. A cell's
+        value is its mean over seeds, or for a time to target its restricted mean time up to the budget every cell
+        shares."""
+        order = list(grid[self.along])
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
+        cells = [(g[self.along].iloc[0], g) for _, g in rows.groupby("cell")]
+        xs = np.array([float(x) if numeric else float(order.index(x)) for x, _ in cells])
+        ys = np.array(cell_values(self.metric, [g for _, g in cells]))
+        keep = np.isfinite(ys)
+        xs, ys = xs[keep], ys[keep]
+        sign = 1 if self.trend == "increasing" else -1
+        n = len(ys)
+        test = f"Spearman rank correlation over {n} cells"
+        if n < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+            why = f"no variation to correlate over {n} cells"
+            if self.metric in CENSORED_METRICS and n >= 3 and len(set(ys)) < 2:  # say where the sameness comes from
+                tau = common_budget(self.metric, [g for _, g in cells])
+                why += (f": up to the budget every cell shares ({tau:g} {UNITS.get(self.metric, '')}, the smallest "
+                        f"cell's), every cell's restricted mean time to target is {ys[0]:.3g}, so that budget leaves "
+                        "nothing to compare")
+            return no_data(self, test, "rho", sign, why, n, units="cells")
+        rho = round(float(stats.spearmanr(xs, ys)[0]), 12)  # a perfect ordering is 1, not 1 - 1e-16
+        if n <= EXACT_CELLS:
+            null = [stats.spearmanr(xs, perm)[0] for perm in itertools.permutations(ys)]
+            p = float(np.mean(np.abs(np.nan_to_num(null)) >= abs(rho) - 1e-12))
+            test += " (exact p over every ordering)"
+        else:
+            p = float(stats.spearmanr(xs, ys)[1])
+        # Fisher-z interval with Bonett & Wright's (2000) standard error for Spearman's rho.
+        if n > 3 and abs(rho) < 1:
+            half = 1.96 * math.sqrt((1 + rho**2 / 2) / (n - 3))
+            low, high = math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half)
+            note = ""
+        else:
+            low = high = math.nan
+            note = f"; a perfect ordering of {n} cells has no Fisher-z interval" if abs(rho) == 1 else ""
+        word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
+        per = "restricted mean time to target" if self.metric in CENSORED_METRICS else "mean over its seeds"
+        return Verdict(self.says, self.metric, test, "rho", rho, low, high, p, sign,
+                       f"{self.metric} is {word} along {self.along} (rho = {rho:+.2f} over {n} cells, each cell's "
+                       f"{per}){note}", n, units="cells")
+
+    def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
+        k = rows["cell"].nunique()
+        floor = trend_floor(k) if k >= 2 else 0.0
+        if floor <= alpha:
+            return ""
+        return f"too few replicates: a trend over {k} cells cannot give p below {floor:.2g} whatever the data (add cells)"
+
+    def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
+        k = sum(all(same(c.values.get(key), v) for key, v in self.where.items()) for c in cells)
+        if k < 2 or trend_floor(k) <= alpha:
+            return ""
+        return (f"a trend over {k} cells cannot give p below {trend_floor(k):.2g} (alpha {alpha:g}): its replicates "
+                "are cells, so add cells")
+
+    def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
+        """The cells (its replicates) for 80% power at the pilot's rho (Fisher z with Bonett & Wright's variance),
+        and never fewer than the exact test's floor allows."""
+        groups = [g for _, g in rows.groupby("cell")] if len(rows) else []
+        ys = np.array(cell_values(self.metric, groups)) if groups else np.array([])
+        xs = np.array([g[self.along].iloc[0] for g in groups]) if groups else np.array([])
+        keep = np.isfinite(ys)
+        cells = int(keep.sum())
+        floor = next(k for k in range(2, 20) if trend_floor(k) < alpha)  # the fewest cells the exact p allows
+        note = f"a trend: its replicates are cells (the exact test needs at least {floor} at this alpha)"
+        if cells < 3 or len(set(ys[keep])) < 2:
+            return Plan(self.says, self.metric, cells, math.nan, math.nan, alpha, None, math.nan,
+                        note + "; the pilot cannot show rho")
+        rho = float(stats.spearmanr(xs[keep].astype(float) if xs.dtype != object else np.arange(cells), ys[keep])[0])
+        if abs(rho) >= 1:
+            needed = floor
+        elif rho == 0:
+            needed = None
+        else:
+            z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(TARGET_POWER)
+            needed = max(floor, math.ceil((z / math.atanh(abs(rho))) ** 2 * (1 + rho**2 / 2) + 3))
+        return Plan(self.says, self.metric, cells, rho, math.nan, alpha, needed, math.nan,
+                    note + f"; effect = rho over {cells} cells; seeds for 80% power = cells needed")
+
+    def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
+        return cells_as_arms(self, rows, axes)
+
