@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from suite.study import Target
@@ -61,3 +62,29 @@ def test_infinite_loss_is_divergence():
 @pytest.mark.parametrize("seconds, expected", [([], 0.0), ([5.0], 0.0), ([5.0, 1.0, 3.0], 3.0), ([0.5, 1.0, 1.0], 0.0)])
 def test_warmup(seconds, expected):
     assert warmup_seconds(seconds) == expected
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_grouped_trainings_plateau_stops_where_keras_early_stopping_stops(monitor):
+    """The grouped path's rule (Plateau) and the Keras path's callback stop at the same epoch and keep the same best."""
+    import keras
+
+    from suite.train.convergence import Plateau
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        values = list(np.round(rng.normal(0, 1, 30).cumsum() * 0.1, 2))  # rounded: ties happen, as they do in accuracy
+        patience = int(rng.integers(1, 6))
+        callback = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode="min" if monitor == "val_loss" else "max")
+        callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+        callback.model.stop_training = False  # as fit sets it
+        callback.on_train_begin()
+        plateau, stopped = Plateau(monitor, patience), None
+        for epoch, value in enumerate(values):
+            callback.on_epoch_end(epoch, {monitor: value})
+            if plateau.update(epoch, value) == "stop" and stopped is None:
+                stopped = epoch
+            if callback.model.stop_training:
+                break
+        assert stopped == (callback.stopped_epoch if callback.model.stop_training else None)
+        assert plateau.best_epoch == callback.best_epoch + 1

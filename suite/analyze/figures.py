@@ -72,9 +72,8 @@ def _short(axis: str) -> str:
     return axis.rpartition(".")[2]
 
 
-def metrics_vs_axis(trials: pd.DataFrame, axes: list[str], path: Path):
-    """Each headline metric against the first grid axis; one line per combination of the others."""
-    done = trials[trials["status"] == "FINISHED"]
+def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path):
+    """Each headline metric of the finished trials against the first grid axis; one line per combination of the others."""
     x_axis = axes[0] if axes else None
     others = axes[1:]
     fig, panels = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.6))
@@ -282,14 +281,14 @@ def survival(panels: list[tuple[str, str, list[tuple[str, np.ndarray, np.ndarray
     _save(fig, path)
 
 
-def isolation(progress: pd.DataFrame, groups: dict[int, str], chosen: dict[tuple[int, int], dict], settings: list[str],
+def isolation(finished: pd.DataFrame, groups: dict[int, str], chosen: dict[tuple[int, int], dict], settings: list[str],
               log: set[str], path: Path):
     """The tuning playbook's isolation plot: each search trial's score against the value it tried, one panel per
     tuned numeric setting, one colour per cell (a cell's per-seed searches share it), the chosen value of each
-    search marked with a star. A star at the end of its cell's points is a choice on the edge of what was tried."""
+    search marked with a star. A star at the end of its cell's points is a choice on the edge of what was tried.
+    ``finished``: the finished search trials."""
     import json
 
-    finished = progress[progress["status"] == "FINISHED"]
     values = [json.loads(v) for v in finished["values"]]
     labels = list(dict.fromkeys(groups[c] for c in sorted(finished["cell"].unique())))
     palette = plt.cm.tab10.colors if len(labels) <= 10 else plt.cm.tab20.colors

@@ -1,4 +1,4 @@
-"""A study's verdicts as the report shows them: the verdict table, the time-to-target figure and
+"""A study's verdicts as the report shows them: the verdict table and
 the verdicts' record (``verdicts.json``), from the trials alone.
 
 Shared by ``suite report`` (trials read from MLflow) and ``suite report --from-files`` (the
@@ -8,13 +8,11 @@ trials a report already wrote), so both judge the same way.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import decision, design, figures, power, regime, verdict
-from suite.kinds import agreement, censoring
-from suite.kinds.base import finished, matching
+from suite.analyze import decision, design, power, regime, verdict
+from suite.kinds import agreement
 from suite.study import ResolvedStudy
 
 
@@ -27,22 +25,6 @@ def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame)
                                 limits=design.on_limits(edges))
     power.attach(s.expect, verdicts, trials, s.alpha)
     return edges, verdicts
-
-
-def survival_figure(expects, trials: pd.DataFrame, axes: list[str], path: Path) -> bool:
-    """The Kaplan-Meier figure of every expectation whose kind draws arms on it (False, and no file, when none does)."""
-    done = censoring.with_budgets(finished(trials))
-    panels = []
-    for e in expects:
-        parts = e.survival_arms(matching(done, e.where), axes)
-        arms = [(label, *censoring.survival_data(g, e.metric), censoring.horizon(g, e.metric))
-                for label, g in parts if not g.empty]
-        if arms:
-            panels.append((e.says, censoring.UNITS[e.metric], arms))
-    if not panels:
-        return False
-    figures.survival(panels, path)
-    return True
 
 
 def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -> list[str]:

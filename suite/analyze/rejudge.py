@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import confirmation, design, judgement
+from suite.analyze import confirmation, design, drawing, judgement
 from suite.ground.errors import SuiteError
 from suite.record import provenance
 from suite.study import ResolvedStudy
@@ -38,7 +38,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     searches = pd.read_csv(out / "searches.csv") if (out / "searches.csv").is_file() else pd.DataFrame()
     s = resolved.study
     found, verdicts = judgement.judge(resolved, trials, searches)
-    survival_png = judgement.survival_figure(s.expect, trials, resolved.axes, out / "survival.png")
+    survival_png = drawing.survival(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
               "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"), "from": "trials.csv"}

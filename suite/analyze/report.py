@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, design, figures, judgement, notes
+from suite.analyze import aggregate, confirmation, design, drawing, judgement, notes
 from suite.analyze.design import searchers
 from suite.ground.errors import SuiteError
 from suite.kinds.base import finished, matching
@@ -30,10 +30,10 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
     write_tables(resolved, trials, summary, progress, out)
-    write_figures(resolved, trials, progress, tracker, out)
+    drawing.write(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
     edges, verdicts = judgement.judge(resolved, trials, progress)
-    survival_png = judgement.survival_figure(resolved.study.expect, trials, resolved.axes, out / "survival.png")
+    survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")
     entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
@@ -86,50 +86,9 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
 
 
-def write_figures(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
-    """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
-    histories: dict[int, list] = {}
-    for row in finished(trials).itertuples():
-        histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
-    target = resolved.study.target
-    marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
-    figures.curves(histories, {c.index: c.values for c in resolved.cells}, "val_accuracy", out / "curves.png", marked)
-    figures.metrics_vs_axis(trials, resolved.axes, out / "metrics.png")
-    if not progress.empty:
-        groups = {c.index: _without_seed(c) for c in resolved.cells}
-        budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)
-        figures.search_curves(progress, groups, budget, out / "search.png")
-        isolation_plot(resolved, trials, progress, groups, out / "isolation.png")
-    if resolved.study.diagnostics:  # short labels: the figures have many panels
-        labels = {c.index: ", ".join(map(str, c.values.values())) or "base" for c in resolved.cells}
-        diagnosed(trials, tracker, labels, out, legend_title=", ".join(a.rpartition(".")[2] for a in resolved.axes) or None)
-
-
-def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], out: Path, legend_title: str | None = None) -> None:
-    """The diagnostics figures, from the per-layer series and histograms each trial logged."""
-    done = finished(trials)
-    keys = [c for c in done.columns if c.startswith(("act_std/", "grad_norm/"))]
-    per_cell: dict[int, list[dict]] = {}
-    histograms: dict[int, dict] = {}
-    for row in done.itertuples():
-        per_cell.setdefault(row.cell, []).append({k: tracker.history(row.run_id, k) for k in keys})
-        if row.cell not in histograms:
-            found = tracker.load_json(row.run_id, "activations_init.json")
-            if found:
-                histograms[row.cell] = found
-    figures.diagnostics(per_cell, labels, out / "diagnostics.png", legend_title)
-    if histograms:
-        figures.activation_histograms(histograms, labels, out / "activations.png")
-
-
 # --------------------------------------------------------------------------
-# Markdown
+# Markdown, section by section in the order render prints them
 # --------------------------------------------------------------------------
-
-
-def _without_seed(cell) -> str:
-    """A cell's label without its search seed: the cells a search-seed axis replicates share it."""
-    return ", ".join(f"{k}={v}" for k, v in cell.values.items() if k != "tune.seed") or "base"
 
 
 def render(
@@ -179,80 +138,6 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
     ]
 
 
-def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]:
-    return [
-        "## Results per cell",
-        "",
-        table(summary, resolved.axes),
-        "",
-        "Accuracy columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
-        "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
-        "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
-        "(compilation and pipeline set-up), which is the *warm-up s* column (median over seeds).",
-        "",
-        "## Observed",
-        "",
-        *observations(summary, resolved.axes),
-        "",
-    ]
-
-
-def figures_section(s) -> list[str]:
-    lines = [
-        "## Figures",
-        "",
-        "![validation accuracy per epoch](curves.png)",
-        "",
-        "![headline metrics against the grid](metrics.png)",
-        "",
-    ]
-    if "activations" in s.diagnostics:
-        lines += [
-            "![activation spread and gradient norm per layer](diagnostics.png)",
-            "",
-            "![activation histograms per layer at initialization](activations.png)",
-            "",
-        ]
-    elif s.diagnostics:
-        lines += ["![gradient norm per layer](diagnostics.png)", ""]
-    return lines
-
-
-def settings_section(s) -> list[str]:
-    shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": s.target.model_dump()}
-    return ["## Settings", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```", ""]
-
-
-def preprocessing_section(trials: pd.DataFrame) -> list[str]:
-    """How a raw table's columns became numbers, as the trials recorded it (fitted on each split's training rows)."""
-    done = trials.get("data_preprocessing", pd.Series(dtype=str)).dropna()
-    found = sorted({text for text in done if text})
-    if not found:
-        return []
-    lines = ["## Data preprocessing", "",
-             "The table's feature columns, encoded by a scikit-learn `ColumnTransformer` fitted on the training rows of "
-             "each split alone (never on validation or test rows):", ""]
-    for text in found[:3]:  # one per distinct encoding (a grid over splits may give several)
-        lines += [f"- {note}" for note in text.split(" | ")] + [""]
-    return lines
-
-
-def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
-    return [
-        "## Reproduce",
-        "",
-        "```sh",
-        f"suite run {resolved.command_args}"
-        "   # resumes: finished trials are skipped",
-        f"suite report {resolved.command_args}   # rebuilds this report from MLflow",
-        "```",
-        "",
-        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`"
-        + ("; `searches.csv` (one row per search trial), `search.png`." if searched else "."),
-        "",
-    ]
-
-
 def design_section(resolved: ResolvedStudy) -> list[str]:
     """What the comparison varies, re-tunes and holds still, and why: read before the verdicts."""
     s = resolved.study
@@ -285,38 +170,52 @@ def _setting(tree: dict, path: str):
 
 
 def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    """How the nuisance settings were tuned, each cell's search, a plain search's top trials and the search figures."""
     from suite.study.space import numeric
 
     tune = resolved.study.tune
     if tune is None:
         return []
-    epochs = resolved.study.train.epochs
-    tuned = dict.fromkeys(path for cell in resolved.cells for path in cell.tune.space)  # with a hyper-model's hp.* calls
-    lines = [
-        "## Nuisance search",
-        "",
-        f"Tuned for every cell: {', '.join(f'`{p}`' for p in tuned)}, on the validation split, by keras-tuner's "
-        f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs"
-        + (f" x {tune.repeats} seeds (a trial scores the mean of its {tune.repeats} runs)" if tune.repeats > 1 else "")
-        + f" = {tune.budget(epochs)} epochs per search; the objective is the best `{tune.objective}` over epochs. Search "
-        "trials train with their own seed; "
-        + ("each seed of the study had its own search, on its own search seed, and trained with that search's best "
-           "setting (`tune.per: seed`): the intervals of the verdicts cover the luck of tuning as well as that of "
-           "initialization and data order."
-           if tune.per == "seed" else
-           f"the seeds of the study were split into {tune.blocks} blocks "
-           f"({'; '.join(', '.join(map(str, b)) for b in tune.seed_blocks(resolved.study.seeds))}), each with its own "
-           "search on its own search seed, whose best setting every seed of the block trained with (`tune.per: block`): "
-           "the intervals of the verdicts cover the luck of tuning, across blocks, as well as that of initialization "
-           "and data order."
-           if tune.per == "block" else
-           "the best setting of each cell was then rerun with every seed of the study, and those reruns are the trials "
-           "compared everywhere else in this report. Each cell was tuned once: the intervals of the verdicts cover "
-           "initialization and data order, not the luck of tuning (`tune.per: seed` gives each seed its own search)."),
-        "",
-    ]
+    lines = ["## Nuisance search", "", search_intro(resolved), ""]
     if found.empty:
         return [*lines, "No search trial is recorded yet.", ""]
+    lines += search_table(resolved, trials, progress, found)
+    if not resolved.axes:  # a plain hyperparameter search: its best trials
+        lines += top_trials(tune, progress)
+    lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
+    if any(numeric(entry) for c in resolved.cells if c.tune for entry in c.tune.space.values()):
+        lines += ["The isolation plot: each search's score against the value it tried, the chosen value starred (a star at "
+                  "the end of its cell's points was chosen on the edge of what was tried).", "",
+                  "![search score against each tuned setting, chosen values starred](isolation.png)", ""]
+    return lines
+
+
+def search_intro(resolved: ResolvedStudy) -> str:
+    """What was tuned, by which search, within which budget, and what the verdicts' intervals cover as a result."""
+    tune, epochs = resolved.study.tune, resolved.study.train.epochs
+    tuned = dict.fromkeys(path for cell in resolved.cells for path in cell.tune.space)  # with a hyper-model's hp.* calls
+    repeats = f" x {tune.repeats} seeds (a trial scores the mean of its {tune.repeats} runs)" if tune.repeats > 1 else ""
+    blocks = "; ".join(", ".join(map(str, b)) for b in tune.seed_blocks(resolved.study.seeds)) if tune.per == "block" else ""
+    covers = {
+        "seed": "each seed of the study had its own search, on its own search seed, and trained with that search's best "
+                "setting (`tune.per: seed`): the intervals of the verdicts cover the luck of tuning as well as that of "
+                "initialization and data order.",
+        "block": f"the seeds of the study were split into {tune.blocks} blocks ({blocks}), each with its own search on its "
+                 "own search seed, whose best setting every seed of the block trained with (`tune.per: block`): the "
+                 "intervals of the verdicts cover the luck of tuning, across blocks, as well as that of initialization "
+                 "and data order.",
+    }.get(tune.per, "the best setting of each cell was then rerun with every seed of the study, and those reruns are the "
+                    "trials compared everywhere else in this report. Each cell was tuned once: the intervals of the verdicts "
+                    "cover initialization and data order, not the luck of tuning (`tune.per: seed` gives each seed its own "
+                    "search).")
+    return (f"Tuned for every cell: {', '.join(f'`{p}`' for p in tuned)}, on the validation split, by keras-tuner's "
+            f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs"
+            f"{repeats} = {tune.budget(epochs)} epochs per search; the objective is the best `{tune.objective}` over "
+            f"epochs. Search trials train with their own seed; {covers}")
+
+
+def search_table(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:
+    """One row per search: its cell (and seed), budget spent, best found, the chosen value and where it lies."""
     per_seed = (found["for_seed"] >= 0).any() if "for_seed" in found else False
     if "tuned" in trials:
         keyed = trials.assign(for_seed=trials["seed"] if per_seed else -1)
@@ -348,48 +247,18 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
                 boundary(cell, searched, chosen.get(key, "")),
             ]
         )
-    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
-    if not axes:  # a plain hyperparameter search: its best trials
-        top = finished(progress).rename(columns={"search_score": "score"})
-        top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
-        # The objective is often validation accuracy itself: then one column says it.
-        accuracy_too = tune.objective != "val_accuracy"
-        header = f"| rank | settings | best {tune.objective} |" + (" best val acc |" if accuracy_too else "") + " epochs |"
-        lines += [
-            "### Top search trials",
-            "",
-            header,
-            "|---" * header.count(" |") + "|",
-            *(
-                f"| {i} | {_values(t.values)} | {t.score:.4g} |" + (f" {fmt(t.accuracy, 3)} |" if accuracy_too else "") + f" {t.epochs:.0f} |"
-                for i, t in enumerate(top.head(10).itertuples(), start=1)
-            ),
-            "",
-        ]
-    lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
-    if any(numeric(entry) for c in resolved.cells if c.tune for entry in c.tune.space.values()):
-        lines += ["The isolation plot: each search's score against the value it tried, the chosen value starred (a star at "
-                  "the end of its cell's points was chosen on the edge of what was tried).", "",
-                  "![search score against each tuned setting, chosen values starred](isolation.png)", ""]
-    return lines
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
-def isolation_plot(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, groups: dict, path: Path) -> None:
-    """isolation.png: every search's score against each tuned numeric setting, the chosen value starred."""
-    from suite.study.space import numeric
-
-    spaces = [c.tune.space for c in resolved.cells if c.tune is not None]
-    settings = list(dict.fromkeys(p for space in spaces for p, entry in space.items() if numeric(entry)))
-    if not settings or "tuned" not in trials:
-        return
-    log = {p for space in spaces for p, entry in space.items() if not isinstance(entry, list) and entry.kind == "log"}
-    log |= {p for space in spaces for p, entry in space.items()
-            if isinstance(entry, list) and numeric(entry) and min(entry) > 0 and max(entry) / min(entry) >= 100}
-    chosen = {}
-    tuned = trials.dropna(subset=["tuned"])
-    for row, for_seed in zip(tuned.itertuples(), searchers(resolved, tuned)):
-        chosen.setdefault((row.cell, for_seed), json.loads(row.tuned))
-    figures.isolation(progress, groups, chosen, settings, log, path)
+def top_trials(tune, progress: pd.DataFrame) -> list[str]:
+    """A plain search's ten best trials by its objective (and validation accuracy, where that is not the objective)."""
+    top = finished(progress).rename(columns={"search_score": "score"})
+    top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
+    accuracy_too = tune.objective != "val_accuracy"  # the objective is often validation accuracy itself: one column then
+    header = f"| rank | settings | best {tune.objective} |" + (" best val acc |" if accuracy_too else "") + " epochs |"
+    rows = [f"| {i} | {_values(t.values)} | {t.score:.4g} |" + (f" {fmt(t.accuracy, 3)} |" if accuracy_too else "")
+            + f" {t.epochs:.0f} |" for i, t in enumerate(top.head(10).itertuples(), start=1)]
+    return ["### Top search trials", "", header, "|---" * header.count(" |") + "|", *rows, ""]
 
 
 def boundary(cell, searched: pd.DataFrame, chosen: str) -> str:
@@ -437,26 +306,105 @@ def _values(text: str) -> str:
     return ", ".join(f"`{k}={f'{v:.3g}' if isinstance(v, float) else v}`" for k, v in values.items())
 
 
-def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
-    s = resolved.study
-    tags = study_run.data.tags if study_run else {}
-    when = study_run.info.start_time if study_run else None
-    return {
-        "study": s.name,
-        "title": s.title,
-        "claim": s.claim,
-        "sources": s.sources,
-        "profile": resolved.profile_name,
-        "commit": tags.get("git.commit", "unknown"),
-        "dirty": tags.get("git.dirty") == "true",
-        "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
-        # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
-        "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
-        "device": tags.get("device"),
-        "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
-        "config_sha": resolved.config_sha,  # the design that made the trials: judging them again needs the same
-        "verdicts": judgement.records(verdicts, s.expect),
-    }
+def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]:
+    return [
+        "## Results per cell",
+        "",
+        table(summary, resolved.axes),
+        "",
+        "Accuracy columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
+        "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
+        "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
+        "(compilation and pipeline set-up), which is the *warm-up s* column (median over seeds).",
+        "",
+        "## Observed",
+        "",
+        *observations(summary, resolved.axes),
+        "",
+    ]
+
+
+def table(summary: pd.DataFrame, axes: list[str]) -> str:
+    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in COLUMNS), "diverged", "failed"]
+    rows = []
+    for r in summary.to_dict("records"):
+        row = [str(r[a]) for a in axes] if axes else ["base"]
+        row.append(f"{r['finished']}/{r['trials']}")
+        for column, _, kind in COLUMNS:
+            if kind == "ci":
+                row.append(fmt_ci(r[f"{column}_mean"], r[f"{column}_ci95"]))
+            elif kind == "censored":
+                v = r[column]
+                row.append("not reached" if v == math.inf else fmt(v, 1 if "time" in column else 0))
+            elif kind == "fraction":
+                row.append("–" if pd.isna(r[column]) else f"{r[column]:.0%}")
+            else:
+                row.append(fmt(r[column], 3))
+        row += [str(r["diverged"]), str(r["failed"])]
+        rows.append(row)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
+    """Which cell is best on each headline metric: computed, never written by hand."""
+    if len(summary) < 2:
+        return ["A single cell: nothing to compare."]
+
+    def label(r):
+        return ", ".join(f"`{a}={r[a]}`" for a in axes)
+
+    out = []
+    for column, what, best in (
+        ("test_accuracy_mean", "Highest mean test accuracy", "max"),
+        ("generalization_gap_mean", "Smallest mean generalization gap", "min"),
+        ("epochs_to_target_median", "Fewest epochs to target (median)", "min"),
+        ("time_to_target_s_median", "Least training time to target (median)", "min"),
+    ):
+        values = summary[column].replace(math.inf, math.nan)
+        if values.notna().sum() == 0:
+            out.append(f"- {what}: no cell reached the target in most of its seeds.")
+            continue
+        r = summary.loc[[values.idxmax() if best == "max" else values.idxmin()]].to_dict("records")[0]  # keeps ints ints
+        out.append(f"- {what}: {label(r)} ({fmt(r[column], 0 if 'epochs' in column else 3)}).")
+    return out
+
+
+def fmt(v, digits: int = 3) -> str:
+    return "–" if v is None or pd.isna(v) else f"{v:.{digits}f}"
+
+
+def fmt_ci(mean, half) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.3f}" if pd.isna(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def figures_section(s) -> list[str]:
+    lines = [
+        "## Figures",
+        "",
+        "![validation accuracy per epoch](curves.png)",
+        "",
+        "![headline metrics against the grid](metrics.png)",
+        "",
+    ]
+    if "activations" in s.diagnostics:
+        lines += [
+            "![activation spread and gradient norm per layer](diagnostics.png)",
+            "",
+            "![activation histograms per layer at initialization](activations.png)",
+            "",
+        ]
+    elif s.diagnostics:
+        lines += ["![gradient norm per layer](diagnostics.png)", ""]
+    return lines
+
+
+def settings_section(s) -> list[str]:
+    shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": s.target.model_dump()}
+    return ["## Settings", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```", ""]
 
 
 def settings_shown(s) -> dict:
@@ -484,61 +432,18 @@ COLUMNS = (  # (summary column, header, kind)
 )
 
 
-def table(summary: pd.DataFrame, axes: list[str]) -> str:
-    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in COLUMNS), "diverged", "failed"]
-    rows = []
-    for r in summary.to_dict("records"):
-        row = [str(r[a]) for a in axes] if axes else ["base"]
-        row.append(f"{r['finished']}/{r['trials']}")
-        for column, _, kind in COLUMNS:
-            if kind == "ci":
-                row.append(fmt_ci(r[f"{column}_mean"], r[f"{column}_ci95"]))
-            elif kind == "censored":
-                v = r[column]
-                row.append("not reached" if v == math.inf else fmt(v, 1 if "time" in column else 0))
-            elif kind == "fraction":
-                row.append("–" if pd.isna(r[column]) else f"{r[column]:.0%}")
-            else:
-                row.append(fmt(r[column], 3))
-        row += [str(r["diverged"]), str(r["failed"])]
-        rows.append(row)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def fmt(v, digits: int = 3) -> str:
-    return "–" if v is None or pd.isna(v) else f"{v:.{digits}f}"
-
-
-def fmt_ci(mean, half) -> str:
-    if pd.isna(mean):
-        return "–"
-    return f"{mean:.3f}" if pd.isna(half) else f"{mean:.3f} ± {half:.3f}"
-
-
-def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
-    """Which cell is best on each headline metric: computed, never written by hand."""
-    if len(summary) < 2:
-        return ["A single cell: nothing to compare."]
-
-    def label(r):
-        return ", ".join(f"`{a}={r[a]}`" for a in axes)
-
-    out = []
-    for column, what, best in (
-        ("test_accuracy_mean", "Highest mean test accuracy", "max"),
-        ("generalization_gap_mean", "Smallest mean generalization gap", "min"),
-        ("epochs_to_target_median", "Fewest epochs to target (median)", "min"),
-        ("time_to_target_s_median", "Least training time to target (median)", "min"),
-    ):
-        values = summary[column].replace(math.inf, math.nan)
-        if values.notna().sum() == 0:
-            out.append(f"- {what}: no cell reached the target in most of its seeds.")
-            continue
-        r = summary.loc[[values.idxmax() if best == "max" else values.idxmin()]].to_dict("records")[0]  # keeps ints ints
-        out.append(f"- {what}: {label(r)} ({fmt(r[column], 0 if 'epochs' in column else 3)}).")
-    return out
+def preprocessing_section(trials: pd.DataFrame) -> list[str]:
+    """How a raw table's columns became numbers, as the trials recorded it (fitted on each split's training rows)."""
+    done = trials.get("data_preprocessing", pd.Series(dtype=str)).dropna()
+    found = sorted({text for text in done if text})
+    if not found:
+        return []
+    lines = ["## Data preprocessing", "",
+             "The table's feature columns, encoded by a scikit-learn `ColumnTransformer` fitted on the training rows of "
+             "each split alone (never on validation or test rows):", ""]
+    for text in found[:3]:  # one per distinct encoding (a grid over splits may give several)
+        lines += [f"- {note}" for note in text.split(" | ")] + [""]
+    return lines
 
 
 def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
@@ -567,3 +472,41 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
         f"- Code version (hash of the trial-computing modules) of the trials: {', '.join(f'`{c}`' for c in sorted(set(trials['code_version'].dropna()))) or 'unknown'}",
         f"- Study file sha256: `{tags.get('suite.file_sha', '')[:16]}`; resolved config: `{tags.get('suite.config_sha', '')[:16]}`",
     ]
+
+
+def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
+    return [
+        "## Reproduce",
+        "",
+        "```sh",
+        f"suite run {resolved.command_args}"
+        "   # resumes: finished trials are skipped",
+        f"suite report {resolved.command_args}   # rebuilds this report from MLflow",
+        "```",
+        "",
+        "Files: `trials.csv` (one row per trial), `summary.csv` (one row per cell), `verdicts.json`, `curves.png`, `metrics.png`"
+        + ("; `searches.csv` (one row per search trial), `search.png`." if searched else "."),
+        "",
+    ]
+
+
+def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
+    s = resolved.study
+    tags = study_run.data.tags if study_run else {}
+    when = study_run.info.start_time if study_run else None
+    return {
+        "study": s.name,
+        "title": s.title,
+        "claim": s.claim,
+        "sources": s.sources,
+        "profile": resolved.profile_name,
+        "commit": tags.get("git.commit", "unknown"),
+        "dirty": tags.get("git.dirty") == "true",
+        "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
+        # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
+        "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
+        "device": tags.get("device"),
+        "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
+        "config_sha": resolved.config_sha,  # the design that made the trials: judging them again needs the same
+        "verdicts": judgement.records(verdicts, s.expect),
+    }

@@ -1,8 +1,8 @@
 """record: MLflow as the record of every study run and trial, and where each number came from.
 
 Owns the store (``store``), writing runs (``writing``), reading them back
-(``reading``), what a rerun may keep (``bookkeeping``), provenance tags
-(``provenance``) and reruns that check a record (``replicate``). Takes a
+(``reading``), what a rerun may keep (``bookkeeping``) and provenance tags
+(``provenance``); reruns that check a record live in ``suite.running.replicate``. Takes a
 resolved study and trial results; hands on the recorded trials as data frames
 for ``suite.analyze``.
 """

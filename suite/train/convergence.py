@@ -76,3 +76,26 @@ def summarize(
         "diverged": float(diverged_at is not None),
         "diverged_epoch": None if diverged_at is None else float(diverged_at),
     }
+
+
+class Plateau:
+    """The early-stopping rule, as ``keras.callbacks.EarlyStopping(monitor, patience, restore_best_weights=True)``
+    applies it (``min_delta`` 0, no baseline): after each epoch, a value better than the best so far is the new best
+    (its weights are the ones kept); otherwise the epochs since the best grow, and at ``patience`` of them, past the
+    first epoch, training stops. The Keras path uses that callback, grouped training this class: one rule, checked
+    against the callback in ``tests/test_convergence.py``."""
+
+    def __init__(self, monitor: str, patience: int):
+        self.sign = -1.0 if monitor.endswith("loss") else 1.0  # a loss is better lower, an accuracy higher
+        self.patience = patience
+        self.best = -math.inf
+        self.best_epoch = 0  # 1-based; 0 until an epoch is seen
+        self.wait = 0
+
+    def update(self, epoch: int, value: float) -> str:
+        """After 0-based ``epoch`` with ``value``: "best" (keep these weights), "stop", or "" (go on)."""
+        self.wait += 1
+        if self.sign * value > self.best:
+            self.best, self.best_epoch, self.wait = self.sign * value, epoch + 1, 0
+            return "best"
+        return "stop" if self.wait >= self.patience and epoch > 0 else ""

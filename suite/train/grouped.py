@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from suite.train.convergence import Plateau
 from suite.train.splits import fixed_order
 
 
@@ -74,7 +75,7 @@ class Group:
         self.model = build()
         self.optimizer = make_optimizer(1e-3)
         self.optimizer.build(self.model.trainable_variables)
-        self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer._learning_rate)
+        self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.learning_rate)
         self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, None, None)))
         self._predict = jax.jit(jax.vmap(self._logits, in_axes=(0, 0, None)))
 
@@ -159,10 +160,8 @@ class Group:
         tv, ntv, ov = self.initial_state(members)
         active = np.array([i < len(members) for i in range(self.width)])
         outcomes = [Outcome() for _ in members]
-        sign = -1.0 if monitor == "val_loss" else 1.0  # larger is better after the sign
-        best = [-math.inf] * len(members)
+        plateaus = [Plateau(monitor, patience) for _ in members] if patience is not None else []
         kept: list = [None] * len(members)
-        since_best = [0] * len(members)
         slots = members + [members[0]] * (self.width - len(members))
         fixed = {m.seed: fixed_order(splits, m.seed) for m in slots}
         for epoch in range(epochs):
@@ -186,14 +185,12 @@ class Group:
                     continue
                 if patience is None:
                     continue
-                score = sign * (val_loss if monitor == "val_loss" else val_acc)
-                if score > best[i]:
-                    best[i], since_best[i], out.best_epoch = score, 0, epoch + 1
+                seen = plateaus[i].update(epoch, val_loss if monitor == "val_loss" else val_acc)
+                if seen == "best":
+                    out.best_epoch = plateaus[i].best_epoch
                     kept[i] = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
-                else:
-                    since_best[i] += 1
-                    if since_best[i] >= patience and epoch > 0:
-                        out.stopped_epoch, active[i] = epoch + 1, False
+                elif seen == "stop":
+                    out.stopped_epoch, active[i] = epoch + 1, False
         for i, out in enumerate(outcomes):
             last = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
             out.weights = kept[i] if patience is not None and kept[i] is not None else last
