@@ -1,7 +1,7 @@
 """The report's figures: each one's data gathered here, from the trials, the MLflow record and the study,
 then drawn by ``figures`` (matplotlib only, one function per PNG).
 
-``write`` draws every figure a report shows (curves, metrics, the search's, the diagnostics');
+``draw`` draws every figure a report shows (curves, metrics, the search's, the diagnostics');
 ``survival`` draws the time-to-target figure, from the trials alone (``suite report --from-files``
 redraws it with the verdicts).
 """
@@ -21,7 +21,7 @@ from suite.record import Tracker
 from suite.study import ResolvedStudy
 
 
-def write(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
+def draw(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
     """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
     histories: dict[int, list] = {}
     for row in finished(trials).itertuples():

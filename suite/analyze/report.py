@@ -30,7 +30,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
     write_tables(resolved, trials, summary, progress, out)
-    drawing.write(resolved, trials, progress, tracker, out)
+    drawing.draw(resolved, trials, progress, tracker, out)
     study_run = tracker.latest_study_run(resolved)
     edges, verdicts = judgement.judge(resolved, trials, progress)
     survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")
