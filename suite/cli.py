@@ -396,12 +396,13 @@ def cmd_power(args) -> int:
     import pandas as pd
 
     from suite.analyze import power
+    from suite.analyze.design import with_searches
 
     ws, resolved = _load(args.study, args.profile)
     trials = ws.report_dir(resolved) / "trials.csv"
     if not trials.is_file():
         raise SuiteError(f"{trials}: no pilot; run `suite run {args.study} --profile {args.profile}` first")
-    plans = power.plan(resolved.study.expect, pd.read_csv(trials), resolved.study.alpha)
+    plans = power.plan(resolved.study.expect, with_searches(resolved, pd.read_csv(trials)), resolved.study.alpha)
     print(f"{resolved.name} [{resolved.profile_name}]: the pilot is {trials} ({len(resolved.study.seeds)} seeds per cell); "
           f"each test at alpha {resolved.study.alpha:g} / {max(len(plans), 1)} expectations (Holm's strictest step); Welch "
           "unless the note names another test (log-rank for time to target; cells, not seeds, for a trend)\n")

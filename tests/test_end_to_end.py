@@ -154,7 +154,7 @@ def test_scorecard_collects_the_verdicts(first_run, home, monkeypatch):
     assert suite(home, "scorecard", monkeypatch=monkeypatch) == 0
     card = (home / "results" / "README.md").read_text()
     verdicts = json.loads((home / "results" / "e2e" / "quick" / "verdicts.json").read_text())["verdicts"]
-    counts = [int(verdicts[0]["verdict"] == k) for k in ("supported", "refuted", "inconclusive")]
+    counts = [int(verdicts[0]["verdict"] == k) for k in ("supported", "refuted", "negligible", "inconclusive")]
     # one row per study (the claim once, its counts, the link), then its expectations under its own heading
     study_row = "| [e2e](#e2e) | Every trial is trained, recorded and reported. | " + " | ".join(map(str, counts)) + " |"
     assert study_row in card and "[quick](e2e/quick/report.md)" in card

@@ -35,7 +35,10 @@ def test_a_plan_from_a_pilot_uses_its_spread_and_the_holm_bound():
     first, second = power.plan(expects, pd.DataFrame(rows), alpha=0.05)
     assert first.alpha == 0.025 and first.seeds_now == 5
     assert first.effect == pytest.approx(0.02, abs=0.015) and first.sd == pytest.approx(0.01, abs=0.006)
-    assert first.seeds_needed == sizes.seeds_for(first.effect, first.sd, 0.025)
+    # planned for the margin (two points of accuracy), not the pilot's estimate: to detect 0.02 and to show 0 inside it
+    detect = sizes.seeds_for(0.02, first.sd, 0.025)
+    show = sizes.fewest(lambda k: sizes.equivalence_power(0.0, first.sd, k, 0.02, 0.025), 0.8)
+    assert first.seeds_needed == max(detect, show) and "smallest effect that matters, ±0.02" in first.note
     assert second.seeds_needed is None and "only two-group comparisons" in second.note
     assert "| Wider is better. | best_val_accuracy | 5 |" in power.table([first, second])
 

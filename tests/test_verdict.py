@@ -185,9 +185,9 @@ def test_averaging_over_folds_is_steadier():
     e = {"metric": "best_epoch", "steadier": "data.fold", "replicate": "data.seed"}
     v = one(e, data, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
     assert v.verdict == "supported" and v.effect == pytest.approx(math.log(0.5), abs=0.35)
-    same = folds(lambda r, f: 20 + 3 * r)  # no fold noise: averaging changes nothing
+    same = folds(lambda r, f: 20 + 3 * r)  # no fold noise: averaging changes nothing, and that is a finding
     v = one(e, same, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
-    assert v.verdict == "inconclusive"
+    assert v.verdict == "negligible" and v.effect == 0.0 and v.margin == pytest.approx(0.22)
 
 
 def test_binary_outcomes_are_compared_as_counts_with_fishers_exact_test():
@@ -323,3 +323,75 @@ def test_a_decaying_schedule_annealing_to_its_last_epoch_is_not_a_budget_cut_sho
     schedule = {c.index: c.settings.train.schedule for c in resolved.cells}
     assert {i for i, cap in found.items() if cap == math.inf} == {i for i, s in schedule.items() if s != "constant"}
     assert all(found[i] == c.settings.train.epochs for i, c in enumerate(resolved.cells) if schedule[i] == "constant")
+
+
+def test_a_comparison_whose_arm_ahead_is_the_one_still_improving_is_decided_and_says_so():
+    """More training of the arm ahead can only widen its lead: its sign stands. The arm behind still improving
+    withholds the verdict (above), and so it does a negligible outcome, which more training could undo."""
+    def arms(best_a: float, accuracy_b: float):
+        rows = []
+        for cell, (x, best, accuracy) in enumerate([(0.0, best_a, 0.9), (0.5, 10.0, accuracy_b)]):
+            for seed in range(5):
+                rows.append({"cell": cell, "seed": seed, "x": x, "status": "FINISHED", "test_accuracy": accuracy + 0.001 * seed,
+                             "best_epoch": best, "epochs_run": 40.0})
+        return pd.DataFrame(rows)
+
+    grid, caps = {"x": [0.0, 0.5]}, {0: 40, 1: 40}
+    claim = {"metric": "test_accuracy", "compare": {"x": 0.0}, "against": {"x": 0.5}, "direction": "greater"}
+    v = one(claim, arms(39.0, 0.6), grid, caps=caps)
+    assert v.verdict == "supported" and v.blocked == "" and v.ahead == "x=0.0"
+    assert "decided although x=0.0 was still improving at its cap: it is the arm ahead" in v.observed
+    assert one({**claim, "direction": "less"}, arms(39.0, 0.6), grid, caps=caps).verdict == "refuted"
+    close = one(claim, arms(39.0, 0.8995), grid, caps=caps)  # ahead by 0.0005: negligible, were it not withheld
+    assert close.verdict == "inconclusive" and close.blocked.startswith("budget-limited") and close.p_equiv_holm < 0.05
+    spread = one({**claim, "statistic": "sd", "direction": "less"}, arms(39.0, 0.6), grid, caps=caps)
+    assert spread.verdict == "inconclusive" and spread.ahead == ""  # the side rule is about means
+
+
+def test_an_effect_inside_its_margin_is_negligible_and_one_spanning_it_inconclusive():
+    rng = np.random.default_rng(5)
+    tight = trials({0.0: list(0.80 + rng.normal(0, 0.002, 8)), 1.0: list(0.801 + rng.normal(0, 0.002, 8))})
+    claim = {"metric": "test_accuracy", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "greater"}
+    v = one(claim, tight, grid={"x": [0.0, 1.0]})
+    assert v.verdict == "negligible" and v.margin == 0.02 and "two points" in v.margin_from
+    assert -0.02 < v.equiv_low < v.equiv_high < 0.02 and v.p_equiv_holm < 0.05
+    wide = trials({0.0: list(0.80 + rng.normal(0, 0.05, 4)), 1.0: list(0.80 + rng.normal(0, 0.05, 4))})
+    assert one(claim, wide, grid={"x": [0.0, 1.0]}).verdict == "inconclusive"
+    declared = one({**claim, "margin": 0.0005, "margin_reason": "a tenth of a point matters here"}, tight,
+                   grid={"x": [0.0, 1.0]})
+    assert declared.verdict != "negligible" and declared.margin_from == "±0.0005 (a tenth of a point matters here)"
+    with pytest.raises(ValueError, match="margin_reason"):
+        expectation(says="s", **claim, margin=0.01)
+
+
+def test_the_two_questions_of_each_expectation_share_one_step_down_family():
+    from suite.analyze.decision import holm, step_down
+
+    nan = math.nan
+    assert step_down([0.01, 0.04], [nan, nan]) == (holm([0.01, 0.04]), [nan, nan])  # no margin: Holm exactly
+    # expectation 1 decided, yet still holding its TOST hypothesis: the multiplier stays at 2 for the next step
+    assert step_down([0.01, 0.03], [0.9, nan]) == ([0.02, 0.06], [0.9, nan])
+    # both of expectation 0's hypotheses passed: then the multiplier drops, as in Holm
+    primary, equivalence = step_down([0.001, 0.2], [0.002, 0.024])
+    assert primary == [0.002, 0.2] and equivalence == pytest.approx([0.004, 0.024])
+
+
+def test_seeds_that_share_a_search_are_counted_as_one_replicate_with_their_intraclass_correlation():
+    """Three searches per arm, four seeds each, nearly copies of one another: the test counts 3 vs 3 searches."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for cell, (x, mean) in enumerate([(0.0, 0.80), (1.0, 0.83)]):
+        for search in range(3):
+            luck = rng.normal(0, 0.01)  # the luck of the search: shared by its seeds
+            for k in range(4):
+                rows.append({"cell": cell, "x": x, "seed": 4 * search + k, "search": 4 * search, "status": "FINISHED",
+                             "test_accuracy": mean + luck + rng.normal(0, 0.001)})
+    data = pd.DataFrame(rows)
+    claim = {"metric": "test_accuracy", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "greater"}
+    v = one(claim, data, grid={"x": [0.0, 1.0]})
+    assert v.units == "searches" and v.n == 6
+    assert "the test counts searches (6), not the 24 seeds" in v.observed and "intraclass correlation of seeds" in v.observed
+    per_seed = one(claim, data.drop(columns="search"), grid={"x": [0.0, 1.0]})
+    assert per_seed.units == "seeds" and per_seed.n == 24 and per_seed.p < v.p  # seeds as replicates: overconfident
+    one_search = one(claim, data.assign(search=-1), grid={"x": [0.0, 1.0]})  # tune.per: cell
+    assert one_search.verdict == "inconclusive" and "share 1 vs 1 searches" in one_search.blocked

@@ -13,7 +13,8 @@ from pathlib import Path
 
 CONFIRMED, FLIPPED, REVERSED = "confirmed", "flipped to inconclusive", "reversed"
 TWICE, LATE = "inconclusive twice", "decided only on fresh seeds"
-ORDER = (CONFIRMED, FLIPPED, REVERSED, TWICE, LATE)
+SHIFTED = "negligible on one, supported or refuted on the other"  # both can be true of a small real effect
+ORDER = (CONFIRMED, FLIPPED, REVERSED, SHIFTED, TWICE, LATE)
 
 
 def outcome(original: str, confirming: str) -> str:
@@ -24,6 +25,8 @@ def outcome(original: str, confirming: str) -> str:
         return FLIPPED
     if original == "inconclusive":
         return LATE
+    if "negligible" in (original, confirming):
+        return SHIFTED
     return REVERSED  # supported <-> refuted
 
 

@@ -22,7 +22,7 @@ import json
 import pandas as pd
 
 from suite.analyze import regime
-from suite.kinds.base import describe, finished
+from suite.kinds.base import SEARCH, describe, finished
 from suite.study import ResolvedStudy
 from suite.study import space as geometry
 
@@ -33,6 +33,14 @@ def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
     tunes, seeds = {c.index: c.tune for c in resolved.cells}, resolved.study.seeds
     return [-1 if tunes.get(cell) is None or tunes[cell].per == "cell" else tunes[cell].searcher(int(seed), seeds)
             for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
+
+
+def with_searches(resolved: ResolvedStudy, trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials of a tuned study with the search each trained with (``kinds.base.SEARCH``): where seeds share a
+    search, a test counts searches, not seeds (``kinds.base.replicates``). An untuned study's trials unchanged."""
+    if not any(c.tune for c in resolved.cells) or trials.empty or SEARCH in trials:
+        return trials
+    return trials.assign(**{SEARCH: searchers(resolved, trials)})
 
 
 def chosen(resolved: ResolvedStudy, trials: pd.DataFrame) -> dict[tuple[int, int], dict]:

@@ -21,6 +21,7 @@ def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame)
     told its cells' epoch caps and hard limits, and each left undecided by its p given the seeds its plan asks for."""
     s = resolved.study
     edges = design.edges(resolved, trials, searches)
+    trials = design.with_searches(resolved, trials)
     verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=regime.caps(resolved),
                                 limits=design.on_limits(edges))
     power.attach(s.expect, verdicts, trials, s.alpha)
@@ -44,11 +45,13 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     for v, lit in zip(verdicts, cited):
         bounded = decision.ruled_out(v.verdict, v.effect_name, v.low, v.high, v.expected_sign)
         observed = "; ".join(filter(None, (v.observed, bounded, power.asks(v.power))))
-        said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict != "inconclusive" else "")
-        said += f": {v.blocked}" if v.blocked else ""
+        said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict in ("supported", "refuted") else "")
+        said += f": {v.blocked}" if v.blocked else f": {negligible(v, alpha)}" if v.verdict == "negligible" else ""
         said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""
+        if v.margin_from and v.verdict != "negligible":
+            observed += f"; smallest effect that matters: {v.margin_from}"
         row = (f"| {v.says} | {said} | `{v.metric}` | {effect(v)} | {v.test} | {v.n} {v.units} | {fmt_p(v.p)} | "
-               f"{fmt_p(v.p_holm)} | {observed} |")
+               f"{deciding_p(v)} | {observed} |")
         if published:
             agrees = agreement(v.verdict, lit.model_dump() if lit else None, v.outside)
             row += f" {lit.cite}: {lit.found}; **{agrees}** |" if lit else " – |"
@@ -59,14 +62,21 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     if disagreements:
         lines += ["", "Where this verdict and the published finding disagree (both in the finding's regime):", "",
                   *disagreements]
-    counts = {k: sum(v.verdict == k for v in verdicts) for k in ("supported", "refuted", "inconclusive")}
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in decision.OUTCOMES}
     lines += [
         "",
-        f"{counts['supported']} supported, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
-        f"A verdict is decided only by its Holm-adjusted p (over the study's {len(verdicts)} expectations) below "
-        f"α = {alpha:g}; its sign says which way. For a margin, the test is TOST when the estimate lies inside it "
-        "(supported) and the one-sided test beyond it when outside (refuted). *n* counts the replicates the test "
-        "used: seeds for a comparison of cells, cells for a trend across cells. Time to "
+        f"{counts['supported']} supported, {counts['refuted']} refuted, {counts['negligible']} negligible, "
+        f"{counts['inconclusive']} inconclusive. "
+        f"A verdict is decided only by its adjusted p below α = {alpha:g}: Holm's step-down over the study's "
+        f"{len(verdicts)} expectations, each tested for its effect and, when it claims a direction, for that effect "
+        "lying inside the smallest effect that matters (its margin, printed beside it, declared in the study file or "
+        "the suite's defaults before the data). A decided effect's sign says which way (*supported*, *refuted*); an "
+        f"effect whose {1 - 2 * alpha:.0%} interval lies inside its margin (two one-sided tests, TOST) is *negligible*: "
+        "if it exists, it is too small to matter here. For a claim of equality within a margin (`within`), the test "
+        "is TOST when the estimate lies inside it (supported) and the one-sided test beyond it when outside (refuted). "
+        "*n* counts the replicates the test used: seeds for a comparison of cells, cells for a trend across cells. "
+        "The p column shows the kind's test; the adjusted p shown is the one that decided, and none for a verdict "
+        "withheld whatever its p. Time to "
         "target is survival data, each seed censored at its budget: the effect is the difference in restricted mean "
         "time to target up to the budget both arms share, the test the log-rank test with its exact permutation p; "
         "*(speed)* means both arms reached the target in at least half their seeds, *(reachability)* that one did "
@@ -82,6 +92,24 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     if survival_png:
         lines += ["![fraction of seeds at the target against time, per arm (Kaplan-Meier)](survival.png)", ""]
     return lines
+
+
+def negligible(v, alpha: float) -> str:
+    """Why a verdict is negligible, in words: its (1 - 2 alpha) interval inside the margin."""
+    return (f"the effect's {1 - 2 * alpha:.0%} interval [{v.equiv_low:+.3g}, {v.equiv_high:+.3g}] lies inside ±{v.margin:.3g} "
+            f"(smallest effect that matters: {v.margin_from})")
+
+
+def deciding_p(v) -> str:
+    """The adjusted p that decided the verdict: the kind's, or the TOST's for a negligible one; for an undecided one
+    both (neither below alpha); none for one withheld whatever its p."""
+    if v.blocked:
+        return "– (withheld)"
+    if v.verdict == "negligible":
+        return f"TOST {fmt_p(v.p_equiv_holm)}"
+    if v.verdict == "inconclusive" and not math.isnan(v.p_equiv_holm):
+        return f"{fmt_p(v.p_holm)}; TOST {fmt_p(v.p_equiv_holm)}"
+    return fmt_p(v.p_holm)
 
 
 def effect(v) -> str:

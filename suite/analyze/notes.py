@@ -88,7 +88,7 @@ def figure_links(run_id: str, figures: list[str]) -> list[str]:
 def summary_metrics(resolved: ResolvedStudy, summary: pd.DataFrame, verdicts, trials: pd.DataFrame,
                     wall_s: float | None) -> dict[str, float]:
     """Counts of verdicts and trials, the wall time, and each cell's mean of a few metrics (``test_accuracy/dropout 0.5``)."""
-    out = {f"verdicts_{kind}": float(sum(v.verdict == kind for v in verdicts)) for kind in ("supported", "refuted", "inconclusive")}
+    out = {f"verdicts_{kind}": float(sum(v.verdict == kind for v in verdicts)) for kind in ("supported", "refuted", "negligible", "inconclusive")}
     out["trials_finished"] = float(len(finished(trials)))
     if wall_s is not None:
         out["wall_s"] = float(wall_s)

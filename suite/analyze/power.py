@@ -17,7 +17,7 @@ import math
 
 import pandas as pd
 
-from suite.kinds.base import finished, matching
+from suite.kinds.base import finished, matching, shares_search
 from suite.kinds.censoring import with_budgets
 from suite.kinds.sizes import MAX_SEEDS, Plan
 
@@ -41,8 +41,8 @@ def attach(expects: list, verdicts: list, trials: pd.DataFrame, alpha: float) ->
     undecided = {i for i, v in enumerate(verdicts) if v.verdict == "inconclusive" and not v.blocked}
     for i, p in enumerate(plan(expects, trials, alpha, only=undecided) if undecided else []):
         if p is not None:
-            verdicts[i].power = {"needed": p.seeds_needed, "now": p.seeds_now, "never": p.never,
-                                 "units": expects[i].units,
+            units = "searches per arm" if expects[i].units == "seeds per arm" and shares_search(trials) else expects[i].units
+            verdicts[i].power = {"needed": p.seeds_needed, "now": p.seeds_now, "never": p.never, "units": units,
                                  "planned": math.isfinite(p.effect)}
 
 

@@ -3,7 +3,10 @@ in the regime of the published finding the expectation cites?
 
 - **budget-limited**: a verdict on a measure taken at the end of training (``END_OF_TRAINING``) is not
   decided while a compared cell trained to its epoch cap with its median best epoch in the last 10% of
-  that cap (``still_improving``): more training could still move it;
+  that cap (``still_improving``): more training could still move it. With a side (``ahead_only``): in a
+  comparison of two arms on a score that rises with training, where only the arm ahead was still
+  improving, more training could only widen the gap, so a decided sign stands (and says so); a
+  negligible or undecided outcome stays withheld;
 - **outside the regime**: "agrees" or "disagrees" with a cited finding is said only when the compared
   arms were in its regime (``outside_regime``): converged, fitting the training set, or reaching the
   target in at least half their seeds for a finding about how soon.
@@ -13,10 +16,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from suite.kinds import survival
-from suite.kinds.base import Expectation, label
+from suite.kinds.base import Expectation, label, seed_values
 from suite.kinds.censoring import survival_data
 from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
 
@@ -59,6 +63,29 @@ def budget_limited(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: di
         return ""
     limited = [f"{label(g, axes)} {why}" for g in e.compared(rows) if (why := still_improving(g, caps))]
     return "budget-limited (" + first_few(limited) + ")" if limited else ""
+
+
+# Scores that rise as the monitored validation metric improves: training the arm ahead longer widens its lead.
+RISE_WITH_TRAINING = frozenset(("test_accuracy", "final_val_accuracy", "best_val_accuracy", "test_macro_f1",
+                                "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "test_roc_auc",
+                                "test_pr_auc"))
+
+
+def ahead_only(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None) -> str:
+    """The arm ahead, when it holds every cell still improving at its cap ("" otherwise): a two-arm comparison of
+    means (``compare`` with a direction) on a score in ``RISE_WITH_TRAINING``."""
+    if e.kind != "compare" or e.equal_within is not None or e.metric not in RISE_WITH_TRAINING:
+        return ""
+    arms = e.arms(rows)
+    means = [float(np.nanmean(seed_values(arm, e.metric))) if len(arm) else math.nan for arm in arms]
+    if not all(math.isfinite(m) for m in means) or means[0] == means[1]:
+        return ""
+    direction = 1 if TRIAL_METRICS[e.metric] == "max" else -1
+    lead, lag = (arms[0], arms[1]) if direction * (means[0] - means[1]) > 0 else (arms[1], arms[0])
+    if any(still_improving(g, caps) for _, g in lag.groupby("cell")):
+        return ""
+    improving = [label(g, axes) for _, g in lead.groupby("cell") if still_improving(g, caps)]
+    return first_few(improving)
 
 
 def outside_regime(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None = None) -> str:

@@ -10,7 +10,9 @@ the methods below. Only ``test`` is required; the others default to "nothing to 
 - ``plan(rows, alpha)``: the replicates 80% power asks for, with these trials as the pilot;
 - ``compared(rows)``: the cells it compares, for the budget and regime checks;
 - ``survival_arms(rows, axes)``: the arms it draws on the time-to-target figure;
-- ``check_grid(grid, at)``: that the axes and values it names are in the grid.
+- ``check_grid(grid, at)``: that the axes and values it names are in the grid;
+- ``equivalence(rows, grid, rng, margin, alpha)``: the TOST p that its effect lies inside ±margin, with the
+  (1 - 2 alpha) interval it rests on (``margins``: the smallest effect that matters); none by default.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
 from suite.ground.errors import StudyError
-from suite.ground.fields import Locked, Text
+from suite.ground.fields import Locked, PositiveFloat, Text
 from suite.kinds import survival
 from suite.kinds.censoring import common_budget, survival_data
+from suite.kinds.margins import RELATIVE_METRICS, Margin, default
 from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
 from suite.kinds.sizes import Plan
 
@@ -53,6 +58,27 @@ class Verdict:
     on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
     units: str = "seeds"  # what n counts
     power: dict | None = None  # an undecided verdict's plan (power.attach): the replicates 80% power asks for
+    margin: float | None = None  # the smallest effect that matters, on the effect's scale (``margins``)
+    margin_from: str = ""  # where it comes from: a default's reason, or the study's margin_reason
+    p_equiv: float = math.nan  # TOST p that the effect lies inside ±margin (NaN: not tested)
+    p_equiv_holm: float = math.nan  # ... adjusted in the study's family (``decision.step_down``)
+    equiv_low: float = math.nan  # the (1 - 2 alpha) interval the TOST rests on
+    equiv_high: float = math.nan
+    ahead: str = ""  # budget-limited, but only the arm ahead was still improving: a decided sign stands
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The two one-sided tests that an effect lies inside ±margin: their p (the larger of the two), the
+    (1 - 2 alpha) interval whose lying inside the margin they amount to, and the margin in the effect's units."""
+
+    p: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    margin: float = math.nan
+
+
+NONE = Equivalence()
 
 
 class Literature(Locked):
@@ -85,6 +111,7 @@ class Expectation(Locked):
     """One checkable statement of the claim: the fields every kind has, and what a kind may add."""
 
     kind: ClassVar[str]  # its name in the registry (``suite.kinds.KINDS``)
+    scale: ClassVar[str] = "metric"  # the scale of its effect, on which its margin is set (``margins``)
     marks: ClassVar[tuple[str, ...]]  # the fields whose presence in a study file names this kind (or its family)
     shown: ClassVar[str]  # how a study file names it, in "needs exactly one of: ..."
     units: ClassVar[str] = "seeds per arm"  # what its power plan counts
@@ -95,6 +122,15 @@ class Expectation(Locked):
     literature: Literature | None = None
     metric: Literal[tuple(TRIAL_METRICS)]
     where: dict[str, Any] = {}  # only the cells with these grid values
+    margin: PositiveFloat | None = None  # the smallest effect that matters, instead of the default (``margins``)
+    margin_reason: Text | None = None  # why: required with margin
+
+    @model_validator(mode="after")
+    def _margin_with_its_reason(self):
+        if (self.margin is None) != (self.margin_reason is None):
+            raise PydanticCustomError("value", "margin and margin_reason go together: a margin set for one "
+                                               "expectation says why (margin_reason)")
+        return self
 
     @classmethod
     def claims(cls, data: dict) -> bool:
@@ -103,9 +139,21 @@ class Expectation(Locked):
         return True
 
     @property
-    def margin(self) -> float | None:
-        """An equivalence margin (its verdict: inside supports, beyond refutes); None for a direction."""
+    def equal_within(self) -> float | None:
+        """The margin of a claim of equality (its verdict: inside supports, beyond refutes); None for a direction."""
         return None
+
+    def smallest_effect(self) -> Margin | None:
+        """The margin below which its effect does not matter: the study's (``margin``), else the default."""
+        scale = "relative" if self.scale == "metric" and self.metric in RELATIVE_METRICS else self.scale
+        if self.margin is not None:
+            return Margin(self.margin, scale, self.margin_reason)
+        return default(scale, self.metric)
+
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """The TOST that its effect lies inside ±margin, with the (1 - 2 alpha) interval it rests on; ``NONE`` where
+        this kind (or this metric) has no such test."""
+        return NONE
 
     def test(self, rows: pd.DataFrame, grid: dict[str, list], rng: np.random.Generator) -> Verdict:
         raise NotImplementedError
@@ -186,6 +234,57 @@ def seed_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
     if metric in CENSORED_METRICS:
         return np.where(np.isnan(v), np.inf, v)
     return v[~np.isnan(v)]
+
+
+SEARCH = "search"  # a tuned study's trials: the search each trained with (``analyze.design.searchers``)
+
+
+def shares_search(rows: pd.DataFrame) -> bool:
+    """Whether some seeds of a cell trained with one search's choice (``tune.per: block`` or ``cell``)."""
+    return SEARCH in rows and len(rows) > 0 and int(rows.groupby(["cell", SEARCH]).size().max()) > 1
+
+
+def replicates(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, str]:
+    """The values a test counts as independent replicates, and what they are: one per seed, or, where seeds share
+    a search, one per search (the mean over its seeds), since seeds that share a search replicate training noise
+    given that search, not the luck of tuning. A censored value (+inf) makes its search's mean +inf."""
+    if not shares_search(rows):
+        return seed_values(rows, metric), "seeds"
+    values = [seed_values(g, metric) for _, g in rows.groupby(["cell", SEARCH])]
+    return np.array([float(np.mean(v)) for v in values if len(v)]), "searches"
+
+
+def icc(rows: pd.DataFrame, metric: str) -> float:
+    """The intraclass correlation of seeds within searches, ICC(1) of a one-way analysis of variance with the
+    search as the group, pooled over the cells (each cell's own mean removed). NaN where no search holds two
+    seeds, or nothing varies. Near 1: the seeds of a search are nearly copies of one another."""
+    if SEARCH not in rows:
+        return math.nan
+    cells: dict = {}
+    for (cell, _), g in rows.groupby(["cell", SEARCH]):
+        v = seed_values(g, metric)
+        v = v[np.isfinite(v)]
+        if len(v):
+            cells.setdefault(cell, []).append(v)
+    groups = [(g, np.concatenate(gs).mean(), sum(map(len, gs))) for gs in cells.values() for g in gs]
+    n, k, c = sum(len(g) for g, _, _ in groups), len(groups), len(cells)
+    if k <= c or n <= k or max(len(g) for g, _, _ in groups) < 2:
+        return math.nan
+    between = sum(len(g) * (g.mean() - m) ** 2 for g, m, _ in groups) / (k - c)
+    within = sum(((g - g.mean()) ** 2).sum() for g, _, _ in groups) / (n - k)
+    size = (n - sum(len(g) ** 2 / total for g, _, total in groups)) / (k - c)
+    whole = between + (size - 1) * within
+    return float((between - within) / whole) if whole > 0 else math.nan
+
+
+def counted(v: Verdict, rows: pd.DataFrame, metric: str, unit: str) -> Verdict:
+    """The verdict with the replicates its test counted; where seeds share searches, how alike they are."""
+    v.units = unit
+    if unit == "searches":
+        searches = rows.groupby(["cell", SEARCH]).ngroups
+        v.observed += (f"; the test counts searches ({searches}), not the {len(rows)} seeds that share them "
+                       f"(intraclass correlation of seeds within a search {icc(rows, metric):.2f})")
+    return v
 
 
 def cell_values(metric: str, groups: list[pd.DataFrame]) -> list[float]:

@@ -15,7 +15,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.kinds.base import BOOTSTRAP, Expectation, Verdict, cells_as_arms, describe, fmt, matching, no_data, seed_values
+from suite.kinds.base import (
+    BOOTSTRAP,
+    NONE,
+    Equivalence,
+    Expectation,
+    Verdict,
+    cells_as_arms,
+    counted,
+    describe,
+    fmt,
+    matching,
+    no_data,
+    replicates,
+)
+from suite.kinds.compare import welch_tost
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
 
 
@@ -34,8 +49,9 @@ class BestAt(Expectation):
         censored or an arm has one seed."""
         axes = list(grid)
         better = 1 if TRIAL_METRICS[self.metric] == "max" else -1
-        groups = {cell: seed_values(g, self.metric) for cell, g in rows.groupby("cell")}
+        groups = {cell: replicates(g, self.metric)[0] for cell, g in rows.groupby("cell")}
         groups = {c: v for c, v in groups.items() if len(v)}
+        unit = replicates(rows, self.metric)[1]
         claimed = set(matching(rows, self.best_at)["cell"]) & set(groups)
         label = {cell: describe({a: g[a].iloc[0] for a in self.best_at}) for cell, g in rows.groupby("cell")}
         full_label = {cell: describe({a: g[a].iloc[0] for a in axes}) for cell, g in rows.groupby("cell")}
@@ -74,8 +90,25 @@ class BestAt(Expectation):
         seen = (f"best: {full_label[best]} ({fmt(scores[best])}); claimed {label[cell]} ({fmt(scores[cell])})"
                 if best != cell else f"{label[cell]} is best ({fmt(scores[cell])})")
         test = "pairwise Mann-Whitney U" if self.metric in CENSORED_METRICS else "pairwise Welch t-tests"
-        return Verdict(self.says, self.metric, f"{test}; {interval}", "margin over best rival", float(observed),
-                       float(low), float(high), float(p), 1, seen, sum(map(len, groups.values())))
+        return counted(Verdict(self.says, self.metric, f"{test}; {interval}", "margin over best rival", float(observed),
+                               float(low), float(high), float(p), 1, seen, sum(map(len, groups.values()))),
+                       rows, self.metric, unit)
+
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """That no rival lies more than ±margin from the claimed cell: Welch's TOST against each rival, the largest p
+        (an intersection-union test); the interval is against the rival that p comes from. Not for times to target."""
+        if self.metric in CENSORED_METRICS:
+            return NONE
+        groups = {cell: replicates(g, self.metric)[0] for cell, g in rows.groupby("cell")}
+        claimed = set(matching(rows, self.best_at)["cell"]) & {c for c, v in groups.items() if len(v) >= 2}
+        rivals = [v for c, v in groups.items() if c not in claimed and len(v) >= 2]
+        if len(claimed) != 1 or not rivals:
+            return NONE
+        a = groups[claimed.pop()]
+        m = margin.value * abs(float(np.mean(a))) if margin.scale == "relative" else margin.value
+        better = 1 if TRIAL_METRICS[self.metric] == "max" else -1  # on the scale of the margin over the best rival
+        tests = [welch_tost(better * a, better * b, m, alpha) for b in rivals]
+        return max(tests, key=lambda t: t.p if math.isfinite(t.p) else math.inf)
 
     def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
         return cells_as_arms(self, rows, axes)

@@ -17,7 +17,8 @@ from pydantic_core import PydanticCustomError
 from scipy import stats
 
 from suite.ground.fields import Number, PositiveFloat
-from suite.kinds.base import Expectation, Verdict, fmt, no_data, seed_values
+from suite.kinds.base import NONE, Equivalence, Expectation, Verdict, counted, fmt, no_data, replicates
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import CENSORED_METRICS
 
 
@@ -42,7 +43,7 @@ class Bound(Expectation):
         return self
 
     @property
-    def margin(self) -> float | None:
+    def equal_within(self) -> float | None:
         return self.within
 
     @property
@@ -54,7 +55,10 @@ class Bound(Expectation):
         return -1 if self.below is not None else 1 if self.above is not None else 0
 
     def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
-        v = seed_values(rows, self.metric)
+        v, unit = replicates(rows, self.metric)
+        return counted(self._test(v), rows, self.metric, unit) if len(v) >= 2 else self._test(v)
+
+    def _test(self, v: np.ndarray) -> Verdict:
         value, sign = self.value, self.sign
         if len(v) < 2:
             return no_data(self, "-", "mean - value", sign, f"too few trials ({len(v)})", len(v))
@@ -92,6 +96,23 @@ class Bound(Expectation):
                        math.nan, p, self.sign, f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no "
                        "interval", n)
 
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """For below or above: TOST that the mean lies within ±margin of the value (one-sample t; the exact sign test
+        where every seed shares one value). A relative margin is a share of the value."""
+        if self.near is not None:
+            return NONE
+        v = replicates(rows, self.metric)[0]
+        m = margin.value * abs(self.value) if margin.scale == "relative" else margin.value
+        if len(v) < 2 or not m > 0:
+            return NONE
+        if np.ptp(v) == 0:
+            diff = float(v[0] - self.value)
+            return Equivalence(0.5 ** len(v) if abs(diff) < m else 1.0, diff, diff, m)
+        p = max(stats.ttest_1samp(v, self.value - m, alternative="greater").pvalue,
+                stats.ttest_1samp(v, self.value + m, alternative="less").pvalue)
+        ci = stats.ttest_1samp(v, self.value).confidence_interval(1 - 2 * alpha)
+        return Equivalence(float(p), float(ci.low - self.value), float(ci.high - self.value), m)
+
     def sign_floor(self, n: int) -> float:
         """The p of the exact sign test when all n seeds sit on one side of the bound: one-sided against a
         margin (``near``), two-sided otherwise."""
@@ -100,11 +121,12 @@ class Bound(Expectation):
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
         if self.metric not in rows:
             return ""
-        v = rows[self.metric].astype(float).dropna()
+        v, unit = replicates(rows, self.metric)
+        v = v[np.isfinite(v)]
         if len(v) == 0 or np.ptp(v) != 0:  # with a spread the t-test decides, and it has no floor
             return ""
         floor = self.sign_floor(len(v))
         if floor <= alpha:
             return ""
-        return (f"too few replicates: with every one of its {len(v)} seeds at the same value, the exact sign test "
-                f"cannot give p below {floor:.2g} (add seeds)")
+        return (f"too few replicates: with every one of its {len(v)} {unit} at the same value, the exact sign test "
+                f"cannot give p below {floor:.2g} (add {unit})")

@@ -22,7 +22,22 @@ from scipy import stats
 
 from suite.ground.fields import PositiveFloat
 from suite.kinds import survival
-from suite.kinds.base import Expectation, Verdict, describe, fmt, matching, no_data, not_planned, same, seed_values
+from suite.kinds.base import (
+    NONE,
+    Equivalence,
+    Expectation,
+    Verdict,
+    counted,
+    describe,
+    fmt,
+    matching,
+    no_data,
+    not_planned,
+    replicates,
+    same,
+    shares_search,
+)
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import BINARY_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan, detectable, equivalence_power, fewest, seeds_for
 
@@ -48,7 +63,7 @@ class Compare(Expectation):
         return self
 
     @property
-    def margin(self) -> float | None:
+    def equal_within(self) -> float | None:
         return self.within
 
     @property
@@ -59,12 +74,14 @@ class Compare(Expectation):
         return matching(rows, self.compare), matching(rows, self.against)
 
     def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+        """The kind's test on each arm's replicates: its seeds, or the searches its seeds share (``replicates``)."""
         a_rows, b_rows = self.arms(rows)
-        a, b = seed_values(a_rows, self.metric), seed_values(b_rows, self.metric)
+        (a, unit), (b, _) = replicates(a_rows, self.metric), replicates(b_rows, self.metric)
         what = f"{describe(self.compare)} vs {describe(self.against)}"
         if len(a) < 2 or len(b) < 2:
-            return no_data(self, "-", "difference", self.sign, f"too few trials ({len(a)} vs {len(b)})", len(a) + len(b))
-        return self.two_arms(a_rows, b_rows, a, b, what)
+            return no_data(self, "-", "difference", self.sign, f"too few {unit} ({len(a)} vs {len(b)})", len(a) + len(b),
+                           units=unit)
+        return counted(self.two_arms(a_rows, b_rows, a, b, what), rows, self.metric, unit)
 
     def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         """The test, once each arm has at least two seeds."""
@@ -111,6 +128,18 @@ class Compare(Expectation):
                        diff, math.nan, math.nan, p, self.sign, seen + "; the difference is exact, so no interval",
                        len(a) + len(b))
 
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """TOST of the difference of means at ±margin (Welch; the exact permutation test where neither arm has any
+        spread). A relative margin is a share of the ``against`` arm's mean. Yes/no metrics are compared as counts:
+        no equivalence test."""
+        if self.within is not None or self.metric in BINARY_METRICS:
+            return NONE
+        a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
+        if len(a) < 2 or len(b) < 2:
+            return NONE
+        m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        return welch_tost(a, b, m, alpha)
+
     def smallest_p(self, n_a: int, n_b: int) -> float:
         """The smallest two-sided p this comparison can reach with n_a and n_b trials, whatever the data: Fisher's
         test is exact, so few trials put a floor under p; Welch's test has no such floor (0 here)."""
@@ -119,11 +148,19 @@ class Compare(Expectation):
         return 2 / math.comb(n_a + n_b, n_a) if self.metric in BINARY_METRICS and self.within is None else 0.0
 
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
-        n_a, n_b = (len(arm) for arm in self.arms(rows))
+        arms = self.arms(rows)
+        if shares_search(rows):
+            n_a, n_b = (len(replicates(arm, self.metric)[0]) for arm in arms)
+            if min(n_a, n_b) < 2:
+                return (f"too few replicates: the seeds of each arm share {n_a} vs {n_b} searches, and a test counts "
+                        "searches (tune.per: seed gives each seed its own)")
+        else:
+            n_a, n_b = (len(arm) for arm in arms)
         floor = self.smallest_p(n_a, n_b)
         if floor <= alpha:
             return ""
-        return f"too few replicates: {n_a} vs {n_b} seeds cannot give p below {floor:.2g} whatever the data (add seeds)"
+        unit = "searches" if shares_search(rows) else "seeds"
+        return f"too few replicates: {n_a} vs {n_b} {unit} cannot give p below {floor:.2g} whatever the data (add {unit})"
 
     def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
         def trials(values):
@@ -137,9 +174,12 @@ class Compare(Expectation):
                 "be inconclusive: add seeds")
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
-        """Seeds per arm for 80% power of Welch's test at the pilot's difference and pooled spread (or of TOST at
-        its margin), and the smallest difference its seeds detect now."""
-        a, b = (seed_values(arm, self.metric) for arm in self.arms(rows))
+        """Seeds per arm that decide it either way with 80% power whatever the pilot's estimate, planned for its
+        smallest effect that matters (``margins``), not for the pilot's difference (a small pilot overstates it): enough
+        for Welch's test to detect an effect of the margin, and for TOST to show an effect of 0 inside it. Without a
+        margin, for the pilot's difference. A claim of equality (``within``) is planned for TOST at the pilot's
+        difference. Also the smallest difference its seeds detect now."""
+        a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         n = min(len(a), len(b))
         if self.metric in BINARY_METRICS and self.within is None:
             return not_planned(self, alpha, "yes/no per seed (Fisher's exact test): plan on a continuous metric", n)
@@ -149,7 +189,15 @@ class Compare(Expectation):
         sd = float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
         if self.within is not None:
             return self._equivalence_plan(n, effect, sd, alpha)
-        return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha))
+        margin = self.smallest_effect()
+        if margin is None or sd <= 0:
+            return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha))
+        m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        detect, show = seeds_for(m, sd, alpha), fewest(lambda k: equivalence_power(0.0, sd, k, m, alpha), TARGET_POWER)
+        needed = max(detect, show) if detect and show else None
+        return Plan(self.says, self.metric, n, effect, sd, alpha, needed, detectable(sd, n, alpha),
+                    f"planned for the smallest effect that matters, ±{m:.3g} ({margin.why}): to detect it, and to show "
+                    "an effect of 0 inside it")
 
     def _equivalence_plan(self, n: int, effect: float, sd: float, alpha: float) -> Plan:
         """Equivalence within ±margin (TOST): seeds for 80% power to show it at the pilot's difference, and
@@ -173,6 +221,20 @@ class Compare(Expectation):
 
     def compared(self, rows: pd.DataFrame) -> list[pd.DataFrame]:
         return [g for arm in self.arms(rows) for _, g in arm.groupby("cell")]
+
+
+def welch_tost(a: np.ndarray, b: np.ndarray, m: float, alpha: float) -> Equivalence:
+    """TOST of mean(a) - mean(b) inside ±m: Welch's one-sided tests, or the exact permutation tests where neither
+    sample has any spread (the difference is then exact, and so is its "interval")."""
+    if not (m > 0 and np.isfinite(a).all() and np.isfinite(b).all()):
+        return NONE
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        diff = float(a[0] - b[0])
+        return Equivalence(max(permutation_p(a + m, b, "greater"), permutation_p(a - m, b, "less")), diff, diff, m)
+    p = max(stats.ttest_ind(a + m, b, equal_var=False, alternative="greater").pvalue,
+            stats.ttest_ind(a - m, b, equal_var=False, alternative="less").pvalue)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - 2 * alpha)
+    return Equivalence(float(p), float(ci.low), float(ci.high), m)
 
 
 def permutation_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:

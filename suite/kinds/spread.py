@@ -16,14 +16,16 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
-from suite.kinds.base import Verdict, fmt, no_data, not_planned, seed_values
+from suite.kinds.base import NONE, Equivalence, Verdict, fmt, no_data, not_planned, replicates
 from suite.kinds.compare import Compare
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan, fewest, smallest_effect, spread_power
 
 
 class Spread(Compare):
     kind: ClassVar[str] = "spread"
+    scale: ClassVar[str] = "log SD ratio"
 
     statistic: Literal["sd"]
 
@@ -53,12 +55,23 @@ class Spread(Compare):
                        0.5 * math.log(low), 0.5 * math.log(high), p, sign, f"{sds} (ratio {math.sqrt(ratio):.2f})",
                        len(a) + len(b))
 
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """TOST of log(SD A / SD B) at ±margin: two one-sided F-tests of the variance ratio against exp(±2 margin)."""
+        a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
+        if len(a) < 2 or len(b) < 2 or np.var(a, ddof=1) <= 0 or np.var(b, ddof=1) <= 0:
+            return NONE
+        ratio, df_a, df_b, m = np.var(a, ddof=1) / np.var(b, ddof=1), len(a) - 1, len(b) - 1, margin.value
+        p = max(stats.f.sf(ratio / math.exp(-2 * m), df_a, df_b), stats.f.cdf(ratio / math.exp(2 * m), df_a, df_b))
+        low = 0.5 * math.log(ratio / stats.f.ppf(1 - alpha, df_a, df_b))
+        high = 0.5 * math.log(ratio / stats.f.ppf(alpha, df_a, df_b))
+        return Equivalence(float(p), low, high, m)
+
     def smallest_p(self, n_a: int, n_b: int) -> float:
         return 0.0  # the F-test has no floor
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
         """Seeds per arm for 80% power of the F-test at the pilot's log(SD A / SD B)."""
-        a, b = (seed_values(arm, self.metric) for arm in self.arms(rows))
+        a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         n = min(len(a), len(b))
         if n < 2 or np.var(a, ddof=1) <= 0 or np.var(b, ddof=1) <= 0:
             return not_planned(self, alpha, "the pilot shows no spread to compare", n)

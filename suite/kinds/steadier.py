@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from suite.ground.errors import StudyError
-from suite.kinds.base import BOOTSTRAP, Expectation, Verdict, no_data
+from suite.kinds.base import BOOTSTRAP, NONE, Equivalence, Expectation, Verdict, no_data
+from suite.kinds.margins import Margin
 
 
 class Steadier(Expectation):
     kind: ClassVar[str] = "steadier"
+    scale: ClassVar[str] = "log SD ratio"
     marks: ClassVar[tuple[str, ...]] = ("steadier",)
     shown: ClassVar[str] = "steadier"
     axes_in: ClassVar[tuple[str, ...]] = ("steadier",)
@@ -33,21 +35,18 @@ class Steadier(Expectation):
         if self.replicate != "seed" and self.replicate not in grid:
             raise StudyError(f"{at}.replicate: {self.replicate!r} is neither 'seed' nor a grid axis")
 
-    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+    def replicates(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """One row per replicate, one column per value of the averaged axis."""
         keys = [self.replicate] if self.replicate == "seed" else [self.replicate, "seed"]
-        table = rows.pivot_table(index=keys, columns=self.steadier, values=self.metric, aggfunc="mean").dropna()
+        return rows.pivot_table(index=keys, columns=self.steadier, values=self.metric, aggfunc="mean").dropna()
+
+    def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
+        table = self.replicates(rows)
         if len(table) < 3 or table.shape[1] < 2:
             return no_data(self, "-", "log SD ratio", -1, f"too few complete replicates ({len(table)})", int(table.size))
         values = table.to_numpy(dtype=float)
-
-        def log_ratio(v: np.ndarray) -> float:
-            averaged = v.mean(axis=1).std(ddof=1)
-            single = np.sqrt(np.mean(v.var(axis=0, ddof=1)))  # pooled over the axis's values
-            return math.log(averaged / single) if averaged > 0 and single > 0 else math.nan
-
         observed = log_ratio(values)
-        boots = np.array([log_ratio(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP)])
-        boots = boots[np.isfinite(boots)]
+        boots = bootstrap(values, rng)
         low, high = np.percentile(boots, [2.5, 97.5]) if len(boots) else (math.nan, math.nan)
         p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
         p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
@@ -58,3 +57,30 @@ class Steadier(Expectation):
             f"SD across replicates: averaged over {self.steadier} {ratio:.2f} x that of a single {self.steadier}",
             int(values.size),
         )
+
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """TOST of the log SD ratio at ±margin, each one-sided p the share of bootstrap replicates beyond its bound
+        (at least 1 / 2000, the bootstrap's resolution)."""
+        table = self.replicates(rows)
+        if len(table) < 3 or table.shape[1] < 2:
+            return NONE
+        boots = bootstrap(table.to_numpy(dtype=float), rng)
+        if not len(boots):
+            return NONE
+        m = margin.value
+        p = max(float(np.mean(boots <= -m)), float(np.mean(boots >= m)), 1 / BOOTSTRAP)
+        low, high = np.percentile(boots, [100 * alpha, 100 * (1 - alpha)])
+        return Equivalence(p, float(low), float(high), m)
+
+
+def log_ratio(v: np.ndarray) -> float:
+    """log(SD across replicates of the average over the axis / SD of a single value, pooled over the axis)."""
+    averaged = v.mean(axis=1).std(ddof=1)
+    single = np.sqrt(np.mean(v.var(axis=0, ddof=1)))  # pooled over the axis's values
+    return math.log(averaged / single) if averaged > 0 and single > 0 else math.nan
+
+
+def bootstrap(values: np.ndarray, rng) -> np.ndarray:
+    """The log ratio over BOOTSTRAP resamples of the replicates (each replicate's values kept together)."""
+    boots = np.array([log_ratio(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP)])
+    return boots[np.isfinite(boots)]

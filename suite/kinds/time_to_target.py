@@ -14,11 +14,13 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from suite.kinds import survival
-from suite.kinds.base import Verdict, describe, not_planned
+from suite.kinds.base import NONE, SEARCH, Equivalence, Verdict, describe, no_data, not_planned, shares_search
 from suite.kinds.censoring import UNITS, common_budget, survival_data
-from suite.kinds.compare import Compare
+from suite.kinds.compare import Compare, permutation_p, welch_tost
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import CENSORED_METRICS
 from suite.kinds.sizes import SIMULATIONS, TARGET_POWER, Plan, fewest, logrank_power
 
@@ -31,6 +33,8 @@ class TimeToTarget(Compare):
         return data.get("metric") in CENSORED_METRICS and data.get("statistic") != "sd"
 
     def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
+        if shares_search(a_rows) or shares_search(b_rows):
+            return self._by_search(a_rows, b_rows, what)
         unit = UNITS[self.metric]
         (ta, ra), (tb, rb) = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
         n = len(ta) + len(tb)
@@ -63,6 +67,76 @@ class TimeToTarget(Compare):
         return Verdict(self.says, self.metric, f"log-rank test ({how}); RMST difference, normal interval",
                        f"RMST difference ({unit})", float(effect), float(low), float(high), test.p_exact, self.sign,
                        seen, n, finding=finding)
+
+    def _by_search(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: str) -> Verdict:
+        """Where seeds share searches, the search is the replicate: each search's restricted mean time to target up
+        to the budget both arms share (every seed is censored at or after it, so that mean is each seed's time,
+        capped there), compared by Welch's t-test."""
+        a, b, tau = self.search_means(a_rows, b_rows)
+        unit = UNITS[self.metric]
+        if len(a) < 2 or len(b) < 2:
+            return no_data(self, "-", f"RMST difference ({unit})", self.sign, f"too few searches ({len(a)} vs {len(b)})",
+                           len(a) + len(b), units="searches")
+        diff = float(a.mean() - b.mean())
+        if np.ptp(a) == 0 and np.ptp(b) == 0:
+            p, low, high = permutation_p(a, b, "two-sided"), math.nan, math.nan
+        else:
+            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+            ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+            low, high = float(ci.low), float(ci.high)
+        seen = (f"{what}: restricted mean time to target up to {tau:.3g}, per search: {a.mean():.3g} vs {b.mean():.3g} "
+                f"{unit} over {len(a)} vs {len(b)} searches")
+        return Verdict(self.says, self.metric, "Welch t-test on each search's restricted mean time to target",
+                       f"RMST difference ({unit})", diff, low, high, p, self.sign, seen, len(a) + len(b), units="searches")
+
+    def search_means(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+        """Each search's mean time to target, capped at the budget both arms share; and that budget."""
+        tau = common_budget(self.metric, [a_rows, b_rows])
+
+        def means(rows):
+            out = []
+            for _, g in rows.groupby(["cell", SEARCH]) if SEARCH in rows else [(None, g) for g in [rows]]:
+                t, _ = survival_data(g, self.metric)
+                if len(t):
+                    out.append(float(np.minimum(t, tau).mean()))
+            return np.array(out)
+
+        return means(a_rows), means(b_rows), tau
+
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """TOST of the RMST difference at ±margin, on its normal approximation (a relative margin: a share of the
+        ``against`` arm's RMST up to the shared budget); where seeds share searches, Welch's TOST on the searches'
+        restricted means."""
+        if self.within is not None:
+            return NONE
+        a_rows, b_rows = self.arms(rows)
+        if shares_search(a_rows) or shares_search(b_rows):
+            a, b, _ = self.search_means(a_rows, b_rows)
+            if len(a) < 2 or len(b) < 2:
+                return NONE
+            m = margin.value * abs(float(b.mean())) if margin.scale == "relative" else margin.value
+            return welch_tost(a, b, m, alpha)
+        (ta, ra), (tb, rb) = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
+        if len(ta) < 2 or len(tb) < 2:
+            return NONE
+        tau = common_budget(self.metric, [a_rows, b_rows])
+        (mean_a, se_a), (mean_b, se_b) = survival.rmst(ta, ra, tau), survival.rmst(tb, rb, tau)
+        d, se = mean_a - mean_b, math.sqrt(se_a**2 + se_b**2)
+        m = margin.value * abs(mean_b) if margin.scale == "relative" else margin.value
+        if not (se > 0 and m > 0 and math.isfinite(d)):
+            return NONE
+        p = max(stats.norm.sf((d + m) / se), stats.norm.cdf((d - m) / se))
+        z = stats.norm.ppf(1 - alpha)
+        return Equivalence(float(p), d - z * se, d + z * se, m)
+
+    def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
+        if not shares_search(rows):
+            return super().too_few(rows, alpha)
+        a, b, _ = self.search_means(*self.arms(rows))  # Welch on the searches: no exact floor, but two per arm
+        if min(len(a), len(b)) >= 2:
+            return ""
+        return (f"too few replicates: the seeds of each arm share {len(a)} vs {len(b)} searches, and a test counts "
+                "searches (tune.per: seed gives each seed its own)")
 
     def smallest_p(self, n_a: int, n_b: int) -> float:
         """The log-rank p is exact over relabellings: at most 2 / C(n_a + n_b, n_a) of them are as extreme."""

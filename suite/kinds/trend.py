@@ -18,8 +18,9 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
-from suite.kinds.base import Expectation, Verdict, cell_values, cells_as_arms, no_data, same
+from suite.kinds.base import NONE, Equivalence, Expectation, Verdict, cell_values, cells_as_arms, no_data, same
 from suite.kinds.censoring import UNITS, common_budget
+from suite.kinds.margins import Margin
 from suite.kinds.metrics import CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan
 
@@ -33,6 +34,7 @@ def trend_floor(k: int) -> float:
 
 class Trend(Expectation):
     kind: ClassVar[str] = "trend"
+    scale: ClassVar[str] = "correlation"
     marks: ClassVar[tuple[str, ...]] = ("along", "trend")
     shown: ClassVar[str] = "along+trend"
     units: ClassVar[str] = "cells"
@@ -51,13 +53,7 @@ class Trend(Expectation):
         """Spearman's rank correlation between the axis and each cell's value, with the cell as the unit. A cell's
         value is its mean over seeds, or for a time to target its restricted mean time up to the budget every cell
         shares."""
-        order = list(grid[self.along])
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
-        cells = [(g[self.along].iloc[0], g) for _, g in rows.groupby("cell")]
-        xs = np.array([float(x) if numeric else float(order.index(x)) for x, _ in cells])
-        ys = np.array(cell_values(self.metric, [g for _, g in cells]))
-        keep = np.isfinite(ys)
-        xs, ys = xs[keep], ys[keep]
+        xs, ys, cells = self.points(rows, grid)
         sign = 1 if self.trend == "increasing" else -1
         n = len(ys)
         test = f"Spearman rank correlation over {n} cells"
@@ -89,6 +85,30 @@ class Trend(Expectation):
         return Verdict(self.says, self.metric, test, "rho", rho, low, high, p, sign,
                        f"{self.metric} is {word} along {self.along} (rho = {rho:+.2f} over {n} cells, each cell's "
                        f"{per}){note}", n, units="cells")
+
+    def points(self, rows: pd.DataFrame, grid: dict[str, list]) -> tuple[np.ndarray, np.ndarray, list]:
+        """Each cell's place on the axis (its rank where the axis is not numeric) and its value; the cells."""
+        order = list(grid[self.along])
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in order)
+        cells = [(g[self.along].iloc[0], g) for _, g in rows.groupby("cell")]
+        xs = np.array([float(x) if numeric else float(order.index(x)) for x, _ in cells])
+        ys = np.array(cell_values(self.metric, [g for _, g in cells]))
+        keep = np.isfinite(ys)
+        return xs[keep], ys[keep], cells
+
+    def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
+        """TOST of rho inside ±margin on Fisher's z with Bonett & Wright's standard error (more than 3 cells)."""
+        xs, ys, _ = self.points(rows, grid)
+        n = len(ys)
+        if n <= 3 or len(set(xs)) < 2 or len(set(ys)) < 2 or not 0 < margin.value < 1:
+            return NONE
+        rho = round(float(stats.spearmanr(xs, ys)[0]), 12)
+        if abs(rho) >= 1:
+            return Equivalence(1.0, rho, rho, margin.value)
+        z, se, bound = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (n - 3)), math.atanh(margin.value)
+        p = max(stats.norm.sf((z + bound) / se), stats.norm.cdf((z - bound) / se))
+        half = stats.norm.ppf(1 - alpha) * se
+        return Equivalence(float(p), math.tanh(z - half), math.tanh(z + half), margin.value)
 
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
         k = rows["cell"].nunique()

@@ -120,7 +120,7 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
 
     import pandas as pd
 
-    from suite.analyze import aggregate, regime, verdict
+    from suite.analyze import aggregate, design, regime, verdict
     from suite.analyze.confirmation import read
     from suite.analyze.rejudge import same_design
     from suite.ground.errors import SuiteError
@@ -196,8 +196,8 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
                 if metric in rerun_rows.columns:
                     rerun_rows.loc[at, metric] = value
         caps = regime.caps(resolved)
-        before = verdict.evaluate(resolved.study.expect, committed, resolved.study.grid, resolved.study.alpha, caps=caps)
-        after = verdict.evaluate(resolved.study.expect, rerun_rows, resolved.study.grid, resolved.study.alpha, caps=caps)
+        before, after = (verdict.evaluate(resolved.study.expect, design.with_searches(resolved, rows), resolved.study.grid,
+                                          resolved.study.alpha, caps=caps) for rows in (committed, rerun_rows))
         for b, a in zip(before, after):
             if b.verdict != a.verdict:
                 differences.append(f"verdict '{b.says}': committed {b.verdict}, rerun {a.verdict}")
