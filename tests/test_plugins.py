@@ -137,7 +137,7 @@ BAD_PLUGINS = {
         "@register_model('wide_deep', hypermodel=True)\ndef f(hp):\n"
         "    if hp.Int('layers', 1, 3) > 2:\n        raise ValueError('too deep')\n"
         "    return keras.Sequential([keras.Input((13,)), keras.layers.Dense(3)])",
-        "model family 'wide_deep': building it with {{'layers': 3}} raised ValueError: too deep",
+        "model family 'wide_deep': building it with {{'layers': 3}} hp_raises_deep.py, line 6: raised ValueError: too deep",
     ),
 }
 

@@ -26,9 +26,10 @@ class Plugins:
     datasets: set[str] = field(default_factory=set)  # dataset names a plugin registered (it may register them again)
     overridden: dict[str, str] = field(default_factory=dict)  # family -> what the suite does instead of its compile
     entry_points_read: bool = False  # the installed packages' entry points were loaded (``plugins.load_installed``)
+    importing: Path | None = None  # the plugin file being imported now (its decorators build models as it loads)
 
     def files(self) -> set[str]:
-        return {str(p.path) for p in self.loaded}
+        return {str(p.path) for p in self.loaded} | ({str(self.importing)} if self.importing else set())
 
 
 PLUGINS = Plugins()

@@ -151,6 +151,7 @@ def load(paths: list[str]) -> None:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
+        PLUGINS.importing = path  # an error its decorators raise (a hyper-model explored as it registers) names its line
         try:
             spec.loader.exec_module(module)
         except SuiteError:
@@ -161,6 +162,8 @@ def load(paths: list[str]) -> None:
             if isinstance(e, KeyboardInterrupt):
                 raise
             raise PluginError(f"--plugin {given}: importing it {where_in(e, path)}raised {one_line(e)}") from None
+        finally:
+            PLUGINS.importing = None
         PLUGINS.loaded.append(Loaded(path, hashlib.sha256(source).hexdigest()))
 
 
