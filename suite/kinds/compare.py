@@ -81,7 +81,7 @@ class Compare(Expectation):
         if len(a) < 2 or len(b) < 2:
             return no_data(self, "-", "difference", self.sign, f"too few {unit} ({len(a)} vs {len(b)})", len(a) + len(b),
                            units=unit)
-        return counted(self.two_arms(a_rows, b_rows, a, b, what), rows, self.metric, unit)
+        return counted(self.two_arms(a_rows, b_rows, a, b, what), pd.concat([a_rows, b_rows]), self.metric, unit)
 
     def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         """The test, once each arm has at least two seeds."""
