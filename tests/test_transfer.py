@@ -51,4 +51,4 @@ def test_a_head_only_trial_runs_from_a_cached_source_model():
     assert transfer.pretrained(full, 0, kept) is source
     assert transfer.pretrained(settings, 0) is not source  # a call given nothing to keep in starts afresh
     result = trial.run(settings, 0, Target(metric="val_accuracy", value=0.5), kept=kept)
-    assert result.metrics["test_accuracy"] is not None
+    assert 0.0 <= result.metrics["test_accuracy"] <= 1.0 and result.metrics["epochs_run"] >= 1
