@@ -84,10 +84,17 @@ class TimeToTarget(Compare):
             p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
             ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
             low, high = float(ci.low), float(ci.high)
-        seen = (f"{what}: restricted mean time to target up to {tau:.3g}, per search: {a.mean():.3g} vs {b.mean():.3g} "
-                f"{unit} over {len(a)} vs {len(b)} searches")
+        (ta, ra), (tb, rb) = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
+        counts = f"reached {int(ra.sum())} of {len(ra)} vs {int(rb.sum())} of {len(rb)} seeds"
+        per = (f"restricted mean time to target up to {tau:.3g}, per search: {a.mean():.3g} vs {b.mean():.3g} {unit} over "
+               f"{len(a)} vs {len(b)} searches")
+        if math.isfinite(survival.median_time(ta, ra)[0]) and math.isfinite(survival.median_time(tb, rb)[0]):
+            finding, seen = "speed", f"{what}: reaches the target {'sooner' if diff < 0 else 'later' if diff > 0 else 'as soon'} ({per}); {counts}"
+        else:
+            finding, seen = "reachability", f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} ({per})"
         return Verdict(self.says, self.metric, "Welch t-test on each search's restricted mean time to target",
-                       f"RMST difference ({unit})", diff, low, high, p, self.sign, seen, len(a) + len(b), units="searches")
+                       f"RMST difference ({unit})", diff, low, high, p, self.sign, seen, len(a) + len(b), units="searches",
+                       finding=finding)
 
     def search_means(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
         """Each search's mean time to target, capped at the budget both arms share; and that budget."""
