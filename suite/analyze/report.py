@@ -26,12 +26,13 @@ from suite.workspace import atomic_write
 
 def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str | None = None) -> Path:
     """Read the study's record, then write its files in turn: tables, figures, verdicts, the report."""
-    trials, progress, found = recorded(resolved, tracker)
+    with tracker.snapshot():  # every trial has ended: one read of each kind of run
+        trials, progress, found = recorded(resolved, tracker)
+        study_run = tracker.latest_study_run(resolved)
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
     write_tables(resolved, trials, summary, progress, out)
     drawing.draw(resolved, trials, progress, tracker, out)
-    study_run = tracker.latest_study_run(resolved)
     edges, verdicts = judgement.judge(resolved, trials, progress)
     survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")
     entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges)}

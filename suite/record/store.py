@@ -7,6 +7,7 @@ a global "active run"; any failure of the store becomes a one-line
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,17 +21,23 @@ if TYPE_CHECKING:
 from mlflow.entities import ViewType  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+READS = ("search_", "get_", "download_artifacts", "list_")  # client methods that change nothing in the store
+
 
 class _Guarded:
-    """The MLflow client, with any failure of the store turned into a one-line TrackingError."""
+    """The MLflow client, with any failure of the store turned into a one-line TrackingError; a call that writes
+    tells ``on_write`` first (the store's snapshot of runs is then out of date)."""
 
-    def __init__(self, client: MlflowClient, uri: str):
-        self._client, self._uri = client, uri
+    def __init__(self, client: MlflowClient, uri: str, on_write=lambda: None):
+        self._client, self._uri, self._on_write = client, uri, on_write
 
     def __getattr__(self, name):
         method = getattr(self._client, name)
+        writes = not name.startswith(READS)
 
         def call(*args, **kwargs):
+            if writes:
+                self._on_write()
             try:
                 return method(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
@@ -54,7 +61,8 @@ class Store:
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot track"
             refused = _refusal(e)
             raise TrackingError(f"tracking store {uri}: {refused or f'cannot be reached ({one_line(e)})'}") from None
-        self.client = _Guarded(client, uri)
+        self._held: dict | None = None  # inside snapshot(): (study, kind) -> its active runs, each fetched once
+        self.client = _Guarded(client, uri, on_write=self._forget_runs)
         if uri.startswith("sqlite:"):
             self._forget_default()
 
@@ -79,10 +87,41 @@ class Store:
         except Exception as e:  # noqa: BLE001
             raise TrackingError(f"tracking store {self.uri}: cannot create experiment {name!r} ({one_line(e)})") from None
 
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Inside, each study's runs of each kind are read from the store once, every later query answered from
+        that read, until a write through this store (which reads again). Only where no other process writes the
+        study meanwhile: settling the record under the study's lock, resuming the tuner, reading it for a report
+        after every trial ended. Each query read every run's tags, params and metrics again (9 of them when
+        resuming: 0.55 s each at 300 runs, measured, almost all of it building SQLAlchemy objects)."""
+        outer = self._held is None
+        if outer:
+            self._held = {}
+        try:
+            yield self
+        finally:
+            if outer:
+                self._held = None
+
+    def _forget_runs(self) -> None:
+        if self._held:
+            self._held.clear()
+
     def runs(
         self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None, superseded: bool = False
     ) -> list:
         """Active runs of a study by tags; runs replaced by --rerun-stale are left out unless asked for."""
+        if self._held is None:
+            found = self._query(name, kind, config_sha, profile)
+        else:  # one read of the study's runs of this kind; the tags filtered here
+            if (name, kind) not in self._held:
+                self._held[(name, kind)] = self._query(name, kind)
+            found = [r for r in self._held[(name, kind)]
+                     if (config_sha is None or r.data.tags.get("suite.config_sha") == config_sha)
+                     and (profile is None or r.data.tags.get("suite.profile") == profile)]
+        return [r for r in found if superseded or r.data.tags.get("suite.superseded") != "true"]
+
+    def _query(self, name: str, kind: str, config_sha: str | None = None, profile: str | None = None) -> list:
         exp = self.experiment(name, create=False)
         if exp is None:
             return []
@@ -97,7 +136,7 @@ class Store:
             runs.extend(page)
             token = page.token
             if not token:
-                return [r for r in runs if superseded or r.data.tags.get("suite.superseded") != "true"]
+                return runs
 
 
 def study_tags(resolved: ResolvedStudy) -> dict[str, str]:

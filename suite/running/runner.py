@@ -161,7 +161,8 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     with timing.section("study.setup"):
         tags = provenance.collect(provenance.CODE_ROOT)
     code = tags["suite.code_version"]
-    _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root))
+    with tracker.snapshot():  # under the study's lock: no other process writes its runs meanwhile
+        _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root))
     parent = tracker.start_study(resolved, tags, str(ws.root))
     notes.introduce(resolved, tracker, parent)
     status = "FAILED"
@@ -175,7 +176,7 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         if grouped:  # each cell's seeds, at its tuned settings, train together
             kept.groups.cells(resolved)
-        with timing.section("study.setup"):
+        with timing.section("study.setup"), tracker.snapshot():  # before any worker starts
             tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         with timing.section("study.trials"):
             if parallel is None:
