@@ -474,3 +474,17 @@ def test_a_sigmoid_head_is_refused_in_one_line(tmp_path, monkeypatch, capsys, cl
         assert main([command, str(tmp_path / "s.yaml"), "--plugin", str(plugin)]) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith("error: model family 'sigmoid_head': its last layer ends in a sigmoid")
+
+
+def test_a_tune_space_entry_that_changes_nothing_is_refused_by_validate_and_run_alike(project, capsys, clean_registries):
+    """keras-tuner's own compile() is replaced by the study's train: block, so its hp learning rate changes nothing."""
+    plugin = str(project / "search.py")
+    raw = yaml.safe_load((project / "wine_search.yaml").read_text())
+    raw["tune"] = {**raw.get("tune", {}), "space": {"model.hp.lr": {"log": [1.0e-4, 1.0e-2]}}}
+    study = project / "inert.yaml"
+    study.write_text(yaml.safe_dump(raw))
+    for command in ("validate", "run"):
+        assert main([command, str(study), "--plugin", plugin]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("error: tune.space.model.hp.lr: changes no layer of model family 'wine_search'") and (
+            "search train.learning_rate" in err), err

@@ -82,6 +82,12 @@ def _with_hyper_space(tune: Tune, settings: Settings, fixed: set[str], where: st
     from suite.train import models
 
     found = models.FAMILIES.get(settings.model.family)
+    for name in found.inert if found is not None else ():
+        if f"model.hp.{name}" in tune.space:  # searched, it would change nothing: refuse it, naming what would
+            raise StudyError(
+                f"{where}tune.space.model.hp.{name}: changes no layer of model family {settings.model.family!r} (its "
+                "build function passes it only to its own compile(), which the study's train: block replaces), so "
+                "searching it changes nothing; search train.learning_rate (or another train: setting) instead")
     own = found.space if found is not None else {}
     added = {f"model.hp.{k}": v for k, v in own.items() if f"model.hp.{k}" not in fixed and f"model.hp.{k}" not in tune.space}
     if added:
