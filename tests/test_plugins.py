@@ -57,6 +57,11 @@ def test_the_wine_example_runs_as_a_grid_with_a_verdict_and_records_its_plugin(p
     assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
     assert {r.data.params["model.blocks"] for r in trials} == {"0", "3"}
     assert {r.data.params["model.units"] for r in trials} == {"16"}  # a declared setting, recorded as the built-in ones
+    # the built-in MLP's shape does nothing for a family that builds its own layers: neither recorded nor shown
+    assert not {"model.depth", "model.width"} & {k for r in trials for k in r.data.params}
+    assert "model.dropout" in trials[0].data.params  # a shared setting the family declares stays
+    shown = report[report.index("## Settings"):].split("```")[1]
+    assert "\n  units:" in shown and "\n  depth:" not in shown and "\n  width:" not in shown
     assert {r.data.tags["suite.plugins"] for r in trials} == {f"models.py:{plugins.PLUGINS.loaded[-1].sha256[:12]}"}
     (parent,) = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'study'")
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "source")} == {"source/wine.yaml", "source/models.py"}

@@ -21,6 +21,7 @@ from suite.ground.errors import SuiteError
 from suite.kinds.base import finished, matching
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.study import TARGET_METRICS, ResolvedStudy
+from suite.study.applicable import plugin_unused
 from suite.workspace import atomic_write
 
 
@@ -410,6 +411,8 @@ def settings_section(s) -> list[str]:
 
 def settings_shown(s) -> dict:
     settings = s.settings().model_dump(mode="json")
+    for name in plugin_unused(s.model.family):  # a plugin family's own layers: the MLP's shape does nothing
+        settings["model"].pop(name.removeprefix("model."), None)
     if s.data.dataset != "synthetic" or s.data.path:  # its generator's settings would only distract
         del settings["data"]["synthetic"]
     if s.data.path:  # the user's file, not a built-in dataset

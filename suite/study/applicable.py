@@ -67,6 +67,7 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         unused.add("train.monitor")
     if t.transfer == "scratch":
         unused.add("pretrain.")
+    unused |= plugin_unused(m.family)
     everything = flat(settings.model_dump(mode="json"))
     hyper = _hypermodel_unused(m.family, everything)
     return {
@@ -74,6 +75,20 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         for name, value in everything.items()
         if name in keep or (name not in hyper and not any(name == u or (u.endswith(".") and name.startswith(u)) for u in unused))
     }
+
+
+MLP_SETTINGS = ("depth", "width", "dropout", "dropout_at")  # the built-in MLP's shape: a plugin family has its own
+
+
+def plugin_unused(family: str) -> set[str]:
+    """The built-in MLP's shape settings a plugin family (``register_model``) did not declare: its builder builds its
+    own layers, so they do nothing (a hyper-model family's are in ``_hypermodel_unused``)."""
+    from suite.train import models
+
+    found = models.FAMILIES.get(family)
+    if found is None or not found.plugin or found.hypermodel:
+        return set()
+    return {f"model.{k}" for k in MLP_SETTINGS if k not in found.settings}
 
 
 def _hypermodel_unused(family: str, everything: dict[str, Any]) -> set[str]:
