@@ -1,5 +1,6 @@
 """Verdict statistics on constructed seed-level data where the right answer is known."""
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -395,3 +396,23 @@ def test_seeds_that_share_a_search_are_counted_as_one_replicate_with_their_intra
     assert per_seed.units == "seeds" and per_seed.n == 24 and per_seed.p < v.p  # seeds as replicates: overconfident
     one_search = one(claim, data.assign(search=-1), grid={"x": [0.0, 1.0]})  # tune.per: cell
     assert one_search.verdict == "inconclusive" and "share 1 vs 1 searches" in one_search.blocked
+
+
+def test_a_yes_no_outcome_counted_on_searches_compares_their_shares_and_validate_warns_of_one_search_per_arm():
+    rows = []
+    for cell, (x, shares) in enumerate([(0.0, (0.25, 0.5, 0.25)), (1.0, (1.0, 0.75, 1.0))]):
+        for search, share in enumerate(shares):
+            for k in range(4):
+                rows.append({"cell": cell, "x": x, "seed": 4 * search + k, "search": 4 * search, "status": "FINISHED",
+                             "reached_target": float(k < 4 * share)})
+    claim = {"metric": "reached_target", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "greater"}
+    v = one(claim, pd.DataFrame(rows), grid={"x": [0.0, 1.0]})
+    assert v.test == "Welch t-test" and v.units == "searches" and v.blocked == "" and v.effect == pytest.approx(7 / 12)
+
+    from suite.analyze.verdict import power_warnings
+    from suite.study import load_study
+    resolved = load_study(Path(__file__).parent.parent / "studies" / "dropout.yaml", "quick")
+    per_cell = resolved.study.model_copy(update={"tune": resolved.study.tune.model_copy(update={"per": "cell"})})
+    cells = [dataclasses.replace(c, tune=c.tune.model_copy(update={"per": "cell"})) for c in resolved.cells]
+    assert not any("share" in w for w in power_warnings(resolved.study, resolved.cells))  # blocks of seeds: 3 searches
+    assert any("its seeds share 1 vs 1 searches" in w for w in power_warnings(per_cell, cells))

@@ -85,5 +85,5 @@ def power_warnings(study, cells) -> list[str]:
     """One line per expectation that cannot reach the study's alpha at its planned replicates, whatever the data
     (``suite validate``, before anything trains): its kind's floor (``too_few_planned``)."""
     return [f"expect[{i}] ({e.metric}): {why}" for i, e in enumerate(study.expect)
-            if (why := e.too_few_planned(cells, len(study.seeds), study.alpha))]
+            if (why := e.too_few_planned(cells, list(study.seeds), study.alpha))]
 

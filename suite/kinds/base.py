@@ -161,7 +161,7 @@ class Expectation(Locked):
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
         return ""
 
-    def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
+    def too_few_planned(self, cells: list, seeds: list, alpha: float) -> str:
         return ""
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:

@@ -86,7 +86,8 @@ class Compare(Expectation):
     def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         """The test, once each arm has at least two seeds."""
         sign = self.sign
-        if self.metric in BINARY_METRICS and self.within is None:  # yes/no per seed: Fisher's exact test on the counts
+        yes_no = set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}  # searches' shares are no longer yes or no
+        if self.metric in BINARY_METRICS and self.within is None and yes_no:  # Fisher's exact test on the counts
             table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
             p = float(stats.fisher_exact(table).pvalue)
             low, high = newcombe(int(a.sum()), len(a), int(b.sum()), len(b))
@@ -150,10 +151,13 @@ class Compare(Expectation):
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
         arms = self.arms(rows)
         if shares_search(rows):
-            n_a, n_b = (len(replicates(arm, self.metric)[0]) for arm in arms)
+            values = [replicates(arm, self.metric)[0] for arm in arms]
+            n_a, n_b = map(len, values)
             if min(n_a, n_b) < 2:
                 return (f"too few replicates: the seeds of each arm share {n_a} vs {n_b} searches, and a test counts "
                         "searches (tune.per: seed gives each seed its own)")
+            if not set(np.unique(np.concatenate(values))) <= {0.0, 1.0}:
+                return ""  # the searches' shares of a yes/no outcome: Welch's test, which has no floor
         else:
             n_a, n_b = (len(arm) for arm in arms)
         floor = self.smallest_p(n_a, n_b)
@@ -162,11 +166,18 @@ class Compare(Expectation):
         unit = "searches" if shares_search(rows) else "seeds"
         return f"too few replicates: {n_a} vs {n_b} {unit} cannot give p below {floor:.2g} whatever the data (add {unit})"
 
-    def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
-        def trials(values):
-            return sum(all(same(c.values.get(k), v) for k, v in {**self.where, **values}.items()) for c in cells) * seeds
+    def too_few_planned(self, cells: list, seeds: list, alpha: float) -> str:
+        def replicates_of(values) -> tuple[int, bool]:
+            """The arm's replicates as planned, and whether they are searches its seeds share."""
+            arm = [c for c in cells if all(same(c.values.get(k), v) for k, v in {**self.where, **values}.items())]
+            if any(c.tune is not None and c.tune.per != "seed" for c in arm):
+                return sum(len(c.tune.searches(seeds)) if c.tune is not None else len(seeds) for c in arm), True
+            return len(arm) * len(seeds), False
 
-        n_a, n_b = trials(self.compare), trials(self.against)
+        (n_a, shared_a), (n_b, shared_b) = replicates_of(self.compare), replicates_of(self.against)
+        if (shared_a or shared_b) and min(n_a, n_b) < 2:
+            return (f"its seeds share {n_a} vs {n_b} searches, and a test counts searches, so its verdict can only be "
+                    "inconclusive: give each seed its own search (tune.per: seed) or more blocks")
         floor = self.smallest_p(n_a, n_b)
         if floor <= alpha:
             return ""

@@ -117,7 +117,7 @@ class Trend(Expectation):
             return ""
         return f"too few replicates: a trend over {k} cells cannot give p below {floor:.2g} whatever the data (add cells)"
 
-    def too_few_planned(self, cells: list, seeds: int, alpha: float) -> str:
+    def too_few_planned(self, cells: list, seeds: list, alpha: float) -> str:
         k = sum(all(same(c.values.get(key), v) for key, v in self.where.items()) for c in cells)
         if k < 2 or trend_floor(k) <= alpha:
             return ""
