@@ -25,7 +25,7 @@ SHARE = 0.05  # five points of a share of weights or units (near-zero weights, s
 LOSS = 0.05  # nats of cross-entropy (per example)
 RELATIVE = 0.10  # 10% of the reference arm's time, epochs or steps
 DECADE_THIRD = 1 / 3  # a third of a decade of learning rate (log10 units): one rung of the usual log ladder
-CORRELATION = 0.3  # |rho| below 0.3: a weak trend at best (Cohen's "small-to-medium" boundary)
+CORRELATION = 0.3  # rho within ±0.3: a weak trend at best (Cohen's "small-to-medium" boundary)
 LOG_SD_RATIO = 0.22  # log(1.25): one spread within 25% of the other
 
 # metric -> (margin on the "metric" scale, why); scales other than "metric" have one default each (below).
@@ -45,7 +45,7 @@ RELATIVE_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target",
                     "search_epochs_to_target", "epochs_run", "best_epoch", "train_time_s", "epoch_time_s")
 BY_SCALE: dict[str, tuple[float, str]] = {
     "relative": (RELATIVE, "10% of the reference arm's value"),
-    "correlation": (CORRELATION, "a weak trend at most (|rho| 0.3)"),
+    "correlation": (CORRELATION, "a weak trend at most: rho within ±0.3"),
     "log SD ratio": (LOG_SD_RATIO, "spreads within 25% of each other"),
 }
 
