@@ -122,3 +122,13 @@ def test_the_cli_writes_nothing_for_a_bad_file(tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"bad{i}.yaml" for i in range(len(bad))]
+
+
+def test_a_key_named_like_a_pydantic_validator_step_is_still_named_in_its_error(tmp_path):
+    """Found by the mutation test: a top-level key "function-" was taken for pydantic's own location step."""
+    assert outcome(tmp_path, EXAMPLE.encode() + b"function-: null\n") == "rejected"
+    (tmp_path / "s.yaml").write_text(EXAMPLE + "function-: null\n")
+    try:
+        load_study(tmp_path / "s.yaml")
+    except StudyError as e:
+        assert str(e).startswith("function-: unknown key"), e

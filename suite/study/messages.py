@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +20,9 @@ def all_fields() -> list[str]:
     blocks = (Study, Data, Model, Train, Target, Synthetic, *KINDS.values(), Imbalance, Augment, Tune, Range, Reference,
               Pretrain)
     return sorted({f for m in blocks for f in m.model_fields})
+
+
+VALIDATOR = re.compile(r"^function-(after|before|wrap|plain)\[")  # a validator's step in an error's location
 
 
 def validate(raw: dict, where: str, model: type[BaseModel] = Study):
@@ -38,7 +42,7 @@ def first(e: ValidationError) -> dict:
 
 def describe(error: dict) -> str:
     """Turn one pydantic error into ``path: what is wrong, got <value>``."""
-    loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+    loc = [str(p) for p in error["loc"] if not VALIDATOR.match(str(p))]  # pydantic's own steps, not the file's keys
     path = ".".join(loc) or "study"
     kind = error["type"]
     if kind == "unknown_key":  # raised by a block's own check, which names the key: a plugin family's settings
