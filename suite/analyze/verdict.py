@@ -38,9 +38,9 @@ def evaluate(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, l
     rng = np.random.default_rng(seed)  # the bootstrap is seeded: the same data give the same report
     done = with_budgets(finished(trials)) if len(trials) else trials
     axes = list(grid)
+    selected = [matching(done, e.where) if len(done) else done for e in expects]  # each expectation's rows
     verdicts = []
-    for e in expects:
-        rows = matching(done, e.where) if len(done) else done
+    for e, rows in zip(expects, selected):
         if rows.empty:
             verdicts.append(no_data(e, "-", "-", 0, "no finished trials", 0))
             continue
@@ -54,7 +54,7 @@ def evaluate(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, l
             v.on_limit = "; ".join(f"{label(g, axes)}: {limits[int(g['cell'].iloc[0])]}"
                                    for g in e.compared(rows) if int(g["cell"].iloc[0]) in limits)
         verdicts.append(v)
-    equivalence(expects, verdicts, done, grid, alpha, seed)
+    equivalence(expects, verdicts, selected, grid, alpha, seed)
     adjusted, adjusted_equiv = decision.step_down([v.p for v in verdicts], [v.p_equiv for v in verdicts])
     for e, v, p, p_equiv in zip(expects, verdicts, adjusted, adjusted_equiv):
         v.p_holm, v.p_equiv_holm = p, p_equiv
@@ -66,14 +66,14 @@ def evaluate(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, l
     return verdicts
 
 
-def equivalence(expects: list[Expectation], verdicts: list[Verdict], done: pd.DataFrame, grid: dict[str, list],
-                alpha: float, seed: int) -> None:
-    """Each claim of a direction's smallest effect that matters, and the TOST that its effect lies inside it. Its
-    own seeded generator: the kinds' tests draw the same numbers with or without it."""
+def equivalence(expects: list[Expectation], verdicts: list[Verdict], selected: list[pd.DataFrame],
+                grid: dict[str, list], alpha: float, seed: int) -> None:
+    """Each claim of a direction's smallest effect that matters, and the TOST that its effect lies inside it
+    (``selected``: each expectation's rows, as ``evaluate`` chose them). Its own seeded generator: the kinds'
+    tests draw the same numbers with or without it."""
     rng = np.random.default_rng(seed + 1)
-    for e, v in zip(expects, verdicts):
+    for e, v, rows in zip(expects, verdicts, selected):
         margin = e.smallest_effect() if e.equal_within is None else None
-        rows = matching(done, e.where) if len(done) else done
         if margin is None or rows.empty:
             continue
         tost = e.equivalence(rows, grid, rng, margin, alpha)
