@@ -56,7 +56,8 @@ class Bound(Expectation):
 
     def test(self, rows: pd.DataFrame, grid: dict[str, list], rng) -> Verdict:
         v, unit = replicates(rows, self.metric)
-        return counted(self._test(v), rows, self.metric, unit) if len(v) >= 2 else self._test(v)
+        verdict = self._test(v)
+        return counted(verdict, rows, self.metric, unit) if len(v) >= 2 else verdict
 
     def _test(self, v: np.ndarray) -> Verdict:
         value, sign = self.value, self.sign

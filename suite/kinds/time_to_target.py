@@ -97,16 +97,13 @@ class TimeToTarget(Compare):
                        finding=finding)
 
     def search_means(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
-        """Each search's mean time to target, capped at the budget both arms share; and that budget."""
+        """Each search's mean time to target, capped at the budget both arms share; and that budget. Called where
+        seeds share searches, so both arms (slices of one frame) carry the search each trained with."""
         tau = common_budget(self.metric, [a_rows, b_rows])
 
         def means(rows):
-            out = []
-            for _, g in rows.groupby(["cell", SEARCH]) if SEARCH in rows else [(None, g) for g in [rows]]:
-                t, _ = survival_data(g, self.metric)
-                if len(t):
-                    out.append(float(np.minimum(t, tau).mean()))
-            return np.array(out)
+            times = (survival_data(g, self.metric)[0] for _, g in rows.groupby(["cell", SEARCH]))
+            return np.array([float(np.minimum(t, tau).mean()) for t in times if len(t)])
 
         return means(a_rows), means(b_rows), tau
 
