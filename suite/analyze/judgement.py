@@ -51,7 +51,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         if v.margin_from and v.verdict != "negligible":
             observed += f"; smallest effect that matters: {v.margin_from}"
         row = (f"| {v.says} | {said} | `{v.metric}` | {effect(v)} | {v.test} | {v.n} {v.units} | {fmt_p(v.p)} | "
-               f"{deciding_p(v)} | {observed} |")
+               f"{deciding_p(vars(v))} | {observed} |")
         if published:
             agrees = agreement(v.verdict, lit.model_dump() if lit else None, v.outside)
             row += f" {lit.cite}: {lit.found}; **{agrees}** |" if lit else " – |"
@@ -100,16 +100,18 @@ def negligible(v, alpha: float) -> str:
             f"(smallest effect that matters: {v.margin_from})")
 
 
-def deciding_p(v) -> str:
-    """The adjusted p that decided the verdict: the kind's, or the TOST's for a negligible one; for an undecided one
-    both (neither below alpha); none for one withheld whatever its p."""
-    if v.blocked:
+def deciding_p(v: dict, both: bool = True) -> str:
+    """The adjusted p that decided a verdict (its fields, as ``verdicts.json`` keeps them or ``vars(verdict)``): the
+    kind's, or the TOST's for a negligible one; none for one withheld whatever its p. With ``both``, an undecided
+    one shows both (neither below alpha)."""
+    if v.get("blocked"):
         return "– (withheld)"
-    if v.verdict == "negligible":
-        return f"TOST {fmt_p(v.p_equiv_holm)}"
-    if v.verdict == "inconclusive" and not math.isnan(v.p_equiv_holm):
-        return f"{fmt_p(v.p_holm)}; TOST {fmt_p(v.p_equiv_holm)}"
-    return fmt_p(v.p_holm)
+    equiv = v.get("p_equiv_holm")
+    if v["verdict"] == "negligible":
+        return f"TOST {fmt_p(equiv)}"
+    if both and v["verdict"] == "inconclusive" and equiv is not None and not math.isnan(equiv):
+        return f"{fmt_p(v['p_holm'])}; TOST {fmt_p(equiv)}"
+    return fmt_p(v["p_holm"])
 
 
 def effect(v) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from suite.analyze import confirmation, power
 from suite.analyze.decision import OUTCOMES, benjamini_yekutieli, ruled_out
-from suite.analyze.judgement import fmt_p
+from suite.analyze.judgement import deciding_p, fmt_p
 from suite.workspace import atomic_write
 
 PREFERRED = ("quick", "full", "base")  # which profile's report speaks for a study
@@ -142,19 +142,9 @@ def expectations(path: Path, e: dict, compared: list, q: list[float], results: P
         lit = v.get("literature")
         published = f"{lit['cite']}: {lit['found']}; **{literature(v, c)}**" if lit else "–"
         n = f"{v['n']} {v.get('units', 'seeds')}"
-        lines.append(f"| {v['says']} | {said} | {effect(v)} | {n} | {deciding(v)} | {fmt_p(qv)} | {fresh} | "
+        lines.append(f"| {v['says']} | {said} | {effect(v)} | {n} | {deciding_p(v, both=False)} | {fmt_p(qv)} | {fresh} | "
                      f"{published} |")
     return [*lines, ""]
-
-
-def deciding(v: dict) -> str:
-    """The adjusted p that decided a recorded verdict: none where it was withheld whatever its p, the TOST's where it
-    is negligible."""
-    if v.get("blocked"):
-        return "– (withheld)"
-    if v["verdict"] == "negligible":
-        return f"TOST {fmt_p(_nan(v.get('p_equiv_holm')))}"
-    return fmt_p(_nan(v["p_holm"]))
 
 
 def literature(v: dict, c: dict | None) -> str:
@@ -295,7 +285,3 @@ def _under_study(studied, share) -> list[str]:
             "stops (on an edge of what a grid tried, or twice near one point) is the outcome, not a flaw in tuning a "
             f"nuisance: {share(found('on_edge'), sum(x['choices'] for _, x in studied))} choices on an edge, "
             f"{found('near_duplicates')} searches with near-duplicate candidates (its report lists each)."]
-
-
-def _nan(x) -> float:
-    return math.nan if x is None else x
