@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 study: $(BIN)/.installed  ## run STUDY (default: dropout) at PROFILE (default: quick); WORKERS=N: N parallel workers
 	$(BIN)/suite run $(STUDY) --profile $(PROFILE) --workers $(WORKERS)
 
-studies: $(BIN)/.installed  ## every study at the quick profile in one process, then the scorecard (results/README.md)
+studies: $(BIN)/.installed  ## every study at the quick profile, each on its faster executor (suite list), then the scorecard (results/README.md)
 	@start=$$(date +%s); \
 	$(BIN)/suite run studies/*.yaml --profile quick || exit 1; \
 	$(BIN)/suite scorecard; \

@@ -132,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label", metavar="COLUMN", help="a table's class column")
     p.add_argument("--out", metavar="FILE", help="where to write the study (default: beside the data, DATA.yaml)")
 
-    sub.add_parser("list", help="list the studies in studies/")
+    sub.add_parser("list", help="list the studies in studies/, each with the executor `suite run` trains it on and why")
     sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store (.suite/mlflow.db, or "
@@ -177,44 +177,77 @@ def cmd_run(args) -> int:
 
         host, _ = parse_address(args.listen, "--listen")
         guard.check_listen(host, args.listen, access)
-    if args.grouped and (args.workers or args.listen):
-        raise SuiteError("--grouped trains a cell's seeds together in this process: leave out --workers and --listen")
-    ws, studies = _load_all(args.studies, args.profile, train=True, confirm=args.confirm)
+    if args.executor == "grouped" and (args.workers or args.listen):
+        raise SuiteError("--executor grouped trains a cell's seeds together in this process: leave out --workers and --listen")
+    ws, studies = _load_all(args.studies, args.profile, confirm=args.confirm)
+    from suite.running import executor
+
+    bound = executor.process_backend()
+    paths = [executor.choose(r, requested=args.executor, parallel=bool(args.workers or args.listen), bound=bound)
+             for r in studies]
+    if bound is None:  # this process trains the first study's backend; a study on another runs in a process of its own
+        os.environ["KERAS_BACKEND"] = paths[0].backend
+    console.import_backend()
+    import keras
+
+    here = keras.backend.backend()
+    if args.executor == "grouped" and here != "jax":
+        raise SuiteError(f"--executor grouped trains on JAX; this process runs {here}: "
+                         "set KERAS_BACKEND=jax (pip install jax), or leave KERAS_BACKEND unset")
     from suite.ground import timing
-    from suite.running.runner import Parallel, Record, run_study
     from suite.train.kept import Kept
-
-    if args.grouped:
-        import keras
-
-        if keras.backend.backend() != "jax":
-            raise SuiteError(f"--grouped trains on JAX; this process runs {keras.backend.backend()}: "
-                             "set KERAS_BACKEND=jax (pip install -e '.[jax]')")
 
     failed = False  # a run with any FAILED trial ends non-zero, after every study has run
     loaded = Kept()  # the raw datasets, loaded once for every study of this command
     try:
-        for resolved in studies:
-            print(
-                f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
-                f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials",
-                file=sys.stderr,
-            )
-            parallel = Parallel(args.workers, args.listen or "127.0.0.1:0", access) if args.workers or args.listen else None
-
-            with timing.section("command"):
-                record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
-                path = run_study(resolved, ws, record, parallel=parallel, grouped=args.grouped,
-                                 kept=loaded.next_study())
-            print(f"report: {path}", flush=True)
-            failure = failed_trials(resolved.name, path.parent / "trials.csv")
-            if failure:
-                print(failure, file=sys.stderr, flush=True)
-                failed = True
+        for backend, at in executor.segments(paths):
+            if backend != here:  # another backend: these studies run in a child `suite` process
+                failed |= _run_elsewhere(args, [args.studies[i] for i in at], backend) != 0
+                continue
+            for i in at:
+                resolved = studies[i]
+                print(f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
+                      f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials; {paths[i].line()}",
+                      file=sys.stderr)
+                failed |= _run_here(args, ws, resolved, paths[i], loaded, access)
         return 1 if failed else 0
     finally:
         if args.timings:
             timing.write(args.timings)
+
+
+def _run_here(args, ws, resolved, path, loaded, access) -> bool:
+    """One study in this process; True when any of its trials FAILED."""
+    from suite.ground import timing
+    from suite.running.runner import Parallel, Record, run_study
+
+    parallel = Parallel(args.workers, args.listen or "127.0.0.1:0", access) if args.workers or args.listen else None
+    with timing.section("command"):
+        record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
+        report = run_study(resolved, ws, record, parallel=parallel, grouped=path.grouped, kept=loaded.next_study())
+    print(f"report: {report}", flush=True)
+    failure = failed_trials(resolved.name, report.parent / "trials.csv")
+    if failure:
+        print(failure, file=sys.stderr, flush=True)
+    return bool(failure)
+
+
+def _run_elsewhere(args, names: list[str], backend: str) -> int:
+    """Studies on another backend than this process's: the same command in a child process bound to that backend
+    (a process trains on one backend). Its output is this command's; its exit status is returned."""
+    import subprocess
+
+    command = [sys.executable, "-m", "suite", "run", *names, "--executor", args.executor]
+    command += ["--profile", args.profile] if args.profile else []
+    command += [flag for flag, on in (("--fresh", args.fresh), ("--rerun-stale", args.rerun_stale),
+                                      ("--takeover", args.takeover), ("--confirm", args.confirm)) if on]
+    for plugin in args.plugin:
+        command += ["--plugin", plugin]
+    if args.timings:
+        stem, dot, suffix = args.timings.rpartition(".")
+        command += ["--timings", f"{stem}.{backend}.{suffix}" if dot else f"{args.timings}.{backend}"]
+    sys.stdout.flush(), sys.stderr.flush()
+    return subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}).returncode
 
 
 def failed_trials(study: str, trials_csv) -> str:
@@ -366,8 +399,11 @@ def run_arguments(p) -> None:
     p.add_argument("--takeover", action="store_true",
                    help="go on although the study's run is RUNNING from another workspace or machine (that process is gone)")
     p.add_argument("--timings", metavar="FILE", help="write where the run's time went (JSON, seconds per section)")
-    p.add_argument("--grouped", action="store_true",
-                   help="train each cell's seeds together, as one compiled program (KERAS_BACKEND=jax; in one process)")
+    p.add_argument("--executor", choices=("auto", "grouped", "alone"), default="auto",
+                   help="auto (default): each study on the path measured faster for it, grouped on JAX where all its "
+                        "trials group, else alone on TensorFlow (suite list says which and why); grouped: each cell's "
+                        "seeds as one compiled program (JAX); alone: one trial at a time on KERAS_BACKEND")
+    p.add_argument("--grouped", dest="executor", action="store_const", const="grouped", help="--executor grouped")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run trials in N parallel worker processes (keras-tuner's chief oracle over gRPC)")
     p.add_argument("--listen", metavar="HOST:PORT",
@@ -428,13 +464,26 @@ def cmd_list(args) -> int:
     from suite.study import load_study
     from suite.workspace import Workspace
 
+    from suite.running import executor
+
     ws = Workspace.current()
+    bound = executor.process_backend()
+    counts: dict[str, int] = {}
     for path in sorted(ws.studies.glob("*.yaml")):
         try:
             s = load_study(path)
-            print(f"{s.name:<24} {len(s.trials):>4} trials  profiles: {', '.join(s.study.profiles) or '-':<18} {s.study.title}")
         except SuiteError as e:
             print(f"{path.stem:<24} invalid: {e}")
+            continue
+        way = executor.choose(s, bound=bound)
+        counts[way.executor] = counts.get(way.executor, 0) + 1
+        print(f"{s.name:<24} {len(s.trials):>4} trials  profiles: {', '.join(s.study.profiles) or '-':<18} "
+              f"{way.executor + ' (' + way.backend + ')':<19} {s.study.title}")
+        for reason in way.reasons:  # why it trains alone, each naming what would let it group
+            print(f"{'':<6}alone: {reason}")
+    print(f"\n`suite run` trains {counts.get('grouped', 0)} of these grouped on JAX and {counts.get('alone', 0)} alone "
+          "(one trial at a time), each on the path measured faster for it (suite/running/executor.py); "
+          "--executor grouped|alone overrides it")
     return 0
 
 

@@ -224,3 +224,45 @@ def test_a_sweeps_ladder_trains_as_one_group_and_its_boundary_check_alone(tmp_pa
         ("seeds [1000003, 1010010] x rates ['0.001', '0.01', '0.1']", 6.0)}
     assert all(g == "" and w is None for why, g, w in r["ladder"] if why.startswith("boundary check"))  # alone
     assert all(g.startswith("seeds [0, 1, 2], trained together") for g in r["trial_groups"])
+
+
+DEFAULT = r"""
+import json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+code = main(["run", "grouped", "scheduled"])  # KERAS_BACKEND unset: each study on its own path
+tensorflow_here = "tensorflow" in sys.modules  # this process trained the grouped study: JAX, no TensorFlow
+client = MlflowClient(sys.argv[1])
+seen = {}
+for name in ("grouped", "scheduled"):
+    exp = client.get_experiment_by_name(name)
+    runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    seen[name] = sorted({(r.data.tags.get("backend"), r.data.tags.get("train.executor"), bool(r.data.tags.get("train.group")))
+                         for r in runs}) + [len(runs)]
+print(json.dumps({"code": code, "tensorflow_here": tensorflow_here, "seen": seen}))
+"""
+
+
+@needs_runner
+def test_the_default_path_groups_what_groups_and_trains_the_rest_alone_on_tensorflow(tmp_path):
+    """``suite run`` without KERAS_BACKEND: a study whose trials all group trains grouped on JAX in this process, with
+    no TensorFlow imported; one with a schedule (it cannot group) alone on TensorFlow, in a child process. Each
+    study's trials carry their backend and executor, and a rerun on the other backend is refused as stale."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed: every study goes to JAX")
+    env, store = jax_home(tmp_path, "grouped", STUDY)
+    env.pop("KERAS_BACKEND")
+    (tmp_path / "studies" / "scheduled.yaml").write_text(
+        STUDY.replace("name: grouped", "name: scheduled").replace("epochs: 3}", "epochs: 3, schedule: cosine}"))
+    listed = subprocess.run([sys.executable, "-m", "suite", "list"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines() if line and not line.startswith(" ")}
+    assert "grouped (jax)" in rows["grouped"] and "alone (tensorflow)" in rows["scheduled"], listed.stdout
+    assert "alone: a decaying train.schedule" in listed.stdout
+    r = run_program(DEFAULT, tmp_path, env, store)
+    assert r["code"] == 0 and not r["tensorflow_here"]
+    assert r["seen"] == {"grouped": [["jax", "grouped", True], 6], "scheduled": [["tensorflow", "alone", False], 6]}
+    again = subprocess.run([sys.executable, "-m", "suite", "run", "grouped", "--executor", "alone"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True)
+    assert again.returncode == 2, again.stderr[-2000:]
+    assert "6 recorded trials of grouped [base] are stale: the backend changed (jax -> tensorflow)" in again.stderr
+    assert "keep the backend that recorded them: KERAS_BACKEND=jax" in again.stderr

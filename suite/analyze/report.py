@@ -469,7 +469,8 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
         + f"; report built by commit `{built['git.commit']}`" + (" (with uncommitted changes)" if built["git.dirty"] == "true" else ""),
         f"- Backend: {tags.get('backend')}; device: {tags.get('device')}; "
         f"training loop: {tags.get('train.loop', 'keras fit')}; XLA: {tags.get('train.xla', 'off')}; "
-        f"CPU instruction-set features: {tags.get('cpu.features', 'not recorded')}",
+        + (f"executor: {tags['train.executor']}; " if tags.get("train.executor") else "")
+        + f"CPU instruction-set features: {tags.get('cpu.features', 'not recorded')}",
         f"- Python {tags.get('python')} on {tags.get('platform')}",
         f"- Packages: {versions}",
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",

@@ -127,10 +127,11 @@ def section(g: dict) -> list[str]:
 
 
 def study_section(runs: list[dict], study: str, profile: str) -> list[str]:
-    """The whole study, back to back: TensorFlow, JAX with every trial alone, JAX with each cell's seeds grouped."""
+    """The whole study, back to back: TensorFlow, JAX with every trial alone, JAX with each cell's seeds grouped, and
+    the default (``--executor auto``), which takes one of these paths by the rule in ``suite.running.executor``."""
     base = runs[0]
     lines = [
-        f"### The whole study: `suite run {study} --profile {profile}`, three ways, back to back", "",
+        f"### The whole study: `suite run {study} --profile {profile}`, {len(runs)} ways, back to back", "",
         "Each a fresh process and store; *wall* is the whole command (start-up, searches, trials, report), "
         "*trials* the `study.trials` section (the compared trials, after the searches).", "",
         "| run | wall s | wall / TensorFlow's | trials s | verdicts |", "|---|---|---|---|---|",

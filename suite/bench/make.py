@@ -39,7 +39,7 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
             found["floor"] = processes.floor_run(scratch, study, profile)
         if "overhead" in parts or "backends" in parts:
             log(f"bench: suite run {study.stem} [{profile}] on tensorflow ...")
-            suite = processes.suite_run(scratch, "tensorflow", study, profile)
+            suite = processes.suite_run(scratch, "tensorflow", study, profile, "tensorflow")
             trials = len(suite.trials(study.stem, profile))
             if "overhead" in parts:
                 log("bench: the same fits in a bare model.fit loop ...")
@@ -71,11 +71,14 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                 log(f"bench: {study.stem} [{profile}]'s largest cell, its seeds and a rate search trained together on JAX ...")
                 found["grouped"] = processes.grouped_run(scratch, study, profile, group_sizes)
                 found["grouped_study"] = []
-                for name, backend, extra in (("tensorflow", "tensorflow", ()), ("jax", "jax", ()),
-                                             ("jax --grouped", "jax", ("--grouped",))):
+                # the two paths back to back, and JAX alone; then the default (--executor auto), which picks one of them
+                for name, backend, how in (("tensorflow", "tensorflow", "alone"), ("jax", "jax", "alone"),
+                                           ("jax --grouped", "jax", "grouped"), ("default", None, "auto")):
                     log(f"bench: suite run {study.stem} [{profile}] on {name} ...")
-                    timed = processes.suite_run(scratch, name.replace(" --", "-"), study, profile, backend, extra=extra)
+                    timed = processes.suite_run(scratch, name.replace(" --", "-"), study, profile, backend, executor=how)
                     verdicts = json.loads((timed.home / "results" / study.stem / profile / "verdicts.json").read_text())
+                    if how == "auto":  # which path the default took: the backend its trials were recorded with
+                        name = f"default (on {', '.join(sorted(backends.recorded_backends(timed.home, study.stem)))})"
                     found["grouped_study"].append({
                         "run": name, "wall_s": timed.wall_s, "trials_s": timed.sections.get("study.trials"),
                         "verdicts": [v["verdict"] for v in verdicts["verdicts"]],

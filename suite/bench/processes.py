@@ -60,14 +60,15 @@ def run(command: list[str], env: dict, what: str) -> float:
 
 def suite_run(
     scratch: Path, name: str, study: Path, profile: str, keras_backend: str | None = None, workers: int = 0,
-    extra: tuple[str, ...] = (),
+    executor: str = "alone",
 ) -> Timed:
-    """``suite run`` of the study in a fresh workspace and store (with ``workers`` parallel workers if > 0)."""
+    """``suite run`` of the study in a fresh workspace and store (with ``workers`` parallel workers if > 0), on the
+    given ``--executor`` (alone by default: one trial at a time, the baseline every part compares against)."""
     home = workspace(scratch, name, study)
     timings = home / "timings.json"
-    command = [sys.executable, "-m", "suite", "run", study.stem, "--profile", profile, "--timings", str(timings)]
+    command = [sys.executable, "-m", "suite", "run", study.stem, "--profile", profile, "--timings", str(timings),
+               "--executor", executor]
     command += ["--workers", str(workers)] if workers else []
-    command += list(extra)
     wall = run(command, environment(home, keras_backend), f"suite run {study.stem} ({name})")
     sections = {k: v["seconds"] for k, v in json.loads(timings.read_text()).items()}
     return Timed(wall, home, sections)

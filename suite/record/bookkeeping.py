@@ -12,15 +12,17 @@ from suite.study import ResolvedStudy
 class Bookkeeping(Store):
     """Decides what a rerun of a study may keep."""
 
-    def stale_trials(self, resolved: ResolvedStudy, code_version: str) -> list:
-        """Finished trials of this study and profile made by another study file or another version of the code."""
+    def stale_trials(self, resolved: ResolvedStudy, code_version: str, backend: str | None = None) -> list:
+        """Finished trials of this study and profile made by another study file, another version of the code or
+        (given ``backend``) on another backend: a study's trials are never mixed across backends."""
         return [
             run
             for kind in ("trial", "search")
             for run in self.runs(resolved.name, kind, profile=resolved.profile_name)
             if run.info.status == "FINISHED"
             and (run.data.tags.get("suite.config_sha") != resolved.config_sha
-                 or run.data.tags.get("suite.code_version") != code_version)
+                 or run.data.tags.get("suite.code_version") != code_version
+                 or (backend is not None and run.data.tags.get("backend", backend) != backend))
         ]
 
     def discard(self, resolved: ResolvedStudy) -> None:

@@ -159,10 +159,10 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     from suite.search.tuner import StudyTuner
 
     with timing.section("study.setup"):
-        tags = provenance.collect(provenance.CODE_ROOT)
+        tags = {**provenance.collect(provenance.CODE_ROOT), "train.executor": "grouped" if grouped else "alone"}
     code = tags["suite.code_version"]
     with tracker.snapshot():  # under the study's lock: no other process writes its runs meanwhile
-        _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root))
+        _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root), tags["backend"])
     parent = tracker.start_study(resolved, tags, str(ws.root))
     notes.introduce(resolved, tracker, parent)
     status = "FAILED"
@@ -205,9 +205,10 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
         return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
 
 
-def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, record: Record, home: str) -> None:
+def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, record: Record, home: str,
+                       backend: str) -> None:
     """Before a run: a run of the study live in another workspace is refused; --fresh forgets the study's
-    trials; stale trials (another file or code) are refused, or with --rerun-stale marked superseded;
+    trials; stale trials (another file, code or backend) are refused, or with --rerun-stale marked superseded;
     runs a dead process left RUNNING are marked KILLED."""
     holder = tracker.held_elsewhere(resolved, home)
     if holder is not None and not record.takeover:
@@ -221,16 +222,20 @@ def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Pat
         shutil.rmtree(tuner_dir, ignore_errors=True)
         tuner_dir.mkdir(parents=True)
         tracker.discard(resolved)
-    stale = tracker.stale_trials(resolved, code)
+    stale = tracker.stale_trials(resolved, code, backend)
     if stale and not record.rerun_stale:
         files = {r.data.tags.get("suite.config_sha") for r in stale} - {resolved.config_sha}
         codes = {r.data.tags.get("suite.code_version") for r in stale} - {code}
+        backends = {r.data.tags.get("backend") for r in stale} - {backend, None}
         why = " and ".join(
-            w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes)) if changed
+            w for w, changed in (("the study file (or profile) changed", files), ("the code changed", codes),
+                                 (f"the backend changed ({', '.join(sorted(backends))} -> {backend})", backends)) if changed
         )
+        keep = (f"; or keep the backend that recorded them: KERAS_BACKEND={sorted(backends)[0]}"
+                if backends and not files and not codes else "")
         raise SuiteError(
             f"{len(stale)} recorded trials of {resolved.name} [{resolved.profile_name}] are stale: {why} since they ran; "
-            "rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh"
+            f"rerun them with --rerun-stale (the old runs stay in MLflow, marked superseded) or start over with --fresh{keep}"
         )
     tracker.supersede(stale)
     # We hold the lock, so a run still marked RUNNING belongs to a process that died: say so.

@@ -40,9 +40,9 @@ def seed_everything(seed: int, tensorflow_global: bool = True) -> None:
     """
     global _determinism_on
     backend = name()
-    if tensorflow_global or backend != "tensorflow":
+    if backend == "torch" or (tensorflow_global and backend == "tensorflow"):
         keras.utils.set_random_seed(seed)
-    else:  # keras.utils.set_random_seed without its tf.random.set_seed
+    else:  # keras.utils.set_random_seed without its tf.random.set_seed (on JAX: without importing TensorFlow at all)
         import random
 
         import numpy as np

@@ -89,12 +89,7 @@ class Plan:
 
     def applies(self, settings, diagnostics=(), evaluate: bool = True) -> bool:
         """Whether this trial trains in a group: planned, and nothing a group would train differently."""
-        key = _key(settings, evaluate)
-        if key not in self.members or diagnostics:
-            return False
-        t, m, d = settings.train, settings.model, settings.data
-        return (m.members == 1 and m.resample == "none" and t.schedule == "constant" and t.transfer == "scratch"
-                and d.rebalance != "class_weight" and t.clip_norm is None)
+        return _key(settings, evaluate) in self.members and not alone_because(settings, diagnostics)
 
     def holds(self, settings, seed: int, evaluate: bool) -> bool:
         return _member(settings, seed) in self.members.get(_key(settings, evaluate), [])
@@ -138,6 +133,33 @@ class Plan:
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
+
+
+def alone_because(settings, diagnostics=()) -> list[str]:
+    """Why a trial with these settings trains alone even in a grouped run, each reason naming what a group
+    would need to carry it (``[]``: it can group). ``suite list`` and the default executor (``suite.running.executor``)
+    give these reasons; ``Plan.applies`` keeps such trials out of every group."""
+    t, m, d = settings.train, settings.model, settings.data
+    reasons = []
+    if diagnostics:
+        reasons.append(f"diagnostics probes ({', '.join(diagnostics)}) measure one Keras model's layers as it trains; "
+                       "probing each lane's weights inside the group would let it group")
+    if m.members > 1:
+        reasons.append("an ensemble (model.members above 1) trains its members one after another; "
+                       "each member as a lane would let it group")
+    if m.resample != "none":
+        reasons.append("model.resample: bootstrap trains each member on its own rows; a per-lane row weight would let it group")
+    if t.schedule != "constant":
+        reasons.append("a decaying train.schedule sets the rate through a Keras callback; the schedule as a "
+                       "per-lane function of the step would let it group")
+    if t.transfer != "scratch":
+        reasons.append("train.transfer (pretraining, then training) runs two phases; both phases as one group program would let it group")
+    if d.rebalance == "class_weight":
+        reasons.append("data.rebalance: class_weight weighs the loss per class; a per-lane class-weight vector would let it group")
+    if t.clip_norm is not None:
+        reasons.append("train.clip_norm clips inside the optimizer; the clip norm as a per-lane input "
+                       "would let it group")
+    return reasons
 
 
 def chunk(members: list, most: int, member) -> tuple[list, int, str]:

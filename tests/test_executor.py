@@ -1,0 +1,77 @@
+"""Which executor trains each study by default (suite.running.executor): grouped on JAX where every trial groups,
+alone on TensorFlow otherwise, each reason naming what would let it group, and a claim in seconds always alone."""
+
+from pathlib import Path
+
+import pytest
+
+from suite.running import executor
+from suite.running.executor import Path as Way
+from suite.study import load_study
+from suite.train.groups import Plan, alone_because
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDIES = sorted((ROOT / "studies").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return {p.stem: load_study(p, "quick") for p in STUDIES}
+
+
+def test_every_committed_study_has_a_path_and_each_alone_one_says_why(committed, monkeypatch):
+    monkeypatch.setattr(executor, "installed", lambda package: True)  # a machine with both backends
+    ways = {name: executor.choose(r) for name, r in committed.items()}
+    assert {w.executor for w in ways.values()} == {"grouped", "alone"}
+    for name, way in ways.items():
+        assert (way.executor, way.backend) in (("grouped", "jax"), ("alone", "tensorflow")), name
+        assert bool(way.reasons) == (way.executor == "alone"), name
+        for reason in way.reasons:
+            assert "would let it group" in reason or "timed alone" in reason or "without TensorFlow it groups" in reason
+    # The measured cases behind the rule (README, "What the suite costs"):
+    assert ways["l1_sparsity"].grouped and ways["weight_decay"].grouped and ways["normalization_batch_size"].grouped
+    assert not ways["activations"].grouped and "diagnostics probes" in ways["activations"].reasons[0]  # 9.5 s vs 3.5 s
+    assert not ways["batch_norm_cnn"].grouped and any("model.family: cnn" in r for r in ways["batch_norm_cnn"].reasons)
+    assert any(r.startswith("a claim in seconds (epoch_time_s") for r in ways["batch_size"].reasons)
+    assert any("a decaying train.schedule" in r for r in ways["lr_schedule"].reasons)
+
+
+def test_a_bound_backend_is_kept_and_a_claim_in_seconds_is_timed_alone(committed):
+    assert executor.choose(committed["dropout"], bound="jax") == Way("grouped", "jax")
+    # on JAX a study whose trials cannot all group still groups those that can; the rest train alone beside them
+    assert executor.choose(committed["activations"], bound="jax").grouped
+    seconds = executor.choose(committed["batch_size"], bound="jax")
+    assert not seconds.grouped and seconds.reasons[0].startswith("a claim in seconds")
+    assert executor.choose(committed["dropout"], bound="tensorflow") == Way(
+        "alone", "tensorflow", ("this process's backend is tensorflow",))
+    assert executor.choose(committed["dropout"], requested="alone", bound="jax").backend == "jax"
+    assert executor.choose(committed["dropout"], parallel=True).executor == "alone"
+
+
+def test_a_machine_without_tensorflow_groups_every_study_but_a_claim_in_seconds(committed, monkeypatch):
+    monkeypatch.setattr(executor, "installed", lambda package: package != "tensorflow")  # the lent GPU machine
+    assert executor.choose(committed["batch_norm_cnn"]) == Way(
+        "alone", "jax", executor.choose(committed["batch_norm_cnn"], bound="jax").reasons)  # its claim is in seconds
+    assert executor.choose(committed["activations"]) == Way("grouped", "jax")
+    monkeypatch.setattr(executor, "installed", lambda package: package != "jax")
+    way = executor.choose(committed["dropout"])
+    assert way.executor == "alone" and way.reasons[-1] == "JAX is not installed (pip install jax)"
+
+
+def test_the_reasons_a_trial_trains_alone_are_the_ones_that_keep_it_out_of_its_group(committed):
+    settings = committed["lr_schedule"].cells[-1].settings
+    assert settings.train.schedule != "constant"
+    plan = Plan()
+    plan.add(settings, [(0, float(settings.train.learning_rate))], evaluate=True)
+    assert alone_because(settings) and not plan.applies(settings)
+    plain = settings.model_copy(update={"train": settings.train.model_copy(update={"schedule": "constant"})})
+    plan.add(plain, [(0, float(plain.train.learning_rate))], evaluate=True)
+    assert alone_because(plain) == [] and plan.applies(plain)
+    assert alone_because(plain, ("gradients",)) and not plan.applies(plain, ("gradients",))
+
+
+def test_studies_on_one_backend_run_together_in_order():
+    ways = [Way("grouped", "jax"), Way("grouped", "jax"), Way("alone", "tensorflow", ("x",)), Way("grouped", "jax")]
+    assert executor.segments(ways) == [("jax", [0, 1]), ("tensorflow", [2]), ("jax", [3])]
+    assert Way("alone", "tensorflow", ("first", "second")).line() == "alone (tensorflow): first (+1 more)"
+    assert Way("grouped", "jax").line() == "grouped (jax)"
