@@ -2,9 +2,10 @@
 
 It reads the file as a study would (``suite.train.files``), so a file the suite cannot use is
 refused here, in one line, not at the first trial. A raw table is taken as it comes: its
-string, boolean and missing values are encoded per split (``suite.train.tables``), and a column
-a model cannot use as it is (dates, free text, a name on every row) is declared dropped in the
-study, with the reason beside it, so the study runs on the file unchanged. The study is a plain search: an MLP, its
+string, boolean, date and missing values are encoded per split (``suite.train.tables``; a date
+column is declared ``date``: its year, month, day of the year and weekday), and a column a model
+cannot use as it is (free text, a name on every row) is declared dropped in the study, with the
+reason beside it, so the study runs on the file unchanged. The study is a plain search: an MLP, its
 learning rate and width tuned, the best setting rerun with three seeds. Its target is measured,
 not guessed: the validation accuracy a logistic regression (scikit-learn, no backend) reaches on
 a stratified hold-out of the same rows, rounded down to two decimals.
@@ -44,16 +45,17 @@ def baseline(source, seed: int = 0) -> tuple[float, tuple[str, ...]]:
     return float(model.score(x_val, y_val)), notes
 
 
-def unusable_columns(path: Path, label: str) -> dict[str, str]:
-    """The feature columns a model cannot take as they are (dates, free text, identifiers), with why."""
+def inferred(path: Path, label: str, kind: str) -> dict[str, str]:
+    """The feature columns inferred as ``kind`` ("refused": those a model cannot take as they are, free text and
+    identifiers; "date": dates), with why."""
     import pandas as pd
 
     table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     found = {}
     for column in table.columns:
         if str(column) != label:
-            kind, reason = tables.infer(table[column])
-            if kind == "refused":
+            got, reason = tables.infer(table[column])
+            if got == kind:
                 found[str(column)] = reason
     return found
 
@@ -66,7 +68,9 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
     if data.suffix.lower() != ".npz" and label is None:
         raise SuiteError(f"{data.name}: a table needs --label COLUMN, the name of its class column")
     table = data.suffix.lower() != ".npz"
-    dropped = unusable_columns(data, label) if table and label is not None and data.is_file() else {}
+    readable = table and label is not None and data.is_file()
+    dropped = inferred(data, label, "refused") if readable else {}
+    dates = inferred(data, label, "date") if readable else {}  # offered as dates: year, month, day of year, weekday
     source = files.read(str(data), label if table else None, {c: "drop" for c in dropped})
     out = (out or data.with_suffix(".yaml")).resolve()
     if out.exists():
@@ -87,19 +91,26 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
     columns = ""
-    if dropped:
-        columns = ", columns: {" + ", ".join(f"{quoted(c)}: drop" for c in dropped) + "}"
+    if dropped or dates:
+        columns = ", columns: {" + ", ".join([*(f"{quoted(c)}: date" for c in dates),
+                                             *(f"{quoted(c)}: drop" for c in dropped)]) + "}"
     data_block = f"{{path: {quoted(where)}, label: {quoted(label)}{columns}}}" if table else f"{{path: {quoted(where)}}}"
     encoding = "".join(f"\n#   {note}" for note in notes)
     why = "".join(f"\n#   {c}: dropped, it {reason}" for c, reason in dropped.items())
     described = ("\n# Columns (encoded per split, fitted on its training rows; override a kind with data.columns):"
                  + encoding + why) if table and (notes or dropped) else ""
     features = len(source.plan.kinds) if source.plan else int(np.prod(source.x.shape[1:]))
+    imbalance = ""
+    if counts.max() >= 3 * max(counts.min(), 1):  # accuracy alone would flatter a model that misses the small classes
+        imbalance = (f"\n# The classes are imbalanced (the smallest is {counts.min() / len(y):.0%} of the rows): always "
+                     f"answering the largest class\n#   scores {counts.max() / len(y):.3f} accuracy. The report then shows "
+                     "balanced accuracy and macro F1 beside accuracy;\n#   to weigh the small classes in training, add "
+                     "rebalance: class_weight (or oversample) to data:.")
     text = f"""\
 # A first study of {data.name}, written by `suite init` (README: "Your own data and your own model").
 # Run:   suite run {out.name} --profile smoke     (a minute), then without --profile
 # The data: {len(y)} rows, {features} feature columns, {len(counts)} classes ({shown});
-#   the largest class is {counts.max() / len(y):.0%} of the rows.{described}
+#   the largest class is {counts.max() / len(y):.0%} of the rows.{imbalance}{described}
 # The target: a logistic regression reached a validation accuracy of {reached:.3f} on a stratified 20%
 #   hold-out of these rows (measured by `suite init`); the target asks the MLP for at least that.
 # A plain search: `tune:` tries learning rates and widths, then the best setting is rerun with

@@ -63,8 +63,8 @@ def bad_files(tmp_path):
 
     csv("nolabel.csv", table, label="grape", message="data.label: no column 'grape' in nolabel.csv")
     dates = table.copy()
-    dates["harvest"] = [f"2019-09-{1 + i % 28:02d}" for i in range(len(dates))]
-    csv("dates.csv", dates, message="data.path: column 'harvest' of dates.csv holds dates (e.g. '2019-09-01')")
+    dates["harvest"] = [f"2019-09-{1 + i % 28:02d}" if i else "2019-09-99" for i in range(len(dates))]
+    csv("dates.csv", dates, message="data.columns: column 'harvest' is taken as dates but 1 of its values are not (e.g. '2019-09-99')")
     notes = table.copy()
     notes["tasting"] = "a long and fruity finish with notes of cherry"
     csv("notes.csv", notes, message="data.path: column 'tasting' of notes.csv holds free text")
@@ -223,10 +223,79 @@ def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_
     assert main(["init", str(table), "--label", "Origin"]) == 0
     said = capsys.readouterr().out
     assert "Horsepower: numeric, " in said and "imputed by the median, with a missing-value indicator" in said
-    assert "Name: categorical (strings)" in said and "Year: dropped: it holds dates" in said
+    assert "Name: categorical (strings)" in said and "Year: date (holds dates, e.g. '1970-01-01') as its year, month" in said
     study = tmp_path / "cars.yaml"
-    assert 'columns: {"Year": drop}' in study.read_text()
+    assert 'columns: {"Year": date}' in study.read_text()  # offered as a date, not dropped
+    assert "# The classes are imbalanced (the smallest is 18% of the rows)" in study.read_text()
+    assert "rebalance: class_weight" in study.read_text()
     assert main(["run", str(study), "--profile", "smoke"]) == 0
     report = (tmp_path / "home" / "results" / "cars" / "smoke" / "report.md").read_text()
     assert "## Data preprocessing" in report and "- Name: categorical (strings), one-hot over the" in report
     assert "dataset:" not in report.split("## Settings")[1].split("```")[1]  # a CSV study shows its file, not mnist1d
+    balance = report.split("## Class balance")[1]  # 63% of the cars are American, 18% European
+    assert balance.split("\n\n")[1].startswith("The test split is imbalanced: its largest class holds 6")
+    assert "| base | " in balance and "balanced accuracy | macro F1 |" in balance
+
+
+def test_a_date_column_becomes_its_year_month_day_of_year_and_weekday(tmp_path):
+    """A column of dates (inferred, or declared ``date``) is four numbers, a missing date a gap imputed like any other;
+    the encoding is fitted on the training rows and said in words."""
+    import pandas as pd
+
+    from suite.train import tables
+
+    frame = pd.DataFrame({"day": ["2019-09-01", "2020-02-29", None, "2021-12-31"], "rain": [1.0, 0.0, 2.0, 0.5]})
+    plan = tables.plan(frame, {}, "weather.csv")
+    assert plan.kinds == {"day": "date", "rain": "numeric"} and plan.reasons["day"] == "holds dates, e.g. '2019-09-01'"
+    parts = tables.as_frame(frame, plan)
+    assert list(parts.columns) == ["day.year", "day.month", "day.day_of_year", "day.weekday", "rain"]
+    assert parts.iloc[0, :4].tolist() == [2019.0, 9.0, 244.0, 6.0]  # a Sunday, the 244th day of 2019
+    assert parts.iloc[1, :4].tolist() == [2020.0, 2.0, 60.0, 5.0]  # a leap day, a Saturday
+    encoded = tables.fit(parts, plan)
+    x = encoded.transform(parts)
+    assert x.shape == (4, 4 + 1 + 4)  # four parts and rain, then one missing-value indicator per date part
+    assert x[2, 0] == 2020.0 and x[2, -1] == 1.0  # the missing date: the training median, its indicator set
+    assert encoded.notes[0] == ("day: date (holds dates, e.g. '2019-09-01') as its year, month, day of the year and "
+                                "weekday, 1 missing in the training rows imputed by the median, with a missing-value indicator")
+    declared = tables.plan(frame.assign(day=["1", "2", "3", "4"]), {"day": "date"}, "weather.csv")
+    with pytest.raises(DataError, match="column 'day' is taken as dates but"):
+        tables.as_frame(frame.assign(day=["x", "2019-01-01", None, "y"]), declared)
+
+
+def test_a_missing_label_drops_its_row_and_a_quantity_is_not_taken_for_classes(tmp_path):
+    """Rows without a label are dropped, and the encoding's notes say how many; a label column holding a quantity
+    (the cars' fuel economy) is refused in one line instead of becoming a 100-way classification."""
+    from suite.train import files
+
+    table = wine_table()
+    gappy = table.astype({"cultivar": object})
+    gappy.loc[:7, "cultivar"] = None
+    gappy.to_csv(tmp_path / "gappy.csv", index=False)
+    source = files.read(str(tmp_path / "gappy.csv"), "cultivar")
+    assert len(source.y) == len(table) - 8 and source.plan.unlabelled == 8
+    from suite.train import tables
+
+    notes = tables.fit(source.table, source.plan).notes
+    assert notes[0] == "label: 8 rows without a label dropped"
+    rng = np.random.default_rng(0)
+    table.assign(mpg=rng.normal(25, 6, len(table)).round(1)).drop(columns="cultivar").to_csv(tmp_path / "mpg.csv", index=False)
+    with pytest.raises(DataError, match=r"data.label: column 'mpg' of mpg.csv looks like a quantity, not classes \(\d+ "
+                                        r"distinct values, \d+% of them not whole numbers\): the suite trains classifiers only"):
+        files.read(str(tmp_path / "mpg.csv"), "mpg")
+    table.assign(grade=rng.integers(0, 40, len(table))).to_csv(tmp_path / "grades.csv", index=False)
+    assert len(files.read(str(tmp_path / "grades.csv"), "grade").class_names) > 20  # whole numbers: classes, as declared
+
+
+def test_the_class_balance_section_appears_only_where_the_test_split_is_imbalanced():
+    from suite.analyze.report import balance_section
+
+    summary = pd.DataFrame({"cell": ["a"], "test_accuracy_mean": [0.70], "test_accuracy_ci95": [0.02],
+                            "test_balanced_accuracy_mean": [0.40], "test_balanced_accuracy_ci95": [0.05],
+                            "test_macro_f1_mean": [0.35], "test_macro_f1_ci95": [0.04]})
+    skewed = pd.DataFrame({"test_majority_rate": [0.49, 0.49], "test_minority_rate": [0.02, 0.02]})
+    lines = balance_section(skewed, summary, [])
+    assert lines[0] == "## Class balance" and "largest class holds 49% of the rows, its smallest 2% (24x)" in lines[2]
+    assert "scores an accuracy of 0.490" in lines[2]
+    assert lines[-2] == "| base | 0.700 ± 0.020 | +0.210 | 0.400 ± 0.050 | 0.350 ± 0.040 |"
+    assert balance_section(skewed.assign(test_minority_rate=0.2), summary, []) == []  # 2.5x: balanced enough
+    assert balance_section(pd.DataFrame({"test_accuracy": [0.7]}), summary, []) == []  # recorded before the rates

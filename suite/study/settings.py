@@ -113,7 +113,7 @@ class Data(Locked):
     dataset: DatasetName = "mnist1d"
     path: Annotated[str, BeforeValidator(_data_file)] | None = None  # the user's file instead of a dataset (relative to the study file)
     label: Text | None = None  # a table's class column (data.path .csv or .parquet)
-    columns: dict[str, Literal["numeric", "categorical", "boolean", "drop"]] = {}  # a table's columns whose kind is declared
+    columns: dict[str, Literal["numeric", "categorical", "boolean", "date", "drop"]] = {}  # a table's columns whose kind is declared (date: year, month, day of year, weekday)
     train_size: PositiveInt | None = None  # subsample of the training split
     validation: Annotated[float | KFold, BeforeValidator(_validation)] = 0.2  # held-out fraction, or {kfold: k}
     fold: Count = 0  # with {kfold: k}: which of the k folds is the validation split

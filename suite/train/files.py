@@ -14,6 +14,7 @@ raised before anything trains (the runner prepares every cell's data first).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,16 +59,39 @@ def _table(file: Path, label: str | None, columns: dict[str, str]) -> Source:
     features = table.drop(columns=[label])
     if features.shape[1] == 0:
         raise DataError(f"data.path: {file.name} has no feature column besides {label!r}")
-    plan = tables.plan(features, columns, file.name)
-    frame = tables.as_frame(features, plan)
     labels = table[label]
-    if labels.isna().any():
-        raise DataError(f"data.label: column {label!r} of {file.name} has {int(labels.isna().sum())} missing labels")
+    _classes_not_numbers(labels, f"column {label!r} of {file.name}")
+    unlabelled = int(labels.isna().sum())
+    if unlabelled == len(labels):
+        raise DataError(f"data.label: column {label!r} of {file.name} has no label on any row")
+    if unlabelled:  # a row without its label teaches nothing: dropped, and said (init, every run's tags, the report)
+        features, labels = features[labels.notna()].reset_index(drop=True), labels[labels.notna()].reset_index(drop=True)
+    plan = tables.plan(features, columns, file.name)
+    plan = replace(plan, unlabelled=unlabelled)
+    frame = tables.as_frame(features, plan)
     values = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str).to_numpy()
     names, y = np.unique(values, return_inverse=True)
     _two_classes(names, f"column {label!r} of {file.name}")
     rows = np.arange(len(table), dtype="float64").reshape(-1, 1)  # row ids: each split encodes its own rows
     return Source(rows, y.astype("int64"), class_names=tuple(str(n) for n in names), table=frame, plan=plan)
+
+
+CONTINUOUS = 20  # a numeric label with more distinct values than this, most of them not whole numbers, is a quantity
+
+
+def _classes_not_numbers(labels, where: str) -> None:
+    """A label column that holds a quantity (a price, a temperature) is refused in one line: the suite trains
+    classifiers, and taking each distinct number as a class would answer another question without a word."""
+    import pandas as pd
+
+    present = labels.dropna()
+    if not pd.api.types.is_numeric_dtype(present) or present.nunique() <= CONTINUOUS:
+        return
+    fractional = float((present != present.round()).mean())
+    if fractional > 0.5:
+        raise DataError(f"data.label: {where} looks like a quantity, not classes ({present.nunique()} distinct values, "
+                        f"{fractional:.0%} of them not whole numbers): the suite trains classifiers only (regression is "
+                        "not built yet); bin it into classes, or name a class column")
 
 
 def _arrays(file: Path) -> Source:

@@ -61,7 +61,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | None]:
-    """Accuracy, macro F1/precision/recall, balanced accuracy, one-vs-rest ROC AUC and PR AUC.
+    """Accuracy, macro F1/precision/recall, balanced accuracy, one-vs-rest ROC AUC and PR AUC, and the test split's
+    largest and smallest class shares (``test_majority_rate``: the accuracy of always answering the largest class).
 
     A model whose outputs are not finite (a diverged run) gets None for the
     metrics that need probabilities, and its argmax for the rest.
@@ -77,6 +78,9 @@ def scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | None]:
         "test_roc_auc": None,
         "test_pr_auc": None,
     }
+    shares = np.bincount(y_true, minlength=classes) / max(len(y_true), 1)
+    out["test_majority_rate"] = shares.max()  # what always answering the largest class scores: accuracy's floor
+    out["test_minority_rate"] = shares.min()
     present = np.unique(y_true)
     if finite and len(present) == classes:
         onehot = np.eye(classes)[y_true]

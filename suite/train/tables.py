@@ -9,9 +9,12 @@ Each column gets a kind, inferred or declared (``data.columns: {site: categorica
 - **categorical** (strings, or integers declared so): one column per category seen in the training
   rows (``OneHotEncoder(handle_unknown="ignore")``: a category first seen in validation or test rows
   is all zeros), missing values their own category;
+- **date** (dates or times, parsed by pandas): four numbers, its year, month, day of the year and
+  weekday (Monday 0), each then as numeric (a gap imputed, with its indicator): for a weather or a
+  sales table the month or the day of the year is often the signal;
 - **drop**: left out.
 
-Dates and free text are refused by name, with the reason and the declaration that drops them: a
+Free text and identifiers are refused by name, with the reason and the declaration that drops them: a
 model needs them turned into numbers first. The encoding is a scikit-learn ``ColumnTransformer``
 fitted on the training rows alone (per fold under k-fold), never on validation or test rows; what
 it did is said in words (``Encoded.notes``), printed by ``suite init``, logged on every run and
@@ -27,7 +30,8 @@ import pandas as pd
 
 from suite.ground.errors import DataError
 
-KINDS = ("numeric", "categorical", "boolean", "drop")
+KINDS = ("numeric", "categorical", "boolean", "date", "drop")
+DATE_PARTS = ("year", "month", "day_of_year", "weekday")  # the numbers a date column becomes
 TRUE, FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}
 FREE_TEXT_WORDS = 4  # a string column whose values average this many words or more is free text
 
@@ -38,10 +42,11 @@ class Plan:
 
     kinds: dict[str, str]
     reasons: dict[str, str]
+    unlabelled: int = 0  # rows dropped before encoding: their label was missing
 
 
 def plan(features: pd.DataFrame, declared: dict[str, str], where: str) -> Plan:
-    """The kind of every feature column: as declared, else inferred; dates and free text refused by name."""
+    """The kind of every feature column: as declared, else inferred; free text and identifiers refused by name."""
     unknown = sorted(set(declared) - set(map(str, features.columns)))
     if unknown:
         raise DataError(f"data.columns: no column {unknown[0]!r} in {where} (columns: {', '.join(map(str, features.columns))})")
@@ -62,7 +67,7 @@ def plan(features: pd.DataFrame, declared: dict[str, str], where: str) -> Plan:
 
 
 def infer(values: pd.Series) -> tuple[str, str]:
-    """A column's kind and why; "refused" (with the reason) for dates, free text and identifiers."""
+    """A column's kind and why; "refused" (with the reason) for free text and identifiers."""
     if pd.api.types.is_bool_dtype(values):
         return "boolean", "True/False values"
     if pd.api.types.is_numeric_dtype(values):
@@ -71,8 +76,7 @@ def infer(values: pd.Series) -> tuple[str, str]:
     if len(present) and present.str.lower().isin(TRUE | FALSE).all():
         return "boolean", "True/False values"
     if len(present) and _dates(present):
-        return "refused", (f"holds dates (e.g. {present.iloc[0]!r}): a model needs them as numbers "
-                           "(a year, a day of the year)")
+        return "date", f"holds dates, e.g. {present.iloc[0]!r}"
     if len(present) and present.str.split().str.len().mean() >= FREE_TEXT_WORDS:
         return "refused", f"holds free text (e.g. {present.iloc[0][:40]!r}): a model needs it turned into numbers first"
     if len(present) > 20 and present.nunique() == len(present):
@@ -95,7 +99,9 @@ def as_frame(features: pd.DataFrame, p: Plan) -> pd.DataFrame:
         column = features[name] if name in features else features[_original(features, name)]
         if kind == "drop":
             continue
-        if kind == "boolean":
+        if kind == "date":
+            out.update(date_parts(name, column))
+        elif kind == "boolean":
             text = column.map(lambda v: v if pd.isna(v) else str(v).strip().lower())
             out[name] = text.map(lambda v: np.nan if pd.isna(v) else 1.0 if v in TRUE else 0.0 if v in FALSE else np.nan)
         elif kind == "numeric":
@@ -108,6 +114,27 @@ def as_frame(features: pd.DataFrame, p: Plan) -> pd.DataFrame:
         else:
             out[name] = column.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
     return pd.DataFrame(out)
+
+
+def date_parts(name: str, column: pd.Series) -> dict[str, pd.Series]:
+    """A date column as its year, month, day of the year and weekday (``name.year`` ...); a value that is no date
+    is refused by name, a missing one stays missing (imputed like any numeric gap)."""
+    parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+    bad = parsed.isna() & column.notna()
+    if bad.any():
+        raise DataError(f"data.columns: column {name!r} is taken as dates but {int(bad.sum())} of its values are not "
+                        f"(e.g. {column[bad].iloc[0]!r}); declare its kind (data.columns: {{{name}: categorical}}) or drop it")
+    when = parsed.dt
+    values = {"year": when.year, "month": when.month, "day_of_year": when.dayofyear, "weekday": when.weekday}
+    return {f"{name}.{part}": values[part].astype("float64") for part in DATE_PARTS}
+
+
+def encoded_columns(p: Plan, kind: str) -> list[str]:
+    """The frame's columns (``as_frame``) a kind gives: a date's parts are numeric."""
+    if kind == "numeric":
+        return [c for n, k in p.kinds.items() if k in ("numeric", "boolean", "date")
+                for c in ([f"{n}.{part}" for part in DATE_PARTS] if k == "date" else [n])]
+    return [n for n, k in p.kinds.items() if k == kind]
 
 
 def _original(features: pd.DataFrame, name: str):
@@ -132,8 +159,7 @@ def fit(frame: pd.DataFrame, p: Plan) -> Encoded:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    numeric = [n for n, k in p.kinds.items() if k in ("numeric", "boolean")]
-    categorical = [n for n, k in p.kinds.items() if k == "categorical"]
+    numeric, categorical = encoded_columns(p, "numeric"), encoded_columns(p, "categorical")
     parts = []
     if numeric:
         parts.append(("numeric", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), numeric))
@@ -148,7 +174,7 @@ def fit(frame: pd.DataFrame, p: Plan) -> Encoded:
 
 def describe(frame: pd.DataFrame, p: Plan, transformer) -> tuple[str, ...]:
     """What the encoding did to each column, as a person would say it."""
-    notes = []
+    notes = [f"label: {p.unlabelled} rows without a label dropped"] if p.unlabelled else []
     categories = {}
     if "categorical" in transformer.named_transformers_:
         encoder = transformer.named_transformers_["categorical"][-1]
@@ -157,6 +183,12 @@ def describe(frame: pd.DataFrame, p: Plan, transformer) -> tuple[str, ...]:
     for name, kind in p.kinds.items():
         if kind == "drop":
             notes.append(f"{name}: dropped ({p.reasons[name]})")
+            continue
+        if kind == "date":
+            missing = int(frame[f"{name}.year"].isna().sum())
+            gaps = f", {missing} missing in the training rows imputed by the median, with a missing-value indicator"
+            notes.append(f"{name}: date ({p.reasons[name]}) as its year, month, day of the year and weekday"
+                         + (gaps if missing else ""))
             continue
         missing = int(frame[name].isna().sum())
         gaps = f", {missing} missing in the training rows imputed" if missing else ""
