@@ -195,11 +195,21 @@ def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(t
     assert "name: my_wines" in text and 'data: {path: "My Wines.csv", label: "cultivar"}' in text
     assert "# Columns (encoded per split" in text and "alcohol: numeric" in text
     resolved = load_study(study, "smoke")
-    reached = float(text.split("a validation accuracy of ")[1].split(" ")[0])
-    assert resolved.study.target.value == pytest.approx(np.floor(reached * 100) / 100)
+    # the baseline, measured on the study's own splits: its validation accuracy the target, its test accuracy the bound
+    from sklearn.linear_model import LogisticRegression as Baseline
+
+    from suite.train.splits import prepare
+
+    splits = prepare(resolved.cells[0].settings.data)
+    fitted = Baseline(max_iter=2000).fit(splits.x_train, splits.y_train)
+    assert resolved.study.target.value == pytest.approx(fitted.score(splits.x_val, splits.y_val), abs=1e-4)
+    (claim,) = resolved.study.expect
+    assert claim.metric == "test_accuracy" and claim.above == pytest.approx(fitted.score(splits.x_test, splits.y_test), abs=1e-4)
+    assert f"a validation accuracy of\n#   {resolved.study.target.value:.4f}" in text
     assert resolved.study.tune is not None and not resolved.study.grid
     assert main(["run", str(study), "--profile", "smoke"]) == 0  # as written
-    assert (tmp_path / "home" / "results" / "my_wines" / "smoke" / "report.md").exists()
+    report = (tmp_path / "home" / "results" / "my_wines" / "smoke" / "report.md").read_text()
+    assert "No verdict" not in report and "The tuned MLP's test accuracy is above the logistic regression's" in report
 
     assert main(["init", str(data), "--label", "cultivar"]) == 2  # never over an existing file
     assert "exists; give another path with --out" in capsys.readouterr().err
@@ -227,6 +237,7 @@ def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_
     study = tmp_path / "cars.yaml"
     assert 'columns: {"Year": date}' in study.read_text()  # offered as a date, not dropped
     assert "# The classes are imbalanced (the smallest is 18% of the rows)" in study.read_text()
+    assert "metric: test_balanced_accuracy" in study.read_text()  # judged on balanced accuracy
     assert "rebalance: class_weight" in study.read_text()
     assert main(["run", str(study), "--profile", "smoke"]) == 0
     report = (tmp_path / "home" / "results" / "cars" / "smoke" / "report.md").read_text()
