@@ -135,7 +135,7 @@ def test_same_file_same_hash(tmp_path):
         ("seeds: [0, 1, 2]", "seeds: [1, 1]", "seeds: must not repeat a seed"),
         ("name: dropout", "name: ../../etc", "name: must be lowercase letters"),
         ("target: {metric: val_accuracy, value: 0.60}", "target: {metric: val_acc, value: 0.6}", "target.metric: must be one of"),
-        ("target: {metric: val_accuracy, value: 0.60}", "target: {value: 0.6}", "target.metric: is required"),
+        ("target: {metric: val_accuracy, value: 0.60}", "target: {metric: val_accuracy, value: high}", "target.value: must be"),
         ("data:\n", "data: 5\nxdata:\n", "data: must be a mapping"),
         ("[0.0, 0.1, 0.3, 0.5, 0.7]", "[0.0, 1.5]", "grid.model.dropout[1]: must be a number in [0, 1), got 1.5"),
         ("[0.0, 0.1, 0.3, 0.5, 0.7]", "[]", "grid.model.dropout: must list at least one value"),
@@ -324,3 +324,17 @@ def test_seeds_in_blocks_each_block_its_own_search():
     assert Tune(**{**tune.model_dump(), "blocks": 9}).seed_blocks([7, 8]) == [[7], [8]]  # fewer seeds: one each
     assert tune.model_copy(update={"per": "seed"}).searches(seeds) == seeds
     assert tune.model_copy(update={"per": "cell"}).searches(seeds) == [None]
+
+
+def test_a_plain_search_needs_no_target_but_a_time_to_target_claim_does(tmp_path):
+    """``target`` is optional: without a value no trial has a time to target (its columns read "–"); an expectation
+    on a time to target (or on reaching it) then asks for it by name."""
+    plain = "name: plain\ntitle: t\nclaim: c\ndata: {dataset: digits}\ngrid: {model.dropout: [0.0, 0.5]}\nseeds: [0, 1]\n"
+    path = tmp_path / "plain.yaml"
+    path.write_text(plain)
+    target = load_study(path).study.target
+    assert not target.declared and (target.metric, target.direction) == ("val_accuracy", "max") and not target.reached(1.0)
+    claim = "expect:\n  - {says: dropout slows it down, metric: epochs_to_target, along: model.dropout, trend: increasing}\n"
+    assert error_of(tmp_path, plain + claim) == ("target: is required by expect[0] (epochs_to_target): a time to target needs "
+                                                 "the value to reach, e.g. target: {metric: val_accuracy, value: 0.9}")
+    assert load_study(write(tmp_path, plain + claim + "target: {metric: val_accuracy, value: 0.5}\n")).study.target.declared

@@ -87,9 +87,10 @@ def summarize(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
             mean, half, n = mean_ci(done[metric]) if metric in done else (math.nan, math.nan, 0)
             row[f"{metric}_mean"], row[f"{metric}_ci95"] = mean, half
             row[f"{metric}_median"] = float(done[metric].median()) if n else math.nan
+        targeted = "reached_target" in done and done["reached_target"].notna().any()  # else no target was declared
         for metric in CENSORED:
             values = done[metric].tolist() if metric in done else [None] * len(done)
-            row[f"{metric}_median"] = censored_median(values)
+            row[f"{metric}_median"] = censored_median(values) if targeted else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

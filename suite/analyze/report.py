@@ -136,7 +136,8 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
         f"Study `{s.name}`, profile `{resolved.profile_name}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
         f"{len(resolved.trials)} trials; {n_finished} finished, {failed} failed, {diverged} diverged"
         + (f", **{pending} not yet run**" if pending > 0 else "")
-        + f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}.",
+        + (f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}." if t.declared
+           else ". Target: none declared (no time to target)."),
         "",
     ]
 
@@ -438,7 +439,9 @@ def figures_section(s) -> list[str]:
 
 
 def settings_section(s) -> list[str]:
-    shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds, "target": s.target.model_dump()}
+    shown = {**settings_shown(s), "grid": s.grid, "seeds": s.seeds}
+    if s.target.declared:
+        shown["target"] = s.target.model_dump()
     return ["## Settings", "", "```yaml", yaml.safe_dump(shown, sort_keys=False).rstrip(), "```", ""]
 
 

@@ -93,10 +93,10 @@ class Progress:
             outcome = f"score {metrics['search_score']:.3f}"
         elif status == "COMPLETED":
             epoch = metrics.get("epochs_to_target")
-            reached = f"target at epoch {int(epoch)}" if epoch else "target not reached"
+            reached = "" if not target.declared else f", target at epoch {int(epoch)}" if epoch else ", target not reached"
             diverged = ", DIVERGED" if metrics.get("diverged") else ""
             acc = metrics.get("final_val_accuracy")
-            outcome = f"val_accuracy {acc:.3f}, {reached}{diverged}" if acc is not None else reached + diverged
+            outcome = f"val_accuracy {acc:.3f}{reached}{diverged}" if acc is not None else (reached + diverged)[2:] or "done"
         else:
             outcome = f"trial {status.lower()}"
         print(

@@ -18,19 +18,29 @@ TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_
 
 
 class Target(Locked):
-    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"]
-    value: Number
+    """The value a trial's metric must reach, for its time to target; without ``value`` (a plain search, a study
+    with no time-to-target claim) only the metric the grid's tuner ranks trials by."""
+
+    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"] = "val_accuracy"
+    value: Number | None = None
     direction: Literal["max", "min"] = None  # defaults to the metric's declared direction
 
     @model_validator(mode="before")
     @classmethod
     def _declared_direction(cls, data):
-        metric = data.get("metric") if isinstance(data, dict) else None
+        metric = data.get("metric", "val_accuracy") if isinstance(data, dict) else None
         if isinstance(metric, str) and metric in TARGET_METRICS and data.get("direction") is None:
-            data = {**data, "direction": TARGET_METRICS[data["metric"]]}
+            data = {**data, "direction": TARGET_METRICS[metric]}
         return data
 
+    @property
+    def declared(self) -> bool:
+        """Whether the study states a value to reach (else no trial has a time to target)."""
+        return self.value is not None
+
     def reached(self, value: float) -> bool:
+        if self.value is None:
+            return False
         return value >= self.value if self.direction == "max" else value <= self.value
 
 

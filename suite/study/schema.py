@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from suite.ground.fields import Fraction, Locked, Seed, Text
@@ -49,7 +49,7 @@ class Study(Settings):
     grid: dict[str, list[Any]] = {}
     cases: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}  # named bundles, one grid axis "case"
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
-    target: Target
+    target: Target = Field(default_factory=lambda: Target.model_validate({}))  # without value: no time to target
     tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
     design: Design = Design()
     diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)

@@ -62,7 +62,7 @@ def summarize(
         "epochs_run": float(epochs),
         "steps_run": float(epochs * steps_per_epoch),  # the budgets that censor the *_to_target values
         "examples_run": float(epochs * examples_per_epoch),
-        "reached_target": float(reached_at is not None),
+        "reached_target": float(reached_at is not None) if target.declared else None,  # None: no target to reach
         "epochs_to_target": None if reached_at is None else float(reached_at),
         "steps_to_target": None if reached_at is None else float(reached_at * steps_per_epoch),
         "examples_to_target": None if reached_at is None else float(reached_at * examples_per_epoch),
