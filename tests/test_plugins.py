@@ -372,7 +372,7 @@ def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, mo
                        "this builder only knows narrow nets")
 
 
-@pytest.mark.parametrize("case", ["missing file", "misspelled label", "wrong outputs"])
+@pytest.mark.parametrize("case", ["missing file", "misspelled label", "wrong outputs", "unadapted layer"])
 def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, capsys, clean_registries, case):
     raw = yaml.safe_load((project / "wine.yaml").read_text())
     plugin = str(project / "models.py")
@@ -380,12 +380,19 @@ def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, caps
         raw["data"]["path"] = "nope.csv"
     elif case == "misspelled label":
         raw["data"]["label"] = raw["data"]["label"] + "x"
-    else:
+    elif case == "wrong outputs":
         plugin = str(project / "wrong.py")
         (project / "wrong.py").write_text(
             "import keras\nfrom suite import register_model\n\n@register_model('wide_deep', settings={'units': 8, 'blocks': 1})\n"
             "def f(settings, input_shape, num_classes):\n    inputs = keras.Input(shape=input_shape)\n"
             "    return keras.Model(inputs, keras.layers.Dense(num_classes + 1)(inputs))\n")
+    else:  # a Normalization layer nobody adapts would run as the identity, without a word
+        plugin = str(project / "wrong.py")
+        (project / "wrong.py").write_text(
+            "import keras\nfrom suite import register_model\n\n@register_model('wide_deep', settings={'units': 8, 'blocks': 1})\n"
+            "def f(settings, input_shape, num_classes):\n    inputs = keras.Input(shape=input_shape)\n"
+            "    x = keras.layers.Normalization(name='scale')(inputs)\n"
+            "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n")
     (project / "bad.yaml").write_text(yaml.safe_dump(raw))
     lines = []
     for command in ("validate", "run"):
@@ -394,6 +401,8 @@ def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, caps
         assert len(err) >= 1 and err[-1].startswith("error: ")
         lines.append(err[-1])
     assert lines[0] == lines[1]  # the same one line from both
+    if case == "unadapted layer":
+        assert "its Normalization layer 'scale' is not adapted" in lines[0]
     store = project.parent / "home" / ".suite" / "mlflow.db"
     if store.exists():  # nothing recorded
         client = MlflowClient(f"sqlite:///{store}")
@@ -493,3 +502,23 @@ def test_a_tune_space_entry_that_changes_nothing_is_refused_by_validate_and_run_
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith("error: tune.space.model.hp.lr: changes no layer of model family 'wine_search'") and (
             "search train.learning_rate" in err), err
+
+
+def test_a_hypermodel_whose_own_fit_would_be_ignored_is_refused_in_one_line(tmp_path, capsys, clean_registries):
+    '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override; the suite trains every
+    trial itself, so such a fit would be ignored without a word: the plugin is refused, naming what to search instead.'''
+    plugin = tmp_path / "fits.py"
+    plugin.write_text(
+        "import keras, keras_tuner\nfrom suite import register_model\n\n"
+        "class Fits(keras_tuner.HyperModel):\n"
+        "    def build(self, hp):\n"
+        "        return keras.Sequential([keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(3)])\n\n"
+        "    def fit(self, hp, model, *args, **kwargs):\n"
+        "        return model.fit(*args, batch_size=hp.Choice('batch_size', [16, 32]), **kwargs)\n\n"
+        "register_model('fits', hypermodel=True)(Fits)\n")
+    study = tmp_path / "fits.yaml"
+    study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
+                     "tune: {algorithm: random, trials: 2}\n")
+    assert main(["validate", str(study), "--plugin", str(plugin)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Fits.fit: a HyperModel's own fit() is not called" in err and "train.batch_size" in err

@@ -44,6 +44,13 @@ def built(model, input_shape, what: str):
 
     if not model.built:
         model.build((None, *tuple(input_shape)))
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if not adapted(layer):
+            raise PluginError(
+                f"{what}: its {type(layer).__name__} layer {layer.name!r} is not adapted: it learns from data with "
+                "adapt(), which a build cannot call on the study's training rows, so it would run untrained (the "
+                "identity, or every value in one bin); the suite already scales inputs on each split's training rows "
+                "(data.scaling): remove the layer, or give it its values (Normalization(mean=..., variance=...))")
     last = model.layers[-1] if model.layers else None
     activation = getattr(last, "activation", None)
     if activation is keras.activations.softmax:
@@ -52,6 +59,24 @@ def built(model, input_shape, what: str):
         raise PluginError(f"{what}: its last layer ends in a sigmoid; the suite trains one softmax over the classes on "
                           "logits: end with a linear layer of one unit per class (activation=None)")
     return model
+
+
+def adapted(layer) -> bool:
+    """False for a Keras preprocessing layer that learns from data by ``adapt()`` and was built without it."""
+    import keras
+
+    if isinstance(layer, keras.layers.Normalization):  # built unadapted, it holds mean 0 and variance 1: the identity
+        if layer.input_mean is not None or not getattr(layer, "built", False):
+            return True
+        import numpy as np
+
+        return not (np.all(keras.ops.convert_to_numpy(layer.adapt_mean) == 0)
+                    and np.all(keras.ops.convert_to_numpy(layer.adapt_variance) == 1))
+    if isinstance(layer, keras.layers.Discretization):
+        return layer.bin_boundaries is not None
+    if isinstance(layer, (keras.layers.StringLookup, keras.layers.IntegerLookup, keras.layers.TextVectorization)):
+        return layer.vocabulary_size() > 2  # only the out-of-vocabulary index (and the mask): no vocabulary yet
+    return True
 
 
 def calling(what: str, fn: Callable, *args):

@@ -57,6 +57,11 @@ def _build_function(given) -> Callable:
 
     if isinstance(given, type) and issubclass(given, keras_tuner.HyperModel):
         given = given()
+    if isinstance(given, keras_tuner.HyperModel) and type(given).fit is not keras_tuner.HyperModel.fit:
+        raise PluginError(
+            f"{type(given).__name__}.fit: a HyperModel's own fit() is not called: the suite trains every trial itself, "
+            "by the study's train: and data: blocks; search what it tunes in tune.space instead (train.batch_size, "
+            "data.order for shuffling, train.epochs) and remove fit()")
     if isinstance(given, keras_tuner.HyperModel):  # the class's own build(self, hp): the instance's is a wrapper
         return type(given).build.__get__(given, type(given))
     return given
