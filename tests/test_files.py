@@ -246,6 +246,9 @@ def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_
     balance = report.split("## Class balance")[1]  # 63% of the cars are American, 18% European
     assert balance.split("\n\n")[1].startswith("The test split is imbalanced: its largest class holds 6")
     assert "| base | " in balance and "balanced accuracy | macro F1 |" in balance
+    store = MlflowClient(f"sqlite:///{tmp_path / 'home' / '.suite' / 'mlflow.db'}")
+    described = store.get_experiment_by_name("cars").tags["mlflow.note.content"]
+    assert "## Class balance" in described and "The test split is imbalanced" in described  # in the MLflow UI too
 
 
 def test_a_date_column_becomes_its_year_month_day_of_year_and_weekday(tmp_path):
@@ -298,7 +301,7 @@ def test_a_missing_label_drops_its_row_and_a_quantity_is_not_taken_for_classes(t
 
 
 def test_the_class_balance_section_appears_only_where_the_test_split_is_imbalanced():
-    from suite.analyze.report import balance_section
+    from suite.analyze.notes import balance_section
 
     summary = pd.DataFrame({"cell": ["a"], "test_accuracy_mean": [0.70], "test_accuracy_ci95": [0.02],
                             "test_balanced_accuracy_mean": [0.40], "test_balanced_accuracy_ci95": [0.05],

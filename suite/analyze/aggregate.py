@@ -43,6 +43,12 @@ MEASURED = (
 )
 
 
+def fmt_ci(mean, half) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.3f}" if pd.isna(half) else f"{mean:.3f} ± {half:.3f}"
+
+
 def latest_per_trial(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per (cell, seed): the latest finished run, else the latest run of any status."""
     if trials.empty:

@@ -15,6 +15,7 @@ import re
 
 import pandas as pd
 
+from suite.analyze.aggregate import fmt_ci
 from suite.kinds.base import finished
 from suite.record import Tracker
 from suite.record.writing import short_label
@@ -33,7 +34,8 @@ def introduce(resolved: ResolvedStudy, tracker: Tracker, parent: str) -> None:
 def publish(resolved: ResolvedStudy, tracker: Tracker, run_id: str, trials: pd.DataFrame, summary: pd.DataFrame,
             verdicts, figures: list[str], wall_s: float | None) -> None:
     """Once the report is built: the verdicts on the experiment, the summary and the trials table on ``run_id``."""
-    lines = [*claim(resolved), *verdict_table(verdicts), *figure_links(run_id, figures)]
+    lines = [*claim(resolved), *verdict_table(verdicts), *balance_section(trials, summary, resolved.axes),
+             *figure_links(run_id, figures)]
     tracker.describe_experiment(resolved.name, "\n".join(lines))
     tracker.log_summary(run_id, summary_metrics(resolved, summary, verdicts, trials, wall_s))
     shown = [c for c in ("cell", *resolved.axes, "seed", "status", "test_accuracy", "best_val_accuracy",
@@ -109,3 +111,35 @@ def _label(resolved: ResolvedStudy, index: int) -> str:
 def _metric_safe(text: str) -> str:
     """MLflow metric names allow letters, digits, ``_ - . : /`` and spaces: ``dropout=0.5`` -> ``dropout 0.5``."""
     return re.sub(r"[^\w.\-: ]", " ", text.replace("=", " ")).strip()
+
+
+IMBALANCED = 3.0  # the test split's largest class at least this many times its smallest: accuracy alone flatters
+
+
+def balance_section(trials: pd.DataFrame, summary: pd.DataFrame, axes: list[str]) -> list[str]:
+    """Where the test split's classes are imbalanced: the majority-class rate (what always answering the largest
+    class scores) and, per cell, balanced accuracy and macro F1 beside accuracy. Nothing where they are balanced."""
+    if "test_majority_rate" not in trials or trials["test_majority_rate"].isna().all():
+        return []
+    major, minor = float(trials["test_majority_rate"].max()), float(trials["test_minority_rate"].min())
+    if minor > 0 and major / minor < IMBALANCED:
+        return []
+    ratio = f"{major / minor:.0f}x" if minor > 0 else "a class absent"
+    lines = [
+        "## Class balance", "",
+        f"The test split is imbalanced: its largest class holds {major:.0%} of the rows, its smallest {minor:.0%} "
+        f"({ratio}). Always answering the largest class scores an accuracy of {major:.3f}, so accuracy and a target "
+        "reached on it can look good while the small classes are missed: balanced accuracy (the mean recall over "
+        "classes, 1/k for that constant answer) and macro F1 say how each class fares. Mean ± 95% half-width over "
+        "seeds; `data.rebalance` (class_weight or oversample) is the study setting that weighs the small classes.", "",
+    ]
+    headers = [*(axes or ["cell"]), "test accuracy", "above the majority rate", "balanced accuracy", "macro F1"]
+    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for r in summary.to_dict("records"):
+        row = [str(r[a]) for a in axes] if axes else ["base"]
+        mean = r["test_accuracy_mean"]
+        row += [fmt_ci(mean, r["test_accuracy_ci95"]), "–" if pd.isna(mean) else f"{mean - major:+.3f}",
+                fmt_ci(r["test_balanced_accuracy_mean"], r["test_balanced_accuracy_ci95"]),
+                fmt_ci(r["test_macro_f1_mean"], r["test_macro_f1_ci95"])]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from suite.analyze import aggregate, confirmation, design, drawing, judgement, notes
+from suite.analyze.aggregate import fmt_ci
 from suite.analyze.design import searchers
 from suite.ground.errors import SuiteError
 from suite.kinds.base import finished, matching
@@ -107,7 +108,7 @@ def render(
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
         *results_section(resolved, summary),
-        *balance_section(trials, summary, resolved.axes),
+        *notes.balance_section(trials, summary, resolved.axes),
         *figures_section(resolved.study),
         *settings_section(resolved.study),
         *preprocessing_section(trials),
@@ -328,38 +329,6 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
     ]
 
 
-IMBALANCED = 3.0  # the test split's largest class at least this many times its smallest: accuracy alone flatters
-
-
-def balance_section(trials: pd.DataFrame, summary: pd.DataFrame, axes: list[str]) -> list[str]:
-    """Where the test split's classes are imbalanced: the majority-class rate (what always answering the largest
-    class scores) and, per cell, balanced accuracy and macro F1 beside accuracy. Nothing where they are balanced."""
-    if "test_majority_rate" not in trials or trials["test_majority_rate"].isna().all():
-        return []
-    major, minor = float(trials["test_majority_rate"].max()), float(trials["test_minority_rate"].min())
-    if minor > 0 and major / minor < IMBALANCED:
-        return []
-    ratio = f"{major / minor:.0f}x" if minor > 0 else "a class absent"
-    lines = [
-        "## Class balance", "",
-        f"The test split is imbalanced: its largest class holds {major:.0%} of the rows, its smallest {minor:.0%} "
-        f"({ratio}). Always answering the largest class scores an accuracy of {major:.3f}, so accuracy and a target "
-        "reached on it can look good while the small classes are missed: balanced accuracy (the mean recall over "
-        "classes, 1/k for that constant answer) and macro F1 say how each class fares. Mean ± 95% half-width over "
-        "seeds; `data.rebalance` (class_weight or oversample) is the study setting that weighs the small classes.", "",
-    ]
-    headers = [*(axes or ["cell"]), "test accuracy", "above the majority rate", "balanced accuracy", "macro F1"]
-    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for r in summary.to_dict("records"):
-        row = [str(r[a]) for a in axes] if axes else ["base"]
-        mean = r["test_accuracy_mean"]
-        row += [fmt_ci(mean, r["test_accuracy_ci95"]), "–" if pd.isna(mean) else f"{mean - major:+.3f}",
-                fmt_ci(r["test_balanced_accuracy_mean"], r["test_balanced_accuracy_ci95"]),
-                fmt_ci(r["test_macro_f1_mean"], r["test_macro_f1_ci95"])]
-        lines.append("| " + " | ".join(row) + " |")
-    return [*lines, ""]
-
-
 def table(summary: pd.DataFrame, axes: list[str]) -> str:
     headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in COLUMNS), "diverged", "failed"]
     rows = []
@@ -409,12 +378,6 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
 
 def fmt(v, digits: int = 3) -> str:
     return "–" if v is None or pd.isna(v) else f"{v:.{digits}f}"
-
-
-def fmt_ci(mean, half) -> str:
-    if pd.isna(mean):
-        return "–"
-    return f"{mean:.3f}" if pd.isna(half) else f"{mean:.3f} ± {half:.3f}"
 
 
 def figures_section(s) -> list[str]:
