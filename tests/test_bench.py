@@ -91,3 +91,19 @@ def test_bench_rejects_an_unknown_part(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SUITE_HOME", str(tmp_path))
     assert main(["bench", "tiny", "--profile", "smoke", "--parts", "overhead,speed"]) == 2
     assert "--parts: unknown speed" in capsys.readouterr().err
+
+
+def test_metric_histories_of_many_runs_are_read_in_bulk_and_equal_one_read_per_run(tmp_path, monkeypatch):
+    """The report draws every trial's curve: one query per 500 runs (the store's bulk read), the same values as one
+    query per run, in chunks of any size, with an empty history for a run that logged none."""
+    from suite.bench import scaling
+    from suite.record import reading
+
+    ws, resolved, _ = scaling.record(tmp_path / "home", 20)
+    tracker = ws.tracker()
+    ids = [r.info.run_id for r in tracker.runs(resolved.name, "trial")]
+    parent = tracker.runs(resolved.name, "study")[0].info.run_id  # logged no val_accuracy
+    monkeypatch.setattr(reading, "BULK", 7)  # three chunks
+    bulk = tracker.histories([*ids, parent], "val_accuracy")
+    assert len(ids) == 20 and bulk == {**{i: tracker.history(i, "val_accuracy") for i in ids}, parent: []}
+    assert all(len(bulk[i]) == scaling.EPOCHS for i in ids)

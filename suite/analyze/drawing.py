@@ -23,9 +23,11 @@ from suite.study import ResolvedStudy
 
 def draw(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
     """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
+    done = finished(trials)
+    curves = tracker.histories(list(done["run_id"]), "val_accuracy")  # one query, not one per trial
     histories: dict[int, list] = {}
-    for row in finished(trials).itertuples():
-        histories.setdefault(row.cell, []).append(tracker.history(row.run_id, "val_accuracy"))
+    for row in done.itertuples():
+        histories.setdefault(row.cell, []).append(curves[row.run_id])
     target = resolved.study.target
     marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
     figures.curves(histories, {c.index: c.values for c in resolved.cells}, "val_accuracy", out / "curves.png", marked)
@@ -44,10 +46,11 @@ def diagnosed(trials: pd.DataFrame, tracker: Tracker, labels: dict[int, str], ou
     """The diagnostics figures, from the per-layer series and histograms each trial logged."""
     done = finished(trials)
     keys = [c for c in done.columns if c.startswith(("act_std/", "grad_norm/"))]
+    series = {k: tracker.histories(list(done["run_id"]), k) for k in keys}  # one query per key, not per trial and key
     per_cell: dict[int, list[dict]] = {}
     histograms: dict[int, dict] = {}
     for row in done.itertuples():
-        per_cell.setdefault(row.cell, []).append({k: tracker.history(row.run_id, k) for k in keys})
+        per_cell.setdefault(row.cell, []).append({k: series[k][row.run_id] for k in keys})
         if row.cell not in histograms:
             found = tracker.load_json(row.run_id, "activations_init.json")
             if found:

@@ -112,6 +112,21 @@ class Reader(Store):
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
 
+    def histories(self, run_ids: list[str], key: str) -> dict[str, list[tuple[int, float]]]:
+        """``history`` of many runs: from a database store in one query per ``BULK`` runs (its
+        ``get_metric_history_bulk``, the query behind the UI's charts), else one query per run (a tracking server)."""
+        found: dict[str, list[tuple[int, float]]] = {run_id: [] for run_id in run_ids}
+        for start in range(0, len(run_ids), BULK):
+            chunk = self.client.metric_history_bulk(run_ids[start:start + BULK], key)
+            if chunk is None:  # a store without the bulk read
+                return {run_id: self.history(run_id, key) for run_id in run_ids}
+            for m in chunk:
+                found[m.run_id].append((m.step, m.value))
+        return {run_id: sorted(values) for run_id, values in found.items()}
+
+
+BULK = 500  # run ids per bulk query: within SQLite's limit of bound variables
+
 
 def _for_seed(run) -> int | None:
     """The study seed a search searched for (``tune.per: seed``); None for a cell's one search."""

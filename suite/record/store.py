@@ -38,13 +38,22 @@ class _Guarded:
         def call(*args, **kwargs):
             if writes:
                 self._on_write()
-            try:
-                return method(*args, **kwargs)
-            except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
-                refused = _refusal(e)
-                raise TrackingError(f"tracking store {self._uri}: {refused or f'{name} failed ({one_line(e)})'}") from None
+            return self._guarded(name, method, *args, **kwargs)
 
         return call
+
+    def _guarded(self, name: str, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - whatever broke, the store is what failed
+            refused = _refusal(e)
+            raise TrackingError(f"tracking store {self._uri}: {refused or f'{name} failed ({one_line(e)})'}") from None
+
+    def metric_history_bulk(self, run_ids: list[str], key: str):
+        """One metric's values over many runs in one query, from a database store (its ``get_metric_history_bulk``,
+        the query behind the UI's charts; not in the client API); None from a store without it (a tracking server)."""
+        bulk = getattr(self._client._tracking_client.store, "get_metric_history_bulk", None)
+        return None if bulk is None else self._guarded("get_metric_history_bulk", bulk, run_ids, key, max_results=None)
 
 
 class Store:
