@@ -266,3 +266,35 @@ def test_the_default_path_groups_what_groups_and_trains_the_rest_alone_on_tensor
     assert again.returncode == 2, again.stderr[-2000:]
     assert "6 recorded trials of grouped [base] are stale: the backend changed (jax -> tensorflow)" in again.stderr
     assert "keep the backend that recorded them: KERAS_BACKEND=jax" in again.stderr
+
+
+CACHED = r"""
+import json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+code = main(["run", "grouped", "--grouped"])
+client = MlflowClient(sys.argv[1])
+exp = client.get_experiment_by_name("grouped")
+runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+print(json.dumps({"code": code, "losses": sorted((r.data.tags["suite.cell"], r.data.tags["suite.seed"], r.data.metrics["train_loss"])
+                                                  for r in runs)}))
+"""
+
+
+@needs_runner
+def test_a_compiled_group_is_kept_on_disk_and_a_later_process_gets_the_same_numbers_from_it(tmp_path):
+    """JAX's persistent compilation cache (suite.ground.process.prepare): a fresh process loads the group's compiled
+    epoch instead of compiling it again, and its trials' numbers are the same to the bit."""
+    cache = tmp_path / "jax-cache"
+    seen = []
+    for attempt in ("first", "second"):
+        home = tmp_path / attempt
+        home.mkdir()
+        env, store = jax_home(home, "grouped", STUDY)
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+        seen.append(run_program(CACHED, home, env, store))
+        if attempt == "first":
+            kept = sorted(p.name for p in cache.iterdir() if p.name.startswith("jit__one_epoch"))
+            assert kept  # the group's epoch, compiled and kept
+    assert seen[0]["code"] == seen[1]["code"] == 0 and seen[0]["losses"] == seen[1]["losses"]
+    assert sorted(p.name for p in cache.iterdir() if p.name.startswith("jit__one_epoch")) == kept  # loaded, not compiled anew
