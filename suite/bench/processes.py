@@ -42,7 +42,9 @@ def workspace(scratch: Path, name: str, study: Path) -> Path:
 
 def environment(home: Path, keras_backend: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "KERAS_BACKEND")}
-    env.update(SUITE_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(CODE_ROOT))
+    # each run its own store and its own, empty, JAX compilation cache: every run compiles as a first run does
+    env.update(SUITE_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(CODE_ROOT),
+               JAX_COMPILATION_CACHE_DIR=str(home / ".suite" / "jax-cache"))
     if keras_backend:
         env["KERAS_BACKEND"] = keras_backend
     return env
