@@ -10,7 +10,7 @@ PORT    ?= 5000
 BENCH_STUDY ?= capacity
 WORKERS ?= 0
 
-.PHONY: study studies confirm scorecard test bench gpu-check gpu-wheels ui validate list clean-state
+.PHONY: study studies confirm scorecard test bench gpu-check gpu-wheels gpu-study ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -46,11 +46,23 @@ bench: $(BIN)/.installed  ## the suite's overhead, backends, report/resume scali
 gpu-check:  ## on a lent GPU machine (JAX, no TensorFlow): grouped tests and trial-epochs/s by group size -> results/bench/gpu/
 	bash suite/bench/gpu_check.sh
 
-gpu-wheels: $(BIN)/.installed  ## download here, into .whl/, the wheels the GPU machine lacks (its Python 3.12, x86-64)
+# What a lent GPU machine lacks for a whole study (it has JAX with CUDA, pandas, scipy, scikit-learn, matplotlib,
+# grpcio, pyarrow, anyio, httpx, but no TensorFlow, Keras, keras-tuner or MLflow): found by running a study in a
+# virtualenv holding only that machine's packages plus these (see README, "Whole studies on a GPU").
+GPU_WHEELS := keras namex optree pydantic pydantic-core annotated-types typing-inspection mnist1d \
+  keras-tuner kt-legacy mlflow-skinny mlflow-tracing sqlalchemy alembic mako cachetools sqlparse \
+  opentelemetry-api opentelemetry-sdk opentelemetry-semantic-conventions opentelemetry-proto importlib-metadata \
+  fastapi starlette databricks-sdk cryptography cffi
+
+gpu-wheels: $(BIN)/.installed  ## download here, into .whl/, the wheels a whole study needs on the GPU machine (its Python 3.12, x86-64)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-	  $$($(BIN)/python -c "import importlib.metadata as m; print(' '.join(n + '==' + m.version(n) for n in \
-	  ('keras', 'namex', 'optree', 'pydantic', 'pydantic-core', 'annotated-types', 'typing-inspection', 'mnist1d')))")
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_34_x86_64 -d .whl \
+	  $$($(BIN)/python -c "import importlib.metadata as m, sys; print(' '.join(n + '==' + m.version(n) for n in sys.argv[1:]))" $(GPU_WHEELS))
+	@du -sh .whl
+
+gpu-study:  ## on the lent GPU machine: one whole study (STUDY, PROFILE) grouped on JAX, its report to $$OUT (results/gpu/ here)
+	bash suite/bench/gpu_study.sh
 
 ui: $(BIN)/.installed  ## MLflow UI on 127.0.0.1:$(PORT) over .suite/mlflow.db
 	$(BIN)/suite ui --port $(PORT)
