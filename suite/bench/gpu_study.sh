@@ -14,7 +14,7 @@ PY=${PYTHON:-python3}
 STUDY=${STUDY:-l1_sparsity}
 PROFILE=${PROFILE:-quick}
 OUT=${OUT:-results/gpu}
-NEEDED="keras namex optree pydantic pydantic_core annotated_types typing_inspection mnist1d keras_tuner kt_legacy mlflow \
+NEEDED="keras namex optree pydantic pydantic_core annotated_types typing_inspection mnist1d keras_tuner mlflow \
 sqlalchemy alembic mako cachetools sqlparse opentelemetry fastapi starlette databricks cryptography _cffi_backend yaml"
 
 missing=$($PY - "$NEEDED" <<'PYTHON'
