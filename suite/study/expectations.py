@@ -21,14 +21,14 @@ class Target(Locked):
     """The value a trial's metric must reach, for its time to target; without ``value`` (a plain search, a study
     with no time-to-target claim) only the metric the grid's tuner ranks trials by."""
 
-    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"] = "val_accuracy"
+    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"]  # no default: a recorded study's identity keeps it
     value: Number | None = None
     direction: Literal["max", "min"] = None  # defaults to the metric's declared direction
 
     @model_validator(mode="before")
     @classmethod
     def _declared_direction(cls, data):
-        metric = data.get("metric", "val_accuracy") if isinstance(data, dict) else None
+        metric = data.get("metric") if isinstance(data, dict) else None
         if isinstance(metric, str) and metric in TARGET_METRICS and data.get("direction") is None:
             data = {**data, "direction": TARGET_METRICS[metric]}
         return data

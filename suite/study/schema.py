@@ -49,7 +49,7 @@ class Study(Settings):
     grid: dict[str, list[Any]] = {}
     cases: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}  # named bundles, one grid axis "case"
     seeds: Annotated[list[Seed], AfterValidator(_seed_list)] = [0]
-    target: Target = Field(default_factory=lambda: Target.model_validate({}))  # without value: no time to target
+    target: Target = Field(default_factory=lambda: Target.model_validate({"metric": "val_accuracy"}))  # no value: no time to target
     tune: Tune | None = None  # re-tune these nuisance settings for every cell (or, without a grid, just search)
     design: Design = Design()
     diagnostics: list[Literal["activations", "gradients"]] = []  # per-layer probes: off unless asked (they cost time)
