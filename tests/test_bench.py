@@ -107,3 +107,25 @@ def test_metric_histories_of_many_runs_are_read_in_bulk_and_equal_one_read_per_r
     bulk = tracker.histories([*ids, parent], "val_accuracy")
     assert len(ids) == 20 and bulk == {**{i: tracker.history(i, "val_accuracy") for i in ids}, parent: []}
     assert all(len(bulk[i]) == scaling.EPOCHS for i in ids)
+
+
+def test_resuming_a_recorded_study_reads_its_trials_once_and_hands_out_no_trial(tmp_path, monkeypatch):
+    """Records at scale: a fully recorded study resumes without a keras-tuner trial per recorded one (the plan skips
+    them) and reads its trial runs once for settling the record and the tuner (the report reads them once more)."""
+    from mlflow.tracking import MlflowClient
+
+    from suite.bench import scaling
+    from suite.running import runner
+
+    ws, resolved, _ = scaling.record(tmp_path / "home", 20)
+    reads = []
+    search_runs = MlflowClient.search_runs
+
+    def counted(self, experiment_ids, filter_string="", *args, **kwargs):
+        reads.append(filter_string)
+        return search_runs(self, experiment_ids, filter_string, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_runs", counted)
+    runner.run_study(resolved, ws)
+    assert sum("'trial'" in f for f in reads) == 2  # resume once, the report once
+    assert not list((ws.root / ".suite" / "tuner").rglob("trial.json"))  # no keras-tuner trial replayed a record

@@ -163,8 +163,10 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
     code = tags["suite.code_version"]
     with tracker.snapshot():  # under the study's lock: no other process writes its runs meanwhile
         _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root), tags["backend"])
-    parent = tracker.start_study(resolved, tags, str(ws.root))
-    notes.introduce(resolved, tracker, parent)
+        with tracker.own_run_writes():
+            parent = tracker.start_study(resolved, tags, str(ws.root))
+            notes.introduce(resolved, tracker, parent)
+        carried = tracker.carry()  # the trial runs read: the tuner's, unless a search writes before it
     status = "FAILED"
     try:
         if grouped:  # a sweep's ladder trains together (suite.train.groups)
@@ -176,7 +178,7 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         if grouped:  # each cell's seeds, at its tuned settings, train together
             kept.groups.cells(resolved)
-        with timing.section("study.setup"), tracker.snapshot():  # before any worker starts
+        with timing.section("study.setup"), tracker.snapshot(carried):  # before any worker starts
             tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
         with timing.section("study.trials"):
             if parallel is None:

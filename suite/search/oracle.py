@@ -35,14 +35,30 @@ class PlanOracle(keras_tuner.Oracle):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.plan = plan
+        self._keys: list[str] | None = None  # each plan entry's canonical text, made once
+        self._started: set[str] = set()  # the entries handed out, in this process or a reloaded search's
+        self._next = 0  # every entry before it is started: the plan is handed out in order
+        self._skipped: set[str] = set()  # entries the record already holds: never handed out
+
+    def skip(self, done: list[dict]) -> None:
+        """Entries the record (MLflow) already holds finished: the search never hands them out, so resuming a
+        study of n recorded trials costs nothing per trial (each was a keras-tuner trial that replayed its record:
+        273 s for 10,000)."""
+        self._skipped |= {canonical(values) for values in done}
 
     def populate_space(self, trial_id):
-        # A set of canonical keys: comparing dicts against a list made a study of n trials cost O(n^3).
-        started = {canonical(t.hyperparameters.values) for t in self.trials.values()}
-        for values in self.plan:
-            if canonical(values) not in started:
-                return {"status": TrialStatus.RUNNING, "values": dict(values)}
-        return {"status": TrialStatus.STOPPED, "values": None}
+        # The first plan entry not yet started. The trials this oracle holds (a reloaded search's too) are read
+        # once, then each entry handed out is added: reading them all for every trial made a resumed study of n
+        # trials cost O(n^2) (690 s to skip 10,000 recorded trials), and comparing dicts to a list O(n^3).
+        if self._keys is None:
+            self._keys = [canonical(values) for values in self.plan]
+            self._started = {canonical(t.hyperparameters.values) for t in self.trials.values()} | self._skipped
+        while self._next < len(self.plan) and self._keys[self._next] in self._started:
+            self._next += 1
+        if self._next == len(self.plan):
+            return {"status": TrialStatus.STOPPED, "values": None}
+        self._started.add(self._keys[self._next])
+        return {"status": TrialStatus.RUNNING, "values": dict(self.plan[self._next])}
 
 
 def canonical(values: dict) -> str:

@@ -25,7 +25,7 @@ from suite.ground import stopping, timing
 from suite.ground.console import Progress
 from suite.ground.errors import TrackingError
 from suite.record import Tracker
-from suite.search.oracle import GridOracle
+from suite.search.oracle import GridOracle, canonical, trial_values
 from suite.study import ResolvedStudy
 from suite.train import trial as trials
 from suite.train.kept import Kept
@@ -144,10 +144,15 @@ class StudyTuner(RecordedTuner):
         super().__init__(self.plan, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
         self.parent_run, self.provenance = parent_run, provenance
         self.kept = kept or Kept()  # what the run keeps across its trials: data, compiled models, groups
-        self.progress = Progress(total=0 if label else len(resolved.trials), done=self.finished(), label=label)  # a worker: no ETA
         # MLflow is the record: a trial finished there is never run again, even when a crash
-        # came between MLflow's write and the tuner's own save.
+        # came between MLflow's write and the tuner's own save; the plan skips it (no keras-tuner trial at all).
         self.recorded = tracker.finished_trials(resolved, code)
+        done = [trial_values(cell, seed) for cell, seed in resolved.trials if (cell.index, seed) in self.recorded]
+        self.plan.skip(done)
+        ended = {canonical(t.hyperparameters.values) for t in getattr(self.oracle, "trials", {}).values()
+                 if t.status in ("COMPLETED", "FAILED")}  # in the saved state: not handed out again either
+        ended |= {canonical(values) for values in done}
+        self.progress = Progress(total=0 if label else len(resolved.trials), done=len(ended), label=label)  # a worker: no ETA
 
     def holds(self, trial) -> bool:
         cell, seed = self.plan.decode(trial.hyperparameters.values)
