@@ -307,7 +307,15 @@ def cmd_report(args) -> int:
 
 
 def cmd_replicate(args) -> int:
-    ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
+    ws, resolved = _load(args.study, args.profile, confirm=args.confirm)
+    from suite.running import executor
+
+    if not args.from_file and executor.process_backend() is None:  # rerun on the backend that made the trials
+        study_run = ws.tracker().latest_study_run(resolved)
+        recorded = study_run.data.tags.get("backend") if study_run else None
+        if recorded and executor.installed(recorded):
+            os.environ["KERAS_BACKEND"] = recorded
+    console.import_backend()
     from suite.running.replicate import TOLERANCE, from_files, replicate
 
     if args.from_file:

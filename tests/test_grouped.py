@@ -261,6 +261,9 @@ def test_the_default_path_groups_what_groups_and_trains_the_rest_alone_on_tensor
     r = run_program(DEFAULT, tmp_path, env, store)
     assert r["code"] == 0 and not r["tensorflow_here"]
     assert r["seen"] == {"grouped": [["jax", "grouped", True], 6], "scheduled": [["tensorflow", "alone", False], 6]}
+    replicated = subprocess.run([sys.executable, "-m", "suite", "replicate", "grouped", "--trials", "2"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True)  # on the backend that made them: exact
+    assert replicated.returncode == 0 and "metrics must be identical" in replicated.stdout, replicated.stderr[-2000:]
     again = subprocess.run([sys.executable, "-m", "suite", "run", "grouped", "--executor", "alone"], cwd=tmp_path,
                            env=env, capture_output=True, text=True)
     assert again.returncode == 2, again.stderr[-2000:]
