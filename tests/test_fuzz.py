@@ -5,6 +5,7 @@ become tests of their own, below, rather than a CI run that fails by chance)."""
 
 import copy
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -135,3 +136,14 @@ def test_a_key_named_like_a_pydantic_validator_step_is_still_named_in_its_error(
         load_study(tmp_path / "s.yaml")
     except StudyError as e:
         assert str(e).startswith("function-: unknown key"), e
+
+
+def test_a_model_key_that_yaml_reads_as_a_number_is_named_in_its_error(tmp_path):
+    """Found by the mutation test in CI (another Hypothesis version draws other examples): a model key `0E0`,
+    which YAML reads as the float 0.0, crashed the family-settings check instead of giving its one line."""
+    text = EXAMPLE.replace("model:\n", "model:\n  0E0: null\n", 1)
+    assert text != EXAMPLE
+    assert outcome(tmp_path, text.encode()) == "rejected"
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(StudyError, match=r"^model\.0\.0: unknown key"):
+        load_study(tmp_path / "s.yaml")

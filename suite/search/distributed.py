@@ -90,10 +90,12 @@ def _lock(oracle):
 
 
 def unfinished(oracle, plan_size: int) -> int:
-    """Trials of the plan not yet COMPLETED or FAILED."""
+    """Trials of the plan not yet COMPLETED or FAILED, nor recorded before (the plan skips those: ``PlanOracle.skip``)."""
+    from suite.search.oracle import canonical
+
     with _lock(oracle):
-        ended = sum(t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
-    return plan_size - ended
+        ended = {canonical(t.hyperparameters.values) for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED")}
+    return plan_size - len(ended | oracle.skipped)
 
 
 def requeue(oracle, worker_id: str) -> None:

@@ -40,6 +40,11 @@ class PlanOracle(keras_tuner.Oracle):
         self._next = 0  # every entry before it is started: the plan is handed out in order
         self._skipped: set[str] = set()  # entries the record already holds: never handed out
 
+    @property
+    def skipped(self) -> frozenset[str]:
+        """The entries the record already held when the search began (canonical texts)."""
+        return frozenset(self._skipped)
+
     def skip(self, done: list[dict]) -> None:
         """Entries the record (MLflow) already holds finished: the search never hands them out, so resuming a
         study of n recorded trials costs nothing per trial (each was a keras-tuner trial that replayed its record:

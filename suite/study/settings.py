@@ -202,8 +202,8 @@ def _with_declared(family: str, raw: dict, declared: dict, skip=(), prefix: str 
     for key in raw:
         if key in skip:
             continue
-        if key not in declared:
-            raise PydanticCustomError("unknown_key", "unknown key", {"key": prefix + key, "known": sorted(declared)})
+        if key not in declared:  # str(): YAML reads a key such as 0E0 or 1 as a number
+            raise PydanticCustomError("unknown_key", "unknown key", {"key": prefix + str(key), "known": sorted(declared)})
         if isinstance(declared[key], dict):
             if not isinstance(raw[key], dict):
                 raise PydanticCustomError("family_setting", "{key}: must be a mapping of the family's hp.* names, got {got}",
