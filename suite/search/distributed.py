@@ -90,12 +90,9 @@ def _lock(oracle):
 
 
 def unfinished(oracle, plan_size: int) -> int:
-    """Trials of the plan not yet COMPLETED or FAILED, nor recorded before (the plan skips those: ``PlanOracle.skip``)."""
-    from suite.search.oracle import canonical
-
+    """Trials of the plan not yet COMPLETED or FAILED, nor recorded before (the plan skips those: ``PlanOracle.ended``)."""
     with _lock(oracle):
-        ended = {canonical(t.hyperparameters.values) for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED")}
-    return plan_size - len(ended | oracle.skipped)
+        return plan_size - len(oracle.ended())
 
 
 def requeue(oracle, worker_id: str) -> None:

@@ -28,16 +28,7 @@ from suite.record import Tracker
 from suite.search import sweep
 from suite.search.oracle import PlanOracle
 from suite.search.tuner import RecordedTuner
-from suite.study import (
-    TARGET_METRICS,
-    Cell,
-    Range,
-    ResolvedStudy,
-    Settings,
-    Tune,
-    override,
-    space,
-)
+from suite.study import TARGET_METRICS, Cell, Range, ResolvedStudy, Settings, Tune, override, space
 from suite.train import trial as trials
 from suite.train.convergence import first_nonfinite
 from suite.train.kept import Kept

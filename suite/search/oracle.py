@@ -40,10 +40,11 @@ class PlanOracle(keras_tuner.Oracle):
         self._next = 0  # every entry before it is started: the plan is handed out in order
         self._skipped: set[str] = set()  # entries the record already holds: never handed out
 
-    @property
-    def skipped(self) -> frozenset[str]:
-        """The entries the record already held when the search began (canonical texts)."""
-        return frozenset(self._skipped)
+    def ended(self) -> set[str]:
+        """The plan entries that need no more work (canonical texts): COMPLETED or FAILED in this search's state, or
+        recorded before it began (``skip``)."""
+        done = {canonical(t.hyperparameters.values) for t in self.trials.values() if t.status in ("COMPLETED", "FAILED")}
+        return done | self._skipped
 
     def skip(self, done: list[dict]) -> None:
         """Entries the record (MLflow) already holds finished: the search never hands them out, so resuming a
