@@ -15,20 +15,8 @@ OUT=${OUT:-results/bench/gpu}
 SIZES=${SIZES:-1,8,32,128}
 NEEDED="keras namex optree pydantic pydantic_core annotated_types typing_inspection mnist1d yaml"
 
-missing=$($PY - "$NEEDED" <<'PYTHON'
-import importlib.util, sys
-print(" ".join(m for m in sys.argv[1].split() if importlib.util.find_spec(m) is None))
-PYTHON
-)
-if [ -n "$missing" ]; then
-    if ! ls .whl/*.whl >/dev/null 2>&1; then
-        echo "gpu-check: missing $missing and no wheels in .whl/ (run make gpu-wheels here, carry .whl)" >&2
-        exit 2
-    fi
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-}
+WHO=gpu-check
+source suite/bench/gpu_site.sh
 export KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 PYTHONUNBUFFERED=1
 # The grouped tests keep JAX on the CPU unless JAX_PLATFORMS is set: set and empty, JAX picks the device it finds.
 # The tests that run the suite's runner need MLflow and keras-tuner, which that machine lacks: they skip there.

@@ -17,20 +17,8 @@ OUT=${OUT:-results/gpu}
 NEEDED="keras namex optree pydantic pydantic_core annotated_types typing_inspection mnist1d keras_tuner mlflow \
 sqlalchemy alembic mako cachetools sqlparse opentelemetry fastapi starlette databricks cryptography _cffi_backend yaml"
 
-missing=$($PY - "$NEEDED" <<'PYTHON'
-import importlib.util, sys
-print(" ".join(m for m in sys.argv[1].split() if importlib.util.find_spec(m) is None))
-PYTHON
-)
-if [ -n "$missing" ]; then
-    if ! ls .whl/*.whl >/dev/null 2>&1; then
-        echo "gpu-study: missing $missing and no wheels in .whl/ (run make gpu-wheels here, carry .whl)" >&2
-        exit 2
-    fi
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-}
+WHO=gpu-study
+source suite/bench/gpu_site.sh
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONUNBUFFERED=1
 export JAX_PLATFORMS=${JAX_PLATFORMS-}  # set and empty: JAX picks the device it finds
 unset KERAS_BACKEND  # the default executor chooses: with no TensorFlow, JAX
