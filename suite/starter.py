@@ -96,16 +96,16 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
         where = str(data)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
-    columns = ""
-    if dropped or dates:
-        columns = ", columns: {" + ", ".join([*(f"{quoted(c)}: date" for c in dates),
-                                             *(f"{quoted(c)}: drop" for c in dropped)]) + "}"
-    data_block = f"{{path: {quoted(where)}, label: {quoted(label)}{columns}}}" if table else f"{{path: {quoted(where)}}}"
+
+    def data_block(declared: dict[str, str]) -> str:
+        columns = ", columns: {" + ", ".join(f"{quoted(c)}: {kind}" for c, kind in declared.items()) + "}" if declared else ""
+        return f"{{path: {quoted(where)}, label: {quoted(label)}{columns}}}" if table else f"{{path: {quoted(where)}}}"
+
     features = len(source.plan.kinds) if source.plan else int(np.prod(source.x.shape[1:]))
     measure = "test_balanced_accuracy" if imbalanced else "test_accuracy"
     what = "balanced accuracy" if imbalanced else "accuracy"
 
-    def text(base: Baseline | None, notes=()) -> str:
+    def text(base: Baseline | None, notes=(), declared: dict[str, str] | None = None) -> str:
         b = base or Baseline(0.0, 0.0, 0.0)  # the draft, read back only for its splits
         score = b.test_balanced_accuracy if imbalanced else b.test_accuracy
         encoding = "".join(f"\n#   {note}" for note in notes)
@@ -126,7 +126,7 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
 name: {name}
 title: An MLP on {data.name}
 claim: A tuned MLP scores a higher test {what} than a logistic regression on {data.name}.
-data: {data_block}
+data: {data_block(declared or {})}
 model: {{family: mlp, depth: 2, width: 64, activation: relu}}
 train: {{optimizer: adam, learning_rate: 1.0e-3, batch_size: 32, epochs: 30, patience: 5}}
 tune:
@@ -147,7 +147,7 @@ profiles:
 
     draft = out.with_name(f".{out.stem}.init-draft.yaml")  # beside the study: its data path reads the same
     try:
-        draft.write_text(text(None))
+        draft.write_text(text(None, declared={c: "drop" for c in dropped}))  # dates inferred: their notes say why
         from suite.study import load_study
         from suite.train.splits import prepare
 
@@ -155,7 +155,5 @@ profiles:
     finally:
         draft.unlink(missing_ok=True)
     notes = tuple(n for n in splits.preprocessing if not any(n.startswith(f"{c}: dropped") for c in dropped))  # said below
-    notes = tuple(next((n.replace("(declared in data.columns)", f"({why})", 1) for c, why in dates.items()
-                        if n.startswith(f"{c}: date (")), n) for n in notes)  # init declared it: say why
-    out.write_text(text(baseline(splits), notes))
+    out.write_text(text(baseline(splits), notes, declared={**{c: "date" for c in dates}, **{c: "drop" for c in dropped}}))
     return out, notes, dropped
