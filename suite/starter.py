@@ -36,6 +36,38 @@ class Baseline:
     test_balanced_accuracy: float
 
 
+@dataclass(frozen=True)
+class Ridge:
+    """What a ridge regression (its penalty chosen by cross-validation on the training rows) scores on the study's
+    own splits: R² on its validation and test rows, and the test RMSE in the label's units."""
+
+    val_r2: float
+    test_r2: float
+    test_rmse: float
+
+
+def ridge(splits) -> Ridge:
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(flat(splits.x_train), splits.y_train)
+    test = model.predict(flat(splits.x_test))
+    rmse = float(np.sqrt(np.mean((test - splits.y_test) ** 2)) * splits.label_scale[1])  # standardized -> label units
+    return Ridge(float(r2_score(splits.y_val, model.predict(flat(splits.x_val)))), float(r2_score(splits.y_test, test)), rmse)
+
+
+def task_of(path: Path, label: str | None) -> tuple[str | None, str]:
+    """The task a table's label asks for, and why: "regression" where it looks like a quantity, else classes (None)."""
+    if label is None or path.suffix.lower() == ".npz" or not path.is_file():
+        return None, ""
+    import pandas as pd
+
+    table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    why = files.looks_like_quantity(table[label]) if label in table.columns else None
+    return ("regression", why) if why else (None, "")
+
+
 def baseline(splits) -> Baseline:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
@@ -68,18 +100,21 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
     if data.suffix.lower() not in files.FORMATS:
         raise SuiteError(f"{data.name}: suite init reads {', '.join(files.FORMATS)} files")
     if data.suffix.lower() != ".npz" and label is None:
-        raise SuiteError(f"{data.name}: a table needs --label COLUMN, the name of its class column")
+        raise SuiteError(f"{data.name}: a table needs --label COLUMN, the name of its label column (classes or a quantity)")
     table = data.suffix.lower() != ".npz"
     readable = table and label is not None and data.is_file()
     dropped = inferred(data, label, "refused") if readable else {}
     dates = inferred(data, label, "date") if readable else {}  # offered as dates: year, month, day of year, weekday
-    source = files.read(str(data), label if table else None, {c: "drop" for c in dropped})
+    task, quantity = task_of(data, label) if readable else (None, "")
+    source = files.read(str(data), label if table else None, {c: "drop" for c in dropped}, task=task)
     out = (out or data.with_suffix(".yaml")).resolve()
     if out.exists():
         raise SuiteError(f"{out}: exists; give another path with --out")
     name = re.sub(r"[^a-z0-9_-]", "_", data.stem.lower()).strip("_-")[:64] or "my_data"
     if not name[0].isalnum():
         name = f"d{name}"[:64]
+    if task == "regression":
+        return _regression(data, label, out, name, source, dropped, dates, quantity)
     y = source.y
     counts = np.bincount(y)
     names = source.class_names or tuple(map(str, range(len(counts))))
@@ -90,16 +125,12 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
                      f"answering the largest class\n#   scores {counts.max() / len(y):.3f} accuracy. The claim is judged on "
                      "balanced accuracy, and the report shows it and macro F1\n#   beside accuracy; to weigh the small "
                      "classes in training, add rebalance: class_weight (or oversample) to data:.")
-    try:
-        where = data.relative_to(out.parent).as_posix()
-    except ValueError:
-        where = str(data)
+    where = _where(data, out)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
 
     def data_block(declared: dict[str, str]) -> str:
-        columns = ", columns: {" + ", ".join(f"{quoted(c)}: {kind}" for c, kind in declared.items()) + "}" if declared else ""
-        return f"{{path: {quoted(where)}, label: {quoted(label)}{columns}}}" if table else f"{{path: {quoted(where)}}}"
+        return _data_block(where, label if table else None, declared)
 
     features = len(source.plan.kinds) if source.plan else int(np.prod(source.x.shape[1:]))
     measure = "test_balanced_accuracy" if imbalanced else "test_accuracy"
@@ -121,8 +152,10 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
 #   a standardised logistic regression fitted on the training rows scored a validation accuracy of
 #   {b.val_accuracy:.4f} (the target: the MLP's epochs to reach it), and a test {what} of {score:.4f}.
 # The claim is judged (expect:): is the tuned MLP's mean test {what} over its seeds above the baseline's?
-# A plain search: `tune:` tries learning rates and widths, then the best setting is rerun with
-#   every seed; the report lists the top trials. Add a `grid:` to compare settings.
+# A plain search: `tune:` tries learning rates and widths, one search per seed (tune.per: seed), and each
+#   seed's best setting is trained at that seed, so the claim's test counts three independent searches
+#   (seeds sharing one search would be one replicate); the report lists the top trials. Add a `grid:` to
+#   compare settings.
 name: {name}
 title: An MLP on {data.name}
 claim: A tuned MLP scores a higher test {what} than a logistic regression on {data.name}.
@@ -132,6 +165,7 @@ train: {{optimizer: adam, learning_rate: 1.0e-3, batch_size: 32, epochs: 30, pat
 tune:
   algorithm: random
   trials: 8
+  per: seed
   space:
     train.learning_rate: {{log: [1.0e-4, 1.0e-2]}}
     model.width: {{int: [16, 256]}}
@@ -145,15 +179,96 @@ profiles:
   smoke: {{train.epochs: 3, tune.trials: 2, seeds: [0]}}
 """
 
-    draft = out.with_name(f".{out.stem}.init-draft.yaml")  # beside the study: its data path reads the same
+    splits, notes = _drafted(out, text(None, declared={c: "drop" for c in dropped}), dropped)
+    out.write_text(text(baseline(splits), notes, declared={**{c: "date" for c in dates}, **{c: "drop" for c in dropped}}))
+    return out, notes, dropped
+
+
+def _where(data: Path, out: Path) -> str:
+    """The data file as the study names it: relative to the study where it can be."""
     try:
-        draft.write_text(text(None, declared={c: "drop" for c in dropped}))  # dates inferred: their notes say why
+        return data.relative_to(out.parent).as_posix()
+    except ValueError:
+        return str(data)
+
+
+def _data_block(where: str, label: str | None, declared: dict[str, str], task: str | None = None) -> str:
+    quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
+    columns = ", columns: {" + ", ".join(f"{quoted(c)}: {kind}" for c, kind in declared.items()) + "}" if declared else ""
+    declared_task = f", task: {task}" if task else ""
+    return f"{{path: {quoted(where)}, label: {quoted(label)}{declared_task}{columns}}}" if label else f"{{path: {quoted(where)}}}"
+
+
+def _drafted(out: Path, draft_text: str, dropped: dict[str, str]):
+    """The splits a study written as ``draft_text`` trains on (read back from a draft beside it, so its data path reads
+    the same), and the notes on its columns (those dropped said apart)."""
+    draft = out.with_name(f".{out.stem}.init-draft.yaml")
+    try:
+        draft.write_text(draft_text)  # dates inferred: their notes say why
         from suite.study import load_study
         from suite.train.splits import prepare
 
         splits = prepare(load_study(draft).cells[0].settings.data)
     finally:
         draft.unlink(missing_ok=True)
-    notes = tuple(n for n in splits.preprocessing if not any(n.startswith(f"{c}: dropped") for c in dropped))  # said below
-    out.write_text(text(baseline(splits), notes, declared={**{c: "date" for c in dates}, **{c: "drop" for c in dropped}}))
+    return splits, tuple(n for n in splits.preprocessing if not any(n.startswith(f"{c}: dropped") for c in dropped))
+
+
+def _regression(data: Path, label: str, out: Path, name: str, source, dropped: dict[str, str], dates: dict[str, str],
+                quantity: str):
+    """The study of a label that holds a quantity: a regression, judged against a ridge regression's test R²."""
+    where = _where(data, out)
+    y = source.y
+    features = len(source.plan.kinds)
+    unlabelled = source.plan.unlabelled
+
+    def text(base: Ridge | None, notes=(), declared: dict[str, str] | None = None) -> str:
+        b = base or Ridge(0.0, 0.0, 0.0)  # the draft, read back only for its splits
+        encoding = "".join(f"\n#   {note}" for note in notes)
+        why = "".join(f"\n#   {c}: dropped, it {reason}" for c, reason in dropped.items())
+        described = ("\n# Columns (encoded per split, fitted on its training rows; override a kind with data.columns):"
+                     + encoding + why) if notes or dropped else ""
+        missing = f" ({unlabelled} rows without one dropped)" if unlabelled else ""
+        return f"""\
+# A first study of {data.name}, written by `suite init` (README: "Your own data and your own model").
+# Run:   suite run {out.name} --profile smoke     (a minute), then without --profile
+# The data: {len(y)} labelled rows{missing}, {features} feature columns. The label {label} looks like a quantity
+#   ({quantity}), so this is a regression (data.task: regression; data.task: classification would take
+#   each value as a class): the MLP trains on the mean squared error of the label standardized by its
+#   training rows (train.loss: mae or huber instead), and is scored by R², RMSE and MAE.
+#   Label: mean {float(np.mean(y)):.4g}, SD {float(np.std(y)):.4g}, from {float(np.min(y)):.4g} to {float(np.max(y)):.4g}.{described}
+# The baseline, measured by `suite init` on this study's own splits (data.seed 0: the rows every trial sees):
+#   a ridge regression (its penalty chosen by cross-validation on the training rows) scored a validation R²
+#   of {b.val_r2:.4f} (the target: the MLP's epochs to reach it), and a test R² of {b.test_r2:.4f} (RMSE {b.test_rmse:.4g}).
+# The claim is judged (expect:): is the tuned MLP's mean test R² over its seeds above the ridge regression's?
+# A plain search: `tune:` tries learning rates and widths by validation loss, one search per seed (tune.per:
+#   seed), and each seed's best setting is trained at that seed, so the claim's test counts three independent
+#   searches (seeds sharing one search would be one replicate); the report lists the top trials. Add a `grid:`
+#   to compare settings.
+name: {name}
+title: An MLP regression on {data.name}
+claim: A tuned MLP predicts {label} on {data.name} with a higher test R² than a ridge regression.
+data: {_data_block(where, label, declared or {}, "regression")}
+model: {{family: mlp, depth: 2, width: 64, activation: relu}}
+train: {{optimizer: adam, learning_rate: 1.0e-3, batch_size: 32, epochs: 100, patience: 10, loss: mse}}
+tune:
+  algorithm: random
+  trials: 8
+  per: seed
+  objective: val_loss
+  space:
+    train.learning_rate: {{log: [1.0e-4, 1.0e-2]}}
+    model.width: {{int: [16, 256]}}
+seeds: [0, 1, 2]
+target: {{metric: val_r2, value: {b.val_r2:.4f}}}
+expect:
+  - says: The tuned MLP's test R² is above the ridge regression's ({b.test_r2:.4f}, measured by suite init)
+    metric: test_r2
+    above: {b.test_r2:.4f}
+profiles:
+  smoke: {{train.epochs: 3, tune.trials: 2, seeds: [0]}}
+"""
+
+    splits, notes = _drafted(out, text(None, declared={c: "drop" for c in dropped}), dropped)
+    out.write_text(text(ridge(splits), notes, declared={**{c: "date" for c in dates}, **{c: "drop" for c in dropped}}))
     return out, notes, dropped

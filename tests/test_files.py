@@ -233,15 +233,17 @@ def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_
     assert main(["init", str(table), "--label", "Origin"]) == 0
     said = capsys.readouterr().out
     assert "Horsepower: numeric, " in said and "imputed by the median, with a missing-value indicator" in said
-    assert "Name: categorical (strings)" in said and "Year: date (holds dates, e.g. '1970-01-01') as its year, month" in said
+    assert "Year: date (holds dates, e.g. '1970-01-01') as its year, month" in said
+    # 311 distinct names in 406 rows: names, not categories (one-hot, about a column per row), dropped with the reason
+    assert "Name: dropped: it has a value of its own on most rows (311 distinct in 406" in said
     study = tmp_path / "cars.yaml"
-    assert 'columns: {"Year": date}' in study.read_text()  # offered as a date, not dropped
+    assert 'columns: {"Year": date, "Name": drop}' in study.read_text()  # offered as a date, not dropped
     assert "# The classes are imbalanced (the smallest is 18% of the rows)" in study.read_text()
     assert "metric: test_balanced_accuracy" in study.read_text()  # judged on balanced accuracy
     assert "rebalance: class_weight" in study.read_text()
     assert main(["run", str(study), "--profile", "smoke"]) == 0
     report = (tmp_path / "home" / "results" / "cars" / "smoke" / "report.md").read_text()
-    assert "## Data preprocessing" in report and "- Name: categorical (strings), one-hot over the" in report
+    assert "## Data preprocessing" in report and "- Name: dropped (declared in data.columns)" in report
     assert "dataset:" not in report.split("## Settings")[1].split("```")[1]  # a CSV study shows its file, not mnist1d
     balance = report.split("## Class balance")[1]  # 63% of the cars are American, 18% European
     assert balance.split("\n\n")[1].startswith("The test split is imbalanced: its largest class holds 6")
@@ -294,8 +296,12 @@ def test_a_missing_label_drops_its_row_and_a_quantity_is_not_taken_for_classes(t
     rng = np.random.default_rng(0)
     table.assign(mpg=rng.normal(25, 6, len(table)).round(1)).drop(columns="cultivar").to_csv(tmp_path / "mpg.csv", index=False)
     with pytest.raises(DataError, match=r"data.label: column 'mpg' of mpg.csv looks like a quantity, not classes \(\d+ "
-                                        r"distinct values, \d+% of them not whole numbers\): the suite trains classifiers only"):
+                                        r"distinct values, \d+% of them not whole numbers\): declare data.task: regression"):
         files.read(str(tmp_path / "mpg.csv"), "mpg")
+    declared = files.read(str(tmp_path / "mpg.csv"), "mpg", task="classification")  # taken at its word, and said
+    assert len(declared.class_names) > 20 and "declared classes (data.task: classification), although it looks like " \
+        "a quantity" in declared.plan.label_note
+    assert "label: declared classes" in " ".join(tables.fit(declared.table, declared.plan).notes)
     table.assign(grade=rng.integers(0, 40, len(table))).to_csv(tmp_path / "grades.csv", index=False)
     assert len(files.read(str(tmp_path / "grades.csv"), "grade").class_names) > 20  # whole numbers: classes, as declared
 

@@ -30,6 +30,14 @@ MEASURED = (
     "test_balanced_accuracy",
     "test_roc_auc",
     "test_pr_auc",
+    "final_val_r2",  # a regression's (data.task: regression)
+    "best_val_r2",
+    "test_r2",
+    "train_r2",
+    "test_rmse",
+    "test_mae",
+    "val_rmse",
+    "train_rmse",
     "initial_loss",
     "train_loss",
     "test_loss",
@@ -118,7 +126,7 @@ def search_progress(searches: pd.DataFrame) -> pd.DataFrame:
     done = searches.sort_values(["cell", "for_seed", "trial", "start_time"]).groupby(["cell", "for_seed", "trial"]).tail(1)
     done = done.assign(
         epochs=done.get("search_epochs", pd.Series(math.nan, index=done.index)).fillna(0),
-        accuracy=done.get("best_val_accuracy", pd.Series(math.nan, index=done.index)),
+        accuracy=done.get("best_val_accuracy", done.get("best_val_r2", pd.Series(math.nan, index=done.index))),
         reached=done.get("reached_target", pd.Series(0.0, index=done.index)).fillna(0).astype(bool),
     )
     done["spent"] = done.groupby(["cell", "for_seed"])["epochs"].cumsum()

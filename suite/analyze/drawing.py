@@ -24,14 +24,17 @@ from suite.study import ResolvedStudy
 def draw(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, tracker: Tracker, out: Path) -> None:
     """curves.png and metrics.png; search.png for a tuned study; the diagnostics figures when probed."""
     done = finished(trials)
-    curves = tracker.histories(list(done["run_id"]), "val_accuracy")  # one query, not one per trial
+    regression = resolved.study.data.task == "regression"
+    score = "val_r2" if regression else "val_accuracy"  # the per-epoch score the curves show
+    curves = tracker.histories(list(done["run_id"]), score)  # one query, not one per trial
     histories: dict[int, list] = {}
     for row in done.itertuples():
         histories.setdefault(row.cell, []).append(curves[row.run_id])
     target = resolved.study.target
-    marked = target.value if target.metric == "val_accuracy" and target.direction == "max" else None
-    figures.curves(histories, {c.index: c.values for c in resolved.cells}, "val_accuracy", out / "curves.png", marked)
-    figures.metrics_vs_axis(finished(trials), resolved.axes, out / "metrics.png")
+    marked = target.value if target.metric == score and target.direction == "max" else None
+    figures.curves(histories, {c.index: c.values for c in resolved.cells}, score, out / "curves.png", marked)
+    figures.metrics_vs_axis(finished(trials), resolved.axes, out / "metrics.png",
+                            figures.REGRESSION_PANELS if regression else figures.PANELS)
     if not progress.empty:
         groups = {c.index: without_seed(c) for c in resolved.cells}
         budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)

@@ -18,6 +18,12 @@ PANELS = (
     ("epochs_to_target", "epochs to target (reached only)"),
     ("time_to_target_s", "training seconds to target (reached only)"),
 )
+REGRESSION_PANELS = (  # data.task: regression
+    ("test_r2", "test R²"),
+    ("test_rmse", "test RMSE (label units)"),
+    ("generalization_gap", "train - validation R²"),
+    ("epochs_to_target", "epochs to target (reached only)"),
+)
 
 
 def curves(histories: dict[int, list[list[tuple[int, float]]]], cells: dict[int, dict], metric: str, path: Path,
@@ -72,16 +78,17 @@ def _short(axis: str) -> str:
     return axis.rpartition(".")[2]
 
 
-def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path):
-    """Each headline metric of the finished trials against the first grid axis; one line per combination of the others."""
+def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown=PANELS):
+    """Each headline metric (``shown``: PANELS, or a regression's) of the finished trials against the first grid axis;
+    one line per combination of the others."""
     x_axis = axes[0] if axes else None
     others = axes[1:]
-    fig, panels = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.6))
+    fig, panels = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.6))
     groups = list(done.groupby(others, sort=False)) if others else [((), done)]
     numeric = x_axis is not None and pd.api.types.is_numeric_dtype(done[x_axis])
     order = sorted(done[x_axis].unique()) if numeric else list(dict.fromkeys(done[x_axis])) if x_axis else ["base"]
     palette = plt.cm.tab10.colors if len(groups) <= 10 else plt.cm.tab20.colors
-    for ax, (metric, title) in zip(panels, PANELS):
+    for ax, (metric, title) in zip(panels, shown):
         for g, (key, group) in enumerate(groups):
             if metric not in group:
                 continue

@@ -21,7 +21,9 @@ from suite.record import Tracker
 from suite.record.writing import short_label
 from suite.study import ResolvedStudy
 
-SUMMARY_METRICS = ("test_accuracy", "best_val_accuracy", "generalization_gap")  # per-cell means on the parent run
+# per-cell means on the parent run (those a cell has: a regression's R² and errors in place of accuracy)
+SUMMARY_METRICS = ("test_accuracy", "best_val_accuracy", "test_r2", "best_val_r2", "test_rmse", "test_mae",
+                   "generalization_gap")
 FIGURES = ("curves.png", "metrics.png", "search.png")
 
 
@@ -38,8 +40,8 @@ def publish(resolved: ResolvedStudy, tracker: Tracker, run_id: str, trials: pd.D
              *figure_links(run_id, figures)]
     tracker.describe_experiment(resolved.name, "\n".join(lines))
     tracker.log_summary(run_id, summary_metrics(resolved, summary, verdicts, trials, wall_s))
-    shown = [c for c in ("cell", *resolved.axes, "seed", "status", "test_accuracy", "best_val_accuracy",
-                         "epochs_to_target", "generalization_gap", "run_id") if c in trials]
+    shown = [c for c in ("cell", *resolved.axes, "seed", "status", "test_accuracy", "best_val_accuracy", "test_r2",
+                         "best_val_r2", "test_rmse", "epochs_to_target", "generalization_gap", "run_id") if c in trials]
     table = trials[shown].assign(cell=[_label(resolved, c) for c in trials["cell"]])
     tracker.log_table(run_id, table.astype(object).where(table.notna(), None), "trials.json")
 

@@ -67,7 +67,7 @@ def budget_limited(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: di
 
 # Scores that rise as the monitored validation metric improves: training the arm ahead longer widens its lead.
 RISE_WITH_TRAINING = frozenset(("test_accuracy", "final_val_accuracy", "best_val_accuracy", "test_macro_f1",
-                                "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "test_roc_auc",
+                                "test_r2", "final_val_r2", "best_val_r2", "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "test_roc_auc",
                                 "test_pr_auc"))
 
 

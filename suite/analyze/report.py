@@ -186,8 +186,9 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
         return [*lines, "No search trial is recorded yet.", ""]
     lines += search_table(resolved, trials, progress, found)
     if not resolved.axes:  # a plain hyperparameter search: its best trials
-        lines += top_trials(tune, progress)
-    lines += ["![best validation accuracy found against epochs spent](search.png)", ""]
+        lines += top_trials(tune, progress, resolved.study.data.task == "regression")
+    found_what = "R²" if resolved.study.data.task == "regression" else "accuracy"
+    lines += [f"![best validation {found_what} found against epochs spent](search.png)", ""]
     if any(numeric(entry) for c in resolved.cells if c.tune for entry in c.tune.space.values()):
         lines += ["The isolation plot: each search's score against the value it tried, the chosen value starred (a star at "
                   "the end of its cell's points was chosen on the edge of what was tried).", "",
@@ -229,7 +230,7 @@ def search_table(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.Dat
         chosen = pd.Series(dtype=str)
     axes = resolved.axes
     headers = [*(axes or ["cell"]), *(["for seed"] if per_seed else []), "algorithm", "trials (failed)", "epochs spent",
-               "best val acc found", "epochs to target", "chosen", "the chosen value among those tried"]
+               "best val R² found" if resolved.study.data.task == "regression" else "best val acc found", "epochs to target", "chosen", "the chosen value among those tried"]
     rows = []
     cells = {c.index: c for c in resolved.cells}
     for r in found.to_dict("records"):
@@ -255,12 +256,14 @@ def search_table(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.Dat
     return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
-def top_trials(tune, progress: pd.DataFrame) -> list[str]:
-    """A plain search's ten best trials by its objective (and validation accuracy, where that is not the objective)."""
+def top_trials(tune, progress: pd.DataFrame, regression: bool = False) -> list[str]:
+    """A plain search's ten best trials by its objective (and validation accuracy, a regression's R², where that is
+    not the objective)."""
     top = finished(progress).rename(columns={"search_score": "score"})
     top = top.sort_values(["score", "trial"], ascending=[TARGET_METRICS[tune.objective] == "min", True])
-    accuracy_too = tune.objective != "val_accuracy"  # the objective is often validation accuracy itself: one column then
-    header = f"| rank | settings | best {tune.objective} |" + (" best val acc |" if accuracy_too else "") + " epochs |"
+    score, short = ("val_r2", "best val R²") if regression else ("val_accuracy", "best val acc")
+    accuracy_too = tune.objective != score  # the objective is often the score itself: one column then
+    header = f"| rank | settings | best {tune.objective} |" + (f" {short} |" if accuracy_too else "") + " epochs |"
     rows = [f"| {i} | {_values(t.values)} | {t.score:.4g} |" + (f" {fmt(t.accuracy, 3)} |" if accuracy_too else "")
             + f" {t.epochs:.0f} |" for i, t in enumerate(top.head(10).itertuples(), start=1)]
     return ["### Top search trials", "", header, "|---" * header.count(" |") + "|", *rows, ""]
@@ -317,7 +320,7 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
         "",
         table(summary, resolved.axes),
         "",
-        "Accuracy columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
+        "Accuracy, R² and error columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
         "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
         "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
         "(compilation and pipeline set-up), which is the *warm-up s* column (median over seeds).",
@@ -330,12 +333,13 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
 
 
 def table(summary: pd.DataFrame, axes: list[str]) -> str:
-    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in COLUMNS), "diverged", "failed"]
+    columns = REGRESSION_COLUMNS if "test_r2_mean" in summary else COLUMNS
+    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in columns), "diverged", "failed"]
     rows = []
     for r in summary.to_dict("records"):
         row = [str(r[a]) for a in axes] if axes else ["base"]
         row.append(f"{r['finished']}/{r['trials']}")
-        for column, _, kind in COLUMNS:
+        for column, _, kind in columns:
             if kind == "ci":
                 row.append(fmt_ci(r[f"{column}_mean"], r[f"{column}_ci95"]))
             elif kind == "censored":
@@ -361,8 +365,11 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
         return ", ".join(f"`{a}={r[a]}`" for a in axes)
 
     out = []
+    regression = "test_r2_mean" in summary
+    headline = ((("test_r2_mean", "Highest mean test R²", "max"), ("test_rmse_mean", "Lowest mean test RMSE", "min"))
+                if regression else (("test_accuracy_mean", "Highest mean test accuracy", "max"),))
     for column, what, best in (
-        ("test_accuracy_mean", "Highest mean test accuracy", "max"),
+        *headline,
         ("generalization_gap_mean", "Smallest mean generalization gap", "min"),
         ("epochs_to_target_median", "Fewest epochs to target (median)", "min"),
         ("time_to_target_s_median", "Least training time to target (median)", "min"),
@@ -384,7 +391,7 @@ def figures_section(s) -> list[str]:
     lines = [
         "## Figures",
         "",
-        "![validation accuracy per epoch](curves.png)",
+        "![validation R² per epoch](curves.png)" if s.data.task == "regression" else "![validation accuracy per epoch](curves.png)",
         "",
         "![headline metrics against the grid](metrics.png)",
         "",
@@ -432,6 +439,17 @@ COLUMNS = (  # (summary column, header, kind)
     ("generalization_gap", "gap (train - val)", "ci"),
     ("epoch_time_s_median", "s / epoch", "number"),
     ("warmup_s_median", "warm-up s", "number"),
+)
+REGRESSION_COLUMNS = (  # data.task: regression: R² and the errors in the label's units
+    ("reached_target", "reached target", "fraction"),
+    ("epochs_to_target_median", "epochs to target", "censored"),
+    ("final_val_r2", "final val R²", "ci"),
+    ("test_r2", "test R²", "ci"),
+    ("test_rmse", "test RMSE", "ci"),
+    ("test_mae", "test MAE", "ci"),
+    ("train_r2", "train R²", "ci"),
+    ("generalization_gap", "gap (train - val R²)", "ci"),
+    ("epoch_time_s_median", "s / epoch", "number"),
 )
 
 

@@ -95,8 +95,9 @@ class Progress:
             epoch = metrics.get("epochs_to_target")
             reached = "" if not target.declared else f", target at epoch {int(epoch)}" if epoch else ", target not reached"
             diverged = ", DIVERGED" if metrics.get("diverged") else ""
-            acc = metrics.get("final_val_accuracy")
-            outcome = f"val_accuracy {acc:.3f}{reached}{diverged}" if acc is not None else (reached + diverged)[2:] or "done"
+            name = "val_r2" if "final_val_r2" in metrics else "val_accuracy"  # a regression's score, or accuracy
+            acc = metrics.get(f"final_{name}")
+            outcome = f"{name} {acc:.3f}{reached}{diverged}" if acc is not None else (reached + diverged)[2:] or "done"
         else:
             outcome = f"trial {status.lower()}"
         print(

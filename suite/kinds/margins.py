@@ -8,7 +8,8 @@ with its reason (``margin_reason:``); the report prints each margin and where it
 A margin is on the scale of the kind's effect (``Expectation.scale``):
 
 - ``metric``: the metric's own units (a difference of means, a mean minus a value, a margin over a rival);
-- ``relative``: a share of the reference arm's value (times to target, epochs, seconds), so 0.1 is 10%;
+- ``relative``: a share of the reference arm's value (times to target, epochs, seconds, a regression's
+  errors in the label's units), so 0.1 is 10%;
 - ``correlation``: Spearman's rho of a trend across cells;
 - ``log SD ratio``: log(SD A / SD B) of two spreads.
 
@@ -34,6 +35,7 @@ BY_METRIC: dict[str, tuple[float, str]] = {
         "final_val_accuracy", "best_val_accuracy", "train_accuracy", "test_accuracy", "test_macro_f1",
         "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "test_roc_auc", "test_pr_auc",
         "generalization_gap", "search_best_val_accuracy")},
+    **{m: (ACCURACY, "two points of R²") for m in ("final_val_r2", "best_val_r2", "train_r2", "test_r2")},
     **{m: (SHARE, "five points of a share") for m in (
         "near_zero_weights", "saturated_init", "saturated_final", "dead_init", "dead_final", "off_init", "off_final")},
     **{m: (LOSS, "0.05 nats of cross-entropy") for m in ("test_loss", "train_loss", "initial_loss")},
@@ -42,7 +44,8 @@ BY_METRIC: dict[str, tuple[float, str]] = {
     "grad_ratio_log10_final": (DECADE_THIRD, "a third of a decade of gradient ratio"),
 }
 RELATIVE_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s",
-                    "search_epochs_to_target", "epochs_run", "best_epoch", "train_time_s", "epoch_time_s")
+                    "search_epochs_to_target", "epochs_run", "best_epoch", "train_time_s", "epoch_time_s",
+                    *(f"{split}_{error}" for split in ("train", "val", "test") for error in ("rmse", "mae")))
 BY_SCALE: dict[str, tuple[float, str]] = {
     "relative": (RELATIVE, "10% of the reference arm's value"),
     "correlation": (CORRELATION, "a weak trend at most: rho within ±0.3"),

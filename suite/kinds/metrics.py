@@ -17,6 +17,12 @@ TRIAL_METRICS = {
     "test_roc_auc": "max",
     "test_pr_auc": "max",
     "reached_target": "max",
+    # a regression's (data.task: regression): R² higher, errors (in the label's units) lower
+    "final_val_r2": "max",
+    "best_val_r2": "max",
+    "train_r2": "max",
+    "test_r2": "max",
+    **{f"{split}_{error}": "min" for split in ("train", "val", "test") for error in ("rmse", "mae")},
     "generalization_gap": "min",
     "test_loss": "min",
     "train_loss": "min",

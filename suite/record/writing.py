@@ -30,7 +30,7 @@ from suite.usercode import plugins
 EXPERIMENT_KIND = "mlflow.experimentKind"  # read by the UI to choose the experiment's page
 BATCH = 1000  # MLflow's limit on metrics per log_batch call
 DUPLICATE_ROW = re.compile(r"duplicate key|UniqueViolation|UNIQUE constraint failed|IntegrityError", re.IGNORECASE)
-EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_train_s")
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "r2", "val_r2", "learning_rate", "epoch_train_s")  # r2: a regression's score
 
 
 def short_label(values: dict) -> str:

@@ -47,9 +47,9 @@ def check(resolved: ResolvedStudy, kept: Kept | None = None) -> None:
         splits = prepare(cell.settings.data, kept)
         family = cell.settings.model.family
         if models.plugin_family(family) is not None:  # the user's builder, tried before any trial
-            key = f"{cell.settings.model!r}|{splits.input_shape}|{splits.classes}"
+            key = f"{cell.settings.model!r}|{splits.input_shape}|{splits.outputs}"
             if key in built:
                 continue
             console.import_backend()
-            plugins.try_build(cell.settings, splits.input_shape, splits.classes)
+            plugins.try_build(cell.settings, splits.input_shape, splits.outputs)
             built.add(key)

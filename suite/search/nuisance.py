@@ -203,16 +203,17 @@ REPEAT_STRIDE = 10_007  # a search trial's repeats train with seeds this far apa
 def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None):
     """One search trial: a training run per seed, scored by the mean of their scores (``search_score``;
     with several, ``search_score_sd`` beside it). The trial's record keeps the first run's curves and
-    metrics, but for ``best_val_accuracy``, the runs' mean like the score."""
+    metrics, but for ``best_val_accuracy`` (a regression's ``best_val_r2``), the runs' mean like the score."""
     runs = [trials.run(settings, seed, target, evaluate=False, kept=kept) for seed in seeds]
     result = runs[0]
     scores = [score(r.history, objective) for r in runs]
     result.metrics["search_score"] = float(np.mean(scores))
     if len(runs) > 1:
         result.metrics["search_score_sd"] = float(np.std(scores, ddof=1))
-        best = [r.metrics.get("best_val_accuracy") for r in runs]
-        best = [b for b in best if b is not None]
-        result.metrics["best_val_accuracy"] = float(np.mean(best)) if best else None
+        for key in ("best_val_accuracy", "best_val_r2"):
+            best = [b for r in runs if (b := r.metrics.get(key)) is not None]
+            if key in result.metrics:
+                result.metrics[key] = float(np.mean(best)) if best else None
     return result
 
 

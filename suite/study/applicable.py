@@ -39,6 +39,12 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
         unused.add("data.fold")
     if d.imbalance.ratio == 1.0:
         unused.add("data.imbalance.")
+    if d.task is None:  # classes, as every study before data.task was
+        unused.add("data.task")
+    if d.task != "regression":
+        unused.add("train.loss")
+    else:  # a regression has no classes to select, corrupt or weigh
+        unused |= {"data.classes", "data.label_noise", "data.rebalance", "data.imbalance."}
     if m.family != "cnn":
         unused |= {"model.kernel_size", "model.stride", "model.pooling", "model.head"}
     elif m.stride > 1:

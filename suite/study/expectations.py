@@ -14,14 +14,14 @@ from suite.ground.fields import Locked, Number, Text
 from suite.kinds.metrics import TRIAL_METRICS
 
 # Directions are declared, never guessed from a metric's name.
-TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
+TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min", "r2": "max", "val_r2": "max"}
 
 
 class Target(Locked):
     """The value a trial's metric must reach, for its time to target; without ``value`` (a plain search, a study
     with no time-to-target claim) only the metric the grid's tuner ranks trials by."""
 
-    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss"]  # no default: a recorded study's identity keeps it
+    metric: Literal["val_accuracy", "accuracy", "val_loss", "loss", "val_r2", "r2"]  # no default: a recorded study's identity keeps it
     value: Number | None = None
     direction: Literal["max", "min"] = None  # defaults to the metric's declared direction
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from suite.ground.fields import Fraction, Locked, Seed, Text
@@ -60,6 +60,42 @@ class Study(Settings):
 
     def settings(self) -> Settings:
         return Settings(data=self.data, model=self.model, train=self.train, pretrain=self.pretrain)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regression_defaults(cls, raw):
+        """A regression's target and search objective, left out, are validation loss (an accuracy is not measured),
+        and its loss, left out, the mean squared error (written out, so the report and the record name it)."""
+        data = raw.get("data") if isinstance(raw, dict) else None
+        if not isinstance(data, dict) or data.get("task") != "regression":
+            return raw
+        raw = {**raw}
+        raw.setdefault("target", {"metric": "val_loss"})
+        if isinstance(raw.get("train", {}), dict):
+            raw["train"] = {"loss": "mse", **raw.get("train", {})}
+        if isinstance(raw.get("tune"), dict):
+            raw["tune"] = {"objective": "val_loss", **raw["tune"]}
+        return raw
+
+    @model_validator(mode="after")
+    def _regression_measures(self):
+        if self.data.task != "regression":
+            if self.target.metric.endswith("r2"):
+                raise PydanticCustomError("value", f"target.metric: {self.target.metric} scores a regression (data.task: "
+                                                   "regression); a classification's target is an accuracy or a loss")
+            if self.tune is not None and self.tune.objective == "val_r2":
+                raise PydanticCustomError("value", "tune.objective: val_r2 scores a regression (data.task: regression); "
+                                                   "a classification's objective is val_accuracy or val_loss")
+            return self
+        if "accuracy" in self.target.metric:
+            raise PydanticCustomError("value", f"target.metric: {self.target.metric} is not measured in a regression; "
+                                               "use val_loss, loss, val_r2 or r2")
+        if self.tune is not None and self.tune.objective == "val_accuracy":
+            raise PydanticCustomError("value", "tune.objective: val_accuracy is not measured in a regression; use val_loss or val_r2")
+        if self.diagnostics:
+            raise PydanticCustomError("value", "diagnostics: the probes measure a classifier's cross-entropy gradients; "
+                                               "not with data.task: regression")
+        return self
 
 
 

@@ -128,6 +128,9 @@ class Data(Locked):
     rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
     augment: Augment = Augment()
     order: Literal["shuffled", "once", "sorted"] = "shuffled"  # training order: reshuffled every epoch, shuffled once, or sorted by class
+    # what the label is (suite.train.tasks): classes, or a quantity; left out, classes (a label that looks like a
+    # quantity is then refused in one line that names this field)
+    task: Literal["classification", "regression"] | None = None
 
     @property
     def name(self) -> str:
@@ -289,7 +292,8 @@ class Train(Locked):
     schedule: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
     lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
     patience: PositiveInt | None = None  # early stopping: epochs without a better monitored value; best weights restored
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"  # what early stopping watches (and restores the best of)
+    monitor: Literal["val_loss", "val_accuracy", "val_r2"] = "val_loss"  # what early stopping watches (and restores the best of)
+    loss: Literal["mse", "mae", "huber"] | None = None  # a regression's loss (data.task: regression): mse unless given
     transfer: Literal["scratch", "head", "full"] = "scratch"  # start from pretrained weights (see pretrain:): train the new head only, or everything
 
 
@@ -315,6 +319,35 @@ class Settings(Locked):
             raise PydanticCustomError(
                 "value", "model.members: an ensemble's members train for train.epochs each; early stopping (train.patience) would stop them apart"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _task_fits(self):
+        """A regression has no classes to select, corrupt, rebalance, sort or average; a classification has no
+        regression loss. Each refusal names the field."""
+        if self.data.task != "regression":
+            if self.train.loss is not None:
+                raise PydanticCustomError("value", f"train.loss: {self.train.loss} trains a regression (data.task: regression); "
+                                                   "a classification trains on cross-entropy")
+            if self.train.monitor == "val_r2":
+                raise PydanticCustomError("value", "train.monitor: val_r2 scores a regression (data.task: regression); "
+                                                   "a classification watches val_loss or val_accuracy")
+            return self
+        refused = {
+            "data.path": (self.data.path is None, "a regression reads its quantity from the user's own file; the built-in "
+                                                  "datasets hold classes"),
+            "data.classes": (self.data.classes is not None, "selects classes"),
+            "data.label_noise": (self.data.label_noise > 0, "redraws class labels"),
+            "data.imbalance": (self.data.imbalance.ratio > 1, "makes classes rarer"),
+            "data.rebalance": (self.data.rebalance != "none", "weighs classes"),
+            "data.order": (self.data.order == "sorted", "sorts by class"),
+            "model.members": (self.model.members > 1, "averages class probabilities (an ensemble of regressions is not built)"),
+            "train.monitor": (self.train.monitor == "val_accuracy", "watches accuracy; a regression watches val_loss or val_r2"),
+            "train.transfer": (self.train.transfer != "scratch", "starts from a classifier pretrained on other classes"),
+        }
+        for field, (applies, why) in refused.items():
+            if applies:
+                raise PydanticCustomError("value", f"{field}: {why}; not with data.task: regression")
         return self
 
     @model_validator(mode="after")

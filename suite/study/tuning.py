@@ -80,7 +80,7 @@ class Tune(Locked):
     trials: PositiveInt = 10
     seed: Seed = 0  # the search's own seed (sampling, and the training seed of its trials)
     repeats: _int(1, 100, "must be an integer from 1 to 100") = 1  # training runs per search trial (own seeds), scored by their mean
-    objective: Literal["val_accuracy", "val_loss"] = "val_accuracy"  # best value over epochs
+    objective: Literal["val_accuracy", "val_loss", "val_r2"] = "val_accuracy"  # best value over epochs
     space: dict[str, Space] = {}  # at least one entry, unless a hyper-model family brings its own (checked per cell)
     # sweep: each numeric setting's hard limits [low, high], beyond which the boundary check never steps
     # (a setting without one: its range as declared is its limit); and how many of the trials a sweep of

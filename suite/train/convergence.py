@@ -41,23 +41,25 @@ def summarize(
     target: Target,
     steps_per_epoch: int,
     examples_per_epoch: int,
+    score: str = "accuracy",
 ) -> dict[str, float | None]:
-    """Per-trial metrics; ``None`` marks a censored (never reached) value."""
+    """Per-trial metrics; ``None`` marks a censored (never reached) value. ``score``: the history's score beside
+    the loss (``accuracy``, or a regression's ``r2``), whose best validation value and epoch are recorded."""
     epochs = len(history["loss"])
     warmup = warmup_seconds(epoch_seconds)
     steady = [epoch_seconds[0] - warmup, *epoch_seconds[1:]] if epoch_seconds else []
     diverged_at = first_nonfinite(history["loss"])
 
     reached_at = None
-    for i, value in enumerate(history[target.metric]):
+    for i, value in enumerate(history.get(target.metric, [])):
         if diverged_at is not None and i + 1 >= diverged_at:
             break  # nothing measured on a diverged model counts as convergence
         if math.isfinite(value) and target.reached(value):
             reached_at = i + 1
             break
 
-    val = [v for v in history.get("val_accuracy", []) if math.isfinite(v)]
-    scored = [v for v in history[target.metric] if math.isfinite(v)]
+    val = [v for v in history.get(f"val_{score}", []) if math.isfinite(v)]
+    scored = [v for v in history.get(target.metric, []) if math.isfinite(v)]
     return {
         "epochs_run": float(epochs),
         "steps_run": float(epochs * steps_per_epoch),  # the budgets that censor the *_to_target values
@@ -70,8 +72,8 @@ def summarize(
         "warmup_s": float(warmup),
         "train_time_s": float(sum(steady)),
         "epoch_time_s": float(median(steady)) if steady else None,
-        "best_val_accuracy": max(val) if val else None,
-        "best_epoch": float(history["val_accuracy"].index(max(val)) + 1) if val else None,
+        f"best_val_{score}": max(val) if val else None,
+        "best_epoch": float(history[f"val_{score}"].index(max(val)) + 1) if val else None,
         "target_best": ((max if target.direction == "max" else min)(scored)) if scored else None,
         "diverged": float(diverged_at is not None),
         "diverged_epoch": None if diverged_at is None else float(diverged_at),

@@ -1,6 +1,7 @@
 """The user's own data: a table (CSV, Parquet) or arrays (NPZ) read into a ``Source``.
 
-A table has one class column (``data.label``); every other column is a feature, taken as
+A table has one label column (``data.label``): classes, or a quantity under ``data.task: regression``
+(numbers, kept as they are; ``suite.train.tasks``). Every other column is a feature, taken as
 it comes: numeric, boolean and categorical columns, with missing values, are encoded per
 split by ``suite.train.tables`` (fitted on the training rows alone), and a column's kind can
 be declared (``data.columns``). Classes, strings or integers, are encoded in sorted order
@@ -35,17 +36,20 @@ def version(path: str | None) -> str:
     return f"|{stat.st_mtime_ns}:{stat.st_size}"
 
 
-def read(path: str, label: str | None, columns: dict[str, str] | None = None, kept: Kept | None = None) -> Source:
-    """The file's arrays, read once per version of the file and run (``kept``: a grid over splits reads it once)."""
+def read(path: str, label: str | None, columns: dict[str, str] | None = None, kept: Kept | None = None,
+         task: str | None = None) -> Source:
+    """The file's arrays, read once per version of the file and run (``kept``: a grid over splits reads it once).
+    ``task``: ``data.task`` (None: classes, and a label that looks like a quantity is refused)."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"data.path: no such file {file}")
     columns = dict(columns or {})
-    key = (str(file), label, version(path), tuple(sorted(columns.items())))
-    return (kept or Kept()).files.get_or_make(key, lambda: _arrays(file) if file.suffix == ".npz" else _table(file, label, columns))
+    key = (str(file), label, version(path), tuple(sorted(columns.items())), task)
+    return (kept or Kept()).files.get_or_make(
+        key, lambda: _arrays(file, task) if file.suffix == ".npz" else _table(file, label, columns, task))
 
 
-def _table(file: Path, label: str | None, columns: dict[str, str]) -> Source:
+def _table(file: Path, label: str | None, columns: dict[str, str], task: str | None = None) -> Source:
     import pandas as pd
 
     try:
@@ -60,52 +64,88 @@ def _table(file: Path, label: str | None, columns: dict[str, str]) -> Source:
     if features.shape[1] == 0:
         raise DataError(f"data.path: {file.name} has no feature column besides {label!r}")
     labels = table[label]
-    _classes_not_numbers(labels, f"column {label!r} of {file.name}")
+    where = f"column {label!r} of {file.name}"
+    note = _quantity(labels, where, task)
     unlabelled = int(labels.isna().sum())
     if unlabelled == len(labels):
         raise DataError(f"data.label: column {label!r} of {file.name} has no label on any row")
     if unlabelled:  # a row without its label teaches nothing: dropped, and said (init, every run's tags, the report)
         features, labels = features[labels.notna()].reset_index(drop=True), labels[labels.notna()].reset_index(drop=True)
     plan = tables.plan(features, columns, file.name)
-    plan = replace(plan, unlabelled=unlabelled)
+    plan = replace(plan, unlabelled=unlabelled, label_note=note)
     frame = tables.as_frame(features, plan)
+    rows = np.arange(len(labels), dtype="float64").reshape(-1, 1)  # row ids: each split encodes its own rows
+    if task == "regression":
+        return Source(rows, _quantities(labels, where), table=frame, plan=plan)
     values = labels.to_numpy() if pd.api.types.is_numeric_dtype(labels) else labels.astype(str).to_numpy()
     names, y = np.unique(values, return_inverse=True)
-    _two_classes(names, f"column {label!r} of {file.name}")
-    rows = np.arange(len(table), dtype="float64").reshape(-1, 1)  # row ids: each split encodes its own rows
+    _two_classes(names, where)
     return Source(rows, y.astype("int64"), class_names=tuple(str(n) for n in names), table=frame, plan=plan)
 
 
-CONTINUOUS = 20  # a numeric label with more distinct values than this, most of them not whole numbers, is a quantity
+CONTINUOUS = 20  # a numeric label with more distinct values than this, some of them not whole numbers, is a quantity
+FRACTIONAL = 0.1  # "some": at least this share of the rows
+MANY_WHOLE = 100  # and one with more distinct whole numbers than this (a count, a price in whole units)
 
 
-def _classes_not_numbers(labels, where: str) -> None:
-    """A label column that holds a quantity (a price, a temperature) is refused in one line: the suite trains
-    classifiers, and taking each distinct number as a class would answer another question without a word."""
+def looks_like_quantity(labels) -> str | None:
+    """Why a label column looks like a quantity (a price, a temperature) rather than classes, or None."""
     import pandas as pd
 
     present = labels.dropna()
-    if not pd.api.types.is_numeric_dtype(present) or present.nunique() <= CONTINUOUS:
-        return
+    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present) or present.nunique() <= CONTINUOUS:
+        return None
     fractional = float((present != present.round()).mean())
-    if fractional > 0.5:
-        raise DataError(f"data.label: {where} looks like a quantity, not classes ({present.nunique()} distinct values, "
-                        f"{fractional:.0%} of them not whole numbers): the suite trains classifiers only (regression is "
-                        "not built yet); bin it into classes, or name a class column")
+    if fractional >= FRACTIONAL:
+        return f"{present.nunique()} distinct values, {fractional:.0%} of them not whole numbers"
+    if present.nunique() > MANY_WHOLE:
+        return f"{present.nunique()} distinct whole numbers"
+    return None
 
 
-def _arrays(file: Path) -> Source:
+def _quantity(labels, where: str, task: str | None) -> str:
+    """A label that looks like a quantity, in a study that did not say what its label is, is refused in one line
+    that names ``data.task`` (taking each distinct number as a class would answer another question without a
+    word); where the study declares classes, it is said in the notes. Returns that note ("" for none)."""
+    if task == "regression":
+        return ""
+    why = looks_like_quantity(labels)
+    if why is None:
+        return ""
+    if task is None:
+        raise DataError(f"data.label: {where} looks like a quantity, not classes ({why}): declare data.task: regression "
+                        "to predict it, or data.task: classification to take each value as a class")
+    return f"declared classes (data.task: classification), although it looks like a quantity ({why})"
+
+
+def _quantities(labels, where: str) -> np.ndarray:
+    """A regression's labels as float64, the rows without one already dropped: numbers, finite, not all equal."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        raise DataError(f"data.label: {where} holds {labels.dtype} values, not numbers: a regression (data.task: "
+                        "regression) predicts a quantity")
+    y = labels.to_numpy(dtype="float64")
+    if not np.isfinite(y).all():
+        raise DataError(f"data.label: {where} holds an infinite value: a regression needs finite numbers")
+    if np.ptp(y) == 0:
+        raise DataError(f"data.label: {where} holds one value only ({y[0]:g}): nothing to predict")
+    return y
+
+
+def _arrays(file: Path, task: str | None = None) -> Source:
     try:
         with np.load(file, allow_pickle=False) as arrays:
             found = {k: arrays[k] for k in arrays.files}
     except Exception as e:  # noqa: BLE001
         raise DataError(f"data.path: cannot read {file.name} as npz: {one_line(e)}") from None
-    return source_of(found, f"data.path: {file.name}")
+    return source_of(found, f"data.path: {file.name}", task)
 
 
-def source_of(found: dict, where: str) -> Source:
+def source_of(found: dict, where: str, task: str | None = None) -> Source:
     """A ``Source`` from arrays ``x``, ``y`` and optionally ``x_test``, ``y_test`` (an .npz file's, or a
-    registered dataset's); labels of any kind, encoded in sorted order. ``where`` starts every message."""
+    registered dataset's); labels of any kind, encoded in sorted order, or a regression's numbers as they
+    are. ``where`` starts every message."""
     for name in ("x", "y"):
         if name not in found:
             raise DataError(f"{where}: no array {name!r} (it has: {', '.join(found) or 'none'})")
@@ -123,16 +163,26 @@ def source_of(found: dict, where: str) -> Source:
     if len(found["y"]) == 0:
         raise DataError(f"{where}: x and y have no rows")
     every = np.concatenate([found["y"], found.get("y_test", found["y"][:0])])
+    x = found["x"].astype("float32")
+    x_test = found["x_test"].astype("float32") if "x_test" in found else None
+    if x_test is not None and x_test.shape[1:] != x.shape[1:]:
+        raise DataError(f"{where}: x_test's rows have shape {found['x_test'].shape[1:]}, x's {x.shape[1:]}")
+    import pandas as pd
+
+    what = f"y of {where.split(': ', 1)[-1]}"
+    if task == "regression":
+        every = _quantities(pd.Series(every), what)
+        n = len(found["y"])
+        return Source(x, every[:n], x_test, every[n:] if x_test is not None else None)
+    if task is None:
+        _quantity(pd.Series(every), what, None)  # a quantity taken as classes: refused, naming data.task
     names, codes = np.unique(every, return_inverse=True)
     _two_classes(names, f"y of {where.split(': ', 1)[-1]}")
     y, y_test = codes[: len(found["y"])].astype("int64"), codes[len(found["y"]) :].astype("int64")
-    x = found["x"].astype("float32")
     class_names = tuple(map(str, names))
-    if "x_test" not in found:
+    if x_test is None:
         return Source(x, y, class_names=class_names)
-    if found["x_test"].shape[1:] != x.shape[1:]:
-        raise DataError(f"{where}: x_test's rows have shape {found['x_test'].shape[1:]}, x's {x.shape[1:]}")
-    return Source(x, y, found["x_test"].astype("float32"), y_test, class_names)
+    return Source(x, y, x_test, y_test, class_names)
 
 
 def _two_classes(names, where: str) -> None:

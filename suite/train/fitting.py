@@ -16,6 +16,9 @@ import keras
 from suite.ground import stopping
 from suite.train import measure
 from suite.train.optimizers import optimizer
+from suite.train.tasks import Task
+
+CLASSES = Task()
 
 if TYPE_CHECKING:
     from suite.study import Train
@@ -92,13 +95,10 @@ class LearningRate(keras.callbacks.Callback):
         self.values.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
-def compile_model(model, t: Train, steps_per_epoch: int) -> None:
-    """Every trial's loss (on logits), metric and optimizer: the suite's trials and the bench's bare loop share it."""
-    model.compile(
-        optimizer=optimizer(t, steps_per_epoch),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+def compile_model(model, t: Train, steps_per_epoch: int, task: Task = CLASSES) -> None:
+    """Every trial's loss and metric (the task's: cross-entropy on logits and accuracy, or a regression's loss
+    and R²) and optimizer: the suite's trials and the bench's bare loop share it."""
+    model.compile(optimizer=optimizer(t, steps_per_epoch), loss=task.keras_loss(), metrics=task.keras_metrics())
 
 
 def fit_arguments(t: Train, splits, rows=None, shuffle: bool = True) -> dict:

@@ -108,7 +108,7 @@ class Plan:
         t = settings.train
 
         def build():
-            return models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
+            return models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
 
         def make_optimizer(lr):
             return optimizers.optimizer(t.model_copy(update={"learning_rate": lr}), 1)
@@ -159,6 +159,9 @@ def alone_because(settings, diagnostics=()) -> list[str]:
     if t.clip_norm is not None:
         reasons.append("train.clip_norm clips inside the optimizer; the clip norm as a per-lane input "
                        "would let it group")
+    if d.task == "regression":
+        reasons.append("data.task: regression; the group program trains cross-entropy on logits, and the task's "
+                       "loss and score in it (suite.train.tasks) would let it group")
     return reasons
 
 

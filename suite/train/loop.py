@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from suite.train import backend, fitting, measure
+from suite.train import backend, fitting, measure, tasks
 from suite.train import splits as splits_module
 
 if TYPE_CHECKING:
@@ -34,27 +34,31 @@ def compile_epoch(model, t: Train, splits):
 
 
 def fit(model, epoch_fn, t: Train, splits, callbacks: list, seed: int, rows=None) -> dict[str, list[float]]:
-    """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy).
+    """Train ``model`` on ``splits`` for ``t.epochs`` epochs; the per-epoch history (loss, accuracy, val_loss, val_accuracy;
+    a regression's r2 for accuracy: ``Task.history_keys``).
 
     ``rows``: the training examples to use, by index, repeats allowed (a bootstrap resample); all of them once if ``None``.
     Each epoch reshuffles them, unless ``data.order`` fixes their order (``splits.fixed_order``)."""
     fixed = splits_module.fixed_order(splits, seed, rows)
     if fixed is not None:
         rows = fixed
+    task = tasks.of(splits, t)
+    keys = task.history_keys
     if epoch_fn is None:
         fitted = model.fit(**fitting.fit_arguments(t, splits, rows, shuffle=fixed is None), callbacks=callbacks)
-        return {k: [float(v) for v in fitted.history[k]] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        return {k: [float(v) for v in fitted.history[k]] for k in keys}
 
     steps = -(-len(splits.y_train) // t.batch_size)
     hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=t.epochs, steps=steps, verbose=0)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    history: dict[str, list[float]] = {k: [] for k in keys}
     model.stop_training = False
     hooks.on_train_begin()
     for epoch in range(t.epochs):
         hooks.on_epoch_begin(epoch)
         logs = {k: float(v) for k, v in epoch_fn((seed, epoch), rows, fixed is None).items()}  # the shuffle: by seed and epoch
         hooks.on_test_begin()  # the clock stops: validation is not training time
-        logs["val_loss"], logs["val_accuracy"] = measure.evaluate(model, splits.x_val, splits.y_val)
+        logs["val_loss"], logs[keys[3]] = task.loss_and_score(measure.logits(model, splits.x_val), splits.y_val,
+                                                              measure.penalty(model))
         hooks.on_test_end()
         hooks.on_epoch_end(epoch, logs)
         for key in history:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from suite.train import backend, fitting, loop, models, optimizers, transfer
+from suite.train import backend, fitting, loop, models, optimizers, tasks, transfer
 from suite.train.kept import Kept
 
 if TYPE_CHECKING:
@@ -83,10 +83,11 @@ def _key(settings: Settings, splits) -> str:
 
 
 def _build(settings: Settings, splits, source) -> keras.Model:
-    model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
+    model = models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
     if source is not None:  # start from the source task's weights, with a fresh output layer
         transfer.transplant(model, source, freeze=settings.train.transfer == "head")
-    fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
+    fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size),
+                          tasks.of(splits, settings.train))
     return model
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from suite.ground.errors import DataError
-from suite.train import files, tables
+from suite.train import files, tables, tasks
 from suite.train.datasets import Source, load_source
 from suite.train.kept import Kept
 
@@ -35,10 +35,17 @@ class Splits:
     class_names: tuple[str, ...] | None = None  # a file's labels, by code (None: the codes are the labels)
     preprocessing: tuple[str, ...] = ()  # a raw table's encoding, column by column, in words (suite.train.tables)
     order: str = "shuffled"  # data.order: the order training takes the examples in (``fixed_order``)
+    # data.task: regression: the training split's label mean and SD; every split's y is standardized by them
+    label_scale: tuple[float, float] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self.x_train.shape[1:]
+
+    @property
+    def outputs(self) -> int:
+        """The model's output width: one logit per class, or a regression's one value."""
+        return 1 if self.label_scale is not None else self.classes
 
 
 def prepare(data, kept: Kept | None = None) -> Splits:
@@ -50,35 +57,40 @@ def prepare(data, kept: Kept | None = None) -> Splits:
 
 
 def _prepare(data, kept: Kept) -> Splits:
-    source = files.read(data.path, data.label, data.columns, kept) if data.path is not None else load_source(data, kept)
+    regression = data.task == tasks.REGRESSION
+    source = (files.read(data.path, data.label, data.columns, kept, data.task) if data.path is not None
+              else load_source(data, kept))
     if data.classes is not None:
         source = only_classes(source, data.classes)
     rng = np.random.default_rng(data.seed)
-    y = source.y.astype("int64")
+    label_type = "float64" if regression else "int64"
+    y = source.y.astype(label_type)
+    # the splits are stratified by class, or by a regression label's deciles: what strata() returns for it
+    strata = tasks.strata if regression else (lambda labels: labels)
     x_pool, y_pool = source.x, y
     if source.x_test is None:
-        pool, test = split_indices(y, data.test, rng)
+        pool, test = split_indices(strata(y), data.test, rng)
         x_pool, y_pool = source.x[pool], y[pool]
         x_test, y_test = source.x[test], y[test]
     else:
-        x_test, y_test = source.x_test, source.y_test.astype("int64")
+        x_test, y_test = source.x_test, source.y_test.astype(label_type)
     if data.train_size is not None:
         if data.train_size > len(y_pool):
             raise DataError(
                 f"data.train_size: {data.train_size} exceeds the {len(y_pool)} training examples of {data.name}"
             )
-        keep = subsample_indices(y_pool, data.train_size, rng)
+        keep = subsample_indices(strata(y_pool), data.train_size, rng)
         x_pool, y_pool = x_pool[keep], y_pool[keep]
     kfold = getattr(data.validation, "kfold", None)  # a fraction, or {kfold: k}
     if kfold is not None:
-        train, val = fold_indices(y_pool, kfold, data.fold, rng)
+        train, val = fold_indices(strata(y_pool), kfold, data.fold, rng)
     else:
-        train, val = split_indices(y_pool, data.validation, rng)
+        train, val = split_indices(strata(y_pool), data.validation, rng)
     if len(train) == 0 or len(val) == 0:
         raise DataError(
             f"data.validation: {data.validation} of {len(y_pool)} examples leaves an empty training or validation split"
         )
-    classes = int(max(y_pool.max(), y_test.max())) + 1
+    classes = 0 if regression else int(max(y_pool.max(), y_test.max())) + 1
     # Training-split transforms, in this order; validation and test stay clean and untouched.
     if data.imbalance.ratio > 1:
         train = train[imbalance_indices(y_pool[train], data.imbalance.ratio, data.imbalance.minority, classes, rng)]
@@ -99,9 +111,15 @@ def _prepare(data, kept: Kept) -> Splits:
     if data.feature_scales > 0:
         x_train, x_val, x_test = spread_scales([x_train, x_val, x_test], data.feature_scales, data.seed)
     x_train, x_val, x_test = scale(x_train, [x_val, x_test], data.scaling)
-    arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_pool[val], x_test=x_test, y_test=y_test)
+    y_val, label_scale = y_pool[val], None
+    if regression:  # trained on the label standardized by the training split alone; reported in its own units
+        label_scale = (float(y_train.mean()), float(y_train.std()) or 1.0)
+        y_train, y_val, y_test = (((v - label_scale[0]) / label_scale[1]).astype("float32") for v in (y_train, y_val, y_test))
+        notes += (f"label: a quantity (data.task: regression), trained standardized by its training rows' mean "
+                  f"{label_scale[0]:.4g} and SD {label_scale[1]:.4g}; errors reported in its own units",)
+    arrays = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test)
     return Splits(**arrays, classes=classes, fingerprint=fingerprint(arrays), class_weight=weights,
-                  class_names=source.class_names, preprocessing=notes, order=data.order)
+                  class_names=source.class_names, preprocessing=notes, order=data.order, label_scale=label_scale)
 
 
 def fixed_order(splits: Splits, seed: int, rows: np.ndarray | None = None) -> np.ndarray | None:

@@ -34,6 +34,7 @@ KINDS = ("numeric", "categorical", "boolean", "date", "drop")
 DATE_PARTS = ("year", "month", "day_of_year", "weekday")  # the numbers a date column becomes
 TRUE, FALSE = {"true", "yes", "y", "t"}, {"false", "no", "n", "f"}
 FREE_TEXT_WORDS = 4  # a string column whose values average this many words or more is free text
+MOSTLY_DISTINCT = 0.5  # a string column with at least this share of distinct values is taken as names, not categories
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Plan:
     kinds: dict[str, str]
     reasons: dict[str, str]
     unlabelled: int = 0  # rows dropped before encoding: their label was missing
+    label_note: str = ""  # what was said about the label (a declared classification whose label looks like a quantity)
 
 
 def plan(features: pd.DataFrame, declared: dict[str, str], where: str) -> Plan:
@@ -79,8 +81,12 @@ def infer(values: pd.Series) -> tuple[str, str]:
         return "date", f"holds dates, e.g. {present.iloc[0]!r}"
     if len(present) and present.str.split().str.len().mean() >= FREE_TEXT_WORDS:
         return "refused", f"holds free text (e.g. {present.iloc[0][:40]!r}): a model needs it turned into numbers first"
-    if len(present) > 20 and present.nunique() == len(present):
+    distinct = present.nunique() / len(present) if len(present) else 0.0
+    if len(present) > 20 and distinct == 1:
         return "refused", "has a different value on every row (an identifier or a name?)"
+    if len(present) > 20 and distinct >= MOSTLY_DISTINCT:  # one-hot: about a column per row, each seen once or twice
+        return "refused", (f"has a value of its own on most rows ({present.nunique()} distinct in {len(present)}: an "
+                           "identifier or a name?), which one-hot encoding would turn into a column per row")
     return "categorical", "strings"
 
 
@@ -175,6 +181,7 @@ def fit(frame: pd.DataFrame, p: Plan) -> Encoded:
 def describe(frame: pd.DataFrame, p: Plan, transformer) -> tuple[str, ...]:
     """What the encoding did to each column, as a person would say it."""
     notes = [f"label: {p.unlabelled} rows without a label dropped"] if p.unlabelled else []
+    notes += [f"label: {p.label_note}"] if p.label_note else []
     categories = {}
     if "categorical" in transformer.named_transformers_:
         encoder = transformer.named_transformers_["categorical"][-1]

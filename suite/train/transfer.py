@@ -36,7 +36,7 @@ def _pretrain(settings: Settings, seed: int, kept: Kept) -> list[list[np.ndarray
     source = settings.data.model_copy(update={"classes": p.classes, "train_size": p.train_size})
     splits = prepare(source, kept)
     backend.seed_everything(seed)
-    model = models.build(settings.model, splits.input_shape, splits.classes, settings.data.augment)
+    model = models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
     fitting.compile_model(model, settings.train, math.ceil(len(splits.y_train) / settings.train.batch_size))
     model.fit(splits.x_train, splits.y_train, batch_size=settings.train.batch_size, epochs=p.epochs, shuffle=True, verbose=0)
     return [[keras.ops.convert_to_numpy(w) for w in layer.weights] for layer in model.layers]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite.ground import timing
-from suite.train import convergence, ensemble, fitting, loop, measure, reuse
+from suite.train import convergence, ensemble, fitting, loop, measure, reuse, tasks
 from suite.train import diagnostics as probing
 from suite.train.kept import Kept
 from suite.train.splits import prepare
@@ -58,12 +58,14 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         history = ensemble.history(histories, [f.validation for f in fits], splits.y_val, measure.loss_and_accuracy)
 
     n_train, k = len(splits.y_train), len(fits)
+    task = tasks.of(splits, settings.train)
     metrics = convergence.summarize(  # an ensemble's steps and examples count every member's
         history,
         history["epoch_train_s"],
         target,
         steps_per_epoch=math.ceil(n_train / settings.train.batch_size) * k,
         examples_per_epoch=n_train * k,
+        score=task.score,
     )
     parameters = fits[0].parameters * k
     if not evaluate:
@@ -72,26 +74,31 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         _grouped(result, fits[0])
         return result
 
-    # 4. Measure: end-of-training accuracy on every split in inference mode (the running training
-    # accuracy of fit is taken with dropout on, mid-update); an ensemble's from its averaged probabilities.
+    # 4. Measure: end-of-training accuracy (a regression's R², RMSE and MAE) on every split in inference mode (the
+    # running training accuracy of fit is taken with dropout on, mid-update); an ensemble's from its averaged probabilities.
     with timing.section("trial.measure"):
         penalty = float(np.mean([f.penalty for f in fits]))
-        initial_loss, _ = measure.loss_and_accuracy(_combined(f.initial for f in fits), splits.y_train,
-                                                    float(np.mean([f.initial_penalty for f in fits])))
-        train_loss, train_acc = measure.loss_and_accuracy(_combined(f.outputs["train"] for f in fits), splits.y_train, penalty)
-        _, val_acc = measure.loss_and_accuracy(_combined(f.outputs["val"] for f in fits), splits.y_val, penalty)
-        test_logits = _combined(f.outputs["test"] for f in fits)
-        test_loss, test_acc = measure.loss_and_accuracy(test_logits, splits.y_test, penalty)
+        initial_loss, _ = task.loss_and_score(_combined(f.initial for f in fits), splits.y_train,
+                                              float(np.mean([f.initial_penalty for f in fits])))
+        outputs = {name: _combined(f.outputs[name] for f in fits) for name in ("train", "val", "test")}
+        train_loss, train_score = task.loss_and_score(outputs["train"], splits.y_train, penalty)
+        _, val_score = task.loss_and_score(outputs["val"], splits.y_val, penalty)
+        test_loss, test_score = task.loss_and_score(outputs["test"], splits.y_test, penalty)
         # The model as it ends (early stopping restores its best epoch), measured the same way on every split.
-        metrics["final_val_accuracy"] = val_acc
+        score = task.score
+        metrics[f"final_val_{score}"] = val_score
         metrics["initial_loss"] = initial_loss  # before any training: about ln(classes) for a sound initialisation
         metrics["train_loss"] = train_loss
-        metrics["train_accuracy"] = train_acc
-        metrics["test_accuracy"] = test_acc
+        metrics[f"train_{score}"] = train_score
+        metrics[f"test_{score}"] = test_score
         metrics["test_loss"] = test_loss
         metrics["near_zero_weights"] = float(np.mean([f.near_zero for f in fits]))
-        metrics.update(measure.scores(splits.y_test, measure.softmax(test_logits)))
-        metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["final_val_accuracy"]
+        if task.regression:  # errors in the label's own units, on every split
+            for name, y in (("train", splits.y_train), ("val", splits.y_val), ("test", splits.y_test)):
+                metrics.update(task.errors(name, outputs[name], y))
+        else:
+            metrics.update(measure.scores(splits.y_test, measure.softmax(outputs["test"])))
+        metrics["generalization_gap"] = metrics[f"train_{score}"] - metrics[f"final_val_{score}"]
     result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
                            preprocessing=splits.preprocessing)
     _grouped(result, fits[0])

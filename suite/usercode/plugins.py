@@ -114,7 +114,7 @@ def register_dataset(name: str):
 
 def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
     """Before any trial: build a plugin family's model for these settings and check that it maps a batch
-    to ``classes`` logits per example (the runner calls this once per cell)."""
+    to ``classes`` outputs per example, logits or a regression's one value (the runner calls this once per cell)."""
     import keras
 
     from suite.train import models
@@ -127,8 +127,9 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
         raise PluginError(f"model family {family!r}: calling it on inputs of shape {input_shape} raised {one_line(e)}") from None
     shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
     if shape != (2, classes):
-        raise PluginError(f"model family {family!r}: the model must output {classes} logits per example (one per class); "
-                          f"a batch of 2 gave {shape}")
+        wanted = ("one value per example (data.task: regression)" if settings.data.task == "regression"
+                  else f"{classes} logits per example (one per class)")
+        raise PluginError(f"model family {family!r}: the model must output {wanted}; a batch of 2 gave {shape}")
     if getattr(model, "compiled", False) and family not in PLUGINS.overridden:  # keras-tuner build functions compile; the
         inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)  # suite compiles its own way
         PLUGINS.overridden[family] = (f"model family {family!r} compiles its model; the study's train: block replaces that "
