@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -220,7 +221,8 @@ def test_a_keras_tuner_build_function_is_explored_for_its_space(clean_registries
         model.compile(keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-2, sampling="log")), "mse")
         return model
 
-    defaults, space, inert = hypermodel.explore("probe", build)
+    defaults, space, inert, sets = hypermodel.explore("probe", build)
+    assert sets == []  # a build function alone passes nothing to model.fit
     assert defaults == {"layers": 1, "units_0": 8, "head": "plain", "lr": 1e-4, "units_1": 8, "units_2": 8, "rate": 0.1}
     assert space == {
         "layers": {"int": [1, 3]},
@@ -504,21 +506,60 @@ def test_a_tune_space_entry_that_changes_nothing_is_refused_by_validate_and_run_
             "search train.learning_rate" in err), err
 
 
-def test_a_hypermodel_whose_own_fit_would_be_ignored_is_refused_in_one_line(tmp_path, capsys, clean_registries):
-    '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override; the suite trains every
-    trial itself, so such a fit would be ignored without a word: the plugin is refused, naming what to search instead.'''
+def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_searched_and_recorded(
+        tmp_path, capsys, monkeypatch, clean_registries):
+    '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override: its hp.* calls join
+    the search, and each trial trains with the batch size and order it passes to model.fit (read on a stand-in
+    model); the study's own train.batch_size and data.order, which do nothing then, are not recorded as params.'''
     plugin = tmp_path / "fits.py"
     plugin.write_text(
         "import keras, keras_tuner\nfrom suite import register_model\n\n"
         "class Fits(keras_tuner.HyperModel):\n"
         "    def build(self, hp):\n"
-        "        return keras.Sequential([keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(3)])\n\n"
+        "        return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(10)])\n\n"
         "    def fit(self, hp, model, *args, **kwargs):\n"
-        "        return model.fit(*args, batch_size=hp.Choice('batch_size', [16, 32]), **kwargs)\n\n"
+        "        return model.fit(*args, batch_size=hp.Choice('batch_size', [16, 64]), shuffle=hp.Boolean('shuffle'), **kwargs)\n\n"
+        "register_model('fits', hypermodel=True)(Fits)\n")
+    study = tmp_path / "fits.yaml"
+    study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
+                     "train: {epochs: 2, batch_size: 128}\ntune: {algorithm: grid, trials: 4, space: "
+                     "{model.hp.batch_size: [16, 64], model.hp.shuffle: [false, true]}}\n")
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["validate", str(study), "--plugin", str(plugin)]) == 0
+    from suite.train import models
+
+    family = models.FAMILIES["fits"]
+    assert family.fit_sets == ("data.order", "train.batch_size") and "batch_size" not in family.inert
+    assert family.space["batch_size"] == [16, 64] and family.space["shuffle"] == [False, True]
+    settings = load_study(study).cells[0].settings
+    fitted = family.fit(settings.model_copy(update={"model": settings.model.model_copy(
+        update={"hp": {**settings.model.hp, "batch_size": 64, "shuffle": False}})}))
+    assert (fitted.train.batch_size, fitted.data.order) == (64, "none")  # shuffle=False: the split's own order
+    assert main(["run", str(study), "--plugin", str(plugin)]) == 0
+    trials = pd.read_csv(tmp_path / "home" / "results" / "fits" / "base" / "trials.csv")
+    store = MlflowClient(f"sqlite:///{tmp_path / 'home' / '.suite' / 'mlflow.db'}")
+    params = store.get_run(trials["run_id"].iloc[0]).data.params
+    chosen = json.loads(trials["tuned"].iloc[0])
+    assert params["model.hp.batch_size"] == str(chosen["model.hp.batch_size"]) and "train.batch_size" not in params
+    steps = trials["steps_run"].iloc[0] / trials["epochs_run"].iloc[0]  # the batch size fit passed, not the study's 128
+    n_train = len(prepare(settings.data).y_train)
+    assert steps == -(-n_train // chosen["model.hp.batch_size"]) != -(-n_train // 128)
+
+
+def test_a_hypermodels_fit_that_sets_what_the_suite_owns_is_refused_in_one_line(tmp_path, capsys, clean_registries):
+    plugin = tmp_path / "fits.py"
+    plugin.write_text(
+        "import keras, keras_tuner\nfrom suite import register_model\n\n"
+        "class Fits(keras_tuner.HyperModel):\n"
+        "    def build(self, hp):\n"
+        "        return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(10)])\n\n"
+        "    def fit(self, hp, model, *args, **kwargs):\n"
+        "        return model.fit(*args, class_weight={0: 2.0}, **kwargs)\n\n"
         "register_model('fits', hypermodel=True)(Fits)\n")
     study = tmp_path / "fits.yaml"
     study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
                      "tune: {algorithm: random, trials: 2}\n")
     assert main(["validate", str(study), "--plugin", str(plugin)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "Fits.fit: a HyperModel's own fit() is not called" in err and "train.batch_size" in err
+    assert "its HyperModel.fit passes class_weight={0: 2.0} to model.fit" in err and "data.rebalance: class_weight" in err

@@ -74,6 +74,7 @@ def in_effect(settings: Settings, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     if t.transfer == "scratch":
         unused.add("pretrain.")
     unused |= plugin_unused(m.family)
+    unused |= fit_sets(m.family)
     everything = flat(settings.model_dump(mode="json"))
     hyper = _hypermodel_unused(m.family, everything)
     return {
@@ -95,6 +96,15 @@ def plugin_unused(family: str) -> set[str]:
     if found is None or not found.plugin or found.hypermodel:
         return set()
     return {f"model.{k}" for k in MLP_SETTINGS if k not in found.settings}
+
+
+def fit_sets(family: str) -> set[str]:
+    """The settings a HyperModel's own fit() sets for each trial (``train.batch_size``, ``data.order``): its hp.* values,
+    recorded as model.hp.*, say what they were, and the study's own value does nothing."""
+    from suite.train import models
+
+    found = models.FAMILIES.get(family)
+    return set(found.fit_sets) if found is not None else set()
 
 
 def _hypermodel_unused(family: str, everything: dict[str, Any]) -> set[str]:

@@ -127,7 +127,9 @@ class Data(Locked):
     imbalance: Imbalance = Imbalance()
     rebalance: Literal["none", "oversample", "class_weight"] = "none"  # remedy for an imbalanced training split
     augment: Augment = Augment()
-    order: Literal["shuffled", "once", "sorted"] = "shuffled"  # training order: reshuffled every epoch, shuffled once, or sorted by class
+    # training order: reshuffled every epoch, shuffled once, sorted by class, or none (the split's own order, as
+    # model.fit(shuffle=False) takes it: what a HyperModel's fit asks for with shuffle=False)
+    order: Literal["shuffled", "once", "sorted", "none"] = "shuffled"
     # what the label is (suite.train.tasks): classes, or a quantity; left out, classes (a label that looks like a
     # quantity is then refused in one line that names this field)
     task: Literal["classification", "regression"] | None = None

@@ -24,6 +24,10 @@ class Family:
     inert: tuple[str, ...] = ()
     plugin: bool = False
     hypermodel: bool = False
+    # a keras-tuner HyperModel's own fit(): ``fit(settings) -> settings`` with what it passes to model.fit taken
+    # (its batch_size, its shuffle), and the settings it sets (``train.batch_size``, ``data.order``)
+    fit: Callable | None = None
+    fit_sets: tuple[str, ...] = ()
 
     def __call__(self, *args, **kwargs):
         return self.build(*args, **kwargs)

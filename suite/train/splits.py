@@ -126,11 +126,13 @@ def fixed_order(splits: Splits, seed: int, rows: np.ndarray | None = None) -> np
     """The training rows in the order every epoch takes them when ``data.order`` fixes one; ``None`` when each
     epoch reshuffles (``shuffled``, the default). ``once``: one permutation, drawn from the trial's seed and
     kept for every epoch; ``sorted``: that permutation sorted by class (stably), so that each batch holds one
-    or two classes, in the same class order every epoch. ``rows``: the examples to order (a bootstrap
+    or two classes, in the same class order every epoch; ``none``: the rows as the split holds them. ``rows``: the examples to order (a bootstrap
     resample), all of them when left out."""
     if splits.order == "shuffled":
         return None
     rows = np.arange(len(splits.y_train)) if rows is None else np.asarray(rows)
+    if splits.order == "none":  # as the split holds them, every epoch
+        return rows.astype("int32")
     rows = rows[np.random.default_rng([seed, 404]).permutation(len(rows))]
     if splits.order == "sorted":
         rows = rows[np.argsort(splits.y_train[rows], kind="stable")]

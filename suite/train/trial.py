@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from suite.ground import timing
-from suite.train import convergence, ensemble, fitting, loop, measure, reuse, tasks
+from suite.train import convergence, ensemble, fitting, loop, measure, models, reuse, tasks
 from suite.train import diagnostics as probing
 from suite.train.kept import Kept
 from suite.train.splits import prepare
@@ -43,6 +43,9 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     (an ensemble's first member's); without it nothing is probed. ``kept`` is what the run keeps across
     its trials (data, compiled models, groups); without it the trial starts from nothing."""
     kept = kept or Kept()
+    family = models.FAMILIES.get(settings.model.family)
+    if family is not None and family.fit is not None:  # a HyperModel's own fit: its batch_size and shuffle, taken
+        settings = family.fit(settings)
     # 1. Data: built once per study run and shared by its trials (kept by settings).
     with timing.section("trial.data"):
         splits = prepare(settings.data, kept)
