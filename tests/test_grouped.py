@@ -76,6 +76,60 @@ def test_a_group_trains_each_trial_as_if_alone_and_freezes_a_diverging_one():
     assert r["seeds_differ"] and 1 <= r["best_epoch"] <= 6 and r["best_is_kept"] and r["best_val"] > 0.3  # chance: 0.25
 
 
+SCHEDULED = r"""
+import json, types
+import numpy as np
+import keras
+from suite.study import Model, Train
+from suite.train import backend, models, optimizers
+from suite.train.groups import unit_schedule, rates
+from suite.train.grouped import Group, Member
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(300, 12)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
+splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="none")
+m = Model(width=16, depth=2)
+out = {}
+for name, t in {"cosine": Train(optimizer="momentum", learning_rate=0.2, schedule="cosine", epochs=5, batch_size=32),
+                "step_clip": Train(optimizer="adam", learning_rate=0.05, schedule="step", clip_norm=0.1, epochs=5,
+                                   batch_size=32)}.items():
+    steps = -(-200 // 32)
+    build = lambda: models.build(m, (12,), 4)
+    make = lambda lr: optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
+    together = Group(build, make, 2, unit_schedule(t, steps)).fit(
+        [Member(0, t.learning_rate), Member(1, t.learning_rate / 2)], splits, 32, 5)
+    backend.seed_everything(0)  # the same trial alone: Keras's fit, its optimizer with the schedule and clip norm
+    model = build()
+    model.compile(optimizer=optimizers.optimizer(t, steps), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    seen = []
+    at_end = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, logs: seen.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))))
+    alone = model.fit(x[:200], y[:200], batch_size=32, epochs=5, shuffle=False, verbose=0, callbacks=[at_end])
+    out[name] = {
+        "loss": max(abs(a - b) for a, b in zip(together[0].history["loss"], alone.history["loss"])),
+        "weights": max(float(np.max(np.abs(u - np.asarray(v.value))))
+                       for u, v in zip(together[0].weights[0], model.trainable_variables)),
+        "rates": max(abs(a - b) for a, b in zip(rates(t, steps, 5), seen)),
+        "own_rate": together[0].history["loss"] != together[1].history["loss"]}
+print(json.dumps(out))
+"""
+
+
+def test_a_group_trains_a_decaying_schedule_and_a_clip_norm_as_kerass_fit_does_alone():
+    """A schedule is each lane's rate times the schedule at the optimizer's iteration, set before each step (as Keras
+    computes it from a LearningRateSchedule); clipping is the optimizer's own. Against Keras's fit of the same trial
+    alone, in the same data order: the same weights to float32 rounding, and the same rate at each epoch's end."""
+    done = subprocess.run([sys.executable, "-c", SCHEDULED], cwd=ROOT, env=jax_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, diff in r.items():  # measured on 2 CPU cores: 0 and 2.4e-7 (weights), 1.5e-8 and 4.5e-8 (loss)
+        assert diff["weights"] < 1e-5 and diff["loss"] < 1e-5 and diff["rates"] < 1e-7, (name, diff)
+        assert diff["own_rate"], name  # each lane at its own rate
+
+
 STUDY = """
 name: grouped
 title: seeds that train together
@@ -246,18 +300,18 @@ print(json.dumps({"code": code, "tensorflow_here": tensorflow_here, "seen": seen
 @needs_runner
 def test_the_default_path_groups_what_groups_and_trains_the_rest_alone_on_tensorflow(tmp_path):
     """``suite run`` without KERAS_BACKEND: a study whose trials all group trains grouped on JAX in this process, with
-    no TensorFlow imported; one with a schedule (it cannot group) alone on TensorFlow, in a child process. Each
+    no TensorFlow imported; one with class weights (it cannot group) alone on TensorFlow, in a child process. Each
     study's trials carry their backend and executor, and a rerun on the other backend is refused as stale."""
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("TensorFlow is not installed: every study goes to JAX")
     env, store = jax_home(tmp_path, "grouped", STUDY)
     env.pop("KERAS_BACKEND")
     (tmp_path / "studies" / "scheduled.yaml").write_text(
-        STUDY.replace("name: grouped", "name: scheduled").replace("epochs: 3}", "epochs: 3, schedule: cosine}"))
+        STUDY.replace("name: grouped", "name: scheduled").replace("train_size: 300}", "train_size: 300, rebalance: class_weight}"))
     listed = subprocess.run([sys.executable, "-m", "suite", "list"], cwd=tmp_path, env=env, capture_output=True, text=True)
     rows = {line.split()[0]: line for line in listed.stdout.splitlines() if line and not line.startswith(" ")}
     assert "grouped (jax)" in rows["grouped"] and "alone (tensorflow)" in rows["scheduled"], listed.stdout
-    assert "alone: a decaying train.schedule" in listed.stdout
+    assert "alone: data.rebalance: class_weight" in listed.stdout
     r = run_program(DEFAULT, tmp_path, env, store)
     assert r["code"] == 0 and not r["tensorflow_here"]
     assert r["seen"] == {"grouped": [["jax", "grouped", True], 6], "scheduled": [["tensorflow", "alone", False], 6]}

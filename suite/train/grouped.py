@@ -1,7 +1,11 @@
 """Trials that train together: one compiled program for several trials of the same structure (JAX only).
 
 The trials of a group share a model family, data, batch size and epochs, and differ in their
-seed (initial weights, dropout stream, data order) and their learning rate. Their parameters,
+seed (initial weights, dropout stream, data order) and their learning rate. A decaying schedule is
+the same function of the step for every trial, scaled by each trial's own rate: before each step,
+each trial's rate variable is set to its rate times the schedule at the optimizer's iteration (what
+Keras's optimizer computes from a ``LearningRateSchedule`` before it applies a step). Gradient
+clipping is the optimizer's own (``clipnorm``), applied inside ``stateless_apply``. Their parameters,
 non-trainable state (batch-norm statistics, dropout seed states) and optimizer state are stacked
 along a leading axis of a fixed width, and one training epoch (a ``lax.scan`` over the batches
 of Keras 3's ``stateless_call`` and the optimizer's ``stateless_apply``, the pattern Keras
@@ -67,16 +71,20 @@ class Group:
     once per member, after the member's seed is set, so initial weights follow the seed as in a
     trial trained alone); ``make_optimizer(learning_rate)`` a fresh Keras optimizer."""
 
-    def __init__(self, build, make_optimizer, width: int):
+    def __init__(self, build, make_optimizer, width: int, schedule=None):
+        """``schedule``: the learning rate's factor as a function of the step (a Keras ``LearningRateSchedule`` whose
+        initial rate is 1), or None for a constant rate; ``make_optimizer`` then builds a constant-rate optimizer."""
         import jax
 
         self.width = width
         self._build, self._make_optimizer = build, make_optimizer
+        self.schedule = schedule
         self.model = build()
         self.optimizer = make_optimizer(1e-3)
         self.optimizer.build(self.model.trainable_variables)
         self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.learning_rate)
-        self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, None, None)))
+        self._step_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations)
+        self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
         self._predict = jax.jit(jax.vmap(self._logits, in_axes=(0, 0, None)))
 
     # --- the per-trial programs, mapped over the slots -----------------------------------------
@@ -86,13 +94,18 @@ class Group:
         logits, _, losses = self.model.stateless_call(trainable, non_trainable, x, training=False, return_losses=True)
         return logits, (sum(losses) if losses else 0.0)
 
-    def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, x, y):
-        """One epoch of one trial: ``order`` (steps x batch indices, -1 marks padding) fixes its data order."""
+    def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, rate, x, y):
+        """One epoch of one trial: ``order`` (steps x batch indices, -1 marks padding) fixes its data order;
+        ``rate``: its learning rate, which a schedule scales step by step."""
         import jax
         import jax.numpy as jnp
 
         def step(carry, idx):
             tv, ntv, ov = carry
+            if self.schedule is not None:  # the rate Keras would compute from the schedule at this iteration
+                ov = list(ov)
+                current = rate * self.schedule(ov[self._step_index])
+                ov[self._lr_index] = jnp.asarray(current, dtype=ov[self._lr_index].dtype)
             w = (idx >= 0).astype("float32")
             xb, yb = x[jnp.maximum(idx, 0)], y[jnp.maximum(idx, 0)]
 
@@ -159,6 +172,7 @@ class Group:
         n = len(splits.y_train)
         tv, ntv, ov = self.initial_state(members)
         active = np.array([i < len(members) for i in range(self.width)])
+        rates = jnp.asarray([m.learning_rate for m in members + [members[0]] * (self.width - len(members))], dtype="float32")
         outcomes = [Outcome() for _ in members]
         plateaus = [Plateau(monitor, patience) for _ in members] if patience is not None else []
         kept: list = [None] * len(members)
@@ -169,7 +183,7 @@ class Group:
                 break
             orders = jnp.asarray(np.stack([self.order(m.seed, epoch, n, batch, fixed.get(m.seed)) for m in slots]))
             start = time.perf_counter()
-            tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), x, y)
+            tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), rates, x, y)
             loss, acc = np.asarray(loss), np.asarray(acc)  # waits for the epoch: the clock times results
             if clock is not None:
                 clock.append(time.perf_counter() - start)

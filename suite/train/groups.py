@@ -14,8 +14,9 @@ at most ``grouped.MOST``); a plan with more members trains them as several group
 (``chunk``), fixed once per plan from the first group's structure and recorded with each trial
 (``group_width``), so ``suite replicate`` rebuilds the same groups on any machine.
 
-A trial that a group cannot train as the suite would train it alone (an ensemble, a learning-rate
-schedule, pretraining, class weights, diagnostics probes) is left to the usual path.
+A trial that a group cannot train as the suite would train it alone (an ensemble, pretraining, class
+weights, diagnostics probes, a regression) is left to the usual path. A decaying learning-rate schedule
+and gradient clipping train in a group (``grouped.Group``).
 """
 
 from __future__ import annotations
@@ -106,13 +107,15 @@ class Plan:
         from suite.train.grouped import Group, Member
 
         t = settings.train
+        steps = -(-len(splits.y_train) // t.batch_size)
 
         def build():
             return models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
 
-        def make_optimizer(lr):
-            return optimizers.optimizer(t.model_copy(update={"learning_rate": lr}), 1)
+        def make_optimizer(lr):  # a constant rate, which a decaying schedule sets step by step (grouped.Group)
+            return optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
 
+        schedule = unit_schedule(t, steps)
         if key not in self.widths:  # decided once for the plan, from the device's free memory now
             probe = Group(build, make_optimizer, 1)
             self.widths[key] = grouped.capacity(probe.model, probe.optimizer, t.batch_size, grouped.free_memory())
@@ -121,7 +124,7 @@ class Plan:
 
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = Group(build, make_optimizer, width).fit(
+        outcomes = Group(build, make_optimizer, width, schedule).fit(
             [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock)
         total = time.perf_counter() - start
@@ -133,6 +136,27 @@ class Plan:
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
+
+
+def unit_schedule(t, steps_per_epoch: int):
+    """A decaying ``train.schedule`` as the factor of the rate at each step (its Keras schedule with an initial rate
+    of 1), or None for a constant rate."""
+    from suite.train import optimizers
+
+    if t.schedule == "constant":
+        return None
+    return optimizers.schedule(t.model_copy(update={"learning_rate": 1.0}), steps_per_epoch)
+
+
+def rates(t, steps_per_epoch: int, epochs: int) -> list[float]:
+    """The learning rate in force at the end of each epoch, as the alone path records it (``fitting.LearningRate``)."""
+    unit = unit_schedule(t, steps_per_epoch)
+    if unit is None:
+        return [float(t.learning_rate)] * epochs
+    import keras
+
+    return [float(t.learning_rate) * float(keras.ops.convert_to_numpy(unit((e + 1) * steps_per_epoch)))
+            for e in range(epochs)]
 
 
 def alone_because(settings, diagnostics=()) -> list[str]:
@@ -149,16 +173,10 @@ def alone_because(settings, diagnostics=()) -> list[str]:
                        "each member as a lane would let it group")
     if m.resample != "none":
         reasons.append("model.resample: bootstrap trains each member on its own rows; a per-lane row weight would let it group")
-    if t.schedule != "constant":
-        reasons.append("a decaying train.schedule sets the rate through a Keras callback; the schedule as a "
-                       "per-lane function of the step would let it group")
     if t.transfer != "scratch":
         reasons.append("train.transfer (pretraining, then training) runs two phases; both phases as one group program would let it group")
     if d.rebalance == "class_weight":
         reasons.append("data.rebalance: class_weight weighs the loss per class; a per-lane class-weight vector would let it group")
-    if t.clip_norm is not None:
-        reasons.append("train.clip_norm clips inside the optimizer; the clip norm as a per-lane input "
-                       "would let it group")
     if d.task == "regression":
         reasons.append("data.task: regression; the group program trains cross-entropy on logits, and the task's "
                        "loss and score in it (suite.train.tasks) would let it group")

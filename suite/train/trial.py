@@ -14,6 +14,7 @@ import numpy as np
 
 from suite.ground import timing
 from suite.train import convergence, ensemble, fitting, loop, measure, models, reuse, tasks
+from suite.train import groups as groups_module
 from suite.train import diagnostics as probing
 from suite.train.kept import Kept
 from suite.train.splits import prepare
@@ -194,7 +195,8 @@ def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate:
     for variable, value in zip(model.non_trainable_variables, non_trainable):
         variable.assign(value)
     history = {k: list(v) for k, v in trained.outcome.history.items()}
-    history["learning_rate"] = [float(settings.train.learning_rate)] * len(history["loss"])
+    steps = math.ceil(len(splits.y_train) / settings.train.batch_size)
+    history["learning_rate"] = groups_module.rates(settings.train, steps, len(history["loss"]))
     history["epoch_train_s"] = trained.epoch_seconds
     fitted.history = history
     if evaluate:
