@@ -33,9 +33,9 @@ def test_every_committed_study_has_a_path_and_each_alone_one_says_why(committed,
     assert not ways["activations"].grouped and "diagnostics probes" in ways["activations"].reasons[0]  # 9.5 s vs 3.5 s
     assert not ways["batch_norm_cnn"].grouped and any("model.family: cnn" in r for r in ways["batch_norm_cnn"].reasons)
     assert any(r.startswith("a claim in seconds (epoch_time_s") for r in ways["batch_size"].reasons)
-    # a decaying schedule and a clip norm train in a group (the schedule scales each lane's rate step by step)
-    assert ways["lr_schedule"].grouped and ways["gradient_clipping"].grouped
-    assert any("data.rebalance: class_weight" in r for r in ways["class_imbalance"].reasons)
+    # a decaying schedule, a clip norm and class weights train in a group (the schedule scales each lane's rate)
+    assert ways["lr_schedule"].grouped and ways["gradient_clipping"].grouped and ways["class_imbalance"].grouped
+    assert any("an ensemble" in r for r in ways["ensembles"].reasons)
 
 
 def test_a_bound_backend_is_kept_and_a_claim_in_seconds_is_timed_alone(committed):
@@ -61,11 +61,11 @@ def test_a_machine_without_tensorflow_groups_every_study_but_a_claim_in_seconds(
 
 
 def test_the_reasons_a_trial_trains_alone_are_the_ones_that_keep_it_out_of_its_group(committed):
-    settings = next(c.settings for c in committed["class_imbalance"].cells if c.settings.data.rebalance == "class_weight")
+    settings = next(c.settings for c in committed["ensembles"].cells if c.settings.model.members > 1)
     plan = Plan()
     plan.add(settings, [(0, float(settings.train.learning_rate))], evaluate=True)
     assert alone_because(settings) and not plan.applies(settings)
-    plain = settings.model_copy(update={"data": settings.data.model_copy(update={"rebalance": "none"})})
+    plain = settings.model_copy(update={"model": settings.model.model_copy(update={"members": 1, "resample": "none"})})
     plan.add(plain, [(0, float(plain.train.learning_rate))], evaluate=True)
     assert alone_because(plain) == [] and plan.applies(plain)
     assert alone_because(plain, ("gradients",)) and not plan.applies(plain, ("gradients",))

@@ -93,7 +93,10 @@ m = Model(width=16, depth=2)
 out = {}
 for name, t in {"cosine": Train(optimizer="momentum", learning_rate=0.2, schedule="cosine", epochs=5, batch_size=32),
                 "step_clip": Train(optimizer="adam", learning_rate=0.05, schedule="step", clip_norm=0.1, epochs=5,
-                                   batch_size=32)}.items():
+                                   batch_size=32),
+                "class_weight": Train(optimizer="adam", learning_rate=0.01, epochs=5, batch_size=32)}.items():
+    weights = {0: 0.5, 1: 2.0, 2: 1.0, 3: 3.0} if name == "class_weight" else None
+    splits.class_weight = weights
     steps = -(-200 // 32)
     build = lambda: models.build(m, (12,), 4)
     make = lambda lr: optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
@@ -106,27 +109,30 @@ for name, t in {"cosine": Train(optimizer="momentum", learning_rate=0.2, schedul
     seen = []
     at_end = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda e, logs: seen.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))))
-    alone = model.fit(x[:200], y[:200], batch_size=32, epochs=5, shuffle=False, verbose=0, callbacks=[at_end])
+    alone = model.fit(x[:200], y[:200], batch_size=32, epochs=5, shuffle=False, verbose=0, callbacks=[at_end],
+                      class_weight=weights)
     out[name] = {
         "loss": max(abs(a - b) for a, b in zip(together[0].history["loss"], alone.history["loss"])),
         "weights": max(float(np.max(np.abs(u - np.asarray(v.value))))
                        for u, v in zip(together[0].weights[0], model.trainable_variables)),
         "rates": max(abs(a - b) for a, b in zip(rates(t, steps, 5), seen)),
+        "accuracy": max(abs(a - b) for a, b in zip(together[0].history["accuracy"], alone.history["accuracy"])),
         "own_rate": together[0].history["loss"] != together[1].history["loss"]}
 print(json.dumps(out))
 """
 
 
-def test_a_group_trains_a_decaying_schedule_and_a_clip_norm_as_kerass_fit_does_alone():
+def test_a_group_trains_a_decaying_schedule_a_clip_norm_and_class_weights_as_kerass_fit_does_alone():
     """A schedule is each lane's rate times the schedule at the optimizer's iteration, set before each step (as Keras
-    computes it from a LearningRateSchedule); clipping is the optimizer's own. Against Keras's fit of the same trial
+    computes it from a LearningRateSchedule); clipping is the optimizer's own; class weights weigh each example's loss
+    (over the batch's size), not its accuracy, as Keras's fit reports them. Against Keras's fit of the same trial
     alone, in the same data order: the same weights to float32 rounding, and the same rate at each epoch's end."""
     done = subprocess.run([sys.executable, "-c", SCHEDULED], cwd=ROOT, env=jax_env(), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     for name, diff in r.items():  # measured on 2 CPU cores: 0 and 2.4e-7 (weights), 1.5e-8 and 4.5e-8 (loss)
-        assert diff["weights"] < 1e-5 and diff["loss"] < 1e-5 and diff["rates"] < 1e-7, (name, diff)
+        assert diff["weights"] < 1e-5 and diff["loss"] < 1e-5 and diff["rates"] < 1e-7 and diff["accuracy"] < 1e-6, (name, diff)
         assert diff["own_rate"], name  # each lane at its own rate
 
 
@@ -300,18 +306,18 @@ print(json.dumps({"code": code, "tensorflow_here": tensorflow_here, "seen": seen
 @needs_runner
 def test_the_default_path_groups_what_groups_and_trains_the_rest_alone_on_tensorflow(tmp_path):
     """``suite run`` without KERAS_BACKEND: a study whose trials all group trains grouped on JAX in this process, with
-    no TensorFlow imported; one with class weights (it cannot group) alone on TensorFlow, in a child process. Each
+    no TensorFlow imported; an ensemble (it cannot group) alone on TensorFlow, in a child process. Each
     study's trials carry their backend and executor, and a rerun on the other backend is refused as stale."""
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("TensorFlow is not installed: every study goes to JAX")
     env, store = jax_home(tmp_path, "grouped", STUDY)
     env.pop("KERAS_BACKEND")
     (tmp_path / "studies" / "scheduled.yaml").write_text(
-        STUDY.replace("name: grouped", "name: scheduled").replace("train_size: 300}", "train_size: 300, rebalance: class_weight}"))
+        STUDY.replace("name: grouped", "name: scheduled").replace("width: 16}", "width: 16, members: 2}"))
     listed = subprocess.run([sys.executable, "-m", "suite", "list"], cwd=tmp_path, env=env, capture_output=True, text=True)
     rows = {line.split()[0]: line for line in listed.stdout.splitlines() if line and not line.startswith(" ")}
     assert "grouped (jax)" in rows["grouped"] and "alone (tensorflow)" in rows["scheduled"], listed.stdout
-    assert "alone: data.rebalance: class_weight" in listed.stdout
+    assert "alone: an ensemble (model.members above 1)" in listed.stdout
     r = run_program(DEFAULT, tmp_path, env, store)
     assert r["code"] == 0 and not r["tensorflow_here"]
     assert r["seen"] == {"grouped": [["jax", "grouped", True], 6], "scheduled": [["tensorflow", "alone", False], 6]}

@@ -5,7 +5,8 @@ seed (initial weights, dropout stream, data order) and their learning rate. A de
 the same function of the step for every trial, scaled by each trial's own rate: before each step,
 each trial's rate variable is set to its rate times the schedule at the optimizer's iteration (what
 Keras's optimizer computes from a ``LearningRateSchedule`` before it applies a step). Gradient
-clipping is the optimizer's own (``clipnorm``), applied inside ``stateless_apply``. Their parameters,
+clipping is the optimizer's own (``clipnorm``), applied inside ``stateless_apply``. Class weights
+(``data.rebalance: class_weight``) weigh each example's loss by its class's, as Keras's fit does. Their parameters,
 non-trainable state (batch-norm statistics, dropout seed states) and optimizer state are stacked
 along a leading axis of a fixed width, and one training epoch (a ``lax.scan`` over the batches
 of Keras 3's ``stateless_call`` and the optimizer's ``stateless_apply``, the pattern Keras
@@ -53,7 +54,10 @@ class Outcome:
     best_epoch: int | None = None
 
 
-def _loss_and_accuracy(logits, y, w):
+def _loss_and_accuracy(logits, y, w, class_weight):
+    """A batch's loss and accuracy as Keras's fit reports them: with class weights, each example's loss weighted by
+    its class's and divided by the batch's size; its accuracy unweighted (Keras's fit passes class weights to the
+    loss, not to the compiled metrics: checked against it in tests/test_grouped.py)."""
     import jax
     import jax.numpy as jnp
 
@@ -61,7 +65,7 @@ def _loss_and_accuracy(logits, y, w):
     nll = -jnp.take_along_axis(logp, y[:, None], axis=-1)[:, 0]
     total = jnp.maximum(w.sum(), 1.0)
     correct = (jnp.argmax(logits, axis=-1) == y).astype("float32")
-    return (nll * w).sum() / total, (correct * w).sum() / total
+    return (nll * w * class_weight[y]).sum() / total, (correct * w).sum() / total
 
 
 class Group:
@@ -84,7 +88,7 @@ class Group:
         self.optimizer.build(self.model.trainable_variables)
         self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.learning_rate)
         self._step_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations)
-        self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
+        self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, 0, None, None, None)))
         self._predict = jax.jit(jax.vmap(self._logits, in_axes=(0, 0, None)))
 
     # --- the per-trial programs, mapped over the slots -----------------------------------------
@@ -94,9 +98,9 @@ class Group:
         logits, _, losses = self.model.stateless_call(trainable, non_trainable, x, training=False, return_losses=True)
         return logits, (sum(losses) if losses else 0.0)
 
-    def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, rate, x, y):
+    def _one_epoch(self, trainable, non_trainable, opt_vars, order, active, rate, x, y, class_weight):
         """One epoch of one trial: ``order`` (steps x batch indices, -1 marks padding) fixes its data order;
-        ``rate``: its learning rate, which a schedule scales step by step."""
+        ``rate``: its learning rate, which a schedule scales step by step; ``class_weight``: each class's weight."""
         import jax
         import jax.numpy as jnp
 
@@ -111,7 +115,7 @@ class Group:
 
             def loss_fn(tv_):
                 logits, ntv_, losses = self.model.stateless_call(tv_, ntv, xb, training=True, return_losses=True)
-                loss, acc = _loss_and_accuracy(logits, yb, w)
+                loss, acc = _loss_and_accuracy(logits, yb, w, class_weight)
                 total = loss + sum(losses) if losses else loss  # as Keras's fit reports it: with the penalty
                 return total, (ntv_, total, acc)
 
@@ -173,6 +177,9 @@ class Group:
         tv, ntv, ov = self.initial_state(members)
         active = np.array([i < len(members) for i in range(self.width)])
         rates = jnp.asarray([m.learning_rate for m in members + [members[0]] * (self.width - len(members))], dtype="float32")
+        classes = getattr(splits, "classes", None) or int(max(np.max(splits.y_train), np.max(splits.y_val))) + 1
+        table = getattr(splits, "class_weight", None) or {}
+        weights = jnp.asarray([table.get(c, 1.0) for c in range(classes)], dtype="float32")  # data.rebalance: class_weight
         outcomes = [Outcome() for _ in members]
         plateaus = [Plateau(monitor, patience) for _ in members] if patience is not None else []
         kept: list = [None] * len(members)
@@ -183,7 +190,7 @@ class Group:
                 break
             orders = jnp.asarray(np.stack([self.order(m.seed, epoch, n, batch, fixed.get(m.seed)) for m in slots]))
             start = time.perf_counter()
-            tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), rates, x, y)
+            tv, ntv, ov, loss, acc = self._epoch(tv, ntv, ov, orders, jnp.asarray(active), rates, x, y, weights)
             loss, acc = np.asarray(loss), np.asarray(acc)  # waits for the epoch: the clock times results
             if clock is not None:
                 clock.append(time.perf_counter() - start)

@@ -14,9 +14,9 @@ at most ``grouped.MOST``); a plan with more members trains them as several group
 (``chunk``), fixed once per plan from the first group's structure and recorded with each trial
 (``group_width``), so ``suite replicate`` rebuilds the same groups on any machine.
 
-A trial that a group cannot train as the suite would train it alone (an ensemble, pretraining, class
-weights, diagnostics probes, a regression) is left to the usual path. A decaying learning-rate schedule
-and gradient clipping train in a group (``grouped.Group``).
+A trial that a group cannot train as the suite would train it alone (an ensemble, pretraining,
+diagnostics probes, a regression) is left to the usual path. A decaying learning-rate schedule,
+gradient clipping and class weights train in a group (``grouped.Group``).
 """
 
 from __future__ import annotations
@@ -175,8 +175,6 @@ def alone_because(settings, diagnostics=()) -> list[str]:
         reasons.append("model.resample: bootstrap trains each member on its own rows; a per-lane row weight would let it group")
     if t.transfer != "scratch":
         reasons.append("train.transfer (pretraining, then training) runs two phases; both phases as one group program would let it group")
-    if d.rebalance == "class_weight":
-        reasons.append("data.rebalance: class_weight weighs the loss per class; a per-lane class-weight vector would let it group")
     if d.task == "regression":
         reasons.append("data.task: regression; the group program trains cross-entropy on logits, and the task's "
                        "loss and score in it (suite.train.tasks) would let it group")
