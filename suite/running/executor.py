@@ -8,6 +8,10 @@ every trial of a study groups (normalization_batch_size took 0.47x TensorFlow's 
 against 3.5 s; a CNN's convolutions about 6x slower under XLA on a CPU than TensorFlow's oneDNN). So:
 
 - a study whose every trial can group trains grouped, on JAX;
+- so does one whose only trials that cannot group are search candidates over more than the rate: they
+  train alone beside the groups, on JAX, where a plain MLP's lone trial costs about what it costs on
+  TensorFlow (optimizers at quick, back to back: 129.8 s grouped on JAX against 137.2 s and 156.0 s
+  in two TensorFlow runs; dropout 472 s against 499 s; ``results/bench/optimizers``);
 - any other trains alone, on TensorFlow; each reason names what would let it group (``reasons``);
 - a claim about seconds is always timed alone: a grouped trial's seconds are its share of its group's.
 
@@ -30,9 +34,13 @@ SECONDS = tuple(m for m in TRIAL_METRICS if m.endswith("_s"))  # metrics in seco
 GROUPED_FAMILIES = ("mlp",)  # families measured faster grouped on a CPU
 
 
+SEARCH = "search over"  # in a reason: search candidates that train alone (a grouped study's too: see ``choose``)
+
+
 @dataclass(frozen=True)
 class Path:
-    """How one study trains: its executor, on which backend, and why not grouped (empty when grouped)."""
+    """How one study trains: its executor, on which backend, and why not grouped (for a grouped study: which of
+    its trials still train alone beside the groups; empty when every trial groups)."""
 
     executor: str  # "grouped" | "alone"
     backend: str  # "jax" | "tensorflow" | the process's
@@ -48,7 +56,8 @@ class Path:
         if not self.reasons:
             return head
         more = f" (+{len(self.reasons) - 1} more)" if len(self.reasons) > 1 else ""
-        return f"{head}: {self.reasons[0]}{more}"
+        beside = "; alone beside its groups" if self.grouped else ""
+        return f"{head}{beside}: {self.reasons[0]}{more}"
 
 
 def installed(package: str) -> bool:
@@ -90,7 +99,7 @@ def why_not_grouped(resolved) -> list[str]:
             add(reason)
         tune = cell.tune
         if tune is not None and tune.algorithm != "none" and not (tune.algorithm in ("sweep", "grid") and list(tune.space) == ["train.learning_rate"]):
-            add(f"a {tune.algorithm} search over {', '.join(tune.space)}: its candidates train one at a time; "
+            add(f"a {tune.algorithm} {SEARCH} {', '.join(tune.space)}: its candidates train one at a time; "
                 "candidates as lanes beside the seeds they serve would let it group")
     return reasons
 
@@ -105,6 +114,7 @@ def choose(resolved, *, requested: str = "auto", parallel: bool = False, bound: 
         return Path("alone", bound or ("tensorflow" if installed("tensorflow") else "jax"), why)
     reasons = tuple(why_not_grouped(resolved))
     seconds = tuple(r for r in reasons if r.startswith("a claim in seconds"))
+    searches_only = bool(reasons) and all(SEARCH in r for r in reasons)  # lone MLP candidates: no slower on JAX
     if bound is not None:  # the backend is fixed: JAX groups what groups; any other trains alone
         if bound == "jax" and not seconds:
             return Path("grouped", "jax", ())
@@ -113,6 +123,8 @@ def choose(resolved, *, requested: str = "auto", parallel: bool = False, bound: 
         return Path("alone", "tensorflow", (*reasons, "JAX is not installed (pip install jax)"))
     if not installed("tensorflow"):  # the GPU machine: JAX only
         return Path("alone", "jax", seconds) if seconds else Path("grouped", "jax", ())
+    if searches_only:
+        return Path("grouped", "jax", reasons)
     return Path("alone", "tensorflow", reasons) if reasons else Path("grouped", "jax", ())
 
 
