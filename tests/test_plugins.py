@@ -547,7 +547,14 @@ def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_s
     assert steps == -(-n_train // chosen["model.hp.batch_size"]) != -(-n_train // 128)
 
 
-def test_a_hypermodels_fit_that_sets_what_the_suite_owns_is_refused_in_one_line(tmp_path, capsys, clean_registries):
+@pytest.mark.parametrize("body, said", [
+    ("return model.fit(*args, class_weight={0: 2.0}, **kwargs)",
+     "its HyperModel.fit passes class_weight={0: 2.0} to model.fit"),
+    ("kwargs['callbacks'].append(keras.callbacks.EarlyStopping())\n        return model.fit(*args, **kwargs)",
+     "its HyperModel.fit passes callbacks=[<keras"),
+])
+def test_a_hypermodels_fit_that_sets_what_the_suite_owns_is_refused_in_one_line(tmp_path, capsys, clean_registries,
+                                                                                 body, said):
     plugin = tmp_path / "fits.py"
     plugin.write_text(
         "import keras, keras_tuner\nfrom suite import register_model\n\n"
@@ -555,11 +562,11 @@ def test_a_hypermodels_fit_that_sets_what_the_suite_owns_is_refused_in_one_line(
         "    def build(self, hp):\n"
         "        return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(10)])\n\n"
         "    def fit(self, hp, model, *args, **kwargs):\n"
-        "        return model.fit(*args, class_weight={0: 2.0}, **kwargs)\n\n"
+        f"        {body}\n\n"
         "register_model('fits', hypermodel=True)(Fits)\n")
     study = tmp_path / "fits.yaml"
     study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
                      "tune: {algorithm: random, trials: 2}\n")
     assert main(["validate", str(study), "--plugin", str(plugin)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "its HyperModel.fit passes class_weight={0: 2.0} to model.fit" in err and "data.rebalance: class_weight" in err
+    assert said in err and ("data.rebalance: class_weight" in err or "train.patience (early stopping)" in err), err

@@ -85,8 +85,12 @@ class _Data:
         return f"<the study's {self.name}>"
 
 
-PASSED = {"x": _Data("training inputs"), "y": _Data("training labels"),
-          "validation_data": (_Data("validation inputs"), _Data("validation labels")), "epochs": 1, "callbacks": []}
+def _passed() -> dict[str, Any]:
+    """What keras-tuner's tuner passes a HyperModel's fit, as stand-ins: fresh for every call."""
+    return {"x": _Data("training inputs"), "y": _Data("training labels"),
+            "validation_data": (_Data("validation inputs"), _Data("validation labels")), "epochs": 1, "callbacks": []}
+
+
 FIT_TAKEN = {"batch_size": "train.batch_size", "shuffle": "data.order"}  # what fit() may pass, and the setting it becomes
 FIT_REFUSED = {  # what fit() may not set, and the setting that does it in the suite
     "class_weight": "data.rebalance: class_weight", "sample_weight": "data.rebalance",
@@ -109,9 +113,9 @@ class _Recorder:
 def _fit_arguments(name: str, fit: Callable, hp) -> dict[str, Any]:
     """What a HyperModel's fit(hp, model, **the tuner's arguments) passes to ``model.fit`` with these ``hp`` values:
     ``batch_size`` and ``shuffle`` where it sets them. Anything else it changes is refused in one line."""
-    model = _Recorder()
+    model, passed = _Recorder(), _passed()
     try:
-        fit(hp, model, **{k: v for k, v in PASSED.items()})
+        fit(hp, model, **passed)
     except Exception as e:  # noqa: BLE001 - whatever the user's fit raises, name it and where
         raise PluginError(f"model family {name!r}: its HyperModel.fit {boundary.where(e)}raised {one_line(e)} (the suite "
                           "calls it on a stand-in model, to read what it passes to model.fit: its batch_size and shuffle)") from None
@@ -119,7 +123,8 @@ def _fit_arguments(name: str, fit: Callable, hp) -> dict[str, Any]:
         raise PluginError(f"model family {name!r}: its HyperModel.fit never calls model.fit, so what it would train "
                           "cannot be read; return model.fit(*args, batch_size=..., shuffle=..., **kwargs)")
     for key, value in model.asked.items():
-        if key in FIT_TAKEN or (key in PASSED and value is PASSED[key]) or key == "verbose":
+        untouched = key in passed and value is passed[key] and not (key == "callbacks" and value)  # passed on as given
+        if key in FIT_TAKEN or untouched or key == "verbose":
             continue
         instead = FIT_REFUSED.get(key, "the study's train: and data: blocks")
         raise PluginError(f"model family {name!r}: its HyperModel.fit passes {key}={value!r} to model.fit, which the suite "
