@@ -186,6 +186,8 @@ def test_averaging_over_folds_is_steadier():
     e = {"metric": "best_epoch", "steadier": "data.fold", "replicate": "data.seed"}
     v = one(e, data, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
     assert v.verdict == "supported" and v.effect == pytest.approx(math.log(0.5), abs=0.35)
+    # the p is the effect over the bootstrap's standard error on t with 9 df: not the 1/2000 of the resamples' share
+    assert v.test.endswith("t with 9 df") and 0 < v.p < 0.05 and v.p != pytest.approx(1 / 2000)
     same = folds(lambda r, f: 20 + 3 * r)  # no fold noise: averaging changes nothing, and that is a finding
     v = one(e, same, grid={"data.seed": list(range(10)), "data.fold": [0, 1, 2, 3]})
     assert v.verdict == "negligible" and v.effect == 0.0 and v.margin == pytest.approx(0.22)

@@ -3,8 +3,14 @@ estimate across replicates (``replicate: data.seed``: different partitions) than
 that axis (one split).
 
 Each replicate gives one averaged estimate and several single ones. Effect: log(SD of averaged /
-SD of single); its interval and p come from a bootstrap over replicates, which keeps each
-replicate's values together, so the p cannot go below 1 / 2000.
+SD of single), resampled by a bootstrap over replicates that keeps each replicate's values together.
+Its p and interval both come from the bootstrap's standard error, on Student's t with (replicates
+- 1) degrees of freedom: with a handful of replicates the percentile interval is too narrow and the
+share of resamples past zero puts the p of any clear effect at 1 / 2000, a floor set by the number
+of resamples rather than by the data (cross_validation's four p's sat there, from 8 replicates;
+on its committed quick trials this test gives p 0.047 and 0.044, Holm 0.094 and 0.088). Where every
+resample gives the same value (no spread to estimate an error from), the percentile interval and
+that share it is.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from suite.ground.errors import StudyError
 from suite.kinds.base import BOOTSTRAP, NONE, Equivalence, Expectation, Verdict, no_data
@@ -48,26 +55,39 @@ class Steadier(Expectation):
         observed = log_ratio(values)
         boots = bootstrap(values, rng)
         low, high = np.percentile(boots, [2.5, 97.5]) if len(boots) else (math.nan, math.nan)
-        p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
-        p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
+        se, df = (float(np.std(boots, ddof=1)) if len(boots) > 1 else 0.0), len(values) - 1
+        if se > 0 and math.isfinite(observed):
+            p = float(2 * stats.t.sf(abs(observed) / se, df))
+            half = float(stats.t.ppf(0.975, df)) * se
+            low, high = observed - half, observed + half
+        else:  # no spread among the resamples: the share of them on either side of zero
+            p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
+            p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
         ratio = math.exp(observed) if math.isfinite(observed) else math.nan
         return Verdict(
-            self.says, self.metric, f"bootstrap over {len(values)} replicates ({self.replicate})",
+            self.says, self.metric, f"bootstrap SE over {len(values)} replicates ({self.replicate}), t with {df} df",
             "log(SD averaged / SD single)", observed, float(low), float(high), p, -1,
             f"SD across replicates: averaged over {self.steadier} {ratio:.2f} x that of a single {self.steadier}",
             int(values.size),
         )
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
-        """TOST of the log SD ratio at ±margin, each one-sided p the share of bootstrap replicates beyond its bound
-        (at least 1 / 2000, the bootstrap's resolution)."""
+        """TOST of the log SD ratio at ±margin: each one-sided p the effect's distance to its bound over the
+        bootstrap's standard error, on t with (replicates - 1) df (without spread among the resamples, the share
+        of them beyond the bound, at least 1 / 2000)."""
         table = self.replicates(rows)
         if len(table) < 3 or table.shape[1] < 2:
             return NONE
-        boots = bootstrap(table.to_numpy(dtype=float), rng)
+        values = table.to_numpy(dtype=float)
+        boots = bootstrap(values, rng)
         if not len(boots):
             return NONE
-        m = margin.value
+        m, observed = margin.value, log_ratio(values)
+        se, df = (float(np.std(boots, ddof=1)) if len(boots) > 1 else 0.0), len(values) - 1
+        if se > 0 and math.isfinite(observed):
+            p = float(max(stats.t.sf((observed + m) / se, df), stats.t.sf((m - observed) / se, df)))
+            half = float(stats.t.ppf(1 - alpha, df)) * se  # the (1 - 2 alpha) interval that TOST corresponds to
+            return Equivalence(p, observed - half, observed + half, m)
         p = max(float(np.mean(boots <= -m)), float(np.mean(boots >= m)), 1 / BOOTSTRAP)
         low, high = np.percentile(boots, [100 * alpha, 100 * (1 - alpha)])
         return Equivalence(p, float(low), float(high), m)
