@@ -66,8 +66,19 @@ def test_the_power_of_the_f_test_of_spreads_matches_a_simulation_and_plans_a_spr
             for k in (1, 8) for s in range(4)]
     e = expectation(says="Steadier.", metric="test_accuracy", compare={"k": 8}, against={"k": 1}, direction="less", statistic="sd")
     (plan,) = power.plan([e], pd.DataFrame(rows), alpha=0.05)
-    assert plan.effect < 0 and plan.seeds_needed == sizes.fewest(lambda k: sizes.spread_power(plan.effect, k, 0.05), 0.8)
+    # planned for the margin (log SD ratio ±0.22), not for the pilot's ratio: to detect it and to show equal spreads
+    m = 0.22
+    detect = sizes.fewest(lambda k: sizes.spread_power(m, k, 0.05), 0.8)
+    show = sizes.fewest(lambda k: sizes.spread_equivalence_power(m, k, 0.05), 0.8)
+    assert plan.effect < 0 and plan.seeds_needed == max(detect, show) and "smallest effect that matters" in plan.note
+    assert plan.seeds_needed > sizes.fewest(lambda k: sizes.spread_power(plan.effect, k, 0.05), 0.8)  # the pilot's: optimistic
     assert sizes.spread_power(-plan.detectable, 4, 0.05) == pytest.approx(0.8, abs=1e-6)
+    # the TOST's power, against a simulation of equal spreads
+    k = 60
+    a, b = rng.normal(0, 1.0, (4000, k)), rng.normal(0, 1.0, (4000, k))
+    ratio = a.var(axis=1, ddof=1) / b.var(axis=1, ddof=1)
+    p_tost = np.maximum(stats.f.sf(ratio / math.exp(-2 * m), k - 1, k - 1), stats.f.cdf(ratio / math.exp(2 * m), k - 1, k - 1))
+    assert np.mean(p_tost < 0.05) == pytest.approx(sizes.spread_equivalence_power(m, k, 0.05), abs=0.03)
 
 
 def test_equivalence_is_planned_for_tost_and_matches_a_simulation():

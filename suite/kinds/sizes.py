@@ -72,6 +72,17 @@ def spread_power(log_ratio: float, n: int, alpha: float) -> float:
     return float(stats.f.cdf(low / true_ratio, df, df) + stats.f.sf(high / true_ratio, df, df))
 
 
+def spread_equivalence_power(margin: float, n: int, alpha: float) -> float:
+    """Power of the TOST of two spreads at ±``margin`` (log SD ratio) with ``n`` seeds per side, when they are equal:
+    both one-sided F-tests reject, i.e. the variance ratio R ~ F(n-1, n-1) lies between exp(-2 margin) F_(1-alpha)
+    and exp(2 margin) F_alpha (the test of ``spread.Spread.equivalence``)."""
+    if n < 2:
+        return math.nan
+    df = n - 1
+    low, high = math.exp(-2 * margin) * stats.f.isf(alpha, df, df), math.exp(2 * margin) * stats.f.ppf(alpha, df, df)
+    return float(max(0.0, stats.f.cdf(high, df, df) - stats.f.cdf(low, df, df)))
+
+
 def fewest(power_at, target: float) -> int | None:
     """The smallest n >= 2 with ``power_at(n) >= target`` (power rises with n); None beyond MAX_SEEDS."""
     low, high = 2, 2

@@ -20,7 +20,7 @@ from suite.kinds.base import NONE, Equivalence, Verdict, fmt, no_data, not_plann
 from suite.kinds.compare import Compare
 from suite.kinds.margins import Margin
 from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS
-from suite.kinds.sizes import TARGET_POWER, Plan, fewest, smallest_effect, spread_power
+from suite.kinds.sizes import TARGET_POWER, Plan, fewest, smallest_effect, spread_equivalence_power, spread_power
 
 
 class Spread(Compare):
@@ -70,13 +70,24 @@ class Spread(Compare):
         return 0.0  # the F-test has no floor
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
-        """Seeds per arm for 80% power of the F-test at the pilot's log(SD A / SD B)."""
+        """Seeds per arm for 80% power of the F-test, planned for the smallest effect that matters (a log SD ratio,
+        ``margins``), not for the pilot's ratio (a small pilot overstates it): enough to detect a ratio at the margin,
+        and for TOST to show equal spreads inside it. Without a margin, for the pilot's log(SD A / SD B)."""
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         n = min(len(a), len(b))
         if n < 2 or np.var(a, ddof=1) <= 0 or np.var(b, ddof=1) <= 0:
             return not_planned(self, alpha, "the pilot shows no spread to compare", n)
         effect = 0.5 * math.log(np.var(a, ddof=1) / np.var(b, ddof=1))
-        needed = fewest(lambda k: spread_power(effect, k, alpha), TARGET_POWER) if effect else None
         smallest = smallest_effect(lambda log_ratio: spread_power(log_ratio, n, alpha), 1.0, TARGET_POWER)
+        note = "a comparison of spreads: effect and detectable are log(SD A / SD B), for the F-test of variances"
+        margin = self.smallest_effect()
+        if margin is None or margin.scale != self.scale:
+            needed = fewest(lambda k: spread_power(effect, k, alpha), TARGET_POWER) if effect else None
+            return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, smallest, note)
+        m = margin.value
+        detect = fewest(lambda k: spread_power(m, k, alpha), TARGET_POWER)
+        show = fewest(lambda k: spread_equivalence_power(m, k, alpha), TARGET_POWER)
+        needed = max(detect, show) if detect and show else None
         return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, smallest,
-                    "a comparison of spreads: effect and detectable are log(SD A / SD B), for the F-test of variances")
+                    note + f"; planned for the smallest effect that matters, ±{m:.3g} ({margin.why}): to detect it, "
+                    "and to show equal spreads inside it")
