@@ -129,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="write a first study file for your own data (.csv, .parquet, .npz)")
     p.add_argument("data", help="the data file")
-    p.add_argument("--label", metavar="COLUMN", help="a table's class column")
+    p.add_argument("--label", metavar="COLUMN", help="a table's label column: classes, or a quantity (a regression)")
     p.add_argument("--out", metavar="FILE", help="where to write the study (default: beside the data, DATA.yaml)")
 
     sub.add_parser("list", help="list the studies in studies/, each with the executor `suite run` trains it on and why")
