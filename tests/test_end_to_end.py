@@ -142,6 +142,8 @@ def test_report_files(first_run, home, client):
     # agrees or disagrees only inside the finding's regime (converged arms); otherwise "cannot tell: why"
     expected = {"supported": "agrees", "refuted": "disagrees"}.get(entry["verdict"], "cannot tell: inconclusive")
     assert entry["agreement"] == expected or entry["agreement"].startswith("cannot tell: ") and entry["outside"]
+    if entry["agreement"] in ("agrees", "disagrees"):  # on these seeds: the scorecard says whether fresh ones confirm it
+        assert f"**{entry['agreement']}** on these seeds (the scorecard adds whether it held on fresh ones)" in text
     (parent,) = runs(client, "study")
     assert "report.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 

@@ -54,7 +54,9 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
                f"{deciding_p(vars(v))} | {observed} |")
         if published:
             agrees = agreement(v.verdict, lit.model_dump() if lit else None, v.outside)
-            row += f" {lit.cite}: {lit.found}; **{agrees}** |" if lit else " – |"
+            # on these seeds only: fresh seeds may not confirm the verdict, and the scorecard then says *cannot tell*
+            held = " on these seeds (the scorecard adds whether it held on fresh ones)" if agrees in ("agrees", "disagrees") else ""
+            row += f" {lit.cite}: {lit.found}; **{agrees}**{held} |" if lit else " – |"
             if agrees == "disagrees":
                 disagreements.append(f"- *{v.says}* {lit.cite} found it {lit.found}; here it is {v.verdict}. "
                                      + (lit.explain or "No explanation is written yet (`literature.explain`)."))
