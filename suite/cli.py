@@ -131,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="the data file")
     p.add_argument("--label", metavar="COLUMN", help="a table's label column: classes, or a quantity (a regression)")
     p.add_argument("--out", metavar="FILE", help="where to write the study (default: beside the data, DATA.yaml)")
+    p.add_argument("--task", choices=("classification", "regression"),
+                   help="what the label is, instead of what init infers from it (a quantity: more than 20 distinct "
+                        "numbers, some not whole, or more than 100 whole ones)")
 
     sub.add_parser("list", help="list the studies in studies/, each with the executor `suite run` trains it on and why")
     sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
@@ -459,7 +462,7 @@ def cmd_init(args) -> int:
 
     from suite import starter
 
-    out, notes, dropped = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None)
+    out, notes, dropped = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None, args.task)
     for note in notes:  # what the study's splits will do to the table's columns
         print(f"  {note}")
     for column, reason in dropped.items():

@@ -100,8 +100,9 @@ def inferred(path: Path, label: str, kind: str) -> dict[str, str]:
     return found
 
 
-def write(data: Path, label: str | None, out: Path | None = None) -> Path:
-    """Write the study file for ``data`` (beside it unless ``out``); never over an existing file."""
+def write(data: Path, label: str | None, out: Path | None = None, task: str | None = None) -> Path:
+    """Write the study file for ``data`` (beside it unless ``out``); never over an existing file. ``task``
+    (``--task``): classification or regression as the user says, instead of inferred from the label."""
     data = data.resolve()
     if data.suffix.lower() not in files.FORMATS:
         raise SuiteError(f"{data.name}: suite init reads {', '.join(files.FORMATS)} files")
@@ -111,7 +112,11 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
     readable = table and label is not None and data.is_file()
     dropped = inferred(data, label, "refused") if readable else {}
     dates = inferred(data, label, "date") if readable else {}  # offered as dates: year, month, day of year, weekday
-    task, quantity = task_of(data, label) if readable else (None, "")
+    declared = task
+    if task is None:
+        task, quantity = task_of(data, label) if readable else (None, "")
+    else:
+        quantity = "declared with --task regression"
     source = files.read(str(data), label if table else None, {c: "drop" for c in dropped}, task=task)
     out = (out or data.with_suffix(".yaml")).resolve()
     if out.exists():
@@ -135,8 +140,8 @@ def write(data: Path, label: str | None, out: Path | None = None) -> Path:
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
 
-    def data_block(declared: dict[str, str]) -> str:
-        return _data_block(where, label if table else None, declared)
+    def data_block(columns: dict[str, str]) -> str:  # a classification declared with --task says so
+        return _data_block(where, label if table else None, columns, declared)
 
     features = len(source.plan.kinds) if source.plan else int(np.prod(source.x.shape[1:]))
     measure = "test_balanced_accuracy" if imbalanced else "test_accuracy"
@@ -202,7 +207,9 @@ def _data_block(where: str, label: str | None, declared: dict[str, str], task: s
     quoted = json.dumps  # a file or column name may hold anything YAML would read otherwise
     columns = ", columns: {" + ", ".join(f"{quoted(c)}: {kind}" for c, kind in declared.items()) + "}" if declared else ""
     declared_task = f", task: {task}" if task else ""
-    return f"{{path: {quoted(where)}, label: {quoted(label)}{declared_task}{columns}}}" if label else f"{{path: {quoted(where)}}}"
+    if label is None:  # an .npz file: its labels are its y
+        return f"{{path: {quoted(where)}{declared_task}}}"
+    return f"{{path: {quoted(where)}, label: {quoted(label)}{declared_task}{columns}}}"
 
 
 def _drafted(out: Path, draft_text: str, dropped: dict[str, str]):
@@ -225,8 +232,8 @@ def _regression(data: Path, label: str, out: Path, name: str, source, dropped: d
     """The study of a label that holds a quantity: a regression, judged against a ridge regression's test R²."""
     where = _where(data, out)
     y = source.y
-    features = len(source.plan.kinds)
-    unlabelled = source.plan.unlabelled
+    features = len(source.plan.kinds) if source.plan else int(np.prod(source.x.shape[1:]))
+    unlabelled = source.plan.unlabelled if source.plan else 0
 
     def text(base: Ridge | None, notes=(), declared: dict[str, str] | None = None) -> str:
         b = base or Ridge(0.0, 0.0, 0.0)  # the draft, read back only for its splits
@@ -238,7 +245,7 @@ def _regression(data: Path, label: str, out: Path, name: str, source, dropped: d
         return f"""\
 # A first study of {data.name}, written by `suite init` (README: "Your own data and your own model").
 # Run:   suite run {out.name} --profile smoke     (a minute), then without --profile
-# The data: {len(y)} labelled rows{missing}, {features} feature columns. The label {label} looks like a quantity
+# The data: {len(y)} labelled rows{missing}, {features} feature columns. The label {label or "y"} is a quantity
 #   ({quantity}), so this is a regression (data.task: regression; data.task: classification would take
 #   each value as a class): the MLP trains on the mean squared error of the label standardized by its
 #   training rows (train.loss: mae or huber instead), and is scored by R², RMSE and MAE.
@@ -253,7 +260,7 @@ def _regression(data: Path, label: str, out: Path, name: str, source, dropped: d
 #   to compare settings.
 name: {name}
 title: An MLP regression on {data.name}
-claim: A tuned MLP predicts {label} on {data.name} with a higher test R² than a ridge regression.
+claim: A tuned MLP predicts {label or "y"} on {data.name} with a higher test R² than a ridge regression.
 data: {_data_block(where, label, declared or {}, "regression")}
 model: {{family: mlp, depth: 2, width: 64, activation: relu}}
 train: {{optimizer: adam, learning_rate: 1.0e-3, batch_size: 32, epochs: 100, patience: 10, loss: mse}}

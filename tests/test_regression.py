@@ -132,7 +132,7 @@ def test_suite_init_infers_a_regression_measures_a_ridge_baseline_and_the_study_
     said = capsys.readouterr().out
     assert "label: 5 rows without a label dropped" in said and "sex: categorical (strings)" in said
     text = (tmp_path / "diabetes.yaml").read_text()
-    assert "looks like a quantity\n#   (214 distinct whole numbers), so this is a regression" in text
+    assert "is a quantity\n#   (214 distinct whole numbers), so this is a regression" in text
     assert "task: regression" in text and "per: seed" in text and "objective: val_loss" in text
     resolved = load_study(tmp_path / "diabetes.yaml", "smoke")
     splits = prepare(resolved.cells[0].settings.data)
@@ -194,3 +194,25 @@ expect:
     assert by_loss["huber"] < by_loss["mse"]  # Huber is at most half the squared error at every residual
     report = (out / "report.md").read_text()
     assert "mae ends with a lower test MAE than mse" in report
+
+
+def test_init_takes_the_task_it_is_told_instead_of_inferring_it(tmp_path, monkeypatch, capsys):
+    """`suite init --task`: the diabetes progression taken as classes, as declared (the notes say it looked like a
+    quantity); an .npz file's y as a quantity, with the ridge baseline measured on its splits."""
+    table = diabetes_table()
+    table.to_csv(tmp_path / "diabetes.csv", index=False)
+    assert main(["init", str(tmp_path / "diabetes.csv"), "--label", "progression", "--task", "classification"]) == 0
+    said = capsys.readouterr().out
+    assert "label: declared classes (data.task: classification), although it looks like a quantity" in said
+    text = (tmp_path / "diabetes.yaml").read_text()
+    assert 'label: "progression", task: classification' in text and "metric: test_" in text
+    assert load_study(tmp_path / "diabetes.yaml").study.data.task == "classification"
+
+    x = table.drop(columns=["progression", "sex"]).to_numpy(dtype="float32")
+    np.savez(tmp_path / "arrays.npz", x=x, y=table["progression"].to_numpy(dtype="float64"))
+    assert main(["init", str(tmp_path / "arrays.npz"), "--task", "regression"]) == 0
+    text = (tmp_path / "arrays.yaml").read_text()
+    assert '{path: "arrays.npz", task: regression}' in text and "(declared with --task regression)" in text
+    resolved = load_study(tmp_path / "arrays.yaml")
+    assert resolved.study.data.task == "regression" and resolved.study.expect[0].metric == "test_r2"
+    assert 0.2 < resolved.study.expect[0].above < 0.7  # a ridge regression's test R² on the diabetes measurements
