@@ -63,13 +63,8 @@ def ridge(splits) -> Ridge:
     return Ridge(float(r2_score(splits.y_val, model.predict(flat(splits.x_val)))), float(r2_score(splits.y_test, test)), rmse)
 
 
-def task_of(path: Path, label: str | None) -> tuple[str | None, str]:
+def task_of(table, label: str) -> tuple[str | None, str]:
     """The task a table's label asks for, and why: "regression" where it looks like a quantity, else classes (None)."""
-    if label is None or path.suffix.lower() == ".npz" or not path.is_file():
-        return None, ""
-    import pandas as pd
-
-    table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     why = files.looks_like_quantity(table[label]) if label in table.columns else None
     return ("regression", why) if why else (None, "")
 
@@ -85,19 +80,10 @@ def baseline(splits) -> Baseline:
                     float(balanced_accuracy_score(splits.y_test, model.predict(flat(splits.x_test)))))
 
 
-def inferred(path: Path, label: str, kind: str) -> dict[str, str]:
-    """The feature columns inferred as ``kind`` ("refused": those a model cannot take as they are, free text and
-    identifiers; "date": dates), with why."""
-    import pandas as pd
-
-    table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    found = {}
-    for column in table.columns:
-        if str(column) != label:
-            got, reason = tables.infer(table[column])
-            if got == kind:
-                found[str(column)] = reason
-    return found
+def inferred(table, label: str) -> dict[str, tuple[str, str]]:
+    """Each feature column's inferred kind and why (``tables.infer``: "refused" for those a model cannot take as
+    they are, free text and identifiers; "date" for dates)."""
+    return {str(column): tables.infer(table[column]) for column in table.columns if str(column) != label}
 
 
 def write(data: Path, label: str | None, out: Path | None = None, task: str | None = None) -> Path:
@@ -110,11 +96,16 @@ def write(data: Path, label: str | None, out: Path | None = None, task: str | No
         raise SuiteError(f"{data.name}: a table needs --label COLUMN, the name of its label column (classes or a quantity)")
     table = data.suffix.lower() != ".npz"
     readable = table and label is not None and data.is_file()
-    dropped = inferred(data, label, "refused") if readable else {}
-    dates = inferred(data, label, "date") if readable else {}  # offered as dates: year, month, day of year, weekday
+    if readable:  # read once for what init infers: each column's kind, and the task the label asks for
+        import pandas as pd
+
+        frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
+    kinds = inferred(frame, label) if readable else {}
+    dropped = {c: why for c, (kind, why) in kinds.items() if kind == "refused"}
+    dates = {c: why for c, (kind, why) in kinds.items() if kind == "date"}  # offered as dates: year, month, day of year, weekday
     declared = task
     if task is None:
-        task, quantity = task_of(data, label) if readable else (None, "")
+        task, quantity = task_of(frame, label) if readable else (None, "")
     else:
         quantity = "declared with --task regression"
     source = files.read(str(data), label if table else None, {c: "drop" for c in dropped}, task=task)
@@ -150,10 +141,7 @@ def write(data: Path, label: str | None, out: Path | None = None, task: str | No
     def text(base: Baseline | None, notes=(), declared: dict[str, str] | None = None) -> str:
         b = base or Baseline(0.0, 0.0, 0.0)  # the draft, read back only for its splits
         score = b.test_balanced_accuracy if imbalanced else b.test_accuracy
-        encoding = "".join(f"\n#   {note}" for note in notes)
-        why = "".join(f"\n#   {c}: dropped, it {reason}" for c, reason in dropped.items())
-        described = ("\n# Columns (encoded per split, fitted on its training rows; override a kind with data.columns):"
-                     + encoding + why) if table and (notes or dropped) else ""
+        described = _columns(notes, dropped) if table else ""
         return f"""\
 # A first study of {data.name}, written by `suite init` (README: "Your own data and your own model").
 # Run:   suite run {out.name} --profile smoke     (a minute), then without --profile
@@ -193,6 +181,15 @@ profiles:
     splits, notes = _drafted(out, text(None, declared={c: "drop" for c in dropped}), dropped)
     out.write_text(text(baseline(splits), notes, declared={**{c: "date" for c in dates}, **{c: "drop" for c in dropped}}))
     return out, notes, dropped
+
+
+def _columns(notes, dropped: dict[str, str]) -> str:
+    """The study's comment on its columns: what the splits' encoding does to each, and those dropped, with why."""
+    if not (notes or dropped):
+        return ""
+    return ("\n# Columns (encoded per split, fitted on its training rows; override a kind with data.columns):"
+            + "".join(f"\n#   {note}" for note in notes)
+            + "".join(f"\n#   {c}: dropped, it {reason}" for c, reason in dropped.items()))
 
 
 def _where(data: Path, out: Path) -> str:
@@ -237,10 +234,7 @@ def _regression(data: Path, label: str, out: Path, name: str, source, dropped: d
 
     def text(base: Ridge | None, notes=(), declared: dict[str, str] | None = None) -> str:
         b = base or Ridge(0.0, 0.0, 0.0)  # the draft, read back only for its splits
-        encoding = "".join(f"\n#   {note}" for note in notes)
-        why = "".join(f"\n#   {c}: dropped, it {reason}" for c, reason in dropped.items())
-        described = ("\n# Columns (encoded per split, fitted on its training rows; override a kind with data.columns):"
-                     + encoding + why) if notes or dropped else ""
+        described = _columns(notes, dropped)
         missing = f" ({unlabelled} rows without one dropped)" if unlabelled else ""
         return f"""\
 # A first study of {data.name}, written by `suite init` (README: "Your own data and your own model").

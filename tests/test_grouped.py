@@ -39,7 +39,8 @@ from suite.train.grouped import Group, Member
 rng = np.random.default_rng(0)
 x = rng.normal(size=(300, 12)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled")
+splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled",
+                               class_weight=None)
 m = Model(width=16, depth=2, dropout=0.2)
 build = lambda: models.build(m, (12,), 4)
 make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr, momentum=0.9), 1)
@@ -88,7 +89,8 @@ from suite.train.grouped import Group, Member
 rng = np.random.default_rng(0)
 x = rng.normal(size=(300, 12)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="none")
+splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="none",
+                               class_weight=None)
 m = Model(width=16, depth=2)
 out = {}
 for name, t in {"cosine": Train(optimizer="momentum", learning_rate=0.2, schedule="cosine", epochs=5, batch_size=32),

@@ -506,20 +506,27 @@ def test_a_tune_space_entry_that_changes_nothing_is_refused_by_validate_and_run_
             "search train.learning_rate" in err), err
 
 
-def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_searched_and_recorded(
-        tmp_path, capsys, monkeypatch, clean_registries):
-    '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override: its hp.* calls join
-    the search, and each trial trains with the batch size and order it passes to model.fit (read on a stand-in
-    model); the study's own train.batch_size and data.order, which do nothing then, are not recorded as params.'''
-    plugin = tmp_path / "fits.py"
+def fits_plugin(folder: Path, fit_body: str) -> Path:
+    """A plugin file registering a keras-tuner HyperModel for digits whose own fit() runs ``fit_body``."""
+    plugin = folder / "fits.py"
     plugin.write_text(
         "import keras, keras_tuner\nfrom suite import register_model\n\n"
         "class Fits(keras_tuner.HyperModel):\n"
         "    def build(self, hp):\n"
         "        return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(10)])\n\n"
         "    def fit(self, hp, model, *args, **kwargs):\n"
-        "        return model.fit(*args, batch_size=hp.Choice('batch_size', [16, 64]), shuffle=hp.Boolean('shuffle'), **kwargs)\n\n"
+        f"        {fit_body}\n\n"
         "register_model('fits', hypermodel=True)(Fits)\n")
+    return plugin
+
+
+def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_searched_and_recorded(
+        tmp_path, capsys, monkeypatch, clean_registries):
+    '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override: its hp.* calls join
+    the search, and each trial trains with the batch size and order it passes to model.fit (read on a stand-in
+    model); the study's own train.batch_size and data.order, which do nothing then, are not recorded as params.'''
+    plugin = fits_plugin(tmp_path, "return model.fit(*args, batch_size=hp.Choice('batch_size', [16, 64]), "
+                                   "shuffle=hp.Boolean('shuffle'), **kwargs)")
     study = tmp_path / "fits.yaml"
     study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
                      "train: {epochs: 2, batch_size: 128}\ntune: {algorithm: grid, trials: 4, space: "
@@ -555,15 +562,7 @@ def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_s
 ])
 def test_a_hypermodels_fit_that_sets_what_the_suite_owns_is_refused_in_one_line(tmp_path, capsys, clean_registries,
                                                                                  body, said):
-    plugin = tmp_path / "fits.py"
-    plugin.write_text(
-        "import keras, keras_tuner\nfrom suite import register_model\n\n"
-        "class Fits(keras_tuner.HyperModel):\n"
-        "    def build(self, hp):\n"
-        "        return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp.Int('units', 8, 32)), keras.layers.Dense(10)])\n\n"
-        "    def fit(self, hp, model, *args, **kwargs):\n"
-        f"        {body}\n\n"
-        "register_model('fits', hypermodel=True)(Fits)\n")
+    plugin = fits_plugin(tmp_path, body)
     study = tmp_path / "fits.yaml"
     study.write_text("name: fits\ntitle: t\nclaim: c\ndata: {dataset: digits}\nmodel: {family: fits}\n"
                      "tune: {algorithm: random, trials: 2}\n")

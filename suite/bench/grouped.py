@@ -31,8 +31,8 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
     import keras
 
     from suite.study import load_study
-    from suite.train import models, optimizers
-    from suite.train.grouped import Group, Member
+    from suite.train.groups import compiled_group
+    from suite.train.grouped import Member
 
     if keras.backend.backend() != "jax":
         raise SystemExit("bench grouped: needs KERAS_BACKEND=jax")
@@ -42,16 +42,10 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
     epochs = epochs or s.train.epochs  # the cell's own epochs: the whole cell, as a study trains it
     rate = float(s.train.learning_rate)
 
-    def build():
-        return models.build(s.model, splits.input_shape, splits.classes, s.data.augment)
-
-    def make_optimizer(lr):
-        return optimizers.optimizer(s.train.model_copy(update={"learning_rate": lr}), 1)
-
     def timed(members: list[Member], width: int) -> dict:
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = Group(build, make_optimizer, width).fit(members, splits, batch, epochs, clock=clock)
+        outcomes = compiled_group(cell.settings, splits, width).fit(members, splits, batch, epochs, clock=clock)
         wall = time.perf_counter() - start
         steady = statistics.median(clock[1:])
         return {"width": width, "trials": len(members), "wall_s": wall, "compile_s": max(0.0, clock[0] - steady),
@@ -70,8 +64,8 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
     search["wall_over_floor"] = search["wall_s"] / (8 * epochs) / floor
 
     full = groups[-1]
-    alone_same_width = Group(build, make_optimizer, full["width"]).fit([Member(0, rate)], splits, batch, epochs)[0]
-    alone_width_1 = Group(build, make_optimizer, 1).fit([Member(0, rate)], splits, batch, epochs)[0]
+    alone_same_width = compiled_group(cell.settings, splits, full["width"]).fit([Member(0, rate)], splits, batch, epochs)[0]
+    alone_width_1 = compiled_group(cell.settings, splits, 1).fit([Member(0, rate)], splits, batch, epochs)[0]
     in_group = full["outcomes"][0]
 
     def moved(a, b) -> dict:

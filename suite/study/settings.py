@@ -32,7 +32,7 @@ from suite.ground.fields import (
     _float,
     _int,
 )
-from suite.train import datasets, files, models, optimizers
+from suite.train import datasets, files, models, optimizers, tasks
 
 
 class Synthetic(Locked):
@@ -295,7 +295,7 @@ class Train(Locked):
     lr_final: Fraction = 0.01  # a decaying schedule ends at learning_rate x lr_final
     patience: PositiveInt | None = None  # early stopping: epochs without a better monitored value; best weights restored
     monitor: Literal["val_loss", "val_accuracy", "val_r2"] = "val_loss"  # what early stopping watches (and restores the best of)
-    loss: Literal["mse", "mae", "huber"] | None = None  # a regression's loss (data.task: regression): mse unless given
+    loss: Literal[tasks.REGRESSION_LOSSES] | None = None  # a regression's loss (data.task: regression): mse unless given
     transfer: Literal["scratch", "head", "full"] = "scratch"  # start from pretrained weights (see pretrain:): train the new head only, or everything
 
 

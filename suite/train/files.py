@@ -177,7 +177,7 @@ def source_of(found: dict, where: str, task: str | None = None) -> Source:
     if task is None:
         _quantity(pd.Series(every), what, None)  # a quantity taken as classes: refused, naming data.task
     names, codes = np.unique(every, return_inverse=True)
-    _two_classes(names, f"y of {where.split(': ', 1)[-1]}")
+    _two_classes(names, what)
     y, y_test = codes[: len(found["y"])].astype("int64"), codes[len(found["y"]) :].astype("int64")
     class_names = tuple(map(str, names))
     if x_test is None:

@@ -177,9 +177,8 @@ class Group:
         tv, ntv, ov = self.initial_state(members)
         active = np.array([i < len(members) for i in range(self.width)])
         rates = jnp.asarray([m.learning_rate for m in members + [members[0]] * (self.width - len(members))], dtype="float32")
-        classes = getattr(splits, "classes", None) or int(max(np.max(splits.y_train), np.max(splits.y_val))) + 1
-        table = getattr(splits, "class_weight", None) or {}
-        weights = jnp.asarray([table.get(c, 1.0) for c in range(classes)], dtype="float32")  # data.rebalance: class_weight
+        table = splits.class_weight or {}  # data.rebalance: class_weight; one weight per label the training split holds
+        weights = jnp.asarray([table.get(c, 1.0) for c in range(int(np.max(splits.y_train)) + 1)], dtype="float32")
         outcomes = [Outcome() for _ in members]
         plateaus = [Plateau(monitor, patience) for _ in members] if patience is not None else []
         kept: list = [None] * len(members)
@@ -260,7 +259,7 @@ def capacity(model, optimizer, batch: int, free: int) -> int:
 
 
 def _evaluate(logits: np.ndarray, y: np.ndarray, penalty: float = 0.0) -> tuple[float, float]:
-    """Validation loss (with the regularization penalty) and accuracy of one trial, as ``measure.evaluate``."""
+    """Validation loss (with the regularization penalty) and accuracy of one trial, as the alone path measures them."""
     from suite.train import measure
 
     return measure.loss_and_accuracy(logits, y, penalty)

@@ -103,28 +103,19 @@ class Plan:
         return self.done.pop((key, member))
 
     def _train(self, settings, splits, member: tuple[int, float], key: str) -> None:
-        from suite.train import grouped, models, optimizers
-        from suite.train.grouped import Group, Member
+        from suite.train import grouped
+        from suite.train.grouped import Member
 
         t = settings.train
-        steps = -(-len(splits.y_train) // t.batch_size)
-
-        def build():
-            return models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
-
-        def make_optimizer(lr):  # a constant rate, which a decaying schedule sets step by step (grouped.Group)
-            return optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
-
-        schedule = unit_schedule(t, steps)
         if key not in self.widths:  # decided once for the plan, from the device's free memory now
-            probe = Group(build, make_optimizer, 1)
+            probe = compiled_group(settings, splits, 1)
             self.widths[key] = grouped.capacity(probe.model, probe.optimizer, t.batch_size, grouped.free_memory())
         planned, width, part = chunk(self.members[key], self.widths[key], member)
         waiting = [m for m in planned if m == member or (key, m) not in self.done]
 
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = Group(build, make_optimizer, width, schedule).fit(
+        outcomes = compiled_group(settings, splits, width).fit(
             [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock)
         total = time.perf_counter() - start
@@ -136,6 +127,24 @@ class Plan:
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
+
+
+def compiled_group(settings, splits, width: int):
+    """The compiled group (``grouped.Group``) of ``width`` slots for trials with these settings on ``splits``: their
+    model, a constant-rate optimizer whose rate a decaying schedule sets step by step, and that schedule. The plan's
+    groups and the bench's are built here alike."""
+    from suite.train import models, optimizers
+    from suite.train.grouped import Group
+
+    t = settings.train
+
+    def build():
+        return models.build(settings.model, splits.input_shape, splits.outputs, settings.data.augment)
+
+    def make_optimizer(lr):
+        return optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
+
+    return Group(build, make_optimizer, width, unit_schedule(t, -(-len(splits.y_train) // t.batch_size)))
 
 
 def unit_schedule(t, steps_per_epoch: int):

@@ -37,10 +37,6 @@ def loss_and_accuracy(out: np.ndarray, y: np.ndarray, penalty: float) -> tuple[f
     return cross_entropy + penalty, float(np.mean(out.argmax(axis=1) == y))
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    return loss_and_accuracy(logits(model, x), y, penalty(model))
-
-
 NEAR_ZERO = 1e-3  # |w| below this counts as zero: gradient steps leave L1's zeros jittering at about this size
 
 

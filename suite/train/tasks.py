@@ -23,7 +23,6 @@ import numpy as np
 CLASSIFICATION, REGRESSION = "classification", "regression"
 REGRESSION_LOSSES = ("mse", "mae", "huber")  # train.loss; a classification trains on cross-entropy only
 HUBER_DELTA = 1.0  # in standard deviations of the label: Keras's default
-ERRORS = ("rmse", "mae")  # a regression's errors per split, in the label's units (each lower is better)
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,6 @@ class Task:
         residual = (np.asarray(out, dtype="float64").reshape(len(y)) - y) * self.label_sd
         with np.errstate(invalid="ignore", over="ignore"):
             return {f"{split}_rmse": float(np.sqrt(np.mean(residual**2))), f"{split}_mae": float(np.mean(np.abs(residual)))}
-
-    def in_label_units(self, values: np.ndarray) -> np.ndarray:
-        """Standardized labels or outputs back in the label's units."""
-        return np.asarray(values, dtype="float64") * self.label_sd + self.label_mean
 
 
 def r2(out: np.ndarray, y: np.ndarray) -> float:
