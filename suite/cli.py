@@ -210,7 +210,8 @@ def cmd_run(args) -> int:
             for i in at:
                 resolved = studies[i]
                 print(f"study {resolved.name} [{resolved.profile_name}]: {len(resolved.cells)} cells x "
-                      f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials; {paths[i].line()}",
+                      f"{len(resolved.study.seeds)} seeds = {len(resolved.trials)} trials{resolved.study.rounds_said}; "
+                      f"{paths[i].line()}",
                       file=sys.stderr)
                 failed |= _run_here(args, ws, resolved, paths[i], loaded, access)
         return 1 if failed else 0
@@ -367,7 +368,8 @@ def cmd_validate(args) -> int:
             if searched
             else ""
         )
-        print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials{search}; profiles: {profiles}")
+        print(f"{resolved.path}: ok, {len(resolved.cells)} cells x {len(s.seeds)} seeds = {len(resolved.trials)} trials{search}"
+              f"{s.rounds_said}; profiles: {profiles}")
         from suite.analyze.verdict import power_warnings
 
         for warning in power_warnings(s, resolved.cells):

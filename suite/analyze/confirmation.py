@@ -63,7 +63,10 @@ def section(original: dict | None, confirming: dict) -> list[str]:
     lines += [
         f"These trials use seeds disjoint from the original run's (its seeds + 100000, and so for its searches); the "
         f"original report is from commit `{original['commit'][:10]}` ({original['date']}). A verdict is *confirmed* when "
-        "the fresh seeds give the same one, *reversed* when supported and refuted swap.",
+        "the fresh seeds give the same one, *reversed* when supported and refuted swap."
+        + (" Both runs add seeds in rounds (`rounds:`, see Looks): the confirming run repeats the whole sequential design "
+           "on its fresh seeds, its later rounds following from its own looks, so each of its verdicts stopped at a look "
+           "of its own, and the two runs are independent tests of one design." if confirming.get("rounds") else ""),
         "",
         "| expectation | original | on fresh seeds | outcome | effect (original) | effect (fresh) |",
         "|---|---|---|---|---|---|",

@@ -30,8 +30,8 @@ from suite.study import space as geometry
 def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
     """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
     or -1 for its cell's one search."""
-    tunes, seeds = {c.index: c.tune for c in resolved.cells}, resolved.study.seeds
-    return [-1 if tunes.get(cell) is None or tunes[cell].per == "cell" else tunes[cell].searcher(int(seed), seeds)
+    cells = {c.index: c for c in resolved.cells}
+    return [-1 if cells[cell].tune is None or cells[cell].tune.per == "cell" else resolved.searcher(cells[cell], int(seed))
             for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
 
 

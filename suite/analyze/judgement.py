@@ -11,25 +11,22 @@ import math
 
 import pandas as pd
 
-from suite.analyze import decision, design, power, regime, verdict
+from suite.analyze import decision, power, sequential
 from suite.kinds import agreement
 from suite.study import ResolvedStudy
 
 
-def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list, list]:
-    """The searches' edges (``design.edges``, for the verdicts and for ``verdicts.json``) and the verdicts: each
-    told its cells' epoch caps and hard limits, and each left undecided by its p given the seeds its plan asks for."""
-    s = resolved.study
-    edges = design.edges(resolved, trials, searches)
-    trials = design.with_searches(resolved, trials)
-    verdicts = verdict.evaluate(s.expect, trials, s.grid, s.alpha, caps=regime.caps(resolved),
-                                limits=design.on_limits(edges))
-    power.attach(s.expect, verdicts, trials, s.alpha)
-    return edges, verdicts
+def judge(resolved: ResolvedStudy, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list, list, sequential.Sequence]:
+    """The searches' edges (``design.edges``, for the verdicts and for ``verdicts.json``), the verdicts (each told its
+    cells' epoch caps and hard limits, and each left undecided by its p given the seeds its plan asks for), and the
+    looks that judged them: one, or with ``rounds:`` one per round of seeds (``sequential``)."""
+    return sequential.judge(resolved, trials, searches)
 
 
-def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -> list[str]:
-    """The report's verdict section: one row per expectation, with the test and the Holm p that decided it."""
+def table(verdicts, alpha: float, expectations=(), survival_png: bool = False,
+          sequence: sequential.Sequence | None = None) -> list[str]:
+    """The report's verdict section: one row per expectation, with the test and the Holm p that decided it, and the
+    looks that judged them (a study with ``rounds:``)."""
     if not verdicts:
         return ["No verdict: this study states no `expect:` entries, so the report only describes the measurements.", ""]
     cited = [e.literature for e in expectations] if len(expectations) == len(verdicts) else [None] * len(verdicts)
@@ -48,6 +45,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict in ("supported", "refuted") else "")
         said += f": {v.blocked}" if v.blocked else f": {negligible(v, alpha)}" if v.verdict == "negligible" else ""
         said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""
+        said += (f" [look {v.look}" + (f": {v.stopped}]" if v.stopped else ", open]")) if v.look else ""
         if v.margin_from and v.verdict != "negligible":
             observed += f"; smallest effect that matters: {v.margin_from}"
         row = (f"| {v.says} | {said} | `{v.metric}` | {effect(v)} | {v.test} | {v.n} {v.units} | {fmt_p(v.p)} | "
@@ -93,7 +91,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False) -
     ]
     if survival_png:
         lines += ["![fraction of seeds at the target against time, per arm (Kaplan-Meier)](survival.png)", ""]
-    return lines
+    return lines + (sequential.words(sequence, alpha) if sequence is not None else [])
 
 
 def negligible(v, alpha: float) -> str:

@@ -68,7 +68,7 @@ def run_note(resolved: ResolvedStudy) -> str:
              if s.tune else "")
     return (
         f"Profile **{resolved.profile_name}**: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
-        f"{len(resolved.trials)} trials of {s.train.epochs} epochs at most. Grid: {grid}. Seeds: "
+        f"{len(resolved.trials)} trials of {s.train.epochs} epochs at most{s.rounds_said}. Grid: {grid}. Seeds: "
         f"{', '.join(map(str, s.seeds))}.{tuned} Expand this run to see its trials."
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.analyze import confirmation, design, drawing, judgement
+from suite.analyze import confirmation, design, drawing, judgement, sequential
 from suite.ground.errors import SuiteError
 from suite.record import provenance
 from suite.study import ResolvedStudy
@@ -37,7 +37,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     trials = read_trials(out)
     searches = pd.read_csv(out / "searches.csv") if (out / "searches.csv").is_file() else pd.DataFrame()
     s = resolved.study
-    found, verdicts = judgement.judge(resolved, trials, searches)
+    found, verdicts, sequence = judgement.judge(resolved, trials, searches)
     survival_png = drawing.survival(s.expect, trials, resolved.axes, out / "survival.png")
     built = provenance.commit(provenance.CODE_ROOT)
     judged = {"commit": built["git.commit"], "dirty": built["git.dirty"] == "true",
@@ -48,6 +48,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
         "judged": judged,
         "verdicts": judgement.records(verdicts, s.expect),
         "design": design.checks(resolved, trials, searches, found),
+        **sequential.record(sequence),
     }
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     report = out / "report.md"
@@ -56,7 +57,7 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
         stamp = (f"Judged from this report's `trials.csv` by commit `{judged['commit'][:10]}`"
                  + (" (with uncommitted changes)" if judged["dirty"] else "") + f" on {judged['date']} "
                  f"(`suite report {resolved.command_args} --from-files`); the trials are the run's, unchanged.")
-        text = replace_section(text, "## Verdict", [*judgement.table(verdicts, s.alpha, s.expect, survival_png), stamp, ""])
+        text = replace_section(text, "## Verdict", [*judgement.table(verdicts, s.alpha, s.expect, survival_png, sequence), stamp, ""])
         if resolved.confirm:
             original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
             text = replace_section(text, "## Confirmation on fresh seeds", confirmation.section(original, entry))

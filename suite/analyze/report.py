@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from suite.analyze import aggregate, confirmation, design, drawing, judgement, notes
+from suite.analyze import aggregate, confirmation, design, drawing, judgement, notes, sequential
 from suite.analyze.aggregate import fmt_ci
 from suite.analyze.design import searchers
 from suite.ground.errors import SuiteError
@@ -33,11 +34,13 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         study_run = tracker.latest_study_run(resolved)
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
+    edges, verdicts, sequence = judgement.judge(resolved, trials, progress)
+    resolved = replace(resolved, grown=sequence.grown)  # with rounds: the cells each later round trained
     write_tables(resolved, trials, summary, progress, out)
     drawing.draw(resolved, trials, progress, tracker, out)
-    edges, verdicts = judgement.judge(resolved, trials, progress)
     survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")
-    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges)}
+    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges),
+             **sequential.record(sequence)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
     if resolved.confirm:  # the original report's verdicts, beside: what became of them on fresh seeds
@@ -45,7 +48,8 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         confirmed = confirmation.section(original, entry)
     built = provenance.commit(provenance.CODE_ROOT)  # which code wrote the report (the trials carry their own)
     atomic_write(out / "report.md",
-                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png, built))
+                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png, built,
+                        sequence))
     run_id = parent_run or (study_run.info.run_id if study_run else None)
     if run_id:  # the parent run shows the report, and the UI the verdicts
         tracker.log_artifacts(run_id, out)
@@ -97,13 +101,13 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
 def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
     progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False,
-    built: dict | None = None,
+    built: dict | None = None, sequence=None,
 ) -> str:
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
     lines = [
         *header(resolved, trials, summary),
         *design_section(resolved),
-        *judgement.table(verdicts, resolved.study.alpha, resolved.study.expect, survival_png),
+        *judgement.table(verdicts, resolved.study.alpha, resolved.study.expect, survival_png, sequence),
         *confirmed,
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
@@ -135,7 +139,9 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
         f"Sources: {'; '.join(s.sources) or 'none given'}.",
         "",
         f"Study `{s.name}`, profile `{resolved.profile_name}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
-        f"{len(resolved.trials)} trials; {n_finished} finished, {failed} failed, {diverged} diverged"
+        + (f"{len(resolved.cells) * len(s.seeds)} trials, then {len(resolved.trials) - len(resolved.cells) * len(s.seeds)} "
+           f"more in {len(resolved.grown)} later rounds (up to {s.looks} looks, see Looks); " if s.looks > 1 else "")
+        + f"{len(resolved.trials)} trials; {n_finished} finished, {failed} failed, {diverged} diverged"
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + (f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}." if t.declared
            else ". Target: none declared (no time to target)."),
@@ -201,7 +207,8 @@ def search_intro(resolved: ResolvedStudy) -> str:
     tune, epochs = resolved.study.tune, resolved.study.train.epochs
     tuned = dict.fromkeys(path for cell in resolved.cells for path in cell.tune.space)  # with a hyper-model's hp.* calls
     repeats = f" x {tune.repeats} seeds (a trial scores the mean of its {tune.repeats} runs)" if tune.repeats > 1 else ""
-    blocks = "; ".join(", ".join(map(str, b)) for b in tune.seed_blocks(resolved.study.seeds)) if tune.per == "block" else ""
+    blocks = "; ".join(", ".join(map(str, b)) for seeds in resolved.study.rounds_of_seeds()[:len(resolved.grown) + 1]
+                       for b in tune.seed_blocks(seeds)) if tune.per == "block" else ""
     covers = {
         "seed": "each seed of the study had its own search, on its own search seed, and trained with that search's best "
                 "setting (`tune.per: seed`): the intervals of the verdicts cover the luck of tuning as well as that of "

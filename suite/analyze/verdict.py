@@ -30,7 +30,15 @@ from suite.kinds.censoring import with_budgets
 
 def evaluate(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0,
              caps: dict[int, int] | None = None, limits: dict[int, str] | None = None) -> list[Verdict]:
-    """Each expectation's verdict. ``caps`` (cell index -> its epoch budget, ``regime.caps``) lets a verdict on
+    """Each expectation's verdict (``tested``, then ``decided`` as one Holm family)."""
+    verdicts = tested(expects, trials, grid, alpha, seed, caps, limits)
+    decided(expects, verdicts, alpha)
+    return verdicts
+
+
+def tested(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, list], alpha: float, seed: int = 0,
+           caps: dict[int, int] | None = None, limits: dict[int, str] | None = None) -> list[Verdict]:
+    """Each expectation's test and TOST, not yet decided. ``caps`` (cell index -> its epoch budget, ``regime.caps``) lets a verdict on
     a measure taken at the end of training see which arms were still improving at their cap: those verdicts
     are not decided ("budget-limited"). Without ``caps`` each cell's median epochs run stands in. ``limits``
     (cell index -> what its searches chose on a hard limit, ``design.on_limits``) names those cells in the
@@ -55,7 +63,16 @@ def evaluate(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, l
                                    for g in e.compared(rows) if int(g["cell"].iloc[0]) in limits)
         verdicts.append(v)
     equivalence(expects, verdicts, selected, grid, alpha, seed)
-    adjusted, adjusted_equiv = decision.step_down([v.p for v in verdicts], [v.p_equiv for v in verdicts])
+    return verdicts
+
+
+def decided(expects: list[Expectation], verdicts: list[Verdict], alpha: float, primary: list[float] | None = None,
+            equivalent: list[float] | None = None) -> None:
+    """Each verdict decided (``decision.decide``) on its p-values adjusted together (``decision.step_down``): its
+    own, or ``primary`` and ``equivalent`` in their place (a look's, ``suite.analyze.sequential``)."""
+    primary = [v.p for v in verdicts] if primary is None else primary
+    equivalent = [v.p_equiv for v in verdicts] if equivalent is None else equivalent
+    adjusted, adjusted_equiv = decision.step_down(primary, equivalent)
     for e, v, p, p_equiv in zip(expects, verdicts, adjusted, adjusted_equiv):
         v.p_holm, v.p_equiv_holm = p, p_equiv
         v.verdict = decision.decide(v, alpha, e.equal_within)

@@ -65,6 +65,8 @@ class Verdict:
     equiv_low: float = math.nan  # the (1 - 2 alpha) interval the TOST rests on
     equiv_high: float = math.nan
     ahead: str = ""  # budget-limited, but only the arm ahead was still improving: a decided sign stands
+    look: int = 0  # seeds in rounds (``suite.analyze.sequential``): the look it stopped at, or is open after; 0 without
+    stopped: str = ""  # ... and why it stopped there ("" while open)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     same_place = all(tags.get(k) == here.get(k) for k in SAME_PLACE)
     cells = {cell.index: cell for cell in resolved.cells}
     tuned = tracker.tuned_values(resolved)  # a tuned study ran each trial with its search's choice: so do we
-    seeds = resolved.study.seeds
+    seeds = sorted({s for _, s in recorded})  # with rounds, the seeds of every round that ran
     differences = []
     chosen = sample(sorted(recorded), trials, seed)
     for cell_index, trial_seed in chosen:
@@ -60,7 +60,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
         before = recorded[(cell_index, trial_seed)]
         if before.get("group_width"):  # trained together with its cell's seeds: again in the same groups, same width
             kept.groups = kept.groups or groups.Plan()
-            kept.groups.cell(cell, seeds, width=before["group_width"])
+            kept.groups.cell(cell, resolved.study.round_seeds(trial_seed), width=before["group_width"])
         again = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
                           diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):

@@ -54,6 +54,9 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
         preflight.check(resolved, kept)  # every dataset loads and every plugin family builds, before any trial
         resolved = preflight.budgeted(resolved, kept)  # a budget in steps: each cell's epoch cap
 
+    if parallel is not None and resolved.study.looks > 1:
+        raise SuiteError(f"rounds: {resolved.name} adds seeds in rounds, each decided by a look at the last; run it "
+                         "in one process (without --workers)")
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
         return _search(resolved, ws, tracker, tuner_dir, record, parallel, kept, grouped)
@@ -153,10 +156,7 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
 
 def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None,
             kept: Kept, grouped: bool = False) -> Path:
-    from keras_tuner.errors import FatalError
-
-    from suite.search import nuisance  # imports keras-tuner and Keras: only when training
-    from suite.search.tuner import StudyTuner
+    from keras_tuner.errors import FatalError  # imports keras-tuner: only when training
 
     with timing.section("study.setup"):
         tags = {**provenance.collect(provenance.CODE_ROOT), "train.executor": "grouped" if grouped else "alone"}
@@ -169,22 +169,13 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
         carried = tracker.carry()  # the trial runs read: the tuner's, unless a search writes before it
     status = "FAILED"
     try:
-        if grouped:  # a sweep's ladder trains together (suite.train.groups)
-            from suite.train import groups
-
-            kept.groups = groups.Plan()
-            nuisance.plan_groups(resolved, kept.groups)
-        if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
-            resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
-        if grouped:  # each cell's seeds, at its tuned settings, train together
-            kept.groups.cells(resolved)
-        with timing.section("study.setup"), tracker.snapshot(carried):  # before any worker starts
-            tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
-        with timing.section("study.trials"):
-            if parallel is None:
-                tuner.search()
-            else:
-                _serve(resolved, ws, tracker, parent, tuner, parallel)
+        while True:  # a round of seeds (one, without ``rounds:``), then its look says whether another is due
+            _train_round(resolved, ws, tracker, parent, tags, tuner_dir, code, parallel, kept, grouped, carried)
+            grown = _next_round(resolved, tracker)
+            if grown is None:
+                break
+            resolved = replace(resolved, grown=resolved.grown + (grown,))
+            carried = None
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -205,6 +196,51 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             pass  # the store is gone; the next run marks this run KILLED
     with timing.section("study.report"):
         return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
+
+
+def _train_round(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tags: dict, tuner_dir: Path, code: str,
+                 parallel: Parallel | None, kept: Kept, grouped: bool, carried) -> None:
+    """The searches and compared trials of the study's latest round of seeds (its only one, without ``rounds:``);
+    whatever the record holds already is skipped."""
+    from suite.search import nuisance
+    from suite.search.tuner import StudyTuner
+
+    round_ = len(resolved.grown)
+    if grouped:  # a sweep's ladder trains together (suite.train.groups); each round's groups are its own
+        from suite.train import groups
+
+        kept.groups = groups.Plan()
+        nuisance.plan_groups(resolved, kept.groups, round_)
+    if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
+        resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
+    if grouped:  # each cell's seeds, at its tuned settings, train together
+        kept.groups.cells(resolved, round_)
+    with timing.section("study.setup"), tracker.snapshot(carried):  # before any worker starts
+        tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
+    with timing.section("study.trials"):
+        if parallel is None:
+            tuner.search()
+        else:
+            _serve(resolved, ws, tracker, parent, tuner, parallel)
+
+
+def _next_round(resolved: ResolvedStudy, tracker: Tracker) -> frozenset[int] | None:
+    """The cells the next round of seeds trains, as the look on every round so far decides (``sequential``); None when
+    no round is due: one look only, every verdict stopped, the last look taken, or a trial failed (its error first)."""
+    if resolved.study.looks == 1:
+        return None
+    from suite.analyze import judgement
+
+    with tracker.snapshot():
+        trials, progress, _ = report.recorded(resolved, tracker)
+    if (trials["status"] == "FAILED").any():
+        return None
+    _, _, sequence = judgement.judge(resolved, trials, progress)
+    if sequence.next is not None:
+        look = sequence.looks[-1]
+        print(f"{resolved.name}: look {look.number} of {sequence.of}: {len(look.open)} verdicts open; the next round "
+              f"trains {len(sequence.next)} of {len(resolved.cells)} cells", flush=True)
+    return sequence.next
 
 
 def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, record: Record, home: str,

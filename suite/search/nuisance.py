@@ -283,10 +283,9 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
         if cell.tune.per != "cell":  # each seed (or block of seeds) its own search: the replicate is the whole procedure
-            seeds = resolved.study.seeds
             found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, s)
-                     for s in cell.tune.searches(seeds)}
-            cells.append(tuned_by_seed(cell, {seed: found[cell.tune.searcher(seed, seeds)] for seed in seeds}))
+                     for s in resolved.searches(cell)}
+            cells.append(tuned_by_seed(cell, {seed: found[resolved.searcher(cell, seed)] for seed in resolved.seeds_of(cell)}))
         else:
             cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, None)))
     return dataclasses.replace(resolved, cells=tuple(cells))
@@ -297,18 +296,22 @@ def repeat_seeds(tune: Tune) -> list[int]:
     return [SEARCH_SEED + tune.seed + j * REPEAT_STRIDE for j in range(tune.repeats)]
 
 
-def plan_groups(resolved: ResolvedStudy, plan) -> None:
+def plan_groups(resolved: ResolvedStudy, plan, round: int = 0) -> None:
     """Which search trials train together (``suite run --grouped``): a search over the learning rate alone by a
     sweep or a grid trains its first candidates (every rate of its ladder or grid, on each repeat seed) as one
-    group, per search. Other searches train their trials alone."""
+    group, per search. Other searches train their trials alone. Only the searches of ``round``'s seeds: a later
+    round's groups never take in an earlier round's, so each round's are the same however the study resumes."""
     for cell in resolved.cells:
+        rounds = resolved.rounds_of(cell)
         tune = cell.tune
         if tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
             continue
         entry = tune.space["train.learning_rate"]
         rates = space.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
         rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
-        for for_seed in tune.searches(resolved.study.seeds):
+        if resolved.study.rounds_of_seeds()[round] not in rounds:
+            continue
+        for for_seed in resolved.searches(cell, resolved.study.rounds_of_seeds()[round]):
             plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))
 
 

@@ -79,7 +79,7 @@ class GridOracle(PlanOracle):
         space = keras_tuner.HyperParameters()
         for axis, values in resolved.study.grid.items():
             space.Choice(axis, [json.dumps(v) for v in values], ordered=False)
-        space.Choice("seed", list(resolved.study.seeds), ordered=False)
+        space.Choice("seed", [s for seeds in resolved.study.rounds_of_seeds() for s in seeds], ordered=False)  # every round's
         plan = [trial_values(cell, seed) for cell, seed in resolved.trials]
         super().__init__(space, plan, objective, max_consecutive_failed_trials=max_consecutive_failed_trials)
         self._cells = {json.dumps(trial_values(cell, 0), sort_keys=True): cell for cell in resolved.cells}

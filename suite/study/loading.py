@@ -89,7 +89,9 @@ def find_study(name_or_path: str, studies_dir: Path) -> Path:
     return path
 
 
-PROSE = ("profiles", "title", "claim", "sources", "expect", "reference", "alpha", "design")  # no trial reads these
+# No trial reads these. Rounds decide which trials run, never what one trial is: a study given rounds keeps its
+# recorded first round.
+PROSE = ("profiles", "title", "claim", "sources", "expect", "reference", "alpha", "design", "rounds")
 
 
 def load_study(path: Path, profile: str | None = None, confirm: bool = False) -> ResolvedStudy:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from suite.ground.fields import Fraction, Locked, Seed, Text
+from suite.ground.fields import Fraction, Locked, Seed, Text, _int
 from suite.kinds import Expect
 from suite.study.expectations import Reference, Target
 from suite.study.settings import Settings
@@ -41,6 +41,18 @@ class Design(Locked):
     note: Text | None = None  # anything else the reader should know about the design
 
 
+class Rounds(Locked):
+    """Seeds in rounds, where a verdict is still open (``suite.analyze.sequential``): the study's seeds are the
+    first round; after each round every verdict is judged at a group-sequential boundary, and the next round (as
+    many new seeds again, ``Study.rounds_of_seeds``) trains only the cells an open verdict compares, until every
+    verdict has stopped or ``looks`` rounds have run. ``spending`` says how the study's alpha is spent over the
+    looks (Lan & DeMets 1983): ``obrien_fleming`` spends almost nothing early, so the last look is tested
+    near alpha; ``pocock`` spends it evenly. Declared before the data, in the study file or its profile."""
+
+    looks: _int(1, 10, "must be an integer from 1 to 10") = 1
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
+
+
 class Study(Settings):
     name: Annotated[str, BeforeValidator(_name)]
     title: Text
@@ -56,10 +68,37 @@ class Study(Settings):
     expect: list[Expect] = []
     reference: list[Reference] = []  # published values, shown beside the measurements
     alpha: Fraction = 0.05  # significance level of every verdict, after Holm's correction
+    rounds: Rounds | None = None  # seeds added in rounds where a verdict is still open; None: one round, one look
     profiles: dict[Annotated[str, BeforeValidator(_name)], dict[str, Any]] = {}
 
     def settings(self) -> Settings:
         return Settings(data=self.data, model=self.model, train=self.train, pretrain=self.pretrain)
+
+    @property
+    def looks(self) -> int:
+        return self.rounds.looks if self.rounds is not None else 1
+
+    @property
+    def rounds_said(self) -> str:
+        """How the seeds may grow, in words ("" without rounds)."""
+        return (f", then up to {self.looks - 1} more rounds of {len(self.seeds)} seeds for the cells an open verdict "
+                f"compares ({self.looks} looks, {self.rounds.spending} spending)") if self.looks > 1 else ""
+
+    def rounds_of_seeds(self) -> list[list[int]]:
+        """Each round's seeds: the study's own, then as many again per further look, shifted past them
+        (seeds [0, 1, 2]: round 2 is [3, 4, 5]; a confirming run's moved seeds shift the same way)."""
+        stride = max(self.seeds) - min(self.seeds) + 1
+        return [[s + r * stride for s in self.seeds] for r in range(self.looks)]
+
+    def round_seeds(self, seed: int) -> list[int]:
+        """The seeds of the round that ``seed`` belongs to: a block of seeds (``tune.per: block``) never spans rounds."""
+        return next((r for r in self.rounds_of_seeds() if seed in r), list(self.seeds))
+
+    @model_validator(mode="after")
+    def _rounds_alpha(self):
+        if self.looks > 1 and self.alpha > 0.25:  # sequential.LOUDEST: a look's level grows with alpha up to here
+            raise PydanticCustomError("value", "alpha: at most 0.25 where rounds: has more than one look")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +170,23 @@ class ResolvedStudy:
     config_sha: str  # the resolved settings: same file + same profile -> same hash
     cells: tuple[Cell, ...]
     confirm: bool = False  # the confirming run: the same study on disjoint seeds (suite.study.profiles.confirming)
+    grown: tuple[frozenset[int], ...] = ()  # the cells (indices) that each later round trains, as the looks chose
+
+    def rounds_of(self, cell: Cell) -> list[list[int]]:
+        """The rounds of seeds this cell trains, so far: the first, and each later one whose look kept it open."""
+        rounds = self.study.rounds_of_seeds()
+        return [rounds[0]] + [rounds[r + 1] for r, cells in enumerate(self.grown) if cell.index in cells]
+
+    def seeds_of(self, cell: Cell) -> list[int]:
+        return [s for seeds in self.rounds_of(cell) for s in seeds]
+
+    def searcher(self, cell: Cell, seed: int) -> int | None:
+        """The search a trial trained with (``Tune.searcher``, its block within its own round); None for the cell's one."""
+        return None if cell.tune is None else cell.tune.searcher(seed, self.study.round_seeds(seed))
+
+    def searches(self, cell: Cell, seeds: list[int] | None = None) -> list[int | None]:
+        """The searches a cell runs (for ``seeds``, or every seed it trains), by the seed each is named for."""
+        return list(dict.fromkeys(self.searcher(cell, s) for s in (self.seeds_of(cell) if seeds is None else seeds)))
 
     @property
     def name(self) -> str:
@@ -165,5 +221,5 @@ class ResolvedStudy:
 
     @property
     def trials(self) -> list[tuple[Cell, int]]:
-        return [(cell, seed) for cell in self.cells for seed in self.study.seeds]
+        return [(cell, seed) for cell in self.cells for seed in self.seeds_of(cell)]
 

@@ -64,11 +64,13 @@ class Plan:
         plan.cells(resolved)
         return plan
 
-    def cells(self, resolved) -> None:
-        """Each cell's seeds, at its tuned settings, train together (a cell with a search per seed: each seed
-        at its own rate, still one group)."""
+    def cells(self, resolved, round: int = 0) -> None:
+        """Each cell's seeds of ``round`` (its seeds, without rounds), at its tuned settings, train together (a cell
+        with a search per seed: each seed at its own rate, still one group). A round's seeds are a group of their own."""
+        seeds = resolved.study.rounds_of_seeds()[round]
         for cell in resolved.cells:
-            self.cell(cell, resolved.study.seeds)
+            if seeds in resolved.rounds_of(cell):
+                self.cell(cell, seeds)
 
     def cell(self, cell, seeds, width: int | None = None) -> None:
         """One cell's seeds train together, each at its own tuned settings (seeds whose settings differ by more
