@@ -99,8 +99,11 @@ def equivalence(expects: list[Expectation], verdicts: list[Verdict], selected: l
 
 
 def power_warnings(study, cells) -> list[str]:
-    """One line per expectation that cannot reach the study's alpha at its planned replicates, whatever the data
+    """One line per expectation that cannot reach Holm's first step (the study's alpha over its expectations, the
+    level a verdict must be planned for, as ``suite power`` plans) at its planned replicates, whatever the data
     (``suite validate``, before anything trains): its kind's floor (``too_few_planned``)."""
-    return [f"expect[{i}] ({e.metric}): {why}" for i, e in enumerate(study.expect)
-            if (why := e.too_few_planned(cells, list(study.seeds), study.alpha))]
+    m = max(len(study.expect), 1)
+    step = f", planned for Holm's first step (alpha {study.alpha:g} over {m} expectations)" if m > 1 else ""
+    return [f"expect[{i}] ({e.metric}){step}: {why}"
+            for i, e in enumerate(study.expect) if (why := e.too_few_planned(cells, list(study.seeds), study.alpha / m))]
 

@@ -181,7 +181,7 @@ class Compare(Expectation):
         floor = self.smallest_p(n_a, n_b)
         if floor <= alpha:
             return ""
-        return (f"{n_a} vs {n_b} trials cannot give p below {floor:.2g} (alpha {alpha:g}), so its verdict can only "
+        return (f"{n_a} vs {n_b} trials cannot give p below {floor:.2g} (alpha {alpha:.3g}), so its verdict can only "
                 "be inconclusive: add seeds")
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:

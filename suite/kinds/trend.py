@@ -121,7 +121,7 @@ class Trend(Expectation):
         k = sum(all(same(c.values.get(key), v) for key, v in self.where.items()) for c in cells)
         if k < 2 or trend_floor(k) <= alpha:
             return ""
-        return (f"a trend over {k} cells cannot give p below {trend_floor(k):.2g} (alpha {alpha:g}): its replicates "
+        return (f"a trend over {k} cells cannot give p below {trend_floor(k):.2g} (alpha {alpha:.3g}): its replicates "
                 "are cells, so add cells")
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
