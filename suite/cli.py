@@ -127,6 +127,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("study")
     p.add_argument("--profile", default="quick", help="whose report's trials are the pilot (default quick)")
 
+    p = sub.add_parser("stop-rule", help="what the median stopping rule would have done to a study's recorded searches")
+    p.add_argument("study")
+    p.add_argument("--profile", default="quick", help="whose recorded searches (default quick)")
+    p.add_argument("--after", type=int, default=10, help="the first epoch at which a candidate may be stopped (default 10)")
+    p.add_argument("--earlier", type=int, default=2, help="earlier candidates needed for a median (default 2)")
+    confirm_flag(p)
+
     p = sub.add_parser("init", help="write a first study file for your own data (.csv, .parquet, .npz)")
     p.add_argument("data", help="the data file")
     p.add_argument("--label", metavar="COLUMN", help="a table's label column: classes, or a quantity (a regression)")
@@ -459,6 +466,39 @@ def cmd_power(args) -> int:
     return 0
 
 
+def cmd_stop_rule(args) -> int:
+    """The median stopping rule replayed on a study's recorded search curves (``suite.search.losers``): per search,
+    whether it would have chosen another candidate, and the candidate-epochs it would have saved."""
+    from suite.search import losers
+
+    if args.after < 1 or args.earlier < 1:
+        raise SuiteError("--after and --earlier: must be positive integers")
+    ws, resolved = _load(args.study, args.profile, confirm=args.confirm)
+    if resolved.study.tune is None:
+        raise SuiteError(f"{resolved.name} has no tune: block, so no searches to replay")
+    tracker = ws.tracker()
+    with tracker.snapshot():
+        searches = tracker.searches(resolved)
+    if searches.empty:
+        raise SuiteError(f"no recorded searches of {resolved.name} [{resolved.profile_name}] in {tracker.uri}; "
+                         f"run it first: suite run {resolved.command_args}")
+    objective = next(c.tune.objective for c in resolved.cells if c.tune is not None)
+    ids = list(searches["run_id"])
+    scores, losses = tracker.histories(ids, objective), tracker.histories(ids, "loss")
+    curves = {r: losers.until_divergence(scores[r], losses[r]) for r in ids}
+    found = losers.replay(searches, curves, objective, args.after, args.earlier)
+    changed = [f for f in found if f.chosen != f.under_rule]
+    epochs, saved = sum(f.epochs for f in found), sum(f.saved for f in found)
+    print(f"{resolved.name} [{resolved.profile_name}]: {len(found)} searches, {sum(f.candidates for f in found)} candidates "
+          f"({epochs} candidate-epochs); the median rule from epoch {args.after} on, after {args.earlier} candidates, "
+          f"would stop {sum(f.stopped for f in found)} candidates, save {saved} candidate-epochs "
+          f"({saved / max(epochs, 1):.0%}), and choose another candidate in {len(changed)} of {len(found)} searches")
+    for f in changed:
+        print(f"  cell {f.cell}" + (f" for seed {f.for_seed}" if f.for_seed >= 0 else "") +
+              f": recorded {f.chosen}, under the rule {f.under_rule}")
+    return 0
+
+
 def cmd_init(args) -> int:
     from pathlib import Path
 
@@ -524,4 +564,4 @@ def cmd_ui(args) -> int:
 
 
 TRAINING = {"run", "confirm", "worker", "replicate"}  # commands that check for stop requests as they train (suite.ground.stopping)
-COMMANDS = {"init": cmd_init, "power": cmd_power, "run": cmd_run, "confirm": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}
+COMMANDS = {"init": cmd_init, "power": cmd_power, "stop-rule": cmd_stop_rule, "run": cmd_run, "confirm": cmd_run, "worker": cmd_worker, "bench": cmd_bench, "report": cmd_report, "validate": cmd_validate, "list": cmd_list, "replicate": cmd_replicate, "scorecard": cmd_scorecard, "ui": cmd_ui}

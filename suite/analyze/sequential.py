@@ -21,9 +21,13 @@ alpha it held passes to the others, as in Maurer & Bretz's (2013) graphical grou
 closed test this step-down is (a level is increasing in alpha, tested). A verdict stopped without a decision
 keeps its hypotheses, never rejected. With one look this is the plain rule: p unchanged, no verdict stopped.
 
-**Stopping.** A verdict stops at a look when it is decided (supported, refuted) or negligible; when it is
-budget-limited (more seeds cannot lift the epoch cap); when its plan (``power``) asks for more replicates than
-its last look would have, or none shows it (futility, which spends no alpha); and at the last look.
+**Stopping.** A verdict stops at a look when it is decided (supported, refuted) or negligible; when no seeds can
+decide it (budget-limited: more seeds cannot lift the epoch cap; a trend over too few cells: seeds add no cells);
+and at the last look. There is no futility stop on a verdict's plan (``power``): a comparison is planned for its
+margin, the seeds that decide it whatever the truth, which overstates what an effect far beyond the margin needs.
+Stopping on it withheld decisions in a pilot: at early_stopping's quick, three verdicts that the plain rule decides
+on the same first round (two claims of equality refuted, a difference supported) were stopped at look 1, their
+plans asking for 134 seeds or "never". So an open verdict goes on to the next look; the looks bound what it costs.
 """
 
 from __future__ import annotations
@@ -177,16 +181,9 @@ def _stops(v, look: int, looks: int) -> str:
         return "the last look" if looks > 1 else "judged"
     if v.blocked and "budget" in v.blocked:
         return "budget-limited: more seeds cannot lift the epoch cap"
-    plan = v.power
-    if plan:
-        last = math.ceil(plan["now"] * looks / look) if plan["now"] else None
-        if plan["never"]:
-            return "futile: no number of seeds shows it"
-        if plan["planned"] and not plan["needed"]:
-            return "futile: its plan asks for more replicates than any study here"
-        if plan["needed"] and last is not None and plan["needed"] > last:
-            return f"futile: its plan asks for {plan['needed']} {plan['units']}, the last look gives {last}"
-    return ""
+    if v.blocked and "add cells" in v.blocked:
+        return "too few cells: more seeds cannot add cells"
+    return ""  # no futility stop on a plan: see the module's docstring
 
 
 def _compared(expects: list, open_: list[int], trials: pd.DataFrame) -> set[int]:
@@ -212,8 +209,8 @@ def words(seq: Sequence, alpha: float) -> list[str]:
         f"seeds) trained only the cells an open verdict compares. Alpha {alpha:g} is spent over {seq.of} looks by the "
         f"{name} Lan-DeMets function, each look testing at the alpha it spends (Bonferroni across looks: no assumption on "
         "how the looks correlate), within one Holm family where a hypothesis rejected at a look passes its alpha on. A "
-        "verdict stops when decided or negligible, when budget-limited, when its plan asks for more replicates than its "
-        "last look would give (futility), or at the last look; it is reported as it stood there.",
+        "verdict stops when decided or negligible, when no seeds can decide it (budget-limited, or a trend over too few "
+        "cells), or at the last look; it is reported as it stood there.",
         "",
         "| look | its round's seeds | cells trained | level at alpha (Holm's last step) | stopped here | still open |",
         "|---|---|---|---|---|---|",
