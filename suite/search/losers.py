@@ -41,7 +41,7 @@ def stops(curves: list[list[float]], direction: str, after: int, earlier: int = 
     for curve in curves:
         mine, stop = best_so_far(curve, direction), None
         if len(kept) >= earlier:
-            for e in range(after, len(mine) + 1):
+            for e in range(after, len(mine)):  # stopping after its last epoch would save nothing
                 rivals = [r[min(e, len(r)) - 1] for r in kept if r]
                 rivals = [r for r in rivals if math.isfinite(r)]
                 if len(rivals) >= earlier and (math.isnan(mine[e - 1]) or worse(mine[e - 1], median(rivals))):
