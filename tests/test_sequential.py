@@ -142,6 +142,23 @@ def test_a_study_in_rounds_trains_later_seeds_only_where_a_verdict_is_open_and_r
     assert len(trials()) == 14
     assert json.loads((out / "verdicts.json").read_text())["verdicts"] == entry["verdicts"]
 
+    # killed during round 3: two of its trials never recorded (nor in keras-tuner's state); the next run judges no
+    # look on an incomplete round, trains those two alone, and reaches the same verdicts
+    import shutil
+
+    exp = client.get_experiment_by_name("rounds")
+    for run in client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial' and tags.`suite.cell` = '1'"):
+        if run.data.tags["suite.seed"] in ("4", "5"):
+            client.delete_run(run.info.run_id)
+    shutil.rmtree(tmp_path / ".suite" / "tuner")
+    assert len(trials()) == 12
+    assert main(["report", str(path)]) == 0  # meanwhile the report judges the looks whose rounds are whole
+    assert json.loads((out / "verdicts.json").read_text())["rounds"]["next"] == [0, 1]
+    assert "**2 not yet run**" in (out / "report.md").read_text()
+    assert main(["run", str(path)]) == 0
+    assert len(trials()) == 14
+    assert json.loads((out / "verdicts.json").read_text())["verdicts"] == entry["verdicts"]
+
 
 def test_the_median_rule_stops_a_candidate_below_the_earlier_ones_median_and_never_the_best():
     from suite.search import losers

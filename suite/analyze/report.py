@@ -35,7 +35,8 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
     edges, verdicts, sequence = judgement.judge(resolved, trials, progress)
-    resolved = replace(resolved, grown=sequence.grown)  # with rounds: the cells each later round trained
+    # with rounds: the cells each later round trained, and the one due next (its trials "not yet run")
+    resolved = replace(resolved, grown=sequence.grown + ((sequence.next,) if sequence.next else ()))
     write_tables(resolved, trials, summary, progress, out)
     drawing.draw(resolved, trials, progress, tracker, out)
     survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")

@@ -100,21 +100,22 @@ class Sequence:
 
 def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list, list, Sequence]:
     """The searches' edges (of the last look judged), each verdict as it stood at the look where it stopped (or
-    the last one judged, while open), and the looks. A look is judged once its round has trials."""
+    the last one judged, while open), and the looks. A look is judged once every trial its round calls for is
+    recorded, so a run killed during a round judges nothing of it: the same cells train again, and only what is missing."""
     s = resolved.study
     rounds, seq = s.rounds_of_seeds(), Sequence([], of=s.looks, spending=s.rounds.spending if s.rounds else "")
     final: dict[int, object] = {}  # the verdicts stopped so far, as they stood at their look
     edges: list = []
     latest: list = []
+    have = set(zip(trials["cell"].astype(int), trials["seed"].astype(int))) if len(trials) else set()
     for k in range(1, s.looks + 1):
         if k > 1:
-            if not seq.next or trials.empty or not trials["seed"].isin(rounds[k - 1]).any():
-                break  # its round has not run (yet): ``seq.next`` says which cells it trains
+            if not seq.next or not {(c, x) for c in seq.next for x in rounds[k - 1]} <= have:
+                break  # its round has not run in full (yet): ``seq.next`` says which cells it trains
             seq.grown, seq.next = seq.grown + (seq.next,), None
-        seen = [x for r in rounds[:k] for x in r]
         at = replace(resolved, grown=seq.grown)
-        now = trials[trials["seed"].isin(seen)] if len(trials) else trials
-        looked = searches[searches["for_seed"].isin([-1, *seen])] if len(searches) and "for_seed" in searches else searches
+        now = _designed(trials, rounds, seq.grown, "seed") if len(trials) else trials
+        looked = _designed(searches, rounds, seq.grown, "for_seed") if len(searches) and "for_seed" in searches else searches
         edges = design.edges(at, now, looked)
         now = design.with_searches(at, now)
         verdicts = verdict.tested(s.expect, now, s.grid, s.alpha, caps=regime.caps(at), limits=design.on_limits(edges))
@@ -140,6 +141,16 @@ def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list,
             break
         seq.next = frozenset(_compared(s.expect, look.open, now)) or None
     return edges, [final.get(i) or latest[i] for i in range(len(s.expect))], seq
+
+
+def _designed(rows: pd.DataFrame, rounds: list[list[int]], grown: tuple[frozenset[int], ...], seed: str) -> pd.DataFrame:
+    """The trials (or searches, by the seed each searched for: ``seed`` names the column) the looks so far called for:
+    every cell's first round, and each later round's in the cells its look chose (a cell's one search, -1, serves
+    them all). Any other of those seeds (a run under another rule, one by hand) is left out."""
+    ok = rows[seed].isin([-1, *rounds[0]])
+    for r, cells in enumerate(grown, start=1):
+        ok |= rows[seed].isin(rounds[r]) & rows["cell"].isin(list(cells))
+    return rows[ok]
 
 
 def record(seq: Sequence) -> dict:

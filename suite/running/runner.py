@@ -174,8 +174,7 @@ def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir:
             grown = _next_round(resolved, tracker)
             if grown is None:
                 break
-            resolved = replace(resolved, grown=resolved.grown + (grown,))
-            carried = None
+            resolved, carried = replace(resolved, grown=grown), None
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -224,9 +223,10 @@ def _train_round(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, paren
             _serve(resolved, ws, tracker, parent, tuner, parallel)
 
 
-def _next_round(resolved: ResolvedStudy, tracker: Tracker) -> frozenset[int] | None:
-    """The cells the next round of seeds trains, as the look on every round so far decides (``sequential``); None when
-    no round is due: one look only, every verdict stopped, the last look taken, or a trial failed (its error first)."""
+def _next_round(resolved: ResolvedStudy, tracker: Tracker) -> tuple[frozenset[int], ...] | None:
+    """The cells each later round trains, up to the round due next (or still incomplete, after a kill), as the looks on
+    the record decide (``sequential``); None when no round is due: one look only, every verdict stopped, the last look
+    taken, or a trial failed (its error first)."""
     if resolved.study.looks == 1:
         return None
     from suite.analyze import judgement
@@ -236,11 +236,12 @@ def _next_round(resolved: ResolvedStudy, tracker: Tracker) -> frozenset[int] | N
     if (trials["status"] == "FAILED").any():
         return None
     _, _, sequence = judgement.judge(resolved, trials, progress)
-    if sequence.next is not None:
-        look = sequence.looks[-1]
-        print(f"{resolved.name}: look {look.number} of {sequence.of}: {len(look.open)} verdicts open; the next round "
-              f"trains {len(sequence.next)} of {len(resolved.cells)} cells", flush=True)
-    return sequence.next
+    if sequence.next is None:
+        return None
+    look = sequence.looks[-1]
+    print(f"{resolved.name}: look {look.number} of {sequence.of}: {len(look.open)} verdicts open; round {look.number + 1} "
+          f"trains {len(sequence.next)} of {len(resolved.cells)} cells", flush=True)
+    return sequence.grown + (sequence.next,)
 
 
 def _settle_the_record(resolved: ResolvedStudy, tracker: Tracker, tuner_dir: Path, code: str, record: Record, home: str,
