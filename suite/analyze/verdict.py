@@ -104,6 +104,7 @@ def power_warnings(study, cells) -> list[str]:
     (``suite validate``, before anything trains): its kind's floor (``too_few_planned``)."""
     m = max(len(study.expect), 1)
     step = f", planned for Holm's first step (alpha {study.alpha:g} over {m} expectations)" if m > 1 else ""
+    step += f", on the first of up to {study.looks} rounds of seeds" if study.looks > 1 else ""
     return [f"expect[{i}] ({e.metric}){step}: {why}"
             for i, e in enumerate(study.expect) if (why := e.too_few_planned(cells, list(study.seeds), study.alpha / m))]
 
