@@ -107,7 +107,8 @@ def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list,
     final: dict[int, object] = {}  # the verdicts stopped so far, as they stood at their look
     edges: list = []
     latest: list = []
-    have = set(zip(trials["cell"].astype(int), trials["seed"].astype(int))) if len(trials) else set()
+    ended = trials[trials["status"].isin(["FINISHED", "FAILED"])] if "status" in trials else trials  # not KILLED, RUNNING
+    have = set(zip(ended["cell"].astype(int), ended["seed"].astype(int))) if len(ended) else set()
     for k in range(1, s.looks + 1):
         if k > 1:
             if not seq.next or not {(c, x) for c in seq.next for x in rounds[k - 1]} <= have:
