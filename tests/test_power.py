@@ -146,3 +146,20 @@ def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided
     assert power.asks(None) == ""
     assert "no number of seeds" in power.asks({"needed": None, "never": True, "planned": True})
     assert power.asks({"needed": None, "never": False, "planned": True, "units": "cells"}).endswith("cells at the observed effect")
+
+
+def test_a_trend_is_planned_at_its_intervals_bound_nearer_zero_and_never_below_its_margin():
+    """A trend is planned at the bound of its pilot's interval nearer zero, never below the smallest trend that matters;
+    a perfect ordering of 6 cells (rho 1, which 6 cells cannot pin down) has no interval, so it is planned at that
+    margin (rho 0.3): 89 cells at alpha 0.05, where the pilot's rho would have asked for the exact test's floor."""
+    from suite.analyze.power import plan
+    from suite.kinds import expectation
+
+    pilot = pd.DataFrame([{"cell": x, "seed": s, "x": x, "status": "FINISHED", "train_loss": x + 0.01 * s}
+                          for x in range(6) for s in range(3)])
+    (t,) = plan([expectation(says="t", metric="train_loss", along="x", trend="increasing")], pilot, 0.05)
+    assert t.effect == 1.0 and t.seeds_needed == 89 and "planned at 0.3" in t.note
+    order = (0, 2, 1, 3, 5, 4)  # each cell's loss: rising, with two neighbours swapped
+    noisy = pilot.assign(train_loss=[float(order[x]) for x in pilot["x"]])
+    (n,) = plan([expectation(says="t", metric="train_loss", along="x", trend="increasing")], noisy, 0.05)
+    assert 0.8 < n.effect < 0.9 and n.seeds_needed == 89  # rho 0.83 over 6 cells: its interval reaches below 0.3

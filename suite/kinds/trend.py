@@ -125,8 +125,10 @@ class Trend(Expectation):
                 "are cells, so add cells")
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
-        """The cells (its replicates) for 80% power at the pilot's rho (Fisher z with Bonett & Wright's variance),
-        and never fewer than the exact test's floor allows."""
+        """The cells (its replicates) for 80% power (Fisher z with Bonett & Wright's variance), never fewer than the
+        exact test's floor allows. Planned not at the pilot's rho, which a few cells overstate as often as not, but at
+        the bound of its 95% interval nearer zero, and never below the smallest trend that matters (the margin): a
+        perfect ordering (no interval) plans for the margin alone, rho 0.3 by default, not 1."""
         groups = [g for _, g in rows.groupby("cell")] if len(rows) else []
         ys = np.array(cell_values(self.metric, groups)) if groups else np.array([])
         xs = np.array([g[self.along].iloc[0] for g in groups]) if groups else np.array([])
@@ -138,15 +140,22 @@ class Trend(Expectation):
             return Plan(self.says, self.metric, cells, math.nan, math.nan, alpha, None, math.nan,
                         note + "; the pilot cannot show rho")
         rho = float(stats.spearmanr(xs[keep].astype(float) if xs.dtype != object else np.arange(cells), ys[keep])[0])
-        if abs(rho) >= 1:
-            needed = floor
-        elif rho == 0:
-            needed = None
-        else:
-            z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(TARGET_POWER)
-            needed = max(floor, math.ceil((z / math.atanh(abs(rho))) ** 2 * (1 + rho**2 / 2) + 3))
+        if rho == 0:
+            return Plan(self.says, self.metric, cells, rho, math.nan, alpha, None, math.nan, note + "; the pilot shows no trend")
+        margin = self.smallest_effect()
+        smallest = margin.value if margin is not None else 0.0
+        shrunk = 0.0  # a perfect ordering has no Fisher-z interval, nor a pilot of 3 cells: the margin alone
+        if abs(rho) < 1 and cells > 3:  # the bound of the Fisher-z interval nearer zero
+            shrunk = math.tanh(max(0.0, math.atanh(abs(rho)) - 1.96 * math.sqrt((1 + rho**2 / 2) / (cells - 3))))
+        planned = max(shrunk, smallest)
+        if planned <= 0:
+            return Plan(self.says, self.metric, cells, rho, math.nan, alpha, None, math.nan,
+                        note + "; the pilot's interval reaches zero and no margin is declared")
+        z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(TARGET_POWER)
+        needed = max(floor, math.ceil((z / math.atanh(planned)) ** 2 * (1 + planned**2 / 2) + 3))
         return Plan(self.says, self.metric, cells, rho, math.nan, alpha, needed, math.nan,
-                    note + f"; effect = rho over {cells} cells; seeds for 80% power = cells needed")
+                    note + f"; effect = rho over {cells} cells, planned at {planned:.2g} (its interval's bound nearer "
+                    f"zero, at least the margin {smallest:g}); seeds for 80% power = cells needed")
 
     def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
         return cells_as_arms(self, rows, axes)
