@@ -31,7 +31,7 @@ def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
     """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
     or -1 for its cell's one search."""
     cells = {c.index: c for c in resolved.cells}
-    return [-1 if cells[cell].tune is None or cells[cell].tune.per == "cell" else resolved.searcher(cells[cell], int(seed))
+    return [-1 if (search := resolved.searcher(cells[cell], int(seed))) is None else search
             for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
 
 

@@ -32,13 +32,15 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float, only: set[int] | Non
             for i, e in enumerate(expects)]
 
 
-def attach(expects: list, verdicts: list, trials: pd.DataFrame, alpha: float) -> None:
+def attach(expects: list, verdicts: list, trials: pd.DataFrame, alpha: float, among: set[int] | None = None) -> None:
     """Give each verdict left inconclusive by its p (not blocked whatever the data) the plan `suite power`
-    makes from these trials as its pilot: how many replicates 80% power at the observed effect asks for.
+    makes from these trials as its pilot: how many replicates 80% power at the observed effect asks for. With
+    ``among``, only the verdicts at those indices (each still planned at the same per-test alpha).
 
     The observed effect is the pilot's estimate, so the figure is a plan for a new run on new seeds (planned
     once, before it runs), never a count of seeds to add until p drops."""
-    undecided = {i for i, v in enumerate(verdicts) if v.verdict == "inconclusive" and not v.blocked}
+    undecided = {i for i, v in enumerate(verdicts) if v.verdict == "inconclusive" and not v.blocked
+                 and (among is None or i in among)}
     for i, p in enumerate(plan(expects, trials, alpha, only=undecided) if undecided else []):
         if p is not None:
             units = "searches per arm" if expects[i].units == "seeds per arm" and shares_search(trials) else expects[i].units

@@ -132,6 +132,7 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
     failed = int((trials["status"] == "FAILED").sum())
     diverged = int(summary["diverged"].sum())
     pending = len(resolved.trials) - len(trials)
+    first = len(resolved.cells) * len(s.seeds)  # the first round's trials
     return [
         f"# {s.title}",
         "",
@@ -140,8 +141,8 @@ def header(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame)
         f"Sources: {'; '.join(s.sources) or 'none given'}.",
         "",
         f"Study `{s.name}`, profile `{resolved.profile_name}`: {len(resolved.cells)} cells x {len(s.seeds)} seeds = "
-        + (f"{len(resolved.cells) * len(s.seeds)} trials, then {len(resolved.trials) - len(resolved.cells) * len(s.seeds)} "
-           f"more in {len(resolved.grown)} later rounds (up to {s.looks} looks, see Looks); " if s.looks > 1 else "")
+        + (f"{first} trials, then {len(resolved.trials) - first} more in {len(resolved.grown)} later rounds "
+           f"(up to {s.looks} looks, see Looks); " if s.looks > 1 else "")
         + f"{len(resolved.trials)} trials; {n_finished} finished, {failed} failed, {diverged} diverged"
         + (f", **{pending} not yet run**" if pending > 0 else "")
         + (f". Target: `{t.metric}` {'>=' if t.direction == 'max' else '<='} {t.value}." if t.declared

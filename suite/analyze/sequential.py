@@ -106,7 +106,7 @@ def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list,
     rounds, seq = s.rounds_of_seeds(), Sequence([], of=s.looks, spending=s.rounds.spending if s.rounds else "")
     final: dict[int, object] = {}  # the verdicts stopped so far, as they stood at their look
     edges: list = []
-    latest: list = []
+    latest: tuple[list, pd.DataFrame] = ([], trials)  # the last look's verdicts and the trials it judged
     ended = trials[trials["status"].isin(["FINISHED", "FAILED"])] if "status" in trials else trials  # not KILLED, RUNNING
     have = set(zip(ended["cell"].astype(int), ended["seed"].astype(int))) if len(ended) else set()
     for k in range(1, s.looks + 1):
@@ -122,7 +122,6 @@ def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list,
         verdicts = verdict.tested(s.expect, now, s.grid, s.alpha, caps=regime.caps(at), limits=design.on_limits(edges))
         primary, equivalent = _look_ps(verdicts, final, k, s.looks, seq.spending)
         verdict.decided(s.expect, verdicts, s.alpha, primary, equivalent)
-        power.attach(s.expect, verdicts, now, s.alpha)
         look = Look(k, rounds[k - 1], sorted(seq.grown[-1]) if k > 1 else [c.index for c in resolved.cells],
                     level(k, s.looks, s.alpha, seq.spending) if s.looks > 1 else s.alpha)
         for i, v in enumerate(verdicts):
@@ -136,12 +135,17 @@ def judge(resolved, trials: pd.DataFrame, searches: pd.DataFrame) -> tuple[list,
                 final[i] = v
             else:
                 look.open.append(i)
+        power.attach(s.expect, verdicts, now, s.alpha, among=set(look.stopped))  # plans only where a verdict is reported
         seq.looks.append(look)
-        latest = verdicts
+        latest = (verdicts, now)
         if not look.open:
             break
         seq.next = frozenset(_compared(s.expect, look.open, now)) or None
-    return edges, [final.get(i) or latest[i] for i in range(len(s.expect))], seq
+    verdicts, now = latest
+    still = {i for i in range(len(s.expect)) if i not in final}  # open at the last look judged: reported as they stand
+    if still:
+        power.attach(s.expect, verdicts, now, s.alpha, among=still)
+    return edges, [final.get(i) or verdicts[i] for i in range(len(s.expect))], seq
 
 
 def _designed(rows: pd.DataFrame, rounds: list[list[int]], grown: tuple[frozenset[int], ...], seed: str) -> pd.DataFrame:

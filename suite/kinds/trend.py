@@ -32,6 +32,11 @@ def trend_floor(k: int) -> float:
     return 2 / math.factorial(k)
 
 
+def fisher_se(rho: float, n: int) -> float:
+    """The standard error of Spearman's rho over ``n`` cells on Fisher's z scale (Bonett & Wright 2000)."""
+    return math.sqrt((1 + rho**2 / 2) / (n - 3))
+
+
 class Trend(Expectation):
     kind: ClassVar[str] = "trend"
     scale: ClassVar[str] = "correlation"
@@ -74,7 +79,7 @@ class Trend(Expectation):
             p = float(stats.spearmanr(xs, ys)[1])
         # Fisher-z interval with Bonett & Wright's (2000) standard error for Spearman's rho.
         if n > 3 and abs(rho) < 1:
-            half = 1.96 * math.sqrt((1 + rho**2 / 2) / (n - 3))
+            half = 1.96 * fisher_se(rho, n)
             low, high = math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half)
             note = ""
         else:
@@ -105,7 +110,7 @@ class Trend(Expectation):
         rho = round(float(stats.spearmanr(xs, ys)[0]), 12)
         if abs(rho) >= 1:
             return Equivalence(1.0, rho, rho, margin.value)
-        z, se, bound = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (n - 3)), math.atanh(margin.value)
+        z, se, bound = math.atanh(rho), fisher_se(rho, n), math.atanh(margin.value)
         p = max(stats.norm.sf((z + bound) / se), stats.norm.cdf((z - bound) / se))
         half = stats.norm.ppf(1 - alpha) * se
         return Equivalence(float(p), math.tanh(z - half), math.tanh(z + half), margin.value)
@@ -146,13 +151,13 @@ class Trend(Expectation):
         smallest = margin.value if margin is not None else 0.0
         shrunk = 0.0  # a perfect ordering has no Fisher-z interval, nor a pilot of 3 cells: the margin alone
         if abs(rho) < 1 and cells > 3:  # the bound of the Fisher-z interval nearer zero
-            shrunk = math.tanh(max(0.0, math.atanh(abs(rho)) - 1.96 * math.sqrt((1 + rho**2 / 2) / (cells - 3))))
+            shrunk = math.tanh(max(0.0, math.atanh(abs(rho)) - 1.96 * fisher_se(rho, cells)))
         planned = max(shrunk, smallest)
         if planned <= 0:
             return Plan(self.says, self.metric, cells, rho, math.nan, alpha, None, math.nan,
                         note + "; the pilot's interval reaches zero and no margin is declared")
         z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(TARGET_POWER)
-        needed = max(floor, math.ceil((z / math.atanh(planned)) ** 2 * (1 + planned**2 / 2) + 3))
+        needed = max(floor, math.ceil((z / math.atanh(planned)) ** 2 * (1 + planned**2 / 2) + 3))  # fisher_se solved for n
         return Plan(self.says, self.metric, cells, rho, math.nan, alpha, needed, math.nan,
                     note + f"; effect = rho over {cells} cells, planned at {planned:.2g} (its interval's bound nearer "
                     f"zero, at least the margin {smallest:g}); seeds for 80% power = cells needed")

@@ -7,7 +7,7 @@ objective so far at the same epoch (a candidate that ended before e counts with 
 the best of them. Candidates are taken in the search's order (keras-tuner's trial ids), so a sweep's ladder,
 trained together in a group, is judged as if trained one after another: the same curves, the same stops.
 
-``evaluate`` replays the rule on a study's recorded search curves (MLflow keeps each candidate's
+``replay`` replays the rule on a study's recorded search curves (MLflow keeps each candidate's
 per-epoch history) and says, per search, whether the rule would have chosen another candidate and how many
 candidate-epochs it would have saved: the evidence a study needs before declaring such a rule.
 """
@@ -78,11 +78,9 @@ def replay(searches: pd.DataFrame, curves: dict[str, list[float]], objective: st
         rows = rows.sort_values("trial")
         series = [curves.get(r, []) for r in rows["run_id"]]
         at = stops(series, direction, after, earlier)
-        scores = [_score(c, direction) for c in series]
-        ruled = [_score(c[:s] if s else c, direction) for c, s in zip(series, at)]
         values = list(rows["values"])
-        chosen = values[scores.index(pick(s for s in scores if math.isfinite(s)))] if any(map(math.isfinite, scores)) else ""
-        under = values[ruled.index(pick(s for s in ruled if math.isfinite(s)))] if any(map(math.isfinite, ruled)) else ""
+        chosen, under = (_chosen(values, [_score(c[:s] if s else c, direction) for c, s in zip(series, cut)], pick)
+                         for cut in ([None] * len(series), at))
         out.append(Search(int(cell), int(for_seed), len(series), sum(s is not None for s in at),
                           sum(len(c) for c in series), sum(len(c) - s for c, s in zip(series, at) if s), chosen, under))
     return out
@@ -93,6 +91,12 @@ def until_divergence(scores: list[tuple[int, float]], losses: list[tuple[int, fl
     diverged model scores after that is not a result (as ``nuisance.score`` counts it)."""
     cut = next((step for step, v in losses if not math.isfinite(v)), None)
     return [v for step, v in scores if cut is None or step < cut]
+
+
+def _chosen(values: list[str], scores: list[float], pick) -> str:
+    """The values of the candidate with the best finite score ("" where none has one)."""
+    finite = [s for s in scores if math.isfinite(s)]
+    return values[scores.index(pick(finite))] if finite else ""
 
 
 def _score(curve: list[float], direction: str) -> float:

@@ -302,16 +302,13 @@ def plan_groups(resolved: ResolvedStudy, plan, round: int = 0) -> None:
     group, per search. Other searches train their trials alone. Only the searches of ``round``'s seeds: a later
     round's groups never take in an earlier round's, so each round's are the same however the study resumes."""
     for cell in resolved.cells:
-        rounds = resolved.rounds_of(cell)
-        tune = cell.tune
-        if tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
+        tune, seeds = cell.tune, resolved.seeds_in_round(cell, round)
+        if not seeds or tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
             continue
         entry = tune.space["train.learning_rate"]
         rates = space.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
         rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
-        if resolved.study.rounds_of_seeds()[round] not in rounds:
-            continue
-        for for_seed in resolved.searches(cell, resolved.study.rounds_of_seeds()[round]):
+        for for_seed in resolved.searches(cell, seeds):
             plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))
 
 

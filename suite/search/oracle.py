@@ -36,7 +36,7 @@ class PlanOracle(keras_tuner.Oracle):
         )
         self.plan = plan
         self._keys: list[str] | None = None  # each plan entry's canonical text, made once
-        self._started: set[str] = set()  # the entries handed out, in this process or a reloaded search's
+        self._started: set[str] | None = None  # the entries handed out, in this process or a reloaded search's
         self._next = 0  # every entry before it is started: the plan is handed out in order
         self._skipped: set[str] = set()  # entries the record already holds: never handed out
 
@@ -52,18 +52,24 @@ class PlanOracle(keras_tuner.Oracle):
         273 s for 10,000)."""
         self._skipped |= {canonical(values) for values in done}
 
+    def keys(self) -> list[str]:
+        """Each plan entry's canonical text, made once."""
+        if self._keys is None:
+            self._keys = [canonical(values) for values in self.plan]
+        return self._keys
+
     def populate_space(self, trial_id):
         # The first plan entry not yet started. The trials this oracle holds (a reloaded search's too) are read
         # once, then each entry handed out is added: reading them all for every trial made a resumed study of n
         # trials cost O(n^2) (690 s to skip 10,000 recorded trials), and comparing dicts to a list O(n^3).
-        if self._keys is None:
-            self._keys = [canonical(values) for values in self.plan]
+        keys = self.keys()
+        if self._started is None:
             self._started = {canonical(t.hyperparameters.values) for t in self.trials.values()} | self._skipped
-        while self._next < len(self.plan) and self._keys[self._next] in self._started:
+        while self._next < len(self.plan) and keys[self._next] in self._started:
             self._next += 1
         if self._next == len(self.plan):
             return {"status": TrialStatus.STOPPED, "values": None}
-        self._started.add(self._keys[self._next])
+        self._started.add(keys[self._next])
         return {"status": TrialStatus.RUNNING, "values": dict(self.plan[self._next])}
 
 

@@ -25,7 +25,7 @@ from suite.ground import stopping, timing
 from suite.ground.console import Progress
 from suite.ground.errors import TrackingError
 from suite.record import Tracker
-from suite.search.oracle import GridOracle, canonical, trial_values
+from suite.search.oracle import GridOracle, trial_values
 from suite.study import ResolvedStudy
 from suite.train import trial as trials
 from suite.train.kept import Kept
@@ -150,7 +150,7 @@ class StudyTuner(RecordedTuner):
         done = [trial_values(cell, seed) for cell, seed in resolved.trials if (cell.index, seed) in self.recorded]
         self.plan.skip(done)
         # in the saved state or the record, and in this plan (a later round's trials are in the state, not in the first's)
-        ended = len(self.plan.ended() & {canonical(values) for values in self.plan.plan})
+        ended = len(self.plan.ended() & set(self.plan.keys()))
         self.progress = Progress(total=0 if label else len(resolved.trials), done=ended, label=label)  # a worker: no ETA
 
     def holds(self, trial) -> bool:

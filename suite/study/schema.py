@@ -180,6 +180,11 @@ class ResolvedStudy:
     def seeds_of(self, cell: Cell) -> list[int]:
         return [s for seeds in self.rounds_of(cell) for s in seeds]
 
+    def seeds_in_round(self, cell: Cell, round: int) -> list[int]:
+        """This cell's seeds of round ``round`` (0: the first); none where the looks left it out of that round."""
+        seeds = self.study.rounds_of_seeds()[round]
+        return seeds if seeds in self.rounds_of(cell) else []
+
     def searcher(self, cell: Cell, seed: int) -> int | None:
         """The search a trial trained with (``Tune.searcher``, its block within its own round); None for the cell's one."""
         return None if cell.tune is None else cell.tune.searcher(seed, self.study.round_seeds(seed))

@@ -67,9 +67,8 @@ class Plan:
     def cells(self, resolved, round: int = 0) -> None:
         """Each cell's seeds of ``round`` (its seeds, without rounds), at its tuned settings, train together (a cell
         with a search per seed: each seed at its own rate, still one group). A round's seeds are a group of their own."""
-        seeds = resolved.study.rounds_of_seeds()[round]
         for cell in resolved.cells:
-            if seeds in resolved.rounds_of(cell):
+            if seeds := resolved.seeds_in_round(cell, round):
                 self.cell(cell, seeds)
 
     def cell(self, cell, seeds, width: int | None = None) -> None:
