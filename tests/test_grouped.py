@@ -138,6 +138,68 @@ def test_a_group_trains_a_decaying_schedule_a_clip_norm_and_class_weights_as_ker
         assert diff["own_rate"], name  # each lane at its own rate
 
 
+PROBED = r"""
+import json, types
+import numpy as np
+from suite.study import Model, Train
+from suite.train import backend, diagnostics, models, optimizers
+from suite.train.grouped import Group, Member
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(300, 12)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
+splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled",
+                               class_weight=None)
+m = Model(width=16, depth=3, activation="relu", normalization="batch")
+build = lambda: models.build(m, (12,), 4)
+make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr), 1)
+kinds = ("activations", "gradients")
+taps = lambda model: diagnostics.Taps(model, x[:200], y[:200], "relu", kinds)
+together = Group(build, make, 3, probe=taps).fit([Member(0, 0.1), Member(1, 0.1), Member(2, 1e30)], splits, 32, 4)
+other = Group(build, make, 3, probe=taps).fit([Member(0, 0.1), Member(5, 0.3)], splits, 32, 4)
+
+def alone(weights):  # the probe of a trial trained alone, on a Keras model holding these weights
+    backend.seed_everything(0)
+    model = build()
+    if weights is not None:
+        for variable, value in zip(model.trainable_variables, weights[0]):
+            variable.assign(value)
+        for variable, value in zip(model.non_trainable_variables, weights[1]):
+            variable.assign(value)
+    return diagnostics.Probe(model, x[:200], y[:200], "relu", kinds).measure(histograms=True)
+
+def gap(a, b):
+    return max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-6) for k in b)
+
+first, hists = alone(None)
+last, _ = alone(together[0].weights)
+record = together[0].record
+print(json.dumps({
+    "entries": [len(o.record.per_epoch) for o in together], "epochs": [len(o.history["loss"]) for o in together],
+    "keys": sorted(record.per_epoch[0]) == sorted(first),
+    "initial": gap(record.per_epoch[0], first), "final": gap(record.per_epoch[-1], last),
+    "edges": max(abs(a - b) for k in hists for a, b in zip(record.histograms[k][0], hists[k][0])),
+    "counts": sum(abs(a - b) for k in hists for a, b in zip(record.histograms[k][1], hists[k][1])),
+    "layers": sorted(record.histograms) == sorted(hists),
+    "companions": record.per_epoch == other[0].record.per_epoch,
+    "seeds_differ": record.per_epoch[0] != together[1].record.per_epoch[0],
+}))
+"""
+
+
+def test_a_group_probes_each_lane_as_a_trial_alone_is_probed():
+    """The diagnostics' probes mapped over a group's lanes (diagnostics.Taps): each lane's record, at initialization and
+    after its last epoch, is what the probe of a trial alone measures on a Keras model holding that lane's weights;
+    a diverging lane's record ends where it froze; a lane's record does not depend on its companions."""
+    done = subprocess.run([sys.executable, "-c", PROBED], cwd=ROOT, env=jax_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["entries"] == [e + 1 for e in r["epochs"]] and r["epochs"][:2] == [4, 4] and r["epochs"][2] < 4
+    assert r["keys"] and r["layers"] and r["companions"] and r["seeds_differ"], r
+    assert r["initial"] < 1e-5 and r["final"] < 1e-4 and r["edges"] < 1e-5 and r["counts"] <= 2, r  # float32 rounding
+
+
 STUDY = """
 name: grouped
 title: seeds that train together

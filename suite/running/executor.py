@@ -95,7 +95,7 @@ def why_not_grouped(resolved) -> list[str]:
         if family not in GROUPED_FAMILIES:
             add(f"model.family: {family}: its layers under XLA on a CPU are slower than TensorFlow's (a CNN about 6x); "
                 "on a GPU machine without TensorFlow it groups")
-        for reason in alone_because(settings, tuple(study.diagnostics)):
+        for reason in alone_because(settings):
             add(reason)
         tune = cell.tune
         if tune is not None and tune.algorithm != "none" and not (tune.algorithm in ("sweep", "grid") and list(tune.space) == ["train.learning_rate"]):

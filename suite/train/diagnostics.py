@@ -11,6 +11,8 @@ Keras 3 APIs only, except the one gradient call, which lives in ``backend``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import keras
 import numpy as np
 
@@ -60,8 +62,63 @@ def histogram(values: np.ndarray, activation: str) -> tuple[list[float], list[in
     return edges.tolist(), counts.tolist()
 
 
+class Taps:
+    """A model's hidden activations and kernel gradients on one fixed batch, as a stateless function of the model's
+    own variables: ``taps(trainable, non_trainable)``, both in the model's order, gives (hidden activations, kernel
+    gradients) as tensors. Called in training mode (batch norm normalises with the probe batch's statistics, as it
+    does while training), it changes nothing: the weights, batch norm's moving averages and dropout's random state
+    are arguments, not variables it updates.
+
+    A trial trained alone calls it on its model's values (``Probe``); a group maps it over its lanes' values
+    (``suite.train.grouped``), so every trial of the group is probed as one alone would be."""
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
+        self.activation, self.kinds = activation, tuple(kinds)
+        self.x, self.y = keras.ops.convert_to_tensor(x[:PROBE]), keras.ops.convert_to_tensor(y[:PROBE])
+        self.hidden = hidden_layers(model)
+        self.model = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in self.hidden)])
+        at = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        self._trainable = [at[id(v)] for v in self.model.trainable_variables]  # the taps' order, from the model's
+        at = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
+        self._non_trainable = [at[id(v)] for v in self.model.non_trainable_variables]
+        at = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
+        self._kernels = [at[id(next(w for w in layer.trainable_weights if w.name == "kernel"))]
+                         for layer in weight_layers(model)]
+        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def __call__(self, trainable, non_trainable):
+        trainable = [trainable[i] for i in self._trainable]
+        non_trainable = [non_trainable[i] for i in self._non_trainable]
+
+        def outputs(values):
+            return self.model.stateless_call(values, non_trainable, self.x, training=True)[0]
+
+        hidden = outputs(trainable)[1:] if "activations" in self.kinds else []
+        grads = []
+        if "gradients" in self.kinds:
+            every = backend.gradients(lambda values: self.loss(self.y, outputs(values)[0]), trainable)
+            grads = [every[i] for i in self._kernels]
+        return hidden, grads
+
+    def statistics(self, hidden, grads, histograms: bool = False) -> tuple[dict[str, float], dict]:
+        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, if asked, per-layer activation histograms,
+        from one model's hidden activations and kernel gradients (arrays). A diverged model gives NaN statistics
+        (left out of the record), never an error."""
+        out: dict[str, float] = {}
+        hists = {}
+        for i, h in enumerate(hidden, start=1):
+            values = np.asarray(h)
+            for name, value in activation_stats(values, self.activation).items():
+                out[f"act_{name}/{i:02d}"] = value
+            if histograms:
+                hists[i] = histogram(values, self.activation)
+        for i, g in enumerate(grads, start=1):
+            out[f"grad_norm/{i:02d}"] = float(np.linalg.norm(np.asarray(g)))
+        return out, hists
+
+
 class Probe:
-    """The model's hidden activations and kernel gradients on one fixed batch.
+    """The taps of one Keras model, measured on its current values.
 
     The measurement is one compiled call where the backend has one (``backend.compiled``): run
     eagerly, a deep network's forward and backward pass cost a dispatch per operation, and the
@@ -70,12 +127,8 @@ class Probe:
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
         self.model, self.activation, self.kinds = model, activation, kinds
-        self.x, self.y = keras.ops.convert_to_tensor(x[:PROBE]), keras.ops.convert_to_tensor(y[:PROBE])
-        self.hidden = hidden_layers(model)
-        self.kernels = [next(w for w in layer.trainable_weights if w.name == "kernel") for layer in weight_layers(model)]
-        self.taps = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in self.hidden)])
-        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        self._compute = backend.compiled(self._uncompiled)
+        self.taps = Taps(model, x, y, activation, kinds)
+        self._compute = backend.compiled(self.taps)
 
     _last: Probe | None = None  # the latest model's: trials run cell by cell, seed after seed
 
@@ -88,40 +141,12 @@ class Probe:
             cls._last = last = cls(model, x, y, activation, kinds)
         return last
 
-    def _call(self, trainable):
-        non_trainable = [v.value for v in self.taps.non_trainable_variables]
-        outputs, _ = self.taps.stateless_call(trainable, non_trainable, self.x, training=True)
-        return outputs
-
-    def _uncompiled(self, trainable):
-        """The hidden activations (if asked) and the kernels' gradients (if asked), as tensors."""
-        hidden = self._call(trainable)[1:] if "activations" in self.kinds else []
-        grads = []
-        if "gradients" in self.kinds:
-
-            def loss(values):
-                return self.loss(self.y, self._call(values)[0])
-
-            by_variable = dict(zip(map(id, self.taps.trainable_variables), backend.gradients(loss, trainable)))
-            grads = [by_variable[id(kernel)] for kernel in self.kernels]
-        return hidden, grads
-
     def measure(self, histograms: bool = False) -> tuple[dict[str, float], dict]:
-        """Per-layer scalars (``act_std/03``, ``grad_norm/02``, ...) and, if asked, per-layer activation histograms.
-
-        A diverged model gives NaN statistics (left out of the record), never an error."""
-        hidden, grads = self._compute([v.value for v in self.taps.trainable_variables])
-        out: dict[str, float] = {}
-        hists = {}
-        for i, h in enumerate(hidden, start=1):
-            values = keras.ops.convert_to_numpy(h)
-            for name, value in activation_stats(values, self.activation).items():
-                out[f"act_{name}/{i:02d}"] = value
-            if histograms:
-                hists[i] = histogram(values, self.activation)
-        for i, g in enumerate(grads, start=1):
-            out[f"grad_norm/{i:02d}"] = float(np.linalg.norm(keras.ops.convert_to_numpy(g)))
-        return out, hists
+        """Per-layer scalars and, if asked, histograms of the model as it stands (``Taps.statistics``)."""
+        hidden, grads = self._compute([v.value for v in self.model.trainable_variables],
+                                      [v.value for v in self.model.non_trainable_variables])
+        return self.taps.statistics([keras.ops.convert_to_numpy(h) for h in hidden],
+                                    [keras.ops.convert_to_numpy(g) for g in grads], histograms)
 
 
 def summary(per_epoch: list[dict[str, float]]) -> dict[str, float]:
@@ -155,22 +180,33 @@ def summary(per_epoch: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-class Recorder(keras.callbacks.Callback):
-    """Measures the probe at initialization and after every epoch (outside the training clock)."""
+@dataclass
+class Record:
+    """One trial's probes: per-layer scalars at initialization (index 0) and after every epoch it trained, and the
+    activation histograms at initialization."""
 
-    def __init__(self, probe: Probe):
-        super().__init__()
-        self.probe = probe
-        self.per_epoch: list[dict[str, float]] = []  # index 0: initialization
-        self.histograms: dict = {}  # at initialization
+    per_epoch: list[dict[str, float]] = field(default_factory=list)
+    histograms: dict = field(default_factory=dict)
 
-    def on_train_begin(self, logs=None):
-        values, self.histograms = self.probe.measure(histograms=True)
+    def add(self, values: dict[str, float]) -> None:
         self.per_epoch.append(values)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.per_epoch.append(self.probe.measure()[0])
 
     def series(self) -> dict[str, list[float]]:
         keys = sorted({k for values in self.per_epoch for k in values})
         return {k: [values.get(k, float("nan")) for values in self.per_epoch] for k in keys}
+
+
+class Recorder(keras.callbacks.Callback):
+    """Measures the probe at initialization and after every epoch (outside the training clock), into ``record``."""
+
+    def __init__(self, probe: Probe):
+        super().__init__()
+        self.probe = probe
+        self.record = Record()
+
+    def on_train_begin(self, logs=None):
+        values, self.record.histograms = self.probe.measure(histograms=True)
+        self.record.add(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record.add(self.probe.measure()[0])

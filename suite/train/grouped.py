@@ -6,7 +6,9 @@ the same function of the step for every trial, scaled by each trial's own rate: 
 each trial's rate variable is set to its rate times the schedule at the optimizer's iteration (what
 Keras's optimizer computes from a ``LearningRateSchedule`` before it applies a step). Gradient
 clipping is the optimizer's own (``clipnorm``), applied inside ``stateless_apply``. Class weights
-(``data.rebalance: class_weight``) weigh each example's loss by its class's, as Keras's fit does. Their parameters,
+(``data.rebalance: class_weight``) weigh each example's loss by its class's, as Keras's fit does. The
+diagnostics' probes (``diagnostics.Taps``) are mapped over the lanes at initialization and after every
+epoch, outside the clock, each lane measured on its own weights as a trial alone is. Their parameters,
 non-trainable state (batch-norm statistics, dropout seed states) and optimizer state are stacked
 along a leading axis of a fixed width, and one training epoch (a ``lax.scan`` over the batches
 of Keras 3's ``stateless_call`` and the optimizer's ``stateless_apply``, the pattern Keras
@@ -49,6 +51,7 @@ class Outcome:
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in ("loss", "accuracy", "val_loss",
                                                                                        "val_accuracy")})
     weights: tuple | None = None  # (trainable values, non-trainable values) in the model's variable order
+    record: object = None  # diagnostics.Record: its probes at initialization and after every epoch it trained
     diverged_epoch: int | None = None
     stopped_epoch: int | None = None
     best_epoch: int | None = None
@@ -75,9 +78,10 @@ class Group:
     once per member, after the member's seed is set, so initial weights follow the seed as in a
     trial trained alone); ``make_optimizer(learning_rate)`` a fresh Keras optimizer."""
 
-    def __init__(self, build, make_optimizer, width: int, schedule=None):
+    def __init__(self, build, make_optimizer, width: int, schedule=None, probe=None):
         """``schedule``: the learning rate's factor as a function of the step (a Keras ``LearningRateSchedule`` whose
-        initial rate is 1), or None for a constant rate; ``make_optimizer`` then builds a constant-rate optimizer."""
+        initial rate is 1), or None for a constant rate; ``make_optimizer`` then builds a constant-rate optimizer.
+        ``probe``: the diagnostics' taps of the group's model (``probe(model) -> diagnostics.Taps``), or None."""
         import jax
 
         self.width = width
@@ -90,6 +94,8 @@ class Group:
         self._step_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations)
         self._epoch = jax.jit(jax.vmap(self._one_epoch, in_axes=(0, 0, 0, 0, 0, 0, None, None, None)))
         self._predict = jax.jit(jax.vmap(self._logits, in_axes=(0, 0, None)))
+        self.taps = probe(self.model) if probe is not None else None
+        self._probe = jax.jit(jax.vmap(self.taps)) if self.taps is not None else None
 
     # --- the per-trial programs, mapped over the slots -----------------------------------------
 
@@ -184,6 +190,7 @@ class Group:
         kept: list = [None] * len(members)
         slots = members + [members[0]] * (self.width - len(members))
         fixed = {m.seed: fixed_order(splits, m.seed) for m in slots}
+        self._measure_probes(tv, ntv, outcomes, active, initial=True)
         for epoch in range(epochs):
             if not active.any():
                 break
@@ -194,6 +201,7 @@ class Group:
             if clock is not None:
                 clock.append(time.perf_counter() - start)
             logits, penalty = (np.asarray(a) for a in self._predict(tv, ntv, xv))
+            self._measure_probes(tv, ntv, outcomes, active)  # every lane that trained this epoch, diverged ones too
             for i, out in enumerate(outcomes):
                 if not active[i]:
                     continue
@@ -215,6 +223,24 @@ class Group:
             last = ([np.asarray(a[i]) for a in tv], [np.asarray(a[i]) for a in ntv])
             out.weights = kept[i] if patience is not None and kept[i] is not None else last
         return outcomes
+
+
+    def _measure_probes(self, tv, ntv, outcomes: list[Outcome], active: np.ndarray, initial: bool = False) -> None:
+        """The diagnostics of every active lane on its current weights: at initialization with the activations'
+        histograms, as ``diagnostics.Recorder`` measures a trial alone before its first epoch and after each."""
+        if self._probe is None:
+            return
+        from suite.train.diagnostics import Record
+
+        hidden, grads = self._probe(tv, ntv)
+        hidden, grads = [np.asarray(h) for h in hidden], [np.asarray(g) for g in grads]
+        for i, out in enumerate(outcomes):
+            if not active[i]:
+                continue
+            values, histograms = self.taps.statistics([h[i] for h in hidden], [g[i] for g in grads], histograms=initial)
+            if initial:
+                out.record = Record(histograms=histograms)
+            out.record.add(values)
 
 
 MEMORY_SHARE = 0.5  # of the device's free memory, the most a group may take

@@ -14,9 +14,9 @@ at most ``grouped.MOST``); a plan with more members trains them as several group
 (``chunk``), fixed once per plan from the first group's structure and recorded with each trial
 (``group_width``), so ``suite replicate`` rebuilds the same groups on any machine.
 
-A trial that a group cannot train as the suite would train it alone (an ensemble, pretraining,
-diagnostics probes, a regression) is left to the usual path. A decaying learning-rate schedule,
-gradient clipping and class weights train in a group (``grouped.Group``).
+A trial that a group cannot train as the suite would train it alone (an ensemble, pretraining, a
+regression) is left to the usual path. A decaying learning-rate schedule, gradient clipping, class
+weights and the diagnostics' probes train in a group (``grouped.Group``).
 """
 
 from __future__ import annotations
@@ -89,21 +89,22 @@ class Plan:
         key = _key(settings, evaluate)
         self.members[key] = list(dict.fromkeys([*self.members.get(key, []), *members]))
 
-    def applies(self, settings, diagnostics=(), evaluate: bool = True) -> bool:
+    def applies(self, settings, evaluate: bool = True) -> bool:
         """Whether this trial trains in a group: planned, and nothing a group would train differently."""
-        return _key(settings, evaluate) in self.members and not alone_because(settings, diagnostics)
+        return _key(settings, evaluate) in self.members and not alone_because(settings)
 
     def holds(self, settings, seed: int, evaluate: bool) -> bool:
         return _member(settings, seed) in self.members.get(_key(settings, evaluate), [])
 
-    def trained(self, settings, splits, seed: int, evaluate: bool = True) -> Trained:
-        """This trial's result, training its group first when it is the first of them to be asked for."""
+    def trained(self, settings, splits, seed: int, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> Trained:
+        """This trial's result, training its group first when it is the first of them to be asked for (with
+        ``diagnostics``, every lane probed as a trial alone is: a study's compared trials all ask for the same)."""
         key, member = _key(settings, evaluate), _member(settings, seed)
         if (key, member) not in self.done:
-            self._train(settings, splits, member, key)
+            self._train(settings, splits, member, key, diagnostics)
         return self.done.pop((key, member))
 
-    def _train(self, settings, splits, member: tuple[int, float], key: str) -> None:
+    def _train(self, settings, splits, member: tuple[int, float], key: str, diagnostics: tuple[str, ...]) -> None:
         from suite.train import grouped
         from suite.train.grouped import Member
 
@@ -116,7 +117,7 @@ class Plan:
 
         clock: list[float] = []
         start = time.perf_counter()
-        outcomes = compiled_group(settings, splits, width).fit(
+        outcomes = compiled_group(settings, splits, width, diagnostics).fit(
             [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock)
         total = time.perf_counter() - start
@@ -130,10 +131,12 @@ class Plan:
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
 
 
-def compiled_group(settings, splits, width: int):
+def compiled_group(settings, splits, width: int, diagnostics: tuple[str, ...] = ()):
     """The compiled group (``grouped.Group``) of ``width`` slots for trials with these settings on ``splits``: their
-    model, a constant-rate optimizer whose rate a decaying schedule sets step by step, and that schedule. The plan's
-    groups and the bench's are built here alike."""
+    model, a constant-rate optimizer whose rate a decaying schedule sets step by step, that schedule, and with
+    ``diagnostics`` the probes of every lane (``diagnostics.Taps``). The plan's groups and the bench's are built here
+    alike."""
+    from suite.train import diagnostics as probing
     from suite.train import models, optimizers
     from suite.train.grouped import Group
 
@@ -145,7 +148,11 @@ def compiled_group(settings, splits, width: int):
     def make_optimizer(lr):
         return optimizers.optimizer(t.model_copy(update={"learning_rate": lr, "schedule": "constant"}), 1)
 
-    return Group(build, make_optimizer, width, unit_schedule(t, -(-len(splits.y_train) // t.batch_size)))
+    def taps(model):
+        return probing.Taps(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
+
+    return Group(build, make_optimizer, width, unit_schedule(t, -(-len(splits.y_train) // t.batch_size)),
+                 probe=taps if diagnostics else None)
 
 
 def unit_schedule(t, steps_per_epoch: int):
@@ -169,15 +176,12 @@ def rates(t, steps_per_epoch: int, epochs: int) -> list[float]:
             for e in range(epochs)]
 
 
-def alone_because(settings, diagnostics=()) -> list[str]:
+def alone_because(settings) -> list[str]:
     """Why a trial with these settings trains alone even in a grouped run, each reason naming what a group
     would need to carry it (``[]``: it can group). ``suite list`` and the default executor (``suite.running.executor``)
     give these reasons; ``Plan.applies`` keeps such trials out of every group."""
     t, m, d = settings.train, settings.model, settings.data
     reasons = []
-    if diagnostics:
-        reasons.append(f"diagnostics probes ({', '.join(diagnostics)}) measure one Keras model's layers as it trains; "
-                       "probing each lane's weights inside the group would let it group")
     if m.members > 1:
         reasons.append("an ensemble (model.members above 1) trains its members one after another; "
                        "each member as a lane would let it group")

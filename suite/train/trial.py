@@ -106,11 +106,11 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
     result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
                            preprocessing=splits.preprocessing)
     _grouped(result, fits[0])
-    recorder = fits[0].recorder
-    if recorder is not None:
-        result.series = recorder.series()
-        result.metrics.update(_finite(probing.summary(recorder.per_epoch)))
-        result.artifacts["activations_init.json"] = {str(k): v for k, v in recorder.histograms.items()}
+    record = fits[0].record
+    if record is not None:
+        result.series = record.series()
+        result.metrics.update(_finite(probing.summary(record.per_epoch)))
+        result.artifacts["activations_init.json"] = {str(k): v for k, v in record.histograms.items()}
     return result
 
 
@@ -128,7 +128,7 @@ class _Fitted:
     history: dict[str, list[float]]
     parameters: int
     validation: list[tuple] = field(default_factory=list)  # per epoch: validation logits and penalty (ensembles)
-    recorder: probing.Recorder | None = None
+    record: probing.Record | None = None  # diagnostics' probes
     initial: np.ndarray | None = None  # training-split logits before training
     initial_penalty: float = 0.0
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # split -> logits after training
@@ -140,9 +140,9 @@ class _Fitted:
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
          keep_validation: bool, kept: Kept) -> _Fitted:
     groups = kept.groups
-    if (groups is not None and member.rows is None and not keep_validation and groups.applies(settings, diagnostics, evaluate)
+    if (groups is not None and member.rows is None and not keep_validation and groups.applies(settings, evaluate)
             and groups.holds(settings, member.seed, evaluate)):
-        return _fit_in_group(settings, splits, member, evaluate, kept)
+        return _fit_in_group(settings, splits, member, evaluate, diagnostics, kept)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
     # with the seed gives.
@@ -160,8 +160,9 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     extra = []
     if diagnostics:
         probe = probing.Probe.of(model, splits.x_train, splits.y_train, settings.model.activation, diagnostics)
-        fitted.recorder = probing.Recorder(probe)
-        extra.append(fitted.recorder)
+        recorder = probing.Recorder(probe)
+        fitted.record = recorder.record
+        extra.append(recorder)
     if keep_validation:
         outputs = fitting.ValidationOutputs(splits.x_val)
         extra.append(outputs)
@@ -178,14 +179,16 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     return fitted
 
 
-def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool, kept: Kept) -> _Fitted:
+def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
+                  kept: Kept) -> _Fitted:
     """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
-    would have trained alone, then measured the same way. Its seconds are its share of each group epoch."""
+    would have trained alone, then measured the same way. Its seconds are its share of each group epoch; its
+    diagnostics, the group's probes of its lane."""
     with timing.section("trial.fit"):
-        trained = kept.groups.trained(settings, splits, member.seed, evaluate)
+        trained = kept.groups.trained(settings, splits, member.seed, evaluate, diagnostics)
     with timing.section("trial.build"):
         model = reuse.model_for(settings, splits, member.seed, kept).model
-    fitted = _Fitted(history={}, parameters=model.count_params(), group=trained)
+    fitted = _Fitted(history={}, parameters=model.count_params(), group=trained, record=trained.outcome.record)
     if evaluate:
         with timing.section("trial.measure"):
             fitted.initial, fitted.initial_penalty = measure.logits(model, splits.x_train), measure.penalty(model)
