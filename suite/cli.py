@@ -121,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
     p.add_argument("--group-sizes", default="1,5", help="trials per group for the grouped part (e.g. 1,8,32,128 on a GPU)")
+    p.add_argument("--ways", default="tensorflow,jax,grouped,default",
+                   help="the grouped part's whole-study runs, back to back: tensorflow, jax (alone), grouped, default")
     p.add_argument("--out", help="where to write bench.json and README.md (default results/bench)")
 
     p = sub.add_parser("power", help="seeds by power: from a report's trials (the pilot), the seeds each comparison needs")
@@ -399,10 +401,14 @@ def cmd_bench(args) -> int:
     unknown = sorted(set(parts) - set(bench.PARTS))
     if unknown:
         raise SuiteError(f"--parts: unknown {', '.join(unknown)}; choose from {', '.join(bench.PARTS)}")
+    ways = [w.strip() for w in args.ways.split(",") if w.strip()]
+    if unknown := sorted(set(ways) - set(bench.WAYS)) or ([] if ways else ["(none)"]):
+        raise SuiteError(f"--ways: unknown {', '.join(unknown)}; choose from {', '.join(bench.WAYS)}")
     sizes = tuple(int(n) for n in args.sizes.split(","))
     workers = tuple(int(n) for n in args.workers.split(","))
     out = bench.run(path, args.profile, Path(args.out) if args.out else ws.results / "bench", parts=parts, sizes=sizes,
-                    workers=workers, group_sizes=args.group_sizes, log=lambda line: print(line, file=sys.stderr, flush=True))
+                    workers=workers, group_sizes=args.group_sizes, ways=tuple(ways),
+                    log=lambda line: print(line, file=sys.stderr, flush=True))
     print((out / "README.md").read_text())
     print(f"bench: {out}")
     return 0

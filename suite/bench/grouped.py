@@ -128,7 +128,7 @@ def study_section(runs: list[dict], study: str, profile: str) -> list[str]:
         f"### The whole study: `suite run {study} --profile {profile}`, {len(runs)} ways, back to back", "",
         "Each a fresh process and store; *wall* is the whole command (start-up, searches, trials, report), "
         "*trials* the `study.trials` section (the compared trials, after the searches).", "",
-        "| run | wall s | wall / TensorFlow's | trials s | verdicts |", "|---|---|---|---|---|",
+        f"| run | wall s | wall / {base['run']}'s | trials s | verdicts |", "|---|---|---|---|---|",
     ]
     for r in runs:
         trials = "–" if r["trials_s"] is None else f"{r['trials_s']:.1f}"

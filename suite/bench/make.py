@@ -25,10 +25,15 @@ from suite.record import provenance
 from suite.workspace import atomic_write
 
 PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped")
+# The grouped part's whole-study runs, back to back: name -> (backend, --executor)
+WAYS = {"tensorflow": ("tensorflow", "alone"), "jax": ("jax", "alone"), "grouped": ("jax", "grouped"),
+        "default": (None, "auto")}
 
 
 def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000), workers=(1, 2), group_sizes="1,5",
-        log=print) -> Path:
+        ways=tuple(WAYS), log=print) -> Path:
+    """``ways``: which whole-study runs the grouped part makes (``WAYS``; all four by default, TensorFlow first: the
+    ratios are to the first run made)."""
     scratch = Path(tempfile.mkdtemp(prefix="suite-bench-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     found: dict = {"study": study.stem, "profile": profile, "started": started,
@@ -72,8 +77,8 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                 found["grouped"] = processes.grouped_run(scratch, study, profile, group_sizes)
                 found["grouped_study"] = []
                 # the two paths back to back, and JAX alone; then the default (--executor auto), which picks one of them
-                for name, backend, how in (("tensorflow", "tensorflow", "alone"), ("jax", "jax", "alone"),
-                                           ("jax --grouped", "jax", "grouped"), ("default", None, "auto")):
+                for way in (w for w in WAYS if w in ways):
+                    (backend, how), name = WAYS[way], {"grouped": "jax --grouped"}.get(way, way)
                     log(f"bench: suite run {study.stem} [{profile}] on {name} ...")
                     timed = processes.suite_run(scratch, name.replace(" --", "-"), study, profile, backend, executor=how)
                     verdicts = json.loads((timed.home / "results" / study.stem / profile / "verdicts.json").read_text())
