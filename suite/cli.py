@@ -116,8 +116,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure the suite's own cost; writes results/bench/")
     p.add_argument("study", nargs="?", default="capacity", help="an untuned study to time (default capacity)")
     p.add_argument("--profile", default="quick", help="the profile to time (default quick)")
-    p.add_argument("--parts", default="floor,overhead,backends,workers,scaling,grouped",
-                   help="comma-separated: floor, overhead, backends, workers, scaling, grouped")
+    p.add_argument("--parts", default="floor,overhead,backends,workers,scaling,grouped,cell",
+                   help="comma-separated: floor, overhead, backends, workers, scaling, grouped, cell")
     p.add_argument("--workers", default="1,2", help="worker counts for the workers part")
     p.add_argument("--sizes", default="10,100,1000", help="recorded-trial counts for the scaling part")
     p.add_argument("--group-sizes", default="1,5", help="trials per group for the grouped part (e.g. 1,8,32,128 on a GPU)")

@@ -129,3 +129,36 @@ def test_resuming_a_recorded_study_reads_its_trials_once_and_hands_out_no_trial(
     runner.run_study(resolved, ws)
     assert sum("'trial'" in f for f in reads) == 2  # resume once, the report once
     assert not list((ws.root / ".suite" / "tuner").rglob("trial.json"))  # no keras-tuner trial replayed a record
+
+
+def test_the_cell_part_times_one_cell_end_to_end_against_the_floor(tmp_path, monkeypatch):
+    """Part ``cell``: the study's largest cell as a study of its own (its grid value fixed, no search or
+    expectations), run cold, warm (the cold run's JAX cache) and on TensorFlow, each timed from its first trial's start
+    to its last trial's end against the NumPy floor for the same trial-epochs."""
+    from suite.bench import cell
+
+    monkeypatch.setattr(cell, "SEEDS", 2)
+    monkeypatch.setattr(cell, "EPOCHS", 2)
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tiny.yaml").write_text(TINY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "cell"]) == 0
+    found = json.loads((tmp_path / "results" / "bench" / "bench.json").read_text())["cell"]
+    assert found["cell"] == "model.width=4" and found["layers"] == [8, 4, 3] and found["seeds"] == found["epochs"] == 2
+    ways = {r["way"]: r for r in found["runs"]}
+    assert list(ways) == ["default, cold cache", "default, warm cache", "tensorflow"]
+    assert ways["default, cold cache"]["executor"] == "grouped" and ways["tensorflow"]["executor"] == "alone"
+    for r in found["runs"]:
+        assert r["trials"] == 2 and 0 < r["span_s"] < r["wall_s"]
+        assert r["over_floor"] == pytest.approx(r["span_s"] / found["floor_s"])
+    text = (tmp_path / "results" / "bench" / "README.md").read_text()
+    assert "One cell end to end: 2 seeds x 2 epochs" in text and "| default, warm cache | grouped (jax) |" in text
+
+
+def test_bench_rejects_an_unknown_way(tmp_path, monkeypatch, capsys):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tiny.yaml").write_text(TINY)
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    assert main(["bench", "tiny", "--profile", "smoke", "--parts", "grouped", "--ways", "grouped,fast"]) == 2
+    assert "--ways: unknown fast" in capsys.readouterr().err

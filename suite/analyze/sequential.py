@@ -195,9 +195,9 @@ def _stops(v, look: int, looks: int) -> str:
         return "decided" if v.verdict != "negligible" else "inside its margin"
     if look == looks:
         return "the last look" if looks > 1 else "judged"
-    if v.blocked and "budget" in v.blocked:
+    if v.beyond_seeds == "budget":
         return "budget-limited: more seeds cannot lift the epoch cap"
-    if v.blocked and "add cells" in v.blocked:
+    if v.beyond_seeds == "cells":
         return "too few cells: more seeds cannot add cells"
     return ""  # no futility stop on a plan: see the module's docstring
 

@@ -57,6 +57,7 @@ def tested(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, lis
             v.outside = regime.outside_regime(e, rows, axes, caps)
         budget, few = regime.budget_limited(e, rows, axes, caps), e.too_few(rows, alpha)
         v.blocked = "; ".join(filter(None, (budget, few)))
+        v.beyond_seeds = "budget" if budget else "cells" if few and not e.seeds_lift_floor else ""
         v.ahead = regime.ahead_only(e, rows, axes, caps) if budget and not few else ""
         if limits:
             v.on_limit = "; ".join(f"{label(g, axes)}: {limits[int(g['cell'].iloc[0])]}"
@@ -79,7 +80,7 @@ def decided(expects: list[Expectation], verdicts: list[Verdict], alpha: float, p
         if v.ahead and v.verdict in ("supported", "refuted"):  # the side rule decided it: say so, withhold nothing
             v.observed += (f"; decided although {v.ahead} was still improving at its cap: it is the arm ahead, so "
                            "more training could only widen the gap")
-            v.blocked = ""
+            v.blocked = v.beyond_seeds = ""
     return verdicts
 
 

@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from suite.bench import backends, grouped, overhead, processes, scaling
+from suite.bench import backends, cell, grouped, overhead, processes, scaling
 from suite.record import provenance
 from suite.workspace import atomic_write
 
-PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped")
+PARTS = ("floor", "overhead", "backends", "workers", "scaling", "grouped", "cell")
 # The grouped part's whole-study runs, back to back: name -> (backend, --executor)
 WAYS = {"tensorflow": ("tensorflow", "alone"), "jax": ("jax", "alone"), "grouped": ("jax", "grouped"),
         "default": (None, "auto")}
@@ -89,6 +89,8 @@ def run(study: Path, profile: str, out: Path, parts=PARTS, sizes=(10, 100, 1000)
                         "verdicts": [v["verdict"] for v in verdicts["verdicts"]],
                         "says": [v["says"] for v in verdicts["verdicts"]],
                     })
+        if "cell" in parts:
+            found["cell"] = cell.measure(scratch, study, profile, log)
         if "scaling" in parts:
             found["scaling"] = []
             for n in sizes:
@@ -152,6 +154,8 @@ def render(f: dict) -> str:
         lines += grouped.section(f["grouped"])
     if "grouped_study" in f:
         lines += grouped.study_section(f["grouped_study"], f["study"], f["profile"])
+    if "cell" in f:
+        lines += cell.section(f["cell"])
     elif "grouped_missing" in f:
         lines += ["## Trials that train together (JAX)", "", f"Not measured: {f['grouped_missing']}.", ""]
     if "overhead" in f:

@@ -32,10 +32,13 @@ class Timed:
         return pd.read_csv(self.home / "results" / study / profile / "trials.csv")
 
 
-def workspace(scratch: Path, name: str, study: Path) -> Path:
+def workspace(scratch: Path, name: str, study: Path, keep: bool = False) -> Path:
+    """A fresh workspace holding the study (``keep``: whatever the folder already holds stays, such as a filled
+    JAX cache)."""
     home = scratch / name
-    shutil.rmtree(home, ignore_errors=True)
-    (home / "studies").mkdir(parents=True)
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+    (home / "studies").mkdir(parents=True, exist_ok=keep)
     shutil.copy(study, home / "studies" / study.name)
     return home
 
@@ -62,14 +65,15 @@ def run(command: list[str], env: dict, what: str) -> float:
 
 def suite_run(
     scratch: Path, name: str, study: Path, profile: str, keras_backend: str | None = None, workers: int = 0,
-    executor: str = "alone",
+    executor: str = "alone", keep: bool = False,
 ) -> Timed:
     """``suite run`` of the study in a fresh workspace and store (with ``workers`` parallel workers if > 0), on the
-    given ``--executor`` (alone by default: one trial at a time, the baseline every part compares against)."""
-    home = workspace(scratch, name, study)
+    given ``--executor`` (alone by default: one trial at a time, the baseline every part compares against); ``keep``:
+    in the folder as it is (``workspace``). An empty ``profile``: the study file as written."""
+    home = workspace(scratch, name, study, keep)
     timings = home / "timings.json"
-    command = [sys.executable, "-m", "suite", "run", study.stem, "--profile", profile, "--timings", str(timings),
-               "--executor", executor]
+    command = [sys.executable, "-m", "suite", "run", study.stem, *(["--profile", profile] if profile else []),
+               "--timings", str(timings), "--executor", executor]
     command += ["--workers", str(workers)] if workers else []
     wall = run(command, environment(home, keras_backend), f"suite run {study.stem} ({name})")
     sections = {k: v["seconds"] for k, v in json.loads(timings.read_text()).items()}

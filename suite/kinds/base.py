@@ -55,6 +55,7 @@ class Verdict:
     finding: str = ""  # time to target: "speed" (both arms reach it; how much sooner) or "reachability" (whether at all)
     outside: str = ""  # why the compared arms were outside the cited finding's regime ("" when inside)
     blocked: str = ""  # why the verdict cannot be decided whatever its p ("budget-limited: ..."); "" when it can
+    beyond_seeds: str = ""  # what blocks it that no more seeds can lift: "budget" (the epoch cap), "cells"; "" otherwise
     on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
     units: str = "seeds"  # what n counts
     power: dict | None = None  # an undecided verdict's plan (power.attach): the replicates 80% power asks for
@@ -117,6 +118,7 @@ class Expectation(Locked):
     marks: ClassVar[tuple[str, ...]]  # the fields whose presence in a study file names this kind (or its family)
     shown: ClassVar[str]  # how a study file names it, in "needs exactly one of: ..."
     units: ClassVar[str] = "seeds per arm"  # what its power plan counts
+    seeds_lift_floor: ClassVar[bool] = True  # whether more seeds can lift its too_few floor (a trend's replicates are cells)
     values_in: ClassVar[tuple[str, ...]] = ()  # its fields that name grid values ({axis: value})
     axes_in: ClassVar[tuple[str, ...]] = ()  # its fields that name a grid axis
 

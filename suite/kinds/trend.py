@@ -43,6 +43,7 @@ class Trend(Expectation):
     marks: ClassVar[tuple[str, ...]] = ("along", "trend")
     shown: ClassVar[str] = "along+trend"
     units: ClassVar[str] = "cells"
+    seeds_lift_floor: ClassVar[bool] = False
     axes_in: ClassVar[tuple[str, ...]] = ("along",)
 
     along: str | None = None
