@@ -32,7 +32,7 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
 
     from suite.study import load_study
     from suite.train.groups import compiled_group
-    from suite.train.grouped import Member
+    from suite.train.grouped import Member, platform_lanes
 
     if keras.backend.backend() != "jax":
         raise SystemExit("bench grouped: needs KERAS_BACKEND=jax")
@@ -72,6 +72,15 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
         return {"val_accuracy_max_abs": float(np.max(np.abs(np.subtract(a.history["val_accuracy"], b.history["val_accuracy"])))),
                 "weights_max_abs": float(max(np.max(np.abs(x - y)) for x, y in zip(a.weights[0], b.weights[0])))}
 
+    # The two ways of running lanes (grouped.LANES), on 12 seeds of the cell with its own early stopping, back to back
+    lanes = {}
+    for way in ("mapped", "looped"):
+        group = compiled_group(cell.settings, splits, 12)
+        group.lanes = way
+        start = time.perf_counter()
+        trained = group.fit([Member(seed, rate) for seed in range(12)], splits, batch, epochs, patience=s.train.patience,
+                            monitor=s.train.monitor)
+        lanes[way] = {"wall_s": time.perf_counter() - start, "lane_epochs": sum(len(o.history["loss"]) for o in trained)}
     for g in (*groups, search):
         del g["outcomes"]
     device = jax.devices()[0]
@@ -82,6 +91,7 @@ def measure(study: Path, profile: str | None, sizes: list[int], epochs: int | No
         "rate_search": {**search, "rates": [float(r) for r in rates]},
         "independence": {"group_width": full["width"], "same_width": moved(in_group, alone_same_width),
                          "width_1": moved(in_group, alone_width_1)},
+        "lanes": {"patience": s.train.patience, "default": platform_lanes(), **lanes},
     }
 
 
@@ -117,6 +127,17 @@ def section(g: dict) -> list[str]:
         f"{ind['width_1']['val_accuracy_max_abs']:.2g} (XLA picks other kernels for another width).",
         "",
     ]
+    if "lanes" in g:
+        la = g["lanes"]
+        stopping = f"early stopping after {la['patience']} epochs without improvement" if la["patience"] else "no early stopping"
+        lines += [
+            f"Lanes side by side or one after another (`grouped.LANES`): 12 seeds of the cell, {stopping}, "
+            f"as one group each way, back to back: mapped (jax.vmap, a frozen lane still costs its share) "
+            f"{la['mapped']['wall_s']:.1f} s for {la['mapped']['lane_epochs']} lane-epochs, looped (the active lanes "
+            f"only) {la['looped']['wall_s']:.1f} s for {la['looped']['lane_epochs']} "
+            f"(**{la['looped']['wall_s'] / la['mapped']['wall_s']:.2f}x**); this device's default: {la['default']}.",
+            "",
+        ]
     return lines
 
 
