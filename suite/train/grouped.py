@@ -12,11 +12,14 @@ epoch, outside the clock, each lane measured on its own weights as a trial alone
 non-trainable state (batch-norm statistics, dropout seed states) and optimizer state are stacked
 along a leading axis of a fixed width, and one training epoch (a ``lax.scan`` over the batches
 of Keras 3's ``stateless_call`` and the optimizer's ``stateless_apply``, the pattern Keras
-documents for custom JAX loops) is mapped over that axis with ``jax.vmap`` and compiled once.
+documents for custom JAX loops) runs over that axis, compiled once: on an accelerator mapped over it
+with ``jax.vmap``, the lanes side by side; on a CPU looped over the active lanes only, one after
+another (``LANES``, ``platform_lanes``), so a frozen lane costs nothing.
 
 A trial's numbers do not depend on its companions: the group always has ``width`` slots (empty
 ones hold a copy of the first trial and are frozen), so the compiled program, and with it every
-kernel XLA picks, is the same whatever shares the group. A trial that diverges (a non-finite loss)
+kernel XLA picks, is the same whatever shares the group (looped, each lane is the same program on its
+own slice, whichever lanes are active). A trial that diverges (a non-finite loss)
 or stops early is frozen (its slot keeps its parameters) while the rest go on, and each trial
 keeps its own best weights by validation accuracy, as early stopping with restored weights does.
 
