@@ -4,8 +4,10 @@ program, ``suite.train.groups``) or ``alone`` (one trial at a time, on TensorFlo
 ``suite run``'s default, ``--executor auto``, picks per study by the rule the measurements support (2 CPU
 cores, back to back, in the README's "What the suite costs" and ``results/bench/``): grouping pays where
 every trial of a study groups (normalization_batch_size took 0.47x TensorFlow's wall time, weight_decay
-0.68x, l1_sparsity 0.72x), and costs where trials train alone on JAX (activations' probed trials 9.5 s
-against 3.5 s; a CNN's convolutions about 6x slower under XLA on a CPU than TensorFlow's oneDNN). So:
+0.68x, l1_sparsity 0.72x; with the probes in the group and a CPU's groups running only their active lanes,
+lr_schedule 0.48x, dropout 0.73x, activations 0.84x), and costs where trials train alone on JAX
+(activations' trials alone, when its probes kept them out of groups: 9.5 s against 3.5 s; a CNN's
+convolutions about 6x slower under XLA on a CPU than TensorFlow's oneDNN). So:
 
 - a study whose every trial can group trains grouped, on JAX;
 - so does one whose only trials that cannot group are search candidates over more than the rate: they
