@@ -29,20 +29,26 @@ def jax_env() -> dict:
     return {"JAX_PLATFORMS": "cpu", **os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-PROGRAM = r"""
+DATA = r"""
 import json, sys, types
 import numpy as np
 from suite.study import Model, Train
-from suite.train import models, optimizers
+from suite.train import backend, models, optimizers
 from suite.train.grouped import Group, Member
-
-lanes = sys.argv[1]  # mapped | looped
 
 rng = np.random.default_rng(0)
 x = rng.normal(size=(300, 12)).astype("float32")
 y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled",
-                               class_weight=None)
+
+
+def split(order):  # 200 examples to train on, 100 to validate on, in this data.order
+    return types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order=order,
+                                 class_weight=None)
+"""  # what the programs below, each run in a JAX interpreter of its own, start from
+
+PROGRAM = DATA + r"""
+lanes = sys.argv[1]  # mapped | looped
+splits = split("shuffled")
 m = Model(width=16, depth=2, dropout=0.2)
 build = lambda: models.build(m, (12,), 4)
 make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr, momentum=0.9), 1)
@@ -85,20 +91,11 @@ def test_a_group_trains_each_trial_as_if_alone_and_freezes_a_diverging_one(lanes
     assert r["seeds_differ"] and 1 <= r["best_epoch"] <= 6 and r["best_is_kept"] and r["best_val"] > 0.3  # chance: 0.25
 
 
-SCHEDULED = r"""
-import json, types
-import numpy as np
+SCHEDULED = DATA + r"""
 import keras
-from suite.study import Model, Train
-from suite.train import backend, models, optimizers
 from suite.train.groups import unit_schedule, rates
-from suite.train.grouped import Group, Member
 
-rng = np.random.default_rng(0)
-x = rng.normal(size=(300, 12)).astype("float32")
-y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="none",
-                               class_weight=None)
+splits = split("none")
 m = Model(width=16, depth=2)
 out = {}
 for name, t in {"cosine": Train(optimizer="momentum", learning_rate=0.2, schedule="cosine", epochs=5, batch_size=32),
@@ -146,18 +143,10 @@ def test_a_group_trains_a_decaying_schedule_a_clip_norm_and_class_weights_as_ker
         assert diff["own_rate"], name  # each lane at its own rate
 
 
-PROBED = r"""
-import json, types
-import numpy as np
-from suite.study import Model, Train
-from suite.train import backend, diagnostics, models, optimizers
-from suite.train.grouped import Group, Member
+PROBED = DATA + r"""
+from suite.train import diagnostics
 
-rng = np.random.default_rng(0)
-x = rng.normal(size=(300, 12)).astype("float32")
-y = (x[:, 0] + x[:, 1] > 0).astype("int64") + 2 * (x[:, 2] > 0)
-splits = types.SimpleNamespace(x_train=x[:200], y_train=y[:200], x_val=x[200:], y_val=y[200:], order="shuffled",
-                               class_weight=None)
+splits = split("shuffled")
 m = Model(width=16, depth=3, activation="relu", normalization="batch")
 build = lambda: models.build(m, (12,), 4)
 make = lambda lr: optimizers.optimizer(Train(optimizer="sgd", learning_rate=lr), 1)

@@ -31,13 +31,11 @@ from suite.bench.floor import largest_cell, mlp_cell, numpy_floor
 SEEDS, EPOCHS = 6, 30
 
 
-def study_of_cell(study: Path, profile: str | None, out: Path) -> Path:
-    """A study file of ``study``'s largest cell alone: its grid values (or case) fixed, ``SEEDS`` seeds, ``EPOCHS``
-    epochs without early stopping, no search and no expectations."""
+def study_of_cell(study: Path, profile: str | None, cell, out: Path) -> Path:
+    """A study file of ``study``'s ``cell`` (under ``profile``) alone: its grid values (or case) fixed, ``SEEDS``
+    seeds, ``EPOCHS`` epochs without early stopping, no search and no expectations."""
     from suite.study import load_study
 
-    resolved = load_study(study, profile)
-    cell = largest_cell(resolved)
     raw = yaml.safe_load(study.read_text())
     for key, value in (raw.get("profiles") or {}).get(profile or "", {}).items():  # the profile's fixed settings
         if "." in key and not key.startswith(("grid.", "tune.")):
@@ -83,21 +81,21 @@ def measure(scratch: Path, study: Path, profile: str, log=print) -> dict:
 
     folder = scratch / "cell-study"
     folder.mkdir(parents=True, exist_ok=True)
-    path = study_of_cell(study, profile, folder)
+    original = largest_cell(load_study(study, profile))
+    path = study_of_cell(study, profile, original, folder)
     runs = []
-    cold = None
-    for way, backend, executor in (("default, cold cache", None, "auto"), ("default, warm cache", None, "auto"),
-                                   ("tensorflow", "tensorflow", "alone")):
+    cache = scratch / "cell-cold" / ".suite" / "jax-cache"  # what the cold run compiles, the warm run starts with
+    for way, name, backend, executor in (("default, cold cache", "cell-cold", None, "auto"),
+                                         ("default, warm cache", "cell-warm", None, "auto"),
+                                         ("tensorflow", "cell-tensorflow", "tensorflow", "alone")):
         if backend == "tensorflow" and importlib.util.find_spec("tensorflow") is None:
             continue
         log(f"bench: {path.stem}, {SEEDS} seeds x {EPOCHS} epochs, {way} ...")
-        name = way.split(",")[0] + ("-warm" if "warm" in way else "")
-        home = scratch / f"cell-{name}"
+        home = scratch / name
         shutil.rmtree(home, ignore_errors=True)
-        if "warm" in way and cold is not None:  # the cache the cold run filled, in an otherwise fresh workspace
-            shutil.copytree(cold / ".suite" / "jax-cache", home / ".suite" / "jax-cache")
-        timed = processes.suite_run(scratch, f"cell-{name}", path, "", backend, executor=executor, keep=True)
-        cold = cold or timed.home
+        if name == "cell-warm":  # an otherwise fresh workspace
+            shutil.copytree(cache, home / ".suite" / "jax-cache")
+        timed = processes.suite_run(scratch, name, path, "", backend, executor=executor, keep=True)
         runs.append({"way": way, "wall_s": timed.wall_s, **trial_span(timed.home, path.stem)})
 
     resolved = load_study(path)
@@ -107,7 +105,7 @@ def measure(scratch: Path, study: Path, profile: str, log=print) -> dict:
     floor_s = floor_epoch * SEEDS * EPOCHS
     for r in runs:
         r["over_floor"] = r["span_s"] / floor_s
-    return {"cell": largest_cell(load_study(study, profile)).label, "study": study.stem, "layers": layers, "train_examples": len(splits.y_train),
+    return {"cell": original.label, "study": study.stem, "layers": layers, "train_examples": len(splits.y_train),
             "batch_size": s.train.batch_size, "seeds": SEEDS, "epochs": EPOCHS, "floor_epoch_s": floor_epoch,
             "floor_s": floor_s, "runs": runs}
 

@@ -169,10 +169,10 @@ def render(f: dict) -> str:
         lines += grouped.section(f["grouped"])
     if "grouped_study" in f:
         lines += grouped.study_section(f["grouped_study"], f["study"], f["profile"])
-    if "cell" in f:
-        lines += cell.section(f["cell"])
     elif "grouped_missing" in f:
         lines += ["## Trials that train together (JAX)", "", f"Not measured: {f['grouped_missing']}.", ""]
+    if "cell" in f:
+        lines += cell.section(f["cell"])
     if "overhead" in f:
         o = f["overhead"]
         lines += [

@@ -75,8 +75,7 @@ class Taps:
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
         self.activation, self.kinds = activation, tuple(kinds)
         self.x, self.y = keras.ops.convert_to_tensor(x[:PROBE]), keras.ops.convert_to_tensor(y[:PROBE])
-        self.hidden = hidden_layers(model)
-        self.model = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in self.hidden)])
+        self.model = keras.Model(model.inputs[0], [model.outputs[0], *(layer.output for layer in hidden_layers(model))])
         at = {id(v): i for i, v in enumerate(model.trainable_variables)}
         self._trainable = [at[id(v)] for v in self.model.trainable_variables]  # the taps' order, from the model's
         at = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
@@ -126,8 +125,7 @@ class Probe:
     which share their compiled model (``reuse``), share its trace too."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, activation: str, kinds: tuple[str, ...]):
-        self.model, self.activation, self.kinds = model, activation, kinds
-        self.taps = Taps(model, x, y, activation, kinds)
+        self.model, self.taps = model, Taps(model, x, y, activation, kinds)
         self._compute = backend.compiled(self.taps)
 
     _last: Probe | None = None  # the latest model's: trials run cell by cell, seed after seed
@@ -137,7 +135,7 @@ class Probe:
         """The probe of ``model``, made once while it is the latest model probed (a kept model is built for
         one data split, so its probe batch does not change)."""
         last = cls._last
-        if last is None or last.model is not model or last.kinds != kinds or last.activation != activation:
+        if last is None or last.model is not model or last.taps.kinds != tuple(kinds) or last.taps.activation != activation:
             cls._last = last = cls(model, x, y, activation, kinds)
         return last
 
