@@ -131,9 +131,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stop-rule", help="what the median stopping rule would have done to a study's recorded searches")
     p.add_argument("study")
-    p.add_argument("--profile", default="quick", help="whose recorded searches (default quick)")
-    p.add_argument("--after", type=int, default=10, help="the first epoch at which a candidate may be stopped (default 10)")
-    p.add_argument("--earlier", type=int, default=2, help="earlier candidates needed for a median (default 2)")
+    p.add_argument("--profile", default="quick", help="whose recorded searches (default quick; \"\": the file as written)")
+    p.add_argument("--after", type=int, help="the first epoch at which a candidate may be stopped (default: the study's "
+                   "tune.stop, else 10)")
+    p.add_argument("--earlier", type=int, help="earlier candidates needed for a median (default: the study's tune.stop, else 2)")
     confirm_flag(p)
 
     p = sub.add_parser("init", help="write a first study file for your own data (.csv, .parquet, .npz)")
@@ -477,11 +478,14 @@ def cmd_stop_rule(args) -> int:
     whether it would have chosen another candidate, and the candidate-epochs it would have saved."""
     from suite.search import losers
 
-    if args.after < 1 or args.earlier < 1:
-        raise SuiteError("--after and --earlier: must be positive integers")
-    ws, resolved = _load(args.study, args.profile, confirm=args.confirm)
+    ws, resolved = _load(args.study, args.profile or None, confirm=args.confirm)
     if resolved.study.tune is None:
         raise SuiteError(f"{resolved.name} has no tune: block, so no searches to replay")
+    declared = resolved.study.tune.stop
+    after = args.after if args.after is not None else declared.after if declared else 10
+    earlier = args.earlier if args.earlier is not None else declared.earlier if declared else 2
+    if after < 1 or earlier < 1:
+        raise SuiteError("--after and --earlier: must be positive integers")
     tracker = ws.tracker()
     with tracker.snapshot():
         searches = tracker.searches(resolved)
@@ -492,11 +496,17 @@ def cmd_stop_rule(args) -> int:
     ids = list(searches["run_id"])
     scores, losses = tracker.histories(ids, objective), tracker.histories(ids, "loss")
     curves = {r: losers.until_divergence(scores[r], losses[r]) for r in ids}
-    found = losers.replay(searches, curves, objective, args.after, args.earlier)
+    if "search_stopped_epoch" in searches and searches["search_stopped_epoch"].notna().any():
+        stopped = searches["search_stopped_epoch"].notna().sum()
+        print(f"{resolved.name} [{resolved.profile_name}]: its searches applied the declared rule (tune.stop) while they "
+              f"trained and stopped {stopped} of {len(searches)} candidates; their curves end there, so a replay finds "
+              "nothing more to stop. Replay it on a run without tune.stop to see what it changes.")
+        return 0
+    found = losers.replay(searches, curves, objective, after, earlier)
     changed = [f for f in found if f.chosen != f.under_rule]
     epochs, saved = sum(f.epochs for f in found), sum(f.saved for f in found)
     print(f"{resolved.name} [{resolved.profile_name}]: {len(found)} searches, {sum(f.candidates for f in found)} candidates "
-          f"({epochs} candidate-epochs); the median rule from epoch {args.after} on, after {args.earlier} candidates, "
+          f"({epochs} candidate-epochs); the median rule from epoch {after} on, after {earlier} candidates, "
           f"would stop {sum(f.stopped for f in found)} candidates, save {saved} candidate-epochs "
           f"({saved / max(epochs, 1):.0%}), and choose another candidate in {len(changed)} of {len(found)} searches")
     for f in changed:

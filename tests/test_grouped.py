@@ -425,3 +425,84 @@ def test_a_compiled_group_is_kept_on_disk_and_a_later_process_gets_the_same_numb
             assert kept  # the group's epoch, compiled and kept
     assert seen[0]["code"] == seen[1]["code"] == 0 and seen[0]["losses"] == seen[1]["losses"]
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(EPOCH_PROGRAMS)) == kept  # loaded, not compiled anew
+
+
+STOPPED = STUDY.replace("epochs: 3}", "epochs: 12}").replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2]") + """tune:
+  algorithm: sweep
+  trials: 5
+  per: block
+  blocks: 2
+  space:
+    train.learning_rate: {log: [1.0e-3, 1.0], step: 10}
+  limits:
+    train.learning_rate: [1.0e-4, 3.0]
+"""
+
+RULED = r"""
+import contextlib, io, json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+client = MlflowClient(sys.argv[1])
+out = {}
+for name in ("free_grouped", "free_alone", "ruled_grouped", "ruled_alone"):
+    code = main(["run", name, "--executor", name.split("_")[1]])
+    exp = client.get_experiment_by_name(name)
+    searches = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+    trials = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    out[name] = {"code": code,
+                 "searches": sorted([r.data.tags["suite.cell"] + "/" + r.data.tags["suite.search_for_seed"],
+                                     int(r.data.tags["suite.search_trial"]),
+                                     [m.value for m in client.get_metric_history(r.info.run_id, "val_accuracy")],
+                                     r.data.metrics.get("search_stopped_epoch"), r.data.tags.get("train.group", "")]
+                                    for r in searches),
+                 "tuned": sorted([r.data.tags["suite.seed"], r.data.tags["suite.tuned"]] for r in trials)}
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        out[name]["replayed"] = [main(["stop-rule", name, "--profile", "", "--after", "3"]), said.getvalue()]
+from suite.study import find_study, load_study  # what a resumed search reads its earlier candidates' curves from
+from suite.workspace import Workspace
+ws = Workspace.current()
+resolved = load_study(find_study("ruled_alone", ws.studies))
+code = searches[0].data.tags["suite.code_version"]
+out["on_record"] = {trial: curve for trial, curve in ws.tracker().search_curves(resolved, code, 0, 0, "val_accuracy").items()}
+print(json.dumps(out))
+"""
+
+
+@needs_runner
+def test_a_declared_stop_rule_stops_the_candidates_its_replay_names_grouped_and_alone(tmp_path):
+    """The median rule declared in a study (tune.stop) stops, while the search trains, exactly the candidates and epochs
+    that replaying it on the same search's unstopped curves names (``losers.stops``), on either executor: in a group each
+    lane is judged against the earlier lanes of its own search (two searches, one per block, share the group), alone
+    each candidate against the earlier ones on record. The stopped curves are the unstopped ones cut there, and every
+    search chooses what it chose unstopped."""
+    from suite.search import losers
+
+    rule = "  stop: {rule: median, after: 3, earlier: 2}\n"
+    env, store = jax_home(tmp_path, "free_grouped", STOPPED.replace("name: grouped", "name: free_grouped"))
+    for name in ("free_alone", "ruled_grouped", "ruled_alone"):
+        text = STOPPED.replace("name: grouped", f"name: {name}")
+        (tmp_path / "studies" / f"{name}.yaml").write_text(text + rule if name.startswith("ruled") else text)
+    r = run_program(RULED, tmp_path, env, store)
+    for executor in ("grouped", "alone"):
+        stopped = 0
+        free, ruled = r[f"free_{executor}"], r[f"ruled_{executor}"]
+        assert free["code"] == ruled["code"] == 0
+        assert ruled["tuned"] == free["tuned"]  # the same choices
+        for block in ("0/0", "0/2", "1/0", "1/2"):  # each cell's search for each block
+            curves = [c for b, _, c, _, _ in free["searches"] if b == block]
+            expected = losers.stops(curves, "max", after=3, earlier=2)
+            got = [s for b, _, _, s, _ in ruled["searches"] if b == block]
+            assert got == [None if e is None else float(e) for e in expected], (executor, block)
+            for c, (_, _, cut, _, _), e in zip(curves, [s for s in ruled["searches"] if s[0] == block], expected):
+                assert cut == c[:e] if e else cut == c
+            stopped += sum(e is not None for e in expected)
+        grouped = {g for *_, g in ruled["searches"] if g}
+        assert bool(grouped) == (executor == "grouped")
+        assert free["replayed"][0] == 0 and (f"would stop {stopped} candidates" in free["replayed"][1]
+                                             and "choose another candidate in 0 of 4 searches" in free["replayed"][1])
+        assert ruled["replayed"][0] == 0 and f"stopped {stopped} of {len(ruled['searches'])} candidates" in ruled["replayed"][1]
+        report = (tmp_path / "results" / f"ruled_{executor}" / "base" / "report.md").read_text()
+        assert f"It stopped {stopped} of {len(ruled['searches'])} candidates" in report
+        assert stopped > 0  # the rule had something to stop (4 candidates of 16 on each executor)
+    assert r["on_record"] == {str(t): c for b, t, c, _, _ in r["ruled_alone"]["searches"] if b == "0/0"}

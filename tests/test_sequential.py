@@ -158,15 +158,3 @@ def test_a_study_in_rounds_trains_later_seeds_only_where_a_verdict_is_open_and_r
     assert main(["run", str(path)]) == 0
     assert len(trials()) == 14
     assert json.loads((out / "verdicts.json").read_text())["verdicts"] == entry["verdicts"]
-
-
-def test_the_median_rule_stops_a_candidate_below_the_earlier_ones_median_and_never_the_best():
-    from suite.search import losers
-
-    rising = [0.1 * e for e in range(1, 21)]  # 0.1 .. 2.0
-    curves = [rising, [v + 0.05 for v in rising], [v / 2 for v in rising], [v * 2 for v in rising], rising[:5]]
-    # the first two: fewer than 2 earlier candidates; the third falls below their median from the first epoch it may
-    # be judged at (10); the fourth is best, never stopped; the fifth ended before epoch 10
-    assert losers.stops(curves, "max", after=10) == [None, None, 10, None, None]
-    assert losers.stops([[3.0] * 12, [2.0] * 12, [9.0] * 12], "min", after=5) == [None, None, 5]  # a loss: lower wins
-    assert losers.until_divergence([(0, 0.5), (1, 0.6), (2, 0.1)], [(0, 1.0), (1, 0.9), (2, float("nan"))]) == [0.5, 0.6]

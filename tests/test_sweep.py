@@ -103,6 +103,14 @@ def test_a_sweep_of_two_settings_draws_quasi_random_points_then_checks_each_boun
      "must contain the range"),
     ("  algorithm: sweep\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  limits:\n    train.momentum: [0, 1]\n",
      "limits.train.momentum: not in tune.space"),
+    ("  algorithm: hyperband\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  stop: {rule: median}\n",
+     "stop: Hyperband stops losing candidates by its own rounds"),
+    ("  algorithm: random\n  repeats: 2\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  stop: {after: 5}\n",
+     "stop: the rule judges one curve per candidate; it needs repeats: 1"),
+    ("  algorithm: random\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  stop: {rule: halving}\n",
+     "tune.stop.rule"),
+    ("  algorithm: random\n  space:\n    train.learning_rate: {log: [1.0e-3, 1.0e-1]}\n  stop: {after: 0}\n",
+     "tune.stop.after"),
 ])
 def test_bad_sweeps_name_the_field(extra, expected, tmp_path):
     path = tmp_path / "s.yaml"

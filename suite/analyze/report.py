@@ -90,7 +90,8 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
     atomic_write(out / "summary.csv", summary.to_csv(index=False))
     if not progress.empty:
         shown = ["cell", "for_seed", "trial", "status", "values", "why", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
-                 "spent", "best_so_far", "code_version", "run_id"]
+                 *(["search_stopped_epoch"] if "search_stopped_epoch" in progress else []), "spent", "best_so_far",
+                 "code_version", "run_id"]
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
 
 
@@ -193,6 +194,7 @@ def search_section(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.D
     if found.empty:
         return [*lines, "No search trial is recorded yet.", ""]
     lines += search_table(resolved, trials, progress, found)
+    lines += stop_rule_line(tune, progress)
     if not resolved.axes:  # a plain hyperparameter search: its best trials
         lines += top_trials(tune, progress, resolved.study.data.task == "regression")
     found_what = "R²" if resolved.study.data.task == "regression" else "accuracy"
@@ -227,6 +229,19 @@ def search_intro(resolved: ResolvedStudy) -> str:
             f"`{tune.algorithm}` search (unless a cell says otherwise), within {tune.trials} trials x {epochs} epochs"
             f"{repeats} = {tune.budget(epochs)} epochs per search; the objective is the best `{tune.objective}` over "
             f"epochs. Search trials train with their own seed; {covers}")
+
+
+def stop_rule_line(tune, progress: pd.DataFrame) -> list[str]:
+    """What the study's declared rule for losing candidates (``tune.stop``) did: how many candidates it stopped."""
+    if tune.stop is None:
+        return []
+    done = finished(progress)
+    at = done["search_stopped_epoch"].dropna() if "search_stopped_epoch" in done else pd.Series(dtype=float)
+    epochs = f", after epoch {at.min():.0f} to {at.max():.0f}" if len(at) else ""
+    return [f"Losing candidates were stopped early by the rule the study declares (`tune.stop`, {tune.stop.rule}): from "
+            f"epoch {tune.stop.after} on, a candidate whose best `{tune.objective}` so far was worse than the median of the "
+            f"earlier candidates' at the same epoch (once {tune.stop.earlier} had run) stopped. It stopped {len(at)} of "
+            f"{len(done)} candidates{epochs}; the epochs spent above count what each was allowed.", ""]
 
 
 def search_table(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, found: pd.DataFrame) -> list[str]:

@@ -10,12 +10,19 @@ trained together in a group, is judged as if trained one after another: the same
 ``replay`` replays the rule on a study's recorded search curves (MLflow keeps each candidate's
 per-epoch history) and says, per search, whether the rule would have chosen another candidate and how many
 candidate-epochs it would have saved: the evidence a study needs before declaring such a rule.
+
+A study that declares it (``tune.stop: {rule: median, after: A, earlier: K}``) has its searches apply it while
+they train (``Stopping``): a candidate trained alone checks it after every epoch (``fitting.StopLosing``), and a
+sweep's ladder trained as one group checks it for every lane after every epoch, in search order (a frozen lane
+costs nothing on a CPU). Both ask the same question as ``stops``, epoch by epoch (``Median.losing``), so a search
+stops the candidates the replay of its own unstopped curves would, at the same epochs.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import median
 
 import pandas as pd
@@ -33,23 +40,73 @@ def best_so_far(curve: list[float], direction: str) -> list[float]:
     return out
 
 
+@dataclass(frozen=True)
+class Median:
+    """The median rule as a study declares it: from epoch ``after`` on, once ``earlier`` candidates came before."""
+
+    after: int = 10
+    earlier: int = 2
+    direction: str = "max"  # of the search's objective
+
+    def losing(self, mine: list[float], rivals: list[list[float]]) -> bool:
+        """Whether a candidate whose objective so far is ``mine`` (its epochs 1..e) stops after epoch e: its best so far
+        is worse than the median of the ``rivals``' (the earlier candidates' curves, each cut where it ended or was
+        stopped) best so far at epoch e, or it has no finite value yet."""
+        e = len(mine)
+        if e < self.after or len(rivals) < self.earlier:
+            return False
+        at = [best_so_far(r, self.direction)[min(e, len(r)) - 1] for r in rivals if r]
+        at = [v for v in at if math.isfinite(v)]
+        if len(at) < self.earlier:
+            return False
+        best = best_so_far(mine, self.direction)[-1]
+        return math.isnan(best) or (best < median(at) if self.direction == "max" else best > median(at))
+
+
 def stops(curves: list[list[float]], direction: str, after: int, earlier: int = 2) -> list[int | None]:
     """For each candidate (in search order), the epoch (1-based) at which the median rule stops it, or None."""
-    worse = (lambda a, b: a < b) if direction == "max" else (lambda a, b: a > b)
-    kept: list[list[float]] = []  # each candidate's best-so-far, cut where the rule stopped it
-    out: list[int | None] = []
-    for curve in curves:
-        mine, stop = best_so_far(curve, direction), None
-        if len(kept) >= earlier:
-            for e in range(after, len(mine)):  # stopping after its last epoch would save nothing
-                rivals = [r[min(e, len(r)) - 1] for r in kept if r]
-                rivals = [r for r in rivals if math.isfinite(r)]
-                if len(rivals) >= earlier and (math.isnan(mine[e - 1]) or worse(mine[e - 1], median(rivals))):
-                    stop = e
-                    break
+    rule, kept, out = Median(after, earlier, direction), [], []
+    for curve in curves:  # stopping after its last epoch would save nothing
+        stop = next((e for e in range(after, len(curve)) if rule.losing(curve[:e], kept)), None)
         out.append(stop)
-        kept.append(mine[:stop] if stop else mine)
+        kept.append(curve[:stop] if stop else curve)
     return out
+
+
+@dataclass
+class Stopping:
+    """One search candidate under its study's declared rule: the rule, the objective it judges, and the earlier
+    candidates of its search (in search order: each one's values, as ``key`` writes them, and its curve as ``curve``
+    reads it, cut where it ended). A group of candidates takes those that are not its own members (``without``).
+    The executors ask it after every epoch (``fitting.StopLosing``, ``grouped.Group.fit``)."""
+
+    rule: Median
+    objective: str
+    rivals: list[tuple[str, list[float]]] = field(default_factory=list)
+
+    def losing(self, mine: list[float], companions: list[list[float]] = ()) -> bool:
+        """Whether the candidate stops now; ``companions``: the curves so far of its group's members before it."""
+        return self.rule.losing(mine, [c for _, c in self.rivals] + list(companions))
+
+    def curve(self, history: dict[str, list[float]]) -> list[float]:
+        return curve(history, self.objective)
+
+    def without(self, values: list[dict]) -> Stopping:
+        """The same, less the rivals with these values (those a group trains itself)."""
+        keys = {key(v) for v in values}
+        return Stopping(self.rule, self.objective, [(k, c) for k, c in self.rivals if k not in keys])
+
+
+def key(values: dict) -> str:
+    """A candidate's values as one comparable text (``oracle.canonical``'s)."""
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def curve(history: dict[str, list[float]], objective: str) -> list[float]:
+    """A candidate's objective per epoch up to its first non-finite training loss (as ``until_divergence``)."""
+    losses, values = history.get("loss", []), history.get(objective, [])
+    cut = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    return list(values[:cut])
 
 
 @dataclass

@@ -25,7 +25,7 @@ from keras_tuner.engine.trial import TrialStatus
 from suite.ground.console import Progress
 from suite.ground.errors import SuiteError
 from suite.record import Tracker
-from suite.search import sweep
+from suite.search import losers, sweep
 from suite.search.oracle import PlanOracle
 from suite.search.tuner import RecordedTuner
 from suite.study import TARGET_METRICS, Cell, Range, ResolvedStudy, Settings, Tune, override, space
@@ -200,11 +200,13 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
 REPEAT_STRIDE = 10_007  # a search trial's repeats train with seeds this far apart (far from every study seed too)
 
 
-def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None):
+def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None,
+             stop: losers.Stopping | None = None):
     """One search trial: a training run per seed, scored by the mean of their scores (``search_score``;
     with several, ``search_score_sd`` beside it). The trial's record keeps the first run's curves and
-    metrics, but for ``best_val_accuracy`` (a regression's ``best_val_r2``), the runs' mean like the score."""
-    runs = [trials.run(settings, seed, target, evaluate=False, kept=kept) for seed in seeds]
+    metrics, but for ``best_val_accuracy`` (a regression's ``best_val_r2``), the runs' mean like the score.
+    ``stop``: the study's declared rule for losing candidates (one run per trial then)."""
+    runs = [trials.run(settings, seed, target, evaluate=False, kept=kept, stop=stop) for seed in seeds]
     result = runs[0]
     scores = [score(r.history, objective) for r in runs]
     result.metrics["search_score"] = float(np.mean(scores))
@@ -239,6 +241,7 @@ class SearchTuner(RecordedTuner):
         self.cell, self.parent, self.provenance, self.for_seed = cell, parent, provenance, for_seed
         self.kept = kept or Kept()
         self.recorded = {k[2]: m for k, m in tracker.finished_searches(resolved, code).items() if k[:2] == (cell.index, for_seed)}
+        self.code, self.curves = code, {}  # trial id -> its objective per epoch (a declared stop rule's rivals)
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
         label = f"search {cell.label}" + ("" if for_seed is None else f" for seed {for_seed}")
         self.progress = Progress(total=total, done=self.finished(), label=label)
@@ -258,11 +261,30 @@ class SearchTuner(RecordedTuner):
                                            for_seed=self.for_seed)
         seeds = repeat_seeds(tune)
         settings = apply(self.cell.settings, nuisance(values), epochs)
-        result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective, self.kept))
+        stop = self.stopping(trial)
+        result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective, self.kept,
+                                                      stop))
+        self.curves[trial.trial_id] = losers.curve(result.history, tune.objective)
         result.metrics["search_epochs"] = float(epochs * len(seeds))
         self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics
         return {SCORE: result.metrics["search_score"]}
+
+    def stopping(self, trial) -> losers.Stopping | None:
+        """The study's declared rule for this candidate, with its search's earlier finished candidates (in trial
+        order: their values and curves, read from the record for those a resumed search did not train here)."""
+        declared = self.tune.stop
+        if declared is None:
+            return None
+        earlier = sorted((t for t in self.oracle.trials.values()
+                          if t.status == TrialStatus.COMPLETED and int(t.trial_id) < int(trial.trial_id)),
+                         key=lambda t: int(t.trial_id))
+        if any(t.trial_id not in self.curves for t in earlier):
+            found = self.tracker.search_curves(self.resolved, self.code, self.cell.index, self.for_seed, self.tune.objective)
+            self.curves = {**found, **self.curves}
+        rule = losers.Median(declared.after, declared.earlier, TARGET_METRICS[self.tune.objective])
+        return losers.Stopping(rule, self.tune.objective, [(losers.key(nuisance(t.hyperparameters.values)),
+                                                            self.curves.get(t.trial_id, [])) for t in earlier])
 
     def on_trial_begin(self, trial):
         shown = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in nuisance(trial.hyperparameters.values).items())

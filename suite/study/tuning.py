@@ -67,6 +67,17 @@ def _pair(v):
 ALGORITHMS = ("sweep", "random", "bayesian", "hyperband", "grid", "none")
 
 
+class Stop(Locked):
+    """A rule that stops a losing search candidate early (``suite.search.losers``), declared before the search runs.
+    ``median``: from epoch ``after`` on, a candidate whose best objective so far is worse than the median of the
+    ``earlier`` (at least) candidates before it, at the same epoch, stops; it is never the current best.
+    ``suite stop-rule STUDY`` replays it on recorded searches first: whether it would have chosen otherwise."""
+
+    rule: Literal["median"] = "median"
+    after: _int(1, 10**6, "must be an integer from 1 on") = 10
+    earlier: _int(1, 1000, "must be an integer from 1 to 1000") = 2
+
+
 class Tune(Locked):
     """Nuisance settings re-tuned for every grid cell by a keras-tuner search, on the validation split.
 
@@ -93,6 +104,7 @@ class Tune(Locked):
     # block: the study's seeds in ``blocks`` blocks (in order, as even as they divide), a search each
     per: Literal["cell", "seed", "block"] = "cell"
     blocks: _int(2, 1000, "must be an integer from 2 to 1000") = 3
+    stop: Stop | None = None  # stop losing candidates early; None: every candidate trains to its own end
 
     @model_validator(mode="after")
     def _sweep(self):
@@ -106,6 +118,10 @@ class Tune(Locked):
                 raise PydanticCustomError("value", f"limits.{path}: [{low:g}, {high:g}] must contain the range {entry.bounds}")
         if self.limits and self.algorithm not in ("sweep", "none"):
             raise PydanticCustomError("value", "limits: only a sweep extends its space (algorithm: sweep)")
+        if self.stop is not None and self.algorithm == "hyperband":
+            raise PydanticCustomError("value", "stop: Hyperband stops losing candidates by its own rounds")
+        if self.stop is not None and self.repeats > 1:
+            raise PydanticCustomError("value", "stop: the rule judges one curve per candidate; it needs repeats: 1")
         if self.algorithm == "sweep" and len(self.space) == 1:
             from suite.study.space import ladder
 

@@ -64,6 +64,27 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopLosing(keras.callbacks.Callback):
+    """A search candidate stopped under its study's declared rule (``losers.Stopping``): after every epoch, its
+    objective so far against its earlier candidates'. Placed after early stopping and the divergence guard: an epoch
+    where the fit ends anyway is not the rule's stop, and a diverged fit's curve ends before its divergence."""
+
+    def __init__(self, stopping):
+        super().__init__()
+        self.stopping = stopping
+        self.curve: list[float] = []
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.model.stop_training or epoch + 1 >= self.params.get("epochs", math.inf):
+            return
+        self.curve.append(float(logs.get(self.stopping.objective, math.nan)))
+        if self.stopping.losing(self.curve):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+
+
 class StopOnRequest(keras.callbacks.Callback):
     """A safe point at the end of every epoch: a pending SIGTERM or Ctrl-C stops the fit here (``suite.ground.stopping``)."""
 

@@ -58,6 +58,7 @@ class Outcome:
     diverged_epoch: int | None = None
     stopped_epoch: int | None = None
     best_epoch: int | None = None
+    ruled_out: int | None = None  # the epoch after which a search's declared rule stopped it
 
 
 def _loss_and_accuracy(logits, y, w, class_weight):
@@ -196,10 +197,12 @@ class Group:
         return padded.reshape(steps, batch)
 
     def fit(self, members: list[Member], splits, batch: int, epochs: int, patience: int | None = None,
-            monitor: str = "val_loss", clock: list[float] | None = None) -> list[Outcome]:
+            monitor: str = "val_loss", clock: list[float] | None = None, losing=None) -> list[Outcome]:
         """Train the members together for up to ``epochs``; each its own history and freezing. As a trial alone:
         with ``patience``, early stopping on ``monitor`` with its best weights restored (Keras's EarlyStopping);
-        without, the weights the last epoch left. ``clock`` gets each epoch's training seconds (the group's)."""
+        without, the weights the last epoch left. ``clock`` gets each epoch's training seconds (the group's).
+        ``losing``: after every epoch but the last, which lanes a search's declared rule stops (a function of the
+        members' histories and which of them still train: ``groups.losing``); each is frozen."""
         import jax.numpy as jnp
 
         if not 0 < len(members) <= self.width:
@@ -256,6 +259,10 @@ class Group:
                     kept[i] = lane[i]
                 elif seen == "stop":
                     out.stopped_epoch, active[i] = epoch + 1, False
+            if losing is not None and epoch + 1 < epochs:
+                for i in losing([out.history for out in outcomes], active[: len(outcomes)]):
+                    outcomes[i].ruled_out = outcomes[i].stopped_epoch = epoch + 1
+                    active[i] = False
         lane = _Lanes(tv, ntv)
         for i, out in enumerate(outcomes):
             out.weights = kept[i] if patience is not None and kept[i] is not None else lane[i]

@@ -22,7 +22,7 @@ weights and the diagnostics' probes train in a group (``grouped.Group``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -96,15 +96,18 @@ class Plan:
     def holds(self, settings, seed: int, evaluate: bool) -> bool:
         return _member(settings, seed) in self.members.get(_key(settings, evaluate), [])
 
-    def trained(self, settings, splits, seed: int, evaluate: bool = True, diagnostics: tuple[str, ...] = ()) -> Trained:
+    def trained(self, settings, splits, seed: int, evaluate: bool = True, diagnostics: tuple[str, ...] = (),
+                stop=None) -> Trained:
         """This trial's result, training its group first when it is the first of them to be asked for (with
-        ``diagnostics``, every lane probed as a trial alone is: a study's compared trials all ask for the same)."""
+        ``diagnostics``, every lane probed as a trial alone is: a study's compared trials all ask for the same; with
+        ``stop``, a search's declared rule, every lane judged by it: a search's candidates all ask for the same)."""
         key, member = _key(settings, evaluate), _member(settings, seed)
         if (key, member) not in self.done:
-            self._train(settings, splits, member, key, diagnostics)
+            self._train(settings, splits, member, key, diagnostics, stop)
         return self.done.pop((key, member))
 
-    def _train(self, settings, splits, member: tuple[int, float], key: str, diagnostics: tuple[str, ...]) -> None:
+    def _train(self, settings, splits, member: tuple[int, float], key: str, diagnostics: tuple[str, ...],
+               stop=None) -> None:
         from suite.train import grouped
         from suite.train.grouped import Member
 
@@ -119,7 +122,8 @@ class Plan:
         start = time.perf_counter()
         outcomes = compiled_group(settings, splits, width, diagnostics).fit(
             [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
-            patience=t.patience, monitor=t.monitor, clock=clock)
+            patience=t.patience, monitor=t.monitor, clock=clock,
+            losing=None if stop is None else losing(stop, waiting, member[0]))
         total = time.perf_counter() - start
         running = [sum(len(o.history["loss"]) > e for o in outcomes) for e in range(len(clock))]
         rates = sorted({rate for _, rate in planned})
@@ -129,6 +133,23 @@ class Plan:
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
+
+
+def losing(stop, members: list[tuple[int, float]], seed: int):
+    """Which lanes of a search group a declared rule (``losers.Stopping``) stops after an epoch, as a function of the
+    lanes' histories and which still train. A group's members are the ladders of one or more searches of a cell (a
+    search per block of seeds: each its own repeat seed), each ladder in search order: a lane is judged against the
+    lanes before it of its own search, as if they had trained one after another, and the lanes of the asking trial's
+    search (``seed``) also against that search's earlier candidates the group does not train (another chunk's)."""
+    own = stop.without([{"train.learning_rate": rate} for _, rate in members])
+    bare = replace(stop, rivals=[])
+
+    def judge(histories: list[dict], active) -> list[int]:
+        so_far = [stop.curve(h) for h in histories]
+        return [i for i, (lane_seed, _) in enumerate(members) if active[i] and (own if lane_seed == seed else bare).losing(
+            so_far[i], [so_far[j] for j in range(i) if members[j][0] == lane_seed])]
+
+    return judge
 
 
 def compiled_group(settings, splits, width: int, diagnostics: tuple[str, ...] = ()):

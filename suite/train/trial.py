@@ -37,12 +37,13 @@ class TrialResult:
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = (),
-        kept: Kept | None = None) -> TrialResult:
+        kept: Kept | None = None, stop=None) -> TrialResult:
     """Train one model (an ensemble: each of its members). ``evaluate=False`` (search trials) keeps the
     per-epoch record and skips the end-of-training evaluation of every split, which only the compared
     trials need. ``diagnostics`` (activations, gradients) adds per-layer measurements on a probe batch
     (an ensemble's first member's); without it nothing is probed. ``kept`` is what the run keeps across
-    its trials (data, compiled models, groups); without it the trial starts from nothing."""
+    its trials (data, compiled models, groups); without it the trial starts from nothing. ``stop``: a search
+    candidate's declared rule (``losers.Stopping``), which may end its training early."""
     kept = kept or Kept()
     family = models.FAMILIES.get(settings.model.family)
     if family is not None and family.fit is not None:  # a HyperModel's own fit: its batch_size and shuffle, taken
@@ -53,7 +54,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
 
     # 2-3. Build and fit each network: one, or an ensemble's members one after another.
     plan = ensemble.members(settings.model.members, settings.model.resample, seed, len(splits.y_train))
-    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1, kept)
+    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1, kept, stop)
             for i, member in enumerate(plan)]
     if len(fits) == 1:
         history = fits[0].history
@@ -76,6 +77,8 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
         result = TrialResult(_finite(metrics), history, splits.fingerprint, parameters, class_names=splits.class_names,
                              preprocessing=splits.preprocessing)
         _grouped(result, fits[0])
+        if fits[0].ruled_out is not None:  # the search's declared rule stopped this candidate
+            result.metrics["search_stopped_epoch"] = float(fits[0].ruled_out)
         return result
 
     # 4. Measure: end-of-training accuracy (a regression's R², RMSE and MAE) on every split in inference mode (the
@@ -135,14 +138,15 @@ class _Fitted:
     penalty: float = 0.0
     near_zero: float = 0.0
     group: object = None  # groups.Trained, when trained in a group
+    ruled_out: int | None = None  # the epoch after which a search's declared rule stopped it
 
 
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
-         keep_validation: bool, kept: Kept) -> _Fitted:
+         keep_validation: bool, kept: Kept, stop=None) -> _Fitted:
     groups = kept.groups
     if (groups is not None and member.rows is None and not keep_validation and groups.applies(settings, evaluate)
             and groups.holds(settings, member.seed, evaluate)):
-        return _fit_in_group(settings, splits, member, evaluate, diagnostics, kept)
+        return _fit_in_group(settings, splits, member, evaluate, diagnostics, kept, stop)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
     # with the seed gives.
@@ -166,9 +170,11 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
     if keep_validation:
         outputs = fitting.ValidationOutputs(splits.x_val)
         extra.append(outputs)
+    losing = [fitting.StopLosing(stop)] if stop is not None else []
     with timing.section("trial.fit"):
-        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *extra, fitting.StopOnRequest()]
+        callbacks = [clock, guard, lr, *fitting.early_stopping(settings.train), *losing, *extra, fitting.StopOnRequest()]
         history = loop.fit(model, compiled.epoch, settings.train, splits, callbacks, member.seed, member.rows)
+    fitted.ruled_out = losing[0].stopped_epoch if losing else None
     history["learning_rate"] = lr.values
     history["epoch_train_s"] = clock.seconds
     fitted.history = history
@@ -180,15 +186,16 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
 
 
 def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
-                  kept: Kept) -> _Fitted:
+                  kept: Kept, stop=None) -> _Fitted:
     """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
     would have trained alone, then measured the same way. Its seconds are its share of each group epoch; its
-    diagnostics, the group's probes of its lane."""
+    diagnostics, the group's probes of its lane; a search's declared rule (``stop``) judges every lane of the group."""
     with timing.section("trial.fit"):
-        trained = kept.groups.trained(settings, splits, member.seed, evaluate, diagnostics)
+        trained = kept.groups.trained(settings, splits, member.seed, evaluate, diagnostics, stop)
     with timing.section("trial.build"):
         model = reuse.model_for(settings, splits, member.seed, kept).model
-    fitted = _Fitted(history={}, parameters=model.count_params(), group=trained, record=trained.outcome.record)
+    fitted = _Fitted(history={}, parameters=model.count_params(), group=trained, record=trained.outcome.record,
+                     ruled_out=trained.outcome.ruled_out)
     if evaluate:
         with timing.section("trial.measure"):
             fitted.initial, fitted.initial_penalty = measure.logits(model, splits.x_train), measure.penalty(model)
