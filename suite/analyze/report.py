@@ -237,7 +237,8 @@ def stop_rule_line(tune, progress: pd.DataFrame) -> list[str]:
         return []
     done = finished(progress)
     at = done["search_stopped_epoch"].dropna() if "search_stopped_epoch" in done else pd.Series(dtype=float)
-    epochs = f", after epoch {at.min():.0f} to {at.max():.0f}" if len(at) else ""
+    epochs = "" if not len(at) else (f", each after epoch {at.min():.0f}" if at.min() == at.max()
+                                     else f", after epochs {at.min():.0f} to {at.max():.0f}")
     return [f"Losing candidates were stopped early by the rule the study declares (`tune.stop`, {tune.stop.rule}): from "
             f"epoch {tune.stop.after} on, a candidate whose best `{tune.objective}` so far was worse than the median of the "
             f"earlier candidates' at the same epoch (once {tune.stop.earlier} had run) stopped. It stopped {len(at)} of "
