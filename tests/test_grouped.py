@@ -506,3 +506,65 @@ def test_a_declared_stop_rule_stops_the_candidates_its_replay_names_grouped_and_
         assert f"It stopped {stopped} of {len(ruled['searches'])} candidates" in report
         assert stopped > 0  # the rule had something to stop (4 candidates of 16 on each executor)
     assert r["on_record"] == {str(t): c for b, t, c, _, _ in r["ruled_alone"]["searches"] if b == "0/0"}
+
+
+EPSILONS = DATA + r"""
+splits = split("shuffled")
+m = Model(width=16, depth=2)
+build = lambda: models.build(m, (12,), 4)
+def make(epsilon):
+    return lambda lr: optimizers.optimizer(Train(optimizer="adam", learning_rate=lr, epsilon=epsilon), 1)
+fit = lambda group, members: group.fit(members, splits, 32, 4)
+lanes = fit(Group(build, make(1e-7), 2), [Member(0, 0.01, 0.5), Member(0, 0.01, 1e-8)])
+own = [fit(Group(build, make(e), 2), [Member(0, 0.01)])[0] for e in (0.5, 1e-8)]  # the optimizer's own epsilon
+same = lambda a, b: a.history == b.history and all(np.array_equal(u, v) for u, v in zip(a.weights[0], b.weights[0]))
+print(json.dumps({"as_its_own": [same(lanes[i], own[i]) for i in range(2)], "differ": not same(lanes[0], lanes[1])}))
+"""
+
+
+def test_a_lane_trains_with_its_own_epsilon_as_an_optimizer_built_with_it():
+    """An Adam-family optimizer holds epsilon in a variable (``optimizers._variable_epsilon``), so a group's lanes each
+    carry their own, as they carry their rate: a lane with epsilon e trains exactly as a group whose optimizer was built
+    with e, and two epsilons give two trainings."""
+    done = subprocess.run([sys.executable, "-c", EPSILONS], cwd=ROOT, env=jax_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r == {"as_its_own": [True, True], "differ": True}
+
+
+POINTS = STUDY.replace("name: grouped", "name: points").replace("optimizer: adam", "optimizer: rmsprop") + """tune:
+  algorithm: sweep
+  trials: 5
+  extensions: 1
+  space:
+    train.learning_rate: {log: [1.0e-3, 1.0e-1]}
+    train.epsilon: {log: [1.0e-8, 1.0e-2]}
+"""
+
+PLANNED = r"""
+import json, sys
+from mlflow.tracking import MlflowClient
+from suite.cli import main
+code = main(["run", "points", "--grouped"])
+again = main(["replicate", "points", "--trials", "2"])
+client = MlflowClient(sys.argv[1])
+exp = client.get_experiment_by_name("points")
+search = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
+print(json.dumps({"code": code, "replicate": again,
+                  "groups": sorted({(r.data.tags["search.candidate"], r.data.tags.get("train.group", "").split(", trained")[0])
+                                    for r in search})}))
+"""
+
+
+@needs_runner
+def test_a_sweep_over_the_rate_and_epsilon_trains_its_points_as_one_group(tmp_path):
+    """An RMSprop sweep over rate and epsilon fixes its quasi-random points before scoring any: they train as one group
+    per cell (each lane its own rate and epsilon), its boundary check alone; suite replicate rebuilds the same groups."""
+    assert "optimizer: rmsprop" in POINTS
+    r = run_program(PLANNED, tmp_path, *jax_home(tmp_path, "points", POINTS))
+    assert r["code"] == 0 and r["replicate"] == 0
+    points = {g for why, g in r["groups"] if why == "quasi-random"}
+    assert len(points) == 1  # one group per cell's search: its 4 points, each its own rate and epsilon
+    assert " x rates [" in (group := points.pop()) and " x epsilons [" in group, group
+    assert {g for why, g in r["groups"] if why.startswith("boundary check")} <= {""}  # alone, where there is one

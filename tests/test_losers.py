@@ -30,7 +30,7 @@ def test_a_group_judging_its_lanes_epoch_by_epoch_stops_what_the_replay_of_one_a
     from suite.train.groups import losing
 
     stop = losers.Stopping(losers.Median(after, earlier, direction), "val_accuracy")
-    members = [(seed, 0.1 * (i + 1)) for seed in (1, 2) for i in range(len(curves))]
+    members = [(seed, 0.1 * (i + 1), None) for seed in (1, 2) for i in range(len(curves))]
     lanes = curves + curves[::-1]  # the second search: the same curves in the other order
     judge = losing(stop, members, 1)
     epochs = max(map(len, lanes)) + 1  # a cap the curves never reach: every end of a curve is its own

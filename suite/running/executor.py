@@ -10,10 +10,11 @@ lr_schedule 0.48x, dropout 0.73x, activations 0.84x), and costs where trials tra
 convolutions about 6x slower under XLA on a CPU than TensorFlow's oneDNN). So:
 
 - a study whose every trial can group trains grouped, on JAX;
-- so does one whose only trials that cannot group are search candidates over more than the rate: they
-  train alone beside the groups, on JAX, where a plain MLP's lone trial costs about what it costs on
-  TensorFlow (optimizers at quick, back to back: 129.8 s grouped on JAX against 137.2 s and 156.0 s
-  in two TensorFlow runs; dropout 472 s against 499 s; ``results/bench/optimizers``);
+- so does one whose only trials that cannot group are search candidates decided from scores, or over
+  settings a lane does not hold (``suite.search.lanes``): they train alone beside the groups, on JAX,
+  where a plain MLP's lone trial costs about what it costs on TensorFlow (optimizers at quick, when its
+  rate and epsilon candidates still trained alone, back to back: 129.8 s grouped on JAX against 137.2 s
+  and 156.0 s in two TensorFlow runs);
 - any other trains alone, on TensorFlow; each reason names what would let it group (``reasons``);
 - a claim about seconds is always timed alone: a grouped trial's seconds are its share of its group's.
 
@@ -78,6 +79,7 @@ def process_backend() -> str | None:
 def why_not_grouped(resolved) -> list[str]:
     """Every reason some trial of the study would not train in a group, or would train slower there on a CPU,
     each once, naming what would let it group. ``[]``: every trial groups."""
+    from suite.search import lanes
     from suite.train.groups import alone_because
 
     reasons: list[str] = []
@@ -100,9 +102,10 @@ def why_not_grouped(resolved) -> list[str]:
         for reason in alone_because(settings):
             add(reason)
         tune = cell.tune
-        if tune is not None and tune.algorithm != "none" and not (tune.algorithm in ("sweep", "grid") and list(tune.space) == ["train.learning_rate"]):
+        if tune is not None and tune.algorithm != "none" and not lanes.groups(tune, settings.train.optimizer):
             add(f"a {tune.algorithm} {SEARCH} {', '.join(tune.space)}: its candidates train one at a time; "
-                "candidates as lanes beside the seeds they serve would let it group")
+                "candidates as lanes beside the seeds they serve (numbers a group holds per lane, as it holds the rate "
+                "and an Adam-family epsilon) would let it group")
     return reasons
 
 

@@ -76,13 +76,13 @@ def stops(curves: list[list[float]], direction: str, after: int, earlier: int = 
 @dataclass
 class Stopping:
     """One search candidate under its study's declared rule: the rule, the objective it judges, and the earlier
-    candidates of its search (in search order: each one's values, as ``key`` writes them, and its curve as ``curve``
-    reads it, cut where it ended). A group of candidates takes those that are not its own members (``without``).
-    The executors ask it after every epoch (``fitting.StopLosing``, ``grouped.Group.fit``)."""
+    candidates of its search (in search order: each one's values and its curve as ``curve`` reads it, cut where it
+    ended). A group of candidates takes those that are not its own members (``without``). The executors ask it after
+    every epoch (``fitting.StopLosing``, ``grouped.Group.fit``)."""
 
     rule: Median
     objective: str
-    rivals: list[tuple[str, list[float]]] = field(default_factory=list)
+    rivals: list[tuple[dict, list[float]]] = field(default_factory=list)
 
     def losing(self, mine: list[float], companions: list[list[float]] = ()) -> bool:
         """Whether the candidate stops now; ``companions``: the curves so far of its group's members before it."""
@@ -91,10 +91,13 @@ class Stopping:
     def curve(self, history: dict[str, list[float]]) -> list[float]:
         return curve(history, self.objective)
 
-    def without(self, values: list[dict]) -> Stopping:
-        """The same, less the rivals with these values (those a group trains itself)."""
-        keys = {key(v) for v in values}
-        return Stopping(self.rule, self.objective, [(k, c) for k, c in self.rivals if k not in keys])
+    def without(self, members: list[dict]) -> Stopping:
+        """The same, less the rivals a group trains itself: those whose values ``members`` (each a member's own
+        settings) hold."""
+        def trained(values: dict) -> bool:
+            return any(all(m.get(k) == v for k, v in values.items()) for m in members)
+
+        return Stopping(self.rule, self.objective, [(v, c) for v, c in self.rivals if not trained(v)])
 
 
 def key(values: dict) -> str:

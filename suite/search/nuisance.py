@@ -15,7 +15,6 @@ longer round (trials keep no model), and each round is charged its full epochs.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 
 import keras_tuner
@@ -25,10 +24,11 @@ from keras_tuner.engine.trial import TrialStatus
 from suite.ground.console import Progress
 from suite.ground.errors import SuiteError
 from suite.record import Tracker
-from suite.search import losers, sweep
+from suite.search import lanes, losers, sweep
 from suite.search.oracle import PlanOracle
 from suite.search.tuner import RecordedTuner
-from suite.study import TARGET_METRICS, Cell, Range, ResolvedStudy, Settings, Tune, override, space
+from suite.study import TARGET_METRICS, Cell, ResolvedStudy, Settings, Tune, override, space
+from suite.study.space import grid_plan, grid_values  # noqa: F401  (the searches' own: keras-tuner's grid, the tests)
 from suite.train import trial as trials
 from suite.train.convergence import first_nonfinite
 from suite.train.kept import Kept
@@ -57,28 +57,6 @@ def hyperparameters(space: dict) -> keras_tuner.HyperParameters:
         else:
             hp.Float(path, *entry.bounds, sampling="log" if entry.kind == "log" else "linear")
     return hp
-
-
-def grid_values(entry: list | Range, where: str) -> list:
-    """The points a grid search tries for one entry of the space."""
-    if isinstance(entry, list):
-        return list(entry)
-    low, high = entry.bounds
-    if entry.kind == "int":
-        return list(range(low, high + 1, int(entry.step or 1)))
-    if entry.step is None:
-        raise SuiteError(f"{where}: a grid search needs a step for a range (a factor for log, an increment for linear)")
-    points, x = [], low
-    while x <= high * (1 + 1e-9):
-        points.append(float(f"{x:.12g}"))  # 1e-4 * 10 * 10 is 0.010000000000000002 otherwise
-        x = x * entry.step if entry.kind == "log" else x + entry.step
-    return points
-
-
-def grid_plan(space: dict) -> list[dict]:
-    """Every combination of the space's grid points, in the file's order."""
-    axes = {path: grid_values(entry, f"tune.space.{path}") for path, entry in space.items()}
-    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
 def cost(values: dict, epochs: int) -> int:
@@ -283,8 +261,8 @@ class SearchTuner(RecordedTuner):
             found = self.tracker.search_curves(self.resolved, self.code, self.cell.index, self.for_seed, self.tune.objective)
             self.curves = {**found, **self.curves}
         rule = losers.Median(declared.after, declared.earlier, TARGET_METRICS[self.tune.objective])
-        return losers.Stopping(rule, self.tune.objective, [(losers.key(nuisance(t.hyperparameters.values)),
-                                                            self.curves.get(t.trial_id, [])) for t in earlier])
+        return losers.Stopping(rule, self.tune.objective, [(nuisance(t.hyperparameters.values), self.curves.get(t.trial_id, []))
+                                                           for t in earlier])
 
     def on_trial_begin(self, trial):
         shown = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in nuisance(trial.hyperparameters.values).items())
@@ -319,19 +297,19 @@ def repeat_seeds(tune: Tune) -> list[int]:
 
 
 def plan_groups(resolved: ResolvedStudy, plan, round: int = 0) -> None:
-    """Which search trials train together (``suite run --grouped``): a search over the learning rate alone by a
-    sweep or a grid trains its first candidates (every rate of its ladder or grid, on each repeat seed) as one
-    group, per search. Other searches train their trials alone. Only the searches of ``round``'s seeds: a later
-    round's groups never take in an earlier round's, so each round's are the same however the study resumes."""
+    """Which search trials train together (``suite run --grouped``): a search's first candidates, those it fixes before
+    scoring any (``lanes.first_candidates``), each on its repeat seeds, as one group per search. Other candidates train
+    alone. Only the searches of ``round``'s seeds: a later round's groups never take in an earlier round's, so each
+    round's are the same however the study resumes."""
     for cell in resolved.cells:
-        tune, seeds = cell.tune, resolved.seeds_in_round(cell, round)
-        if not seeds or tune is None or tune.algorithm not in ("sweep", "grid") or list(tune.space) != ["train.learning_rate"]:
+        seeds = resolved.seeds_in_round(cell, round)
+        if not seeds or cell.tune is None:
             continue
-        entry = tune.space["train.learning_rate"]
-        rates = space.ladder(entry) if tune.algorithm == "sweep" else grid_values(entry, "tune.space.train.learning_rate")
-        rates = rates[: tune.trials]  # a grid search's budget may stop before its last point
         for for_seed in resolved.searches(cell, seeds):
-            plan.search(cell.settings, rates, repeat_seeds(seed_tune(tune, for_seed)))
+            tune = seed_tune(cell.tune, for_seed)
+            candidates = lanes.first_candidates(tune, cell.settings.train.optimizer, _seed(tune))
+            if candidates is not None:
+                plan.search(cell.settings, candidates, repeat_seeds(tune))
 
 
 def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, for_seed) -> dict:

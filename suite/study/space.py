@@ -5,8 +5,11 @@ check). Pure functions: the search's oracles (``suite.search``) and the report u
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
+
+from suite.ground.errors import SuiteError
 
 NEAR = 0.05  # candidates closer than this (relatively, in every numeric setting) are one candidate
 THIRD_OF_A_DECADE = 10 ** (1 / 3)
@@ -158,3 +161,25 @@ def within(value, entry, limit) -> bool:
     """Whether ``value`` lies inside a setting's hard limits (without ``tune.limits``: its range)."""
     low, high = limit if limit is not None else entry.bounds
     return low * (1 - 1e-9) <= value <= high * (1 + 1e-9) if low > 0 else low - 1e-12 <= value <= high + 1e-12
+
+
+def grid_values(entry: list | Range, where: str) -> list:
+    """The points a grid search tries for one entry of the space."""
+    if isinstance(entry, list):
+        return list(entry)
+    low, high = entry.bounds
+    if entry.kind == "int":
+        return list(range(low, high + 1, int(entry.step or 1)))
+    if entry.step is None:
+        raise SuiteError(f"{where}: a grid search needs a step for a range (a factor for log, an increment for linear)")
+    points, x = [], low
+    while x <= high * (1 + 1e-9):
+        points.append(float(f"{x:.12g}"))  # 1e-4 * 10 * 10 is 0.010000000000000002 otherwise
+        x = x * entry.step if entry.kind == "log" else x + entry.step
+    return points
+
+
+def grid_plan(space: dict) -> list[dict]:
+    """Every combination of the space's grid points, in the file's order."""
+    axes = {path: grid_values(entry, f"tune.space.{path}") for path, entry in space.items()}
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]

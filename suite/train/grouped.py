@@ -1,7 +1,8 @@
 """Trials that train together: one compiled program for several trials of the same structure (JAX only).
 
 The trials of a group share a model family, data, batch size and epochs, and differ in their
-seed (initial weights, dropout stream, data order) and their learning rate. A decaying schedule is
+seed (initial weights, dropout stream, data order), their learning rate and, for an optimizer that holds
+it in a variable, their epsilon (each an optimizer variable of the lane's own). A decaying schedule is
 the same function of the step for every trial, scaled by each trial's own rate: before each step,
 each trial's rate variable is set to its rate times the schedule at the optimizer's iteration (what
 Keras's optimizer computes from a ``LearningRateSchedule`` before it applies a step). Gradient
@@ -41,10 +42,12 @@ from suite.train.splits import fixed_order
 
 @dataclass
 class Member:
-    """One trial of a group: its seed and its learning rate."""
+    """One trial of a group: its seed, its learning rate, and the epsilon of an optimizer that holds it in a variable
+    (``optimizers.VARIABLE_EPSILON``; None: the optimizer's own)."""
 
     seed: int
     learning_rate: float
+    epsilon: float | None = None
 
 
 @dataclass
@@ -97,6 +100,8 @@ class Group:
         self.optimizer.build(self.model.trainable_variables)
         self._lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.learning_rate)
         self._step_index = next(i for i, v in enumerate(self.optimizer.variables) if v is self.optimizer.iterations)
+        held = getattr(self.optimizer, "epsilon_value", None)  # a lane's epsilon, where the optimizer holds it in a variable
+        self._epsilon_index = next((i for i, v in enumerate(self.optimizer.variables) if v is held), None)
         lanes = lanes or platform_lanes()
         if lanes not in LANES:
             raise ValueError(f"lanes: one of {', '.join(LANES)}, not {lanes!r}")
@@ -181,6 +186,10 @@ class Group:
             ntvs.append([np.asarray(v.value) for v in model.non_trainable_variables])
             ov = [np.asarray(v.value) for v in self.optimizer.variables]
             ov[self._lr_index] = np.asarray(m.learning_rate, dtype=ov[self._lr_index].dtype)
+            if m.epsilon is not None:
+                if self._epsilon_index is None:
+                    raise ValueError("a member's epsilon needs an optimizer that holds it in a variable (optimizers.VARIABLE_EPSILON)")
+                ov[self._epsilon_index] = np.asarray(m.epsilon, dtype=ov[self._epsilon_index].dtype)
             ovs.append(ov)
             del model
         stack = lambda rows: [jnp.asarray(np.stack(col)) for col in zip(*rows)]  # noqa: E731

@@ -1,5 +1,6 @@
 """Which trials train together (``suite run --grouped``, JAX only): the seeds of each cell, and the
-first candidates of each sweep over the learning rate (its ladder, on each repeat seed).
+first candidates of each search that fixes them before scoring any (``suite.search.lanes``: a sweep's ladder of
+rates, or its points of rate and epsilon, on each repeat seed).
 
 The runner declares the plan before the searches (``Plan.search``) and the compared trials
 (``Plan.cells``), kept in the run's ``Kept``; keras-tuner still hands out the trials one by one, and the
@@ -37,23 +38,37 @@ class Trained:
 
 
 def _key(settings, evaluate: bool) -> str:
-    """What a group's trials share: their settings but the learning rate (a member's own), and whether they are
-    compared trials (evaluated) or search trials."""
-    shared = settings.model_copy(update={"train": settings.train.model_copy(update={"learning_rate": 1.0})})
+    """What a group's trials share: their settings but the learning rate and a variable epsilon (a member's own), and
+    whether they are compared trials (evaluated) or search trials."""
+    own = {"learning_rate": 1.0, **({"epsilon": 1.0} if _variable_epsilon(settings) else {})}
+    shared = settings.model_copy(update={"train": settings.train.model_copy(update=own)})
     return f"{shared.model_dump_json()}|{evaluate}"
 
 
-def _member(settings, seed: int) -> tuple[int, float]:
-    return seed, float(settings.train.learning_rate)
+def _variable_epsilon(settings) -> bool:
+    from suite.train.optimizers import VARIABLE_EPSILON
+
+    return settings.train.optimizer in VARIABLE_EPSILON
+
+
+def _member(settings, seed: int) -> tuple[int, float, float | None]:
+    """A member as a plan holds it: its seed, its rate, and its epsilon where the optimizer holds it in a variable."""
+    return seed, float(settings.train.learning_rate), float(settings.train.epsilon) if _variable_epsilon(settings) else None
+
+
+def _values(member: tuple[int, float, float | None]) -> dict:
+    """A member's own settings, as a search's candidate names them."""
+    _, rate, epsilon = member
+    return {"train.learning_rate": rate, **({"train.epsilon": epsilon} if epsilon is not None else {})}
 
 
 @dataclass
 class Plan:
-    """Which trials train together (a group's members: seed and learning rate, under one key), and the results
+    """Which trials train together (a group's members: seed, learning rate and variable epsilon, under one key), and the results
     of groups that trained before their other trials were asked for. A run's plan lives in its ``Kept``
     (``suite.train.kept``)."""
 
-    members: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # a group's key -> its members
+    members: dict[str, list[tuple]] = field(default_factory=dict)  # a group's key -> its members (``_member``)
     widths: dict[str, int] = field(default_factory=dict)  # a key's most members in one group, once decided
     done: dict[tuple[str, tuple[int, float]], Trained] = field(default_factory=dict)  # results waiting for their trial
 
@@ -81,11 +96,15 @@ class Plan:
             if width is not None:
                 self.widths[_key(settings, True)] = int(width)
 
-    def search(self, settings, rates: list[float], seeds: list[int]) -> None:
-        """A search's first candidates (a sweep's ladder of rates, each trained on its repeat seeds) train together."""
-        self.add(settings, [(seed, float(rate)) for rate in rates for seed in seeds], evaluate=False)
+    def search(self, settings, candidates: list[dict], seeds: list[int]) -> None:
+        """A search's first candidates (``lanes.first_candidates``: a ladder of rates, or points of rate and epsilon),
+        each trained on its repeat seeds, train together."""
+        from suite.study import override
 
-    def add(self, settings, members: list[tuple[int, float]], evaluate: bool) -> None:
+        self.add(settings, [_member(override(settings, values), seed) for values in candidates for seed in seeds],
+                 evaluate=False)
+
+    def add(self, settings, members: list[tuple], evaluate: bool) -> None:
         key = _key(settings, evaluate)
         self.members[key] = list(dict.fromkeys([*self.members.get(key, []), *members]))
 
@@ -106,7 +125,7 @@ class Plan:
             self._train(settings, splits, member, key, diagnostics, stop)
         return self.done.pop((key, member))
 
-    def _train(self, settings, splits, member: tuple[int, float], key: str, diagnostics: tuple[str, ...],
+    def _train(self, settings, splits, member: tuple, key: str, diagnostics: tuple[str, ...],
                stop=None) -> None:
         from suite.train import grouped
         from suite.train.grouped import Member
@@ -121,32 +140,34 @@ class Plan:
         clock: list[float] = []
         start = time.perf_counter()
         outcomes = compiled_group(settings, splits, width, diagnostics).fit(
-            [Member(seed, rate) for seed, rate in waiting], splits, t.batch_size, t.epochs,
+            [Member(*m) for m in waiting], splits, t.batch_size, t.epochs,
             patience=t.patience, monitor=t.monitor, clock=clock,
             losing=None if stop is None else losing(stop, waiting, member[0]))
         total = time.perf_counter() - start
         running = [sum(len(o.history["loss"]) > e for o in outcomes) for e in range(len(clock))]
-        rates = sorted({rate for _, rate in planned})
-        seeds = list(dict.fromkeys(seed for seed, _ in planned))
+        rates = sorted({rate for _, rate, _ in planned})
+        epsilons = sorted({e for *_, e in planned if e is not None})
+        seeds = list(dict.fromkeys(seed for seed, *_ in planned))
         group = (f"seeds {seeds}" + (f" x rates {[f'{r:.3g}' for r in rates]}" if len(rates) > 1 else "")
+                 + (f" x epsilons {[f'{e:.3g}' for e in epsilons]}" if len(epsilons) > 1 else "")
                  + f", trained together: {len(waiting)} of {len(planned)}" + (f" (group {part})" if part else ""))
         for m, outcome in zip(waiting, outcomes):
             share = [c / max(r, 1) for c, r in zip(clock, running)][: len(outcome.history["loss"])]
             self.done[(key, m)] = Trained(outcome, share, group, width, sum(clock) if clock else total)
 
 
-def losing(stop, members: list[tuple[int, float]], seed: int):
+def losing(stop, members: list[tuple], seed: int):
     """Which lanes of a search group a declared rule (``losers.Stopping``) stops after an epoch, as a function of the
     lanes' histories and which still train. A group's members are the ladders of one or more searches of a cell (a
     search per block of seeds: each its own repeat seed), each ladder in search order: a lane is judged against the
     lanes before it of its own search, as if they had trained one after another, and the lanes of the asking trial's
     search (``seed``) also against that search's earlier candidates the group does not train (another chunk's)."""
-    own = stop.without([{"train.learning_rate": rate} for _, rate in members])
+    own = stop.without([_values(m) for m in members])
     bare = replace(stop, rivals=[])
 
     def judge(histories: list[dict], active) -> list[int]:
         so_far = [stop.curve(h) for h in histories]
-        return [i for i, (lane_seed, _) in enumerate(members) if active[i] and (own if lane_seed == seed else bare).losing(
+        return [i for i, (lane_seed, *_) in enumerate(members) if active[i] and (own if lane_seed == seed else bare).losing(
             so_far[i], [so_far[j] for j in range(i) if members[j][0] == lane_seed])]
 
     return judge

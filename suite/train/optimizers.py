@@ -21,15 +21,43 @@ _BUILT_IN = {
     "sgd": lambda keras, lr, t, clip: keras.optimizers.SGD(lr, **clip),
     "momentum": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, **clip),
     "nesterov": lambda keras, lr, t, clip: _momentum_sgd(keras)(lr, momentum=t.momentum, nesterov=True, **clip),
-    "rmsprop": lambda keras, lr, t, clip: keras.optimizers.RMSprop(lr, epsilon=t.epsilon, **clip),
-    "adam": lambda keras, lr, t, clip: keras.optimizers.Adam(lr, epsilon=t.epsilon, **clip),
-    "adamw": lambda keras, lr, t, clip: keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, epsilon=t.epsilon, **clip),
+    "rmsprop": lambda keras, lr, t, clip: _variable_epsilon(keras, "RMSprop")(lr, epsilon=t.epsilon, **clip),
+    "adam": lambda keras, lr, t, clip: _variable_epsilon(keras, "Adam")(lr, epsilon=t.epsilon, **clip),
+    "adamw": lambda keras, lr, t, clip: _variable_epsilon(keras, "AdamW")(lr, weight_decay=t.weight_decay, epsilon=t.epsilon,
+                                                                         **clip),
 }
 for _name, _builder in _BUILT_IN.items():
     optimizer_kind(_name)(_builder)
 
 
 VARIABLE_MOMENTUM = ("momentum", "nesterov")  # built-ins whose momentum is a variable: see _momentum_sgd
+VARIABLE_EPSILON = ("rmsprop", "adam", "adamw")  # built-ins whose epsilon is a variable: see _variable_epsilon
+
+
+@functools.cache
+def _variable_epsilon(keras, name: str):
+    """Keras's ``name`` optimizer (RMSprop, Adam, AdamW) with its epsilon held in an optimizer variable, as its
+    learning rate is: one compiled step serves every epsilon (a search over it retraced every trial), and a group
+    holds each lane's epsilon as it holds its rate (``grouped.Group``). The update is Keras's own: while it runs,
+    ``epsilon`` reads the variable (the same float32 number Keras would add)."""
+    base = getattr(keras.optimizers, name)
+
+    class VariableEpsilon(base):
+        def build(self, variables):
+            if self.built:
+                return
+            super().build(variables)
+            self.epsilon_value = self.add_variable((), keras.initializers.Constant(self.epsilon), name="epsilon_value")
+
+        def update_step(self, gradient, variable, learning_rate):
+            held, self.epsilon = self.epsilon, keras.ops.cast(self.epsilon_value, variable.dtype)
+            try:
+                return super().update_step(gradient, variable, learning_rate)
+            finally:
+                self.epsilon = held
+
+    VariableEpsilon.__name__ = VariableEpsilon.__qualname__ = name
+    return VariableEpsilon
 
 
 @functools.cache

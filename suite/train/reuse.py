@@ -67,7 +67,7 @@ def _key(settings: Settings, splits) -> str:
     A constant learning rate is an optimizer variable, copied in with the others, and the epoch
     budget and early stopping only steer the loop outside the graph: so the trials of a search over the
     rate (or of a search and its final runs) share one trace; so do those of a search over
-    momentum, a variable of the suite's SGD. A schedule holds the rate and the budget in its
+    momentum, a variable of the suite's SGD, or over epsilon, a variable of its RMSprop, Adam and AdamW. A schedule holds the rate and the budget in its
     graph, so then they stay in the key. An ensemble's members, and ensembles of any size, share
     the trace of their one network: a bootstrap resample is an argument of the compiled epoch."""
     train = settings.train
@@ -76,6 +76,8 @@ def _key(settings: Settings, splits) -> str:
         ignored |= {"learning_rate": 0.0, "epochs": 1}
     if train.optimizer in optimizers.VARIABLE_MOMENTUM:  # a variable too, but a momentum of zero builds no slots
         ignored["momentum"] = float(train.momentum != 0)
+    if train.optimizer in optimizers.VARIABLE_EPSILON:  # a variable too
+        ignored["epsilon"] = 1.0
     # An ensemble's members are the same network trained one after another, each on its rows (``ensemble``).
     model = settings.model.model_copy(update={"members": 1, "resample": "none"})
     settings = settings.model_copy(update={"train": train.model_copy(update=ignored), "model": model})
