@@ -464,7 +464,9 @@ from suite.workspace import Workspace
 ws = Workspace.current()
 resolved = load_study(find_study("ruled_alone", ws.studies))
 code = searches[0].data.tags["suite.code_version"]
-out["on_record"] = {trial: curve for trial, curve in ws.tracker().search_curves(resolved, code, 0, 0, "val_accuracy").items()}
+from suite.search.losers import until_divergence
+found = ws.tracker().search_histories(resolved, code, 0, 0, ("val_accuracy", "loss"))
+out["on_record"] = {trial: until_divergence(h["val_accuracy"], h["loss"]) for trial, h in found.items()}
 print(json.dumps(out))
 """
 

@@ -77,18 +77,15 @@ class Reader(Store):
             if run.info.status == "FINISHED" and run.data.tags.get("suite.code_version") == code_version
         }
 
-    def search_curves(self, resolved: ResolvedStudy, code_version: str, cell: int, for_seed: int | None,
-                      objective: str) -> dict[str, list[float]]:
-        """Search trial id -> its objective per epoch up to any divergence, for one search's finished trials of this code
+    def search_histories(self, resolved: ResolvedStudy, code_version: str, cell: int, for_seed: int | None,
+                         keys: tuple[str, ...]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+        """Search trial id -> each of ``keys``' (step, value) history, for one search's finished trials of this code
         version (what a declared stop rule judges a resumed search's later candidates against)."""
-        from suite.search.losers import until_divergence
-
         runs = {run.data.tags["suite.search_trial"]: run.info.run_id for run in self.runs(resolved.name, "search", resolved.config_sha)
                 if run.info.status == "FINISHED" and run.data.tags.get("suite.code_version") == code_version
                 and (int(run.data.tags["suite.cell"]), _for_seed(run)) == (cell, for_seed)}
-        ids = list(runs.values())
-        scores, losses = self.histories(ids, objective), self.histories(ids, "loss")
-        return {trial: until_divergence(scores[r], losses[r]) for trial, r in runs.items()}
+        read = {key: self.histories(list(runs.values()), key) for key in keys}
+        return {trial: {key: read[key][r] for key in keys} for trial, r in runs.items()}
 
     def finished_trials(self, resolved: ResolvedStudy, code_version: str | None = None) -> dict[tuple[int, int], dict]:
         """(cell, seed) -> metrics of every trial with a finished run (of this code version, if given)."""

@@ -258,8 +258,9 @@ class SearchTuner(RecordedTuner):
                           if t.status == TrialStatus.COMPLETED and int(t.trial_id) < int(trial.trial_id)),
                          key=lambda t: int(t.trial_id))
         if any(t.trial_id not in self.curves for t in earlier):
-            found = self.tracker.search_curves(self.resolved, self.code, self.cell.index, self.for_seed, self.tune.objective)
-            self.curves = {**found, **self.curves}
+            objective = self.tune.objective
+            found = self.tracker.search_histories(self.resolved, self.code, self.cell.index, self.for_seed, (objective, "loss"))
+            self.curves = {**{t: losers.until_divergence(h[objective], h["loss"]) for t, h in found.items()}, **self.curves}
         rule = losers.Median(declared.after, declared.earlier, TARGET_METRICS[self.tune.objective])
         return losers.Stopping(rule, self.tune.objective, [(nuisance(t.hyperparameters.values), self.curves.get(t.trial_id, []))
                                                            for t in earlier])
