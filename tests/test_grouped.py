@@ -544,19 +544,7 @@ POINTS = STUDY.replace("name: grouped", "name: points").replace("optimizer: adam
     train.epsilon: {log: [1.0e-8, 1.0e-2]}
 """
 
-PLANNED = r"""
-import json, sys
-from mlflow.tracking import MlflowClient
-from suite.cli import main
-code = main(["run", "points", "--grouped"])
-again = main(["replicate", "points", "--trials", "2"])
-client = MlflowClient(sys.argv[1])
-exp = client.get_experiment_by_name("points")
-search = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'search'")
-print(json.dumps({"code": code, "replicate": again,
-                  "groups": sorted({(r.data.tags["search.candidate"], r.data.tags.get("train.group", "").split(", trained")[0])
-                                    for r in search})}))
-"""
+PLANNED = SEARCHED.replace('"swept"', '"points"')  # the ladder test's program, on this study
 
 
 @needs_runner
@@ -566,7 +554,7 @@ def test_a_sweep_over_the_rate_and_epsilon_trains_its_points_as_one_group(tmp_pa
     assert "optimizer: rmsprop" in POINTS
     r = run_program(PLANNED, tmp_path, *jax_home(tmp_path, "points", POINTS))
     assert r["code"] == 0 and r["replicate"] == 0
-    points = {g for why, g in r["groups"] if why == "quasi-random"}
+    points = {g.split(", trained")[0] for why, g, _ in r["ladder"] if why == "quasi-random"}
     assert len(points) == 1  # one group per cell's search: its 4 points, each its own rate and epsilon
     assert " x rates [" in (group := points.pop()) and " x epsilons [" in group, group
-    assert {g for why, g in r["groups"] if why.startswith("boundary check")} <= {""}  # alone, where there is one
+    assert {g for why, g, _ in r["ladder"] if why.startswith("boundary check")} <= {""}  # alone, where there is one
