@@ -418,3 +418,22 @@ def test_a_yes_no_outcome_counted_on_searches_compares_their_shares_and_validate
     cells = [dataclasses.replace(c, tune=c.tune.model_copy(update={"per": "cell"})) for c in resolved.cells]
     assert not any("share" in w for w in power_warnings(resolved.study, resolved.cells))  # blocks of seeds: 3 searches
     assert any("its seeds share 1 vs 1 searches" in w for w in power_warnings(per_cell, cells))
+
+
+def test_a_search_whose_seeds_stopped_early_unreached_counts_them_as_not_reached_not_as_reaching_it_then():
+    """activations at quick: ReLU reaches the target near epoch 13 in every seed; sigmoid never does, and early
+    stopping ends its seeds between epochs 12 and 20. Per search, sigmoid's restricted mean is the whole shared
+    budget (its Kaplan-Meier curve never falls), not the epochs its seeds happened to run."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for cell, (x, reached) in enumerate([(0.0, False), (1.0, True)]):
+        for search in range(3):
+            for k in range(4):
+                run = 20 if (search, k) == (0, 0) else int(rng.integers(12, 20))  # the shared budget: 20
+                rows.append({"cell": cell, "x": x, "seed": 4 * search + k, "search": 4 * search, "status": "FINISHED",
+                             "epochs_run": 30 if reached else run, "epochs_to_target": run if reached else math.nan})
+    claim = {"metric": "epochs_to_target", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "less"}
+    v = one(claim, pd.DataFrame(rows), grid={"x": [0.0, 1.0]})
+    assert v.units == "searches" and v.finding == "reachability"
+    assert "within 20 epochs" in v.observed and " vs 20 epochs over 3 vs 3 searches" in v.observed
+    assert v.effect < -2 and v.high < 0 and v.verdict == "supported"

@@ -70,8 +70,9 @@ class TimeToTarget(Compare):
 
     def _by_search(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: str) -> Verdict:
         """Where seeds share searches, the search is the replicate: each search's restricted mean time to target up
-        to the budget both arms share (every seed is censored at or after it, so that mean is each seed's time,
-        capped there), compared by Welch's t-test."""
+        to the budget both arms share (the area under its seeds' Kaplan-Meier curve, so a seed that stopped early
+        without reaching the target counts as not reached, not as reaching it when it stopped), compared by
+        Welch's t-test."""
         a, b, tau = self.search_means(a_rows, b_rows)
         unit = UNITS[self.metric]
         if len(a) < 2 or len(b) < 2:
@@ -97,13 +98,15 @@ class TimeToTarget(Compare):
                        finding=finding)
 
     def search_means(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
-        """Each search's mean time to target, capped at the budget both arms share; and that budget. Called where
-        seeds share searches, so both arms (slices of one frame) carry the search each trained with."""
+        """Each search's restricted mean time to target up to the budget both arms share, and that budget. Called
+        where seeds share searches, so both arms (slices of one frame) carry the search each trained with. A seed
+        censored before that budget (early stopping ended it unreached) is censored there, not counted as an
+        event: the Kaplan-Meier curve of its search carries it."""
         tau = common_budget(self.metric, [a_rows, b_rows])
 
         def means(rows):
-            times = (survival_data(g, self.metric)[0] for _, g in rows.groupby(["cell", SEARCH]))
-            return np.array([float(np.minimum(t, tau).mean()) for t in times if len(t)])
+            data = (survival_data(g, self.metric) for _, g in rows.groupby(["cell", SEARCH]))
+            return np.array([survival.rmst(t, r, tau)[0] for t, r in data if len(t)])
 
         return means(a_rows), means(b_rows), tau
 
