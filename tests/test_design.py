@@ -198,3 +198,24 @@ def test_the_scorecard_sorts_undecided_verdicts_by_the_seeds_their_plans_ask_for
             "equivalence margin); 1 it cannot plan" in text)
     assert "decide those asking at most 4x: about 30 min for the 1 timed studies against 10.0 min recorded" in text
     assert "decide every one with a plan: about 100 min for the 1 timed studies against 10.0 min recorded" in text
+
+
+def test_a_cell_that_searches_nothing_counts_each_seed_as_a_replicate(tmp_path):
+    """A grid over tune.algorithm with ``none`` (batch_size's fixed-rate arm): those cells train every seed at the
+    file's values, so no search is shared and the test counts seeds; the swept cells count their block searches."""
+    path = tmp_path / "checked.yaml"
+    path.write_text(STUDY.replace("  model.width: [16, 32]\n", "  model.width: [16, 32]\n  tune.algorithm: [sweep, none]\n"))
+    resolved = load_study(path)
+    algorithm = {c.index: c.values["tune.algorithm"] for c in resolved.cells}
+    trials = pd.DataFrame([{"cell": c.index, "seed": s} for c in resolved.cells for s in resolved.study.seeds])
+    search = design.with_searches(resolved, trials)
+    fixed, swept = (search[[algorithm[c] == a for c in search.cell]] for a in ("none", "sweep"))
+    assert list(fixed["search"]) == list(fixed["seed"])  # each its own
+    assert sorted(set(swept["search"])) == [0, 2]  # two blocks of seeds, a search each
+    from suite.kinds import expectation
+    fixed_rate = expectation(says="s", metric="reached_target", compare={"model.width": 32}, against={"model.width": 16},
+                             direction="greater", where={"tune.algorithm": "none"})
+    assert fixed_rate.too_few_planned(list(resolved.cells), resolved.study.seeds, 0.05) == ""  # 4 vs 4 seeds: 0.029
+    swept = expectation(says="s", metric="reached_target", compare={"model.width": 32}, against={"model.width": 16},
+                        direction="greater", where={"tune.algorithm": "sweep"})
+    assert "cannot give p below 0.33" in swept.too_few_planned(list(resolved.cells), resolved.study.seeds, 0.05)  # 2 vs 2

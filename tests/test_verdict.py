@@ -420,6 +420,20 @@ def test_a_yes_no_outcome_counted_on_searches_compares_their_shares_and_validate
     assert any("its seeds share 1 vs 1 searches" in w for w in power_warnings(per_cell, cells))
 
 
+def test_validate_plans_no_exact_floor_for_a_time_to_target_whose_seeds_share_searches():
+    """Where seeds share searches, a time to target is judged by Welch's test on the searches' restricted means,
+    which has no floor: 3 vs 3 searches is no reason to warn (the log-rank floor, 0.1, is for seeds)."""
+    from suite.analyze.verdict import power_warnings
+    from suite.study import load_study
+    resolved = load_study(Path(__file__).parent.parent / "studies" / "activations.yaml", "quick")
+    assert resolved.study.expect[0].metric == "epochs_to_target" and resolved.study.tune.per == "block"
+    assert power_warnings(resolved.study, resolved.cells) == []
+    per_seed = [dataclasses.replace(c, tune=c.tune.model_copy(update={"per": "seed"})) for c in resolved.cells]
+    few = resolved.study.model_copy(update={"seeds": [0, 1, 2]})  # 3 vs 3 seeds, each its own search: log-rank
+    assert any(w.startswith("expect[0] (epochs_to_target)") and "cannot give p below 0.1" in w
+               for w in power_warnings(few, per_seed))
+
+
 def test_a_search_whose_seeds_stopped_early_unreached_counts_them_as_not_reached_not_as_reaching_it_then():
     """activations at quick: ReLU reaches the target near epoch 13 in every seed; sigmoid never does, and early
     stopping ends its seeds between epochs 12 and 20. Per search, sigmoid's restricted mean is the whole shared

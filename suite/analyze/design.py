@@ -29,10 +29,22 @@ from suite.study import space as geometry
 
 def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
     """For each trial, the search it trained with: the study seed that search is named for (``Tune.searcher``),
-    or -1 for its cell's one search."""
+    or -1 for its cell's one search. A cell that searches nothing (no ``tune``, or ``tune.algorithm: none``) gives
+    each trial its own seed: its seeds share no choice, so each is a replicate."""
     cells = {c.index: c for c in resolved.cells}
-    return [-1 if (search := resolved.searcher(cells[cell], int(seed))) is None else search
-            for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
+
+    def search(cell, seed: int) -> int:
+        if not searches_anything(cell):
+            return seed
+        found = resolved.searcher(cell, seed)
+        return -1 if found is None else found
+
+    return [search(cells[cell], int(seed)) for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
+
+
+def searches_anything(cell) -> bool:
+    """Whether a cell tunes something before it trains (``tune.algorithm: none`` keeps the file's values)."""
+    return cell.tune is not None and cell.tune.algorithm != "none"
 
 
 def with_searches(resolved: ResolvedStudy, trials: pd.DataFrame) -> pd.DataFrame:

@@ -170,7 +170,7 @@ class Compare(Expectation):
         def replicates_of(values) -> tuple[int, bool]:
             """The arm's replicates as planned, and whether they are searches its seeds share."""
             arm = [c for c in cells if all(same(c.values.get(k), v) for k, v in {**self.where, **values}.items())]
-            if any(c.tune is not None and c.tune.per != "seed" for c in arm):
+            if any(c.tune is not None and c.tune.algorithm != "none" and c.tune.per != "seed" for c in arm):
                 return sum(len(c.tune.searches(seeds)) if c.tune is not None else len(seeds) for c in arm), True
             return len(arm) * len(seeds), False
 
@@ -178,6 +178,8 @@ class Compare(Expectation):
         if (shared_a or shared_b) and min(n_a, n_b) < 2:
             return (f"its seeds share {n_a} vs {n_b} searches, and a test counts searches, so its verdict can only be "
                     "inconclusive: give each seed its own search (tune.per: seed) or more blocks")
+        if (shared_a or shared_b) and self.metric not in BINARY_METRICS:
+            return ""  # the searches' means (restricted means of a time to target) by Welch's test: no floor
         floor = self.smallest_p(n_a, n_b)
         if floor <= alpha:
             return ""
