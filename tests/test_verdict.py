@@ -451,3 +451,27 @@ def test_a_search_whose_seeds_stopped_early_unreached_counts_them_as_not_reached
     assert v.units == "searches" and v.finding == "reachability"
     assert "within 20 epochs" in v.observed and " vs 20 epochs over 3 vs 3 searches" in v.observed
     assert v.effect < -2 and v.high < 0 and v.verdict == "supported"
+
+
+def test_a_yes_no_outcome_is_negligible_when_newcombes_interval_lies_inside_ten_points():
+    """Yes/no outcomes counted per seed (diverged, reached the target) have a margin too: ten points of the rate.
+    The TOST is interval inclusion on Newcombe's (1 - 2 alpha) interval, its p the smallest alpha that includes it."""
+    from suite.kinds.compare import newcombe, newcombe_tost
+
+    few = newcombe_tost(0, 12, 0, 12, 0.10, 0.05)  # neither arm diverges, but 12 seeds span more than ten points
+    assert few.p > 0.05 and few.low < -0.10 < 0.10 < few.high
+    many = newcombe_tost(1, 400, 2, 400, 0.10, 0.05)
+    assert many.p < 1e-6 and -0.10 < many.low < many.high < 0.10
+    beyond = newcombe_tost(10, 20, 2, 20, 0.10, 0.05)
+    assert beyond.p == 1.0
+    for k_a, k_b, n in ((0, 1, 40), (2, 3, 60), (5, 5, 80)):  # p <= alpha exactly when the interval lies inside
+        e = newcombe_tost(k_a, n, k_b, n, 0.10, 0.05)
+        lo, hi = newcombe(k_a, n, k_b, n, 0.90)
+        assert (e.p <= 0.05) == (-0.10 < lo and hi < 0.10)
+        if e.p < 0.5:
+            lo, hi = newcombe(k_a, n, k_b, n, 1 - 2 * e.p * 1.001)
+            assert -0.10 < lo and hi < 0.10
+    rows = trials({0.0: [0.0] * 300, 1.0: [0.0] * 299 + [1.0]}, metric="diverged")
+    v = one({"metric": "diverged", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "less"}, rows,
+            grid={"x": [0.0, 1.0]})
+    assert v.verdict.startswith("negligible") and v.margin == 0.10 and "ten points of the rate" in v.margin_from

@@ -131,14 +131,16 @@ class Compare(Expectation):
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """TOST of the difference of means at ±margin (Welch; the exact permutation test where neither arm has any
-        spread). A relative margin is a share of the ``against`` arm's mean. Yes/no metrics are compared as counts:
-        no equivalence test."""
-        if self.within is not None or self.metric in BINARY_METRICS:
+        spread). A relative margin is a share of the ``against`` arm's mean. A yes/no metric counted per seed is a
+        difference of proportions: TOST by Newcombe's interval (``newcombe_tost``), as its test is Fisher's."""
+        if self.within is not None:
             return NONE
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         if len(a) < 2 or len(b) < 2:
             return NONE
         m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        if self.metric in BINARY_METRICS and set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}:
+            return newcombe_tost(int(a.sum()), len(a), int(b.sum()), len(b), m, alpha)
         return welch_tost(a, b, m, alpha)
 
     def smallest_p(self, n_a: int, n_b: int) -> float:
@@ -270,10 +272,12 @@ def permutation_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
     return float(np.mean(np.abs(diffs) >= abs(observed) - eps))
 
 
-def newcombe(k_a: int, n_a: int, k_b: int, n_b: int) -> tuple[float, float]:
+def newcombe(k_a: int, n_a: int, k_b: int, n_b: int, level: float = 0.95) -> tuple[float, float]:
     """Newcombe's (1998, method 10) hybrid score interval for a difference of two proportions: never zero-width."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
+
     def wilson(k, n):
-        p, z = k / n, 1.959963984540054
+        p = k / n
         centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         return centre - half, centre + half
 
@@ -281,3 +285,20 @@ def newcombe(k_a: int, n_a: int, k_b: int, n_b: int) -> tuple[float, float]:
     (la, ua), (lb, ub) = wilson(k_a, n_a), wilson(k_b, n_b)
     d = pa - pb
     return (d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2))
+
+
+def newcombe_tost(k_a: int, n_a: int, k_b: int, n_b: int, m: float, alpha: float) -> Equivalence:
+    """TOST of a difference of two proportions inside ±m by interval inclusion: the effect is inside at level alpha
+    when Newcombe's (1 - 2 alpha) interval lies inside (-m, m). Its p is the smallest alpha at which that holds (the
+    interval narrows as alpha grows, to the point estimate at 0.5), so it enters the step-down as any other p."""
+    d = k_a / n_a - k_b / n_b
+    if not (m > 0 and abs(d) < m):
+        return Equivalence(1.0, *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m) if m > 0 else NONE
+    inside = lambda a: -m < newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)[0] and newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)[1] < m  # noqa: E731
+    low, high = 1e-12, 0.5  # inside at high (the point estimate), perhaps not at low
+    if inside(low):
+        return Equivalence(low, *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m)
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (low, mid) if inside(mid) else (mid, high)
+    return Equivalence(float(high), *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m)

@@ -13,8 +13,8 @@ A margin is on the scale of the kind's effect (``Expectation.scale``):
 - ``correlation``: Spearman's rho of a trend across cells;
 - ``log SD ratio``: log(SD A / SD B) of two spreads.
 
-A metric with no default here (the diagnostics' raw spreads and gradient ratios, yes/no outcomes
-compared as counts) has no negligible outcome unless its study declares a margin.
+A metric with no default here (the diagnostics' raw spreads) has no negligible outcome unless its study
+declares a margin.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 ACCURACY = 0.02  # two points of accuracy (or of F1, AUC, balanced accuracy): below what a practitioner acts on
 SHARE = 0.05  # five points of a share of weights or units (near-zero weights, saturated or dead units)
+RATE = 0.10  # ten points of the rate of a yes/no outcome (diverged, reached the target): a few seeds in a dozen
 LOSS = 0.05  # nats of cross-entropy (per example)
 RELATIVE = 0.10  # 10% of the reference arm's time, epochs or steps
 DECADE_THIRD = 1 / 3  # a third of a decade of learning rate (log10 units): one rung of the usual log ladder
@@ -39,12 +40,14 @@ BY_METRIC: dict[str, tuple[float, str]] = {
     **{m: (SHARE, "five points of a share") for m in (
         "near_zero_weights", "saturated_init", "saturated_final", "dead_init", "dead_final", "off_init", "off_final")},
     **{m: (LOSS, "0.05 nats of cross-entropy") for m in ("test_loss", "train_loss", "initial_loss")},
+    **{m: (RATE, "ten points of the rate of a yes/no outcome") for m in ("diverged", "reached_target")},
     "tuned_log10_learning_rate": (DECADE_THIRD, "a third of a decade of learning rate"),
     "grad_ratio_log10_init": (DECADE_THIRD, "a third of a decade of gradient ratio"),
     "grad_ratio_log10_final": (DECADE_THIRD, "a third of a decade of gradient ratio"),
 }
 RELATIVE_METRICS = ("epochs_to_target", "steps_to_target", "examples_to_target", "time_to_target_s",
                     "search_epochs_to_target", "epochs_run", "best_epoch", "train_time_s", "epoch_time_s",
+                    "act_std_ratio_init",  # last layer's activation spread over the first's: 10% of the reference
                     *(f"{split}_{error}" for split in ("train", "val", "test") for error in ("rmse", "mae")))
 BY_SCALE: dict[str, tuple[float, str]] = {
     "relative": (RELATIVE, "10% of the reference arm's value"),
