@@ -219,3 +219,19 @@ def test_a_cell_that_searches_nothing_counts_each_seed_as_a_replicate(tmp_path):
     swept = expectation(says="s", metric="reached_target", compare={"model.width": 32}, against={"model.width": 16},
                         direction="greater", where={"tune.algorithm": "sweep"})
     assert "cannot give p below 0.33" in swept.too_few_planned(list(resolved.cells), resolved.study.seeds, 0.05)  # 2 vs 2
+
+
+def test_the_scorecard_audits_decided_verdicts_for_seeds_that_share_a_search(tmp_path):
+    """Each verdict records whether its test counted seeds although some share a search; the scorecard counts the
+    decided ones that did (#46's goal: none) and names each."""
+    resolved, trials, searches = tables(tmp_path)
+    searched = design.with_searches(resolved, trials)
+    (v,) = verdict.evaluate(resolved.study.expect, searched, resolved.study.grid, 0.05)
+    assert v.units == "searches" and v.shared_seeds is False
+    record = {**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()}, "agreement": None}
+    pseudo = {**record, "says": "A claim judged on seeds that share searches.", "verdict": "supported", "shared_seeds": True}
+    honest = {**record, "says": "A claim judged on its searches.", "verdict": "supported"}
+    write_report(tmp_path / "results", resolved, trials, searches, [pseudo, honest])
+    text = scorecard.build(tmp_path / "results").read_text()
+    assert "**Decided verdicts whose test counted seeds that share a search** as independent replicates: 1 of 2 (50%)." in text
+    assert "  - A claim judged on seeds that share searches." in text

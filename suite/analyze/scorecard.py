@@ -214,6 +214,9 @@ def design_checks(studies) -> list[str]:
     limited = sum(str(v.get("blocked") or "").startswith("budget-limited") for v in undecided)
     few = sum("too few replicates" in str(v.get("blocked") or "") and not str(v.get("blocked")).startswith("budget")
               for v in undecided)  # counted once, as budget-limited, when both
+    decided = [v for v in verdicts if v["verdict"] != "inconclusive"]
+    audited = [v for v in decided if "shared_seeds" in v]
+    pseudo = [v for v in audited if v["shared_seeds"]]
     fresh = [c for _, compared in checked for c in compared if c and c["original"] in ("supported", "refuted")]
     flipped = sum(c["outcome"] == confirmation.FLIPPED for c in fresh)
     reversed_ = sum(c["outcome"] == confirmation.REVERSED for c in fresh)
@@ -236,6 +239,10 @@ def design_checks(studies) -> list[str]:
         f"seeds), {len(undecided) - limited - few} with their Holm-adjusted p (or the effect their interval allows) "
         "not deciding.",
         *_seeds_asked(checked),
+        f"- **Decided verdicts whose test counted seeds that share a search** as independent replicates: "
+        f"{share(len(pseudo), len(audited))}" + (f" ({len(decided) - len(audited)} decided verdicts were judged before "
+                                                 "this was recorded)" if len(audited) < len(decided) else "") + ".",
+        *(f"  - {v['says']}" for v in pseudo),
         f"- **Decided verdicts on fresh seeds** (`suite confirm`): {share(flipped, len(fresh))} flipped to "
         f"inconclusive, {reversed_} reversed.",
         "",

@@ -24,7 +24,7 @@ import pandas as pd
 
 from suite.analyze import decision, regime
 from suite.kinds import Expectation, Verdict
-from suite.kinds.base import finished, label, matching, no_data
+from suite.kinds.base import finished, label, matching, no_data, shares_search
 from suite.kinds.censoring import with_budgets
 
 
@@ -53,6 +53,7 @@ def tested(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, lis
             verdicts.append(no_data(e, "-", "-", 0, "no finished trials", 0))
             continue
         v = e.test(rows, grid, rng)
+        v.shared_seeds = v.units == "seeds" and any(shares_search(g) for g in e.compared(rows))
         if e.literature is not None:
             v.outside = regime.outside_regime(e, rows, axes, caps)
         budget, few = regime.budget_limited(e, rows, axes, caps), e.too_few(rows, alpha)

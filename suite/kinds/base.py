@@ -58,6 +58,7 @@ class Verdict:
     beyond_seeds: str = ""  # what blocks it that no more seeds can lift: "budget" (the epoch cap), "cells"; "" otherwise
     on_limit: str = ""  # compared cells whose tuned setting was chosen on a declared hard limit (design.on_limits)
     units: str = "seeds"  # what n counts
+    shared_seeds: bool = False  # the test counted seeds although some share a search (a reviewer's audit: never True)
     power: dict | None = None  # an undecided verdict's plan (power.attach): the replicates 80% power asks for
     margin: float | None = None  # the smallest effect that matters, on the effect's scale (``margins``)
     margin_from: str = ""  # where it comes from: a default's reason, or the study's margin_reason
