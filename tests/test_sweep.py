@@ -189,3 +189,35 @@ def test_a_budget_in_steps_gives_every_batch_size_the_same_gradient_steps(tmp_pa
     epochs = trials.groupby("train.batch_size")["epochs_run"].max().to_dict()
     assert epochs == {16: 2, 64: 5}  # ceil(20 / 15), ceil(20 / 4): about the same steps, not the same epochs
     assert main(["replicate", "steps", "--trials", "2"]) == 0
+
+
+def test_a_resumed_search_breaks_ties_in_score_as_the_uninterrupted_one_did(tmp_path):
+    """keras-tuner reloads a search's trials in the order its files glob, and its choices among equal scores follow
+    that order. Rates 0.01 and 0.1 tie: the uninterrupted sweep keeps 0.01 (first tried, inside) and stops; the
+    same search reloaded with its trials in another order would pick 0.1, on the edge, and train 1.0 as well."""
+    from suite.search.tuner import in_creation_order
+
+    tune = Tune(algorithm="sweep", trials=5, space={LR: Range(log=[1e-3, 1e-1], step=10)}, limits={LR: [1e-4, 10.0]})
+    scores = {0.001: 0.5, 0.01: 0.7, 0.1: 0.7}
+    created = search(tune, lambda v: scores[round(v[LR], 6)], tmp_path)
+    assert [round(v[LR], 6) for v in created] == [0.001, 0.01, 0.1]
+
+    def reloaded(fix: bool):
+        oracle = nuisance.make_oracle(tune, epochs=5)
+        oracle._set_project_dir(str(tmp_path), "driven")
+        oracle.reload()
+        oracle._retry_queue.clear()  # the last trial, still "ongoing" in the saved state, is handed back for a retry
+        # first (a real resume replays it from the record); what follows it is the question here
+        shuffled = sorted(oracle.trials.items(), key=lambda kv: -int(kv[0]))  # as a file system may list them
+        oracle.trials.clear()
+        oracle.trials.update(shuffled)
+        if fix:
+            in_creation_order(oracle)
+        return oracle
+
+    fixed = reloaded(fix=True)
+    assert round(fixed.get_best_trials(1)[0].hyperparameters.values[LR], 6) == 0.01
+    assert fixed.create_trial("resumed").status == "STOPPED"
+    shuffled = reloaded(fix=False)  # what the resume did before: the other tied rate, and a candidate more
+    assert round(shuffled.get_best_trials(1)[0].hyperparameters.values[LR], 6) == 0.1
+    assert round(shuffled.create_trial("resumed").hyperparameters.values[LR], 6) == 1.0

@@ -31,6 +31,19 @@ from suite.train import trial as trials
 from suite.train.kept import Kept
 
 
+def in_creation_order(oracle) -> None:
+    """Put a reloaded search's trials back in the order they were created. keras-tuner reloads them in the order
+    its files glob (the file system's, not theirs), and every choice among equal scores follows that order: its
+    best trial (``get_best_trials``, a stable sort) and the sweep's boundary check. Validation scores tie often
+    (0.665 twice among four rates), so without this a search resumed after a kill could choose another value, or
+    train a candidate the uninterrupted search never tried."""
+    trials = getattr(oracle, "trials", None)
+    if trials:
+        ordered = sorted(trials.items(), key=lambda kv: (int(kv[0]), kv[0]) if str(kv[0]).isdigit() else (math.inf, kv[0]))
+        trials.clear()
+        trials.update(ordered)
+
+
 class _StateCutShort(Exception):
     """keras-tuner's saved state could not be read; it has been removed."""
 
@@ -52,6 +65,7 @@ class RecordedTuner(BaseTuner):
             shutil.rmtree(project_dir)
             raise _StateCutShort(f"{resolved.name}: the saved search state ({project_dir}) held a file cut short "
                                  f"({e.msg.lower()}), left by a kill while it was written") from e
+        in_creation_order(self.oracle)
         self.oracle.verbose = 0  # the Progress lines replace keras-tuner's tables
         self.resolved, self.tracker = resolved, tracker
         self.last_metrics: dict = {}
