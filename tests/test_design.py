@@ -235,3 +235,24 @@ def test_the_scorecard_audits_decided_verdicts_for_seeds_that_share_a_search(tmp
     text = scorecard.build(tmp_path / "results").read_text()
     assert "**Decided verdicts whose test counted seeds that share a search** as independent replicates: 1 of 2 (50%)." in text
     assert "  - A claim judged on seeds that share searches." in text
+
+
+def test_a_studys_wall_time_sums_its_attempts_and_a_killed_one_counts_to_its_last_finished_trial():
+    """A study stopped by a kill and resumed counts both attempts; the killed one up to the end of the last trial
+    it finished (its recorded end is when the next attempt found it orphaned, hours later); one run again when
+    finished adds its few seconds instead of replacing the time that made the trials."""
+    from types import SimpleNamespace as N
+
+    from suite.analyze.report import attempts_wall_s
+
+    def run(run_id, start, end, status="FINISHED", parent=None):
+        tags = {"mlflow.parentRunId": parent} if parent else {}
+        return N(info=N(run_id=run_id, start_time=start * 1000, end_time=end * 1000, status=status), data=N(tags=tags))
+
+    killed = run("a", 0, 50_000, "KILLED")  # killed at about 600 s; marked KILLED when "b" started, much later
+    resumed = run("b", 40_000, 40_300)
+    again = run("c", 90_000, 90_004)  # run again once finished: nothing left to train
+    children = [run("t1", 10, 300, parent="a"), run("t2", 300, 600, parent="a"), run("t3", 40_010, 40_290, parent="b")]
+    assert attempts_wall_s(resumed, [killed, resumed], children) == 600 + 300
+    assert attempts_wall_s(again, [killed, resumed, again], children) == 600 + 300 + 4
+    assert attempts_wall_s(run("d", 0, 0), [], []) is None  # still running: no end yet

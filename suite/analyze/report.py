@@ -32,6 +32,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     with tracker.snapshot():  # every trial has ended: one read of each kind of run
         trials, progress, found = recorded(resolved, tracker)
         study_run = tracker.latest_study_run(resolved)
+        spent = attempts_wall_s(study_run, tracker.runs(resolved.name, "study", resolved.config_sha),
+                                [*tracker.runs(resolved.name, "trial", resolved.config_sha),
+                                 *tracker.runs(resolved.name, "search", resolved.config_sha)])
     summary = aggregate.summarize(trials, resolved.axes)
     out.mkdir(parents=True, exist_ok=True)
     edges, verdicts, sequence = judgement.judge(resolved, trials, progress)
@@ -40,7 +43,7 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
     write_tables(resolved, trials, summary, progress, out)
     drawing.draw(resolved, trials, progress, tracker, out)
     survival_png = drawing.survival(resolved.study.expect, trials, resolved.axes, out / "survival.png")
-    entry = {**scorecard_entry(resolved, verdicts, study_run), "design": design.checks(resolved, trials, progress, edges),
+    entry = {**scorecard_entry(resolved, verdicts, study_run, spent), "design": design.checks(resolved, trials, progress, edges),
              **sequential.record(sequence)}
     atomic_write(out / "verdicts.json", json.dumps(entry, indent=2) + "\n")
     confirmed = []
@@ -537,7 +540,27 @@ def reproduce_section(resolved: ResolvedStudy, searched: bool) -> list[str]:
     ]
 
 
-def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
+def attempts_wall_s(latest, attempts: list, children: list) -> float | None:
+    """The wall time the study's record cost: the sum over its attempts (study runs) since it last started over
+    (``--fresh``), each from its start to its end; one a kill ended counts to the end of the last trial or search
+    it finished, since its recorded end is when a later attempt found it orphaned. None while the latest runs.
+    A study stopped and resumed counts both attempts; one run again when finished adds its few seconds."""
+    if latest is None or not latest.info.end_time:
+        return None
+    last_child: dict[str, int] = {}
+    for run in children:
+        parent, end = run.data.tags.get("mlflow.parentRunId"), run.info.end_time
+        if parent and end:
+            last_child[parent] = max(last_child.get(parent, 0), end)
+    total = 0.0
+    for run in {r.info.run_id: r for r in [*attempts, latest]}.values():
+        end = run.info.end_time if run.info.status == "FINISHED" else last_child.get(run.info.run_id)
+        if end:
+            total += max(end - run.info.start_time, 0) / 1000
+    return total
+
+
+def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run, wall_s: float | None = None) -> dict:
     s = resolved.study
     tags = study_run.data.tags if study_run else {}
     when = study_run.info.start_time if study_run else None
@@ -550,8 +573,10 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run) -> dict:
         "commit": tags.get("git.commit", "unknown"),
         "dirty": tags.get("git.dirty") == "true",
         "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
-        # the study run's wall time (None while it runs) and where: the scorecard sums what the verdicts cost
-        "wall_s": (study_run.info.end_time - when) / 1000 if study_run and study_run.info.end_time else None,
+        # the study's wall time over its attempts (``attempts_wall_s``; None while it runs) and where: the scorecard
+        # sums what the verdicts cost
+        "wall_s": wall_s if wall_s is not None else (study_run.info.end_time - when) / 1000
+        if study_run and study_run.info.end_time else None,
         "device": tags.get("device"),
         "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
         "config_sha": resolved.config_sha,  # the design that made the trials: judging them again needs the same
