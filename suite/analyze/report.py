@@ -575,8 +575,7 @@ def scorecard_entry(resolved: ResolvedStudy, verdicts, study_run, wall_s: float 
         "date": dt.datetime.fromtimestamp(when / 1000, dt.timezone.utc).strftime("%Y-%m-%d") if when else None,
         # the study's wall time over its attempts (``attempts_wall_s``; None while it runs) and where: the scorecard
         # sums what the verdicts cost
-        "wall_s": wall_s if wall_s is not None else (study_run.info.end_time - when) / 1000
-        if study_run and study_run.info.end_time else None,
+        "wall_s": wall_s,
         "device": tags.get("device"),
         "cpu_features": tags.get("cpu.features"),  # with the device: whether a rerun elsewhere can match exactly
         "config_sha": resolved.config_sha,  # the design that made the trials: judging them again needs the same

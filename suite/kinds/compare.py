@@ -291,14 +291,20 @@ def newcombe_tost(k_a: int, n_a: int, k_b: int, n_b: int, m: float, alpha: float
     """TOST of a difference of two proportions inside ±m by interval inclusion: the effect is inside at level alpha
     when Newcombe's (1 - 2 alpha) interval lies inside (-m, m). Its p is the smallest alpha at which that holds (the
     interval narrows as alpha grows, to the point estimate at 0.5), so it enters the step-down as any other p."""
-    d = k_a / n_a - k_b / n_b
-    if not (m > 0 and abs(d) < m):
-        return Equivalence(1.0, *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m) if m > 0 else NONE
-    inside = lambda a: -m < newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)[0] and newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)[1] < m  # noqa: E731
+    if not m > 0:
+        return NONE
+    interval = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha)
+    if abs(k_a / n_a - k_b / n_b) >= m:
+        return Equivalence(1.0, *interval, m)
+
+    def inside(a: float) -> bool:
+        low, high = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)
+        return -m < low and high < m
+
     low, high = 1e-12, 0.5  # inside at high (the point estimate), perhaps not at low
     if inside(low):
-        return Equivalence(low, *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m)
+        return Equivalence(low, *interval, m)
     for _ in range(60):
         mid = (low + high) / 2
         low, high = (low, mid) if inside(mid) else (mid, high)
-    return Equivalence(float(high), *newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha), m)
+    return Equivalence(float(high), *interval, m)
