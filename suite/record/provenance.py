@@ -30,9 +30,10 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
 # without making recorded trials stale: `suite report` rebuilds everything from the record.
-# The study file's schema, the whole of training, and the searches that choose a cell's settings.
+# The study file's schema, the whole of training, and the searches: those that choose a cell's settings, the
+# tuner that runs and resumes their trials, the lanes that group candidates and the rule that stops losing ones.
 TRIAL_MODULES = ("study/*.py", "train/*.py", "search/oracle.py", "search/nuisance.py", "search/sweep.py",
-                 "usercode/hypermodel.py", "ground/fields.py")
+                 "search/tuner.py", "search/lanes.py", "search/losers.py", "usercode/hypermodel.py", "ground/fields.py")
 
 
 def code_version(root: Path) -> str:
