@@ -219,6 +219,9 @@ def test_a_cell_that_searches_nothing_counts_each_seed_as_a_replicate(tmp_path):
     swept = expectation(says="s", metric="reached_target", compare={"model.width": 32}, against={"model.width": 16},
                         direction="greater", where={"tune.algorithm": "sweep"})
     assert "cannot give p below 0.33" in swept.too_few_planned(list(resolved.cells), resolved.study.seeds, 0.05)  # 2 vs 2
+    both = expectation(says="s", metric="reached_target", compare={"model.width": 32}, against={"model.width": 16},
+                       direction="greater")  # each arm: a swept cell's 2 block searches and a fixed cell's 4 seeds
+    assert both.too_few_planned(list(resolved.cells), resolved.study.seeds, 0.01) == ""  # 6 vs 6: 0.0011, not 4 vs 4
 
 
 def test_the_scorecard_audits_decided_verdicts_for_seeds_that_share_a_search(tmp_path):

@@ -22,7 +22,7 @@ import json
 import pandas as pd
 
 from suite.analyze import regime
-from suite.kinds.base import SEARCH, describe, finished
+from suite.kinds.base import SEARCH, describe, finished, searches_anything
 from suite.study import ResolvedStudy
 from suite.study import space as geometry
 
@@ -40,11 +40,6 @@ def searchers(resolved: ResolvedStudy, trials: pd.DataFrame) -> list[int]:
         return -1 if found is None else found
 
     return [search(cells[cell], int(seed)) for cell, seed in zip(trials["cell"], trials["seed"])] if len(trials) else []
-
-
-def searches_anything(cell) -> bool:
-    """Whether a cell tunes something before it trains (``tune.algorithm: none`` keeps the file's values)."""
-    return cell.tune is not None and cell.tune.algorithm != "none"
 
 
 def with_searches(resolved: ResolvedStudy, trials: pd.DataFrame) -> pd.DataFrame:

@@ -244,6 +244,12 @@ def seed_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
 SEARCH = "search"  # a tuned study's trials: the search each trained with (``analyze.design.searchers``)
 
 
+def searches_anything(cell) -> bool:
+    """Whether a cell tunes something before it trains (``tune.algorithm: none`` keeps the file's values): if not,
+    its seeds share no choice and each is a replicate, whatever its ``tune.per``."""
+    return cell.tune is not None and cell.tune.algorithm != "none"
+
+
 def shares_search(rows: pd.DataFrame) -> bool:
     """Whether some seeds of a cell trained with one search's choice (``tune.per: block`` or ``cell``)."""
     return SEARCH in rows and len(rows) > 0 and int(rows.groupby(["cell", SEARCH]).size().max()) > 1

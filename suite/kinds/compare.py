@@ -35,6 +35,7 @@ from suite.kinds.base import (
     not_planned,
     replicates,
     same,
+    searches_anything,
     shares_search,
 )
 from suite.kinds.margins import Margin
@@ -172,8 +173,8 @@ class Compare(Expectation):
         def replicates_of(values) -> tuple[int, bool]:
             """The arm's replicates as planned, and whether they are searches its seeds share."""
             arm = [c for c in cells if all(same(c.values.get(k), v) for k, v in {**self.where, **values}.items())]
-            if any(c.tune is not None and c.tune.algorithm != "none" and c.tune.per != "seed" for c in arm):
-                return sum(len(c.tune.searches(seeds)) if c.tune is not None else len(seeds) for c in arm), True
+            if any(searches_anything(c) and c.tune.per != "seed" for c in arm):
+                return sum(len(c.tune.searches(seeds)) if searches_anything(c) else len(seeds) for c in arm), True
             return len(arm) * len(seeds), False
 
         (n_a, shared_a), (n_b, shared_b) = replicates_of(self.compare), replicates_of(self.against)
