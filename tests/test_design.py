@@ -238,6 +238,9 @@ def test_the_scorecard_audits_decided_verdicts_for_seeds_that_share_a_search(tmp
     text = scorecard.build(tmp_path / "results").read_text()
     assert "**Decided verdicts whose test counted seeds that share a search** as independent replicates: 1 of 2 (50%)." in text
     assert "  - A claim judged on seeds that share searches." in text
+    margin = v.margin_from  # the default for its metric, recorded with the verdict
+    assert margin.startswith("±") and "(default: " in margin
+    assert f"| {margin} | {v.metric} | 2 | 0 |" in text.split("## Margins")[1]
 
 
 def test_a_studys_wall_time_sums_its_attempts_and_a_killed_one_counts_to_its_last_finished_trial():
@@ -259,3 +262,17 @@ def test_a_studys_wall_time_sums_its_attempts_and_a_killed_one_counts_to_its_las
     assert attempts_wall_s(resumed, [killed, resumed], children) == 600 + 300
     assert attempts_wall_s(again, [killed, resumed, again], children) == 600 + 300 + 4
     assert attempts_wall_s(run("d", 0, 0), [], []) is None  # still running: no end yet
+
+
+def test_the_scorecard_tables_each_margin_with_its_source_and_names_a_studys_own():
+    """Defaults first, each with the metrics it covers and the verdicts it made negligible; a margin a study set for
+    one expectation is named with that expectation, so its reason can be read beside the verdict it decided."""
+    said = lambda says, metric, verdict, margin: {"says": says, "metric": metric, "verdict": verdict, "margin_from": margin}
+    accuracy = "±0.02 (default: two points of accuracy-like score)"
+    report = {"study": "s", "verdicts": [said("A", "test_accuracy", "negligible", accuracy),
+                                         said("B", "final_val_accuracy", "supported", accuracy),
+                                         said("C", "test_accuracy", "negligible", "±0.05 (the test set has 400 images)")]}
+    lines = scorecard.margins([(None, report, None)])
+    rows = [line for line in lines if line.startswith("| ±")]
+    assert rows == [f"| {accuracy} | final_val_accuracy, test_accuracy | 2 | 1 |",
+                    "| ±0.05 (the test set has 400 images)<br>s: C | test_accuracy | 1 | 1 |"]

@@ -43,7 +43,8 @@ def build(results: Path) -> Path:
     every = [v for _, e, _ in studies for v in e["verdicts"]]
     q_values = iter(benjamini_yekutieli([math.nan if v["p"] is None else v["p"] for v in every]))
     qs = [[next(q_values) for _ in e["verdicts"]] for _, e, _ in studies]
-    lines = [*header(), *totals(studies, qs), *cost(found), *design_checks(studies), *study_table(studies, results)]
+    lines = [*header(), *totals(studies, qs), *cost(found), *design_checks(studies), *margins(studies),
+             *study_table(studies, results)]
     lines += ["## Expectations by study", ""]
     for (path, e, compared), q in zip(studies, qs):
         lines += expectations(path, e, compared, q, results)
@@ -248,6 +249,33 @@ def design_checks(studies) -> list[str]:
         "",
     ]
     return lines
+
+
+def margins(studies) -> list[str]:
+    """The smallest effect that matters behind every verdict, as its report recorded it (``kinds.margins``): one row
+    per margin and its source, the defaults first, each with the metrics it covers and the verdicts it made
+    negligible; a margin a study set for one expectation is named with that expectation."""
+    rows: dict[str, dict] = {}
+    for _, e, _ in studies:
+        for v in e["verdicts"]:
+            row = rows.setdefault(v.get("margin_from") or "", {"metrics": set(), "n": 0, "negligible": 0, "said": []})
+            row["metrics"].add(v["metric"])
+            row["n"] += 1
+            row["negligible"] += v["verdict"] == "negligible"
+            row["said"].append(f"{e['study']}: {v['says']}")
+    if not rows:
+        return []
+    default = lambda key: "(default: " in key
+    lines = ["## Margins", "",
+             "The smallest effect that matters, declared before the data: a default per metric and scale "
+             "(`suite/kinds/margins.py`), or one a study sets for one expectation with its reason (`margin`, "
+             "`margin_reason`). A verdict is negligible when its effect's (1 - 2α) interval lies inside it.", "",
+             "| margin (source) | metrics | expectations | negligible |", "|---|---|---|---|"]
+    for key, row in sorted(rows.items(), key=lambda kv: (not default(kv[0]), not kv[0], -kv[1]["n"], kv[0])):
+        shown = key or "none recorded (judged before margins were recorded, or a metric without a default)"
+        named = "" if default(key) or not key else "<br>" + "<br>".join(row["said"])
+        lines.append(f"| {shown}{named} | {', '.join(sorted(row['metrics']))} | {row['n']} | {row['negligible']} |")
+    return [*lines, ""]
 
 
 BANDS = ((2, "at most 2x the seeds they have"), (4, "between 2x and 4x"), (math.inf, "more than 4x"))
