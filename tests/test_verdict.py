@@ -475,3 +475,12 @@ def test_a_yes_no_outcome_is_negligible_when_newcombes_interval_lies_inside_ten_
     v = one({"metric": "diverged", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "less"}, rows,
             grid={"x": [0.0, 1.0]})
     assert v.verdict.startswith("negligible") and v.margin == 0.10 and "ten points of the rate" in v.margin_from
+
+
+def test_a_claim_of_equality_records_its_own_margin_as_the_one_that_matters():
+    """``within`` is the claim's margin: recorded as where its smallest effect that matters comes from (so the
+    scorecard's margins table lists it), while its kind's test, not a second TOST, decides it."""
+    rows = trials({0.0: [0.80, 0.81, 0.82, 0.80], 1.0: [0.81, 0.80, 0.82, 0.81]})
+    v = one({"metric": "test_accuracy", "compare": {"x": 1.0}, "against": {"x": 0.0}, "within": 0.02}, rows,
+            grid={"x": [0.0, 1.0]})
+    assert v.margin_from == "±0.02 (the claim's own: equal within it)" and np.isnan(v.p_equiv)

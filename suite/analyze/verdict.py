@@ -92,7 +92,10 @@ def equivalence(expects: list[Expectation], verdicts: list[Verdict], selected: l
     tests draw the same numbers with or without it."""
     rng = np.random.default_rng(seed + 1)
     for e, v, rows in zip(expects, verdicts, selected):
-        margin = e.smallest_effect() if e.equal_within is None else None
+        if e.equal_within is not None:  # a claim of equality: its own margin decides it (its kind's test, not this one)
+            v.margin_from = f"±{e.equal_within:g} (the claim's own: equal within it)"
+            continue
+        margin = e.smallest_effect()
         if margin is None or rows.empty:
             continue
         tost = e.equivalence(rows, grid, rng, margin, alpha)
