@@ -34,6 +34,7 @@ each in MLflow and writes a report to results/<name>/.
   suite confirm dropout --profile quick   the same on fresh seeds: are the verdicts confirmed?
   suite report dropout               rebuild the report from MLflow
   suite scorecard                    rebuild results/README.md, one row per claim
+  suite scorecard --since HEAD       ... and list the verdicts that changed since the committed reports
   suite replicate dropout --trials 3 rerun recorded trials; exit 1 if metrics differ
   suite ui                           browse the runs (MLflow UI, 127.0.0.1)
   suite bench                        measure the suite's own cost (results/bench/)
@@ -146,7 +147,9 @@ def parser() -> argparse.ArgumentParser:
                         "numbers, some not whole, or more than 100 whole ones)")
 
     sub.add_parser("list", help="list the studies in studies/, each with the executor `suite run` trains it on and why")
-    sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
+    p = sub.add_parser("scorecard", help="rebuild results/README.md from every report's verdicts")
+    p.add_argument("--since", metavar="REV", help="also print the verdicts that changed since the reports committed at "
+                                                  "this git revision (e.g. HEAD, a commit, a tag)")
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the suite's store (.suite/mlflow.db, or "
                                   "MLFLOW_TRACKING_URI): every study an experiment, every trial a run under its study's run")
@@ -560,7 +563,12 @@ def cmd_scorecard(args) -> int:
     from suite.analyze import scorecard
     from suite.workspace import Workspace
 
-    print(f"scorecard: {scorecard.build(Workspace.current().results)}")
+    results = Workspace.current().results
+    print(f"scorecard: {scorecard.build(results)}")
+    if args.since:
+        from suite.analyze import changes
+
+        print("\n".join(changes.since(results, args.since)))
     return 0
 
 

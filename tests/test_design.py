@@ -7,8 +7,10 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from suite.analyze import design, scorecard, verdict
+from suite.ground.errors import SuiteError
 from suite.study import load_study
 
 STUDY = """\
@@ -276,3 +278,32 @@ def test_the_scorecard_tables_each_margin_with_its_source_and_names_a_studys_own
     rows = [line for line in lines if line.startswith("| ±")]
     assert rows == [f"| {accuracy} | final_val_accuracy, test_accuracy | 2 | 1 |",
                     "| ±0.05 (the test set has 400 images)<br>s: C | test_accuracy | 1 | 1 |"]
+
+
+def test_scorecard_since_lists_the_verdicts_that_changed_against_the_committed_reports(tmp_path):
+    """``suite scorecard --since REV`` reads each study's speaking report as committed at REV and lists every
+    expectation whose verdict changed, with what the new report recorded (here: the replicate its test counts)."""
+    import subprocess
+
+    from suite.analyze import changes
+
+    def verdict(says, outcome, units="seeds"):
+        return {"says": says, "verdict": outcome, "units": units, "n": 6, "p": 0.01, "p_holm": 0.02, "metric": "m"}
+
+    report = tmp_path / "results" / "s" / "quick" / "verdicts.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps({"study": "s", "verdicts": [verdict("A", "supported"), verdict("B", "refuted")]}))
+    git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path, check=True,
+                                    capture_output=True)
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "before")
+    report.write_text(json.dumps({"study": "s", "verdicts": [verdict("A", "inconclusive", units="searches"),
+                                                             verdict("B", "refuted"), verdict("C", "supported")]}))
+    lines = changes.since(tmp_path / "results", "HEAD")
+    assert lines[0] == "Verdicts changed since HEAD: 2 (in 1 studies)."
+    rows = [line for line in lines if line.startswith("| s |")]
+    assert rows[0].startswith("| s | A | supported (p 0.02, 6 seeds) | inconclusive") and "counts searches, not seeds" in rows[0]
+    assert rows[1] == "| s | C | absent | supported (p 0.02, 6 seeds) | new in the study file |"
+    with pytest.raises(SuiteError, match="--since: git ls-tree failed"):
+        changes.since(tmp_path / "results", "no-such-revision")
