@@ -307,3 +307,26 @@ def test_scorecard_since_lists_the_verdicts_that_changed_against_the_committed_r
     assert rows[1] == "| s | C | absent | supported (p 0.02, 6 seeds) | new in the study file |"
     with pytest.raises(SuiteError, match="--since: git ls-tree failed"):
         changes.since(tmp_path / "results", "no-such-revision")
+
+
+def test_a_confirming_run_made_by_other_code_than_its_report_is_not_compared(tmp_path):
+    """After a study is run again (new trial code) and not yet confirmed, the confirming run beside it confirms the
+    old trials, not these: the scorecard says so instead of counting its flips against the new verdicts."""
+    resolved, trials, searches = tables(tmp_path)
+    (v,) = verdict.evaluate(resolved.study.expect, design.with_searches(resolved, trials), resolved.study.grid, 0.05)
+    record = {**{k: (None if isinstance(x, float) and np.isnan(x) else x) for k, x in vars(v).items()}, "agreement": None}
+    results = tmp_path / "results"
+    write_report(results, resolved, trials, searches, [{**record, "verdict": "supported"}])
+    quick = results / resolved.study.name / "quick"
+    confirm = quick.with_name("quick-confirm")
+    confirm.mkdir()
+    (confirm / "verdicts.json").write_text(json.dumps({**json.loads((quick / "verdicts.json").read_text()),
+                                                       "verdicts": [{**record, "verdict": "inconclusive"}]}))
+    for where, code in ((quick, "aaa"), (confirm, "aaa")):
+        trials.assign(code_version=code).to_csv(where / "trials.csv", index=False)
+    assert "1 flipped to inconclusive" in scorecard.build(results).read_text()  # one experiment, twice
+    trials.assign(code_version="bbb").to_csv(quick / "trials.csv", index=False)  # the study was run again since
+    text = scorecard.build(results).read_text()
+    assert "flipped" not in text.split("## Studies")[0].split("Compute")[0]
+    assert "Not compared on fresh seeds: 1 studies whose confirming run's trials were made by other code" in text
+    assert "its confirming run's trials were made by other code (aaa) than its own (bbb)" in text

@@ -8,6 +8,7 @@ the two reports' ``verdicts.json``, like the scorecard: nothing is recomputed.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -37,6 +38,25 @@ def confirming_dir(report_dir: Path) -> Path:
 
 def read(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def made_by(report_dir: Path) -> frozenset[str]:
+    """The code versions of the trials behind a report (its ``trials.csv``); empty where none is recorded."""
+    path = report_dir / "trials.csv"
+    if not path.is_file():
+        return frozenset()
+    with path.open(newline="") as f:
+        return frozenset(row["code_version"] for row in csv.DictReader(f) if row.get("code_version"))
+
+
+def other_code(report_dir: Path) -> str:
+    """Why the confirming run beside a report cannot confirm it, or "": its trials were made by other code than the
+    report's (a rerun of the study since, without ``suite confirm``), so the two are not one experiment twice."""
+    original, confirming = made_by(report_dir), made_by(confirming_dir(report_dir))
+    if not original or not confirming or original == confirming:
+        return ""
+    return (f"its confirming run's trials were made by other code ({', '.join(sorted(confirming))}) than its own "
+            f"({', '.join(sorted(original))}): run `suite confirm` again")
 
 
 def compare(original: dict, confirming: dict) -> list[dict]:

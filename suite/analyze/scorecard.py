@@ -38,8 +38,9 @@ def build(results: Path) -> Path:
     studies = []  # (path, entry, per-expectation fresh-seed outcomes)
     for path, e in found:
         confirming = confirmation.read(confirmation.confirming_dir(path.parent) / "verdicts.json")
-        compared = confirmation.compare(e, confirming) if confirming else [None] * len(e["verdicts"])
-        studies.append((path, e, compared))
+        stale = confirmation.other_code(path.parent) if confirming else ""
+        compared = confirmation.compare(e, confirming) if confirming and not stale else [None] * len(e["verdicts"])
+        studies.append((path, {**e, "confirm_stale": stale} if stale else e, compared))
     every = [v for _, e, _ in studies for v in e["verdicts"]]
     q_values = iter(benjamini_yekutieli([math.nan if v["p"] is None else v["p"] for v in every]))
     qs = [[next(q_values) for _ in e["verdicts"]] for _, e, _ in studies]
@@ -103,6 +104,10 @@ def totals(studies, qs) -> list[str]:
         counts = confirmation.tally(outcomes)
         lines += [f"On fresh seeds ({len(outcomes)} expectations confirmed by `suite confirm`): "
                   + ", ".join(f"{counts[k]} {k}" for k in confirmation.ORDER) + ".", ""]
+    stale = [e["study"] for _, e, _ in studies if e.get("confirm_stale")]
+    if stale:
+        lines += [f"Not compared on fresh seeds: {len(stale)} studies whose confirming run's trials were made by other "
+                  f"code than their report's ({', '.join(stale)}); `suite confirm` makes them again.", ""]
     return lines
 
 
@@ -114,7 +119,7 @@ def study_table(studies, results: Path) -> list[str]:
     for path, e, compared in studies:
         count = {k: sum(v["verdict"] == k for v in e["verdicts"]) for k in OUTCOMES}
         done = [c for c in compared if c]
-        fresh = "not run"
+        fresh = "other code: confirm again" if e.get("confirm_stale") else "not run"
         if done:
             t = confirmation.tally(done)
             fresh = f"{t[confirmation.CONFIRMED]} / {t[confirmation.FLIPPED]} / {t[confirmation.REVERSED]}"
@@ -131,6 +136,8 @@ def expectations(path: Path, e: dict, compared: list, q: list[float], results: P
         f", judged by `{judged['commit'][:10]}` ({judged['date']})" if judged else "")
     lines = [f"### {e['study']}", "", f"**{e['title']}** ([{e['profile']} report]({link}); {stamp}). "
              f"Claim: {e['claim']}", ""]
+    if e.get("confirm_stale"):
+        lines += [f"Fresh seeds not compared: {e['confirm_stale']}.", ""]
     if not e["verdicts"]:
         return [*lines, "No expectations stated: the report describes the measurements only.", ""]
     lines += ["| expectation | verdict | effect [95% CI] | n | p (Holm) | q (BY) | fresh seeds | literature |",
@@ -139,7 +146,7 @@ def expectations(path: Path, e: dict, compared: list, q: list[float], results: P
         bounded = ruled_out(v["verdict"], v["effect_name"], v["low"], v["high"], v["expected_sign"])
         finding = f" ({v['finding']})" if v.get("finding") and v["verdict"] in ("supported", "refuted") else ""
         said = f"**{v['verdict']}**{finding}" + (f": {v['blocked']}" if v.get("blocked") else f": {bounded}" if bounded else "")
-        fresh = "not run" if c is None else (c["outcome"] or "changed since")
+        fresh = ("other code" if e.get("confirm_stale") else "not run") if c is None else (c["outcome"] or "changed since")
         lit = v.get("literature")
         published = f"{lit['cite']}: {lit['found']}; **{literature(v, c)}**" if lit else "–"
         n = f"{v['n']} {v.get('units', 'seeds')}"
