@@ -292,19 +292,23 @@ def test_scorecard_since_lists_the_verdicts_that_changed_against_the_committed_r
 
     report = tmp_path / "results" / "s" / "quick" / "verdicts.json"
     report.parent.mkdir(parents=True)
-    report.write_text(json.dumps({"study": "s", "verdicts": [verdict("A", "supported"), verdict("B", "refuted")]}))
+    report.write_text(json.dumps({"study": "s", "verdicts": [verdict("A", "supported"), verdict("B", "refuted"),
+                                                             verdict("D", "inconclusive")]}))
     git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path, check=True,
                                     capture_output=True)
     git("init", "-q")
     git("add", ".")
     git("commit", "-qm", "before")
     report.write_text(json.dumps({"study": "s", "verdicts": [verdict("A", "inconclusive", units="searches"),
-                                                             verdict("B", "refuted"), verdict("C", "supported")]}))
+                                                             verdict("B", "refuted"), verdict("C", "supported"),
+                                                             {**verdict("D", "supported"), "observed": "means 0.6 vs 0.4; "
+                                                              "decided although x=1 was still improving at its cap"}]}))
     lines = changes.since(tmp_path / "results", "HEAD")
-    assert lines[0] == "Verdicts changed since HEAD: 2 (in 1 studies)."
+    assert lines[0] == "Verdicts changed since HEAD: 3 (in 1 studies)."
     rows = [line for line in lines if line.startswith("| s |")]
     assert rows[0].startswith("| s | A | supported (p 0.02, 6 seeds) | inconclusive") and "counts searches, not seeds" in rows[0]
     assert rows[1] == "| s | C | absent | supported (p 0.02, 6 seeds) | new in the study file |"
+    assert rows[2].endswith("| decided although an arm was still improving at its cap: the arm ahead |")
     with pytest.raises(SuiteError, match="--since: git ls-tree failed"):
         changes.since(tmp_path / "results", "no-such-revision")
 

@@ -78,6 +78,8 @@ def _why(was: dict | None, now: dict | None) -> str:
     said = []
     if was.get("units", "seeds") != now.get("units", "seeds"):
         said.append(f"its test counts {now.get('units')}, not {was.get('units', 'seeds')}")
+    if "decided although" in (now.get("observed") or ""):
+        said.append("decided although an arm was still improving at its cap: the arm ahead")
     if now["verdict"] == "negligible":
         said.append(f"inside its margin {now.get('margin_from')}")
     if now.get("look"):
