@@ -112,6 +112,30 @@ def test_equivalence_within_a_margin():
     assert one(e, far).verdict == "refuted"
 
 
+def test_non_inferiority_is_a_direction_judged_against_its_margin():
+    """"Not lower, within 2 points" (``not_below_by``) holds for an arm far ahead, which a claim of equality
+    (``within``) refutes; an arm behind by less than the margin supports it, one behind by more refutes it."""
+    base = [0.80, 0.81, 0.80, 0.81, 0.80]
+    claim = {"metric": "test_accuracy", "compare": {"x": 0.5}, "against": {"x": 0.0}, "not_below_by": 0.02}
+    ahead = trials({0.0: base, 0.5: [0.87, 0.88, 0.87, 0.88, 0.87]})
+    assert one({**claim, "not_below_by": None, "within": 0.02}, ahead).verdict == "refuted"
+    v = one(claim, ahead)
+    assert v.verdict == "supported" and v.boundary == -0.02 and "non-inferiority margin -0.02" in v.test
+    assert v.margin_from == "-0.02 (the claim's own: not below the other arm by more than it)" and np.isnan(v.p_equiv)
+    behind = one(claim, trials({0.0: base, 0.5: [x - 0.005 for x in base]}))
+    assert behind.verdict == "supported" and behind.effect == pytest.approx(-0.005)
+    far = one(claim, trials({0.0: base, 0.5: [x - 0.06 for x in base]}))
+    assert far.verdict == "refuted"
+    above = {**claim, "not_below_by": None, "not_above_by": 0.02}  # e.g. a loss: not higher by more than 0.02
+    assert one(above, ahead).verdict == "refuted" and one(above, trials({0.0: base, 0.5: base[::-1]})).verdict == "supported"
+    exact = one(claim, trials({0.0: [0.8] * 4, 0.5: [0.79] * 4}))  # no spread: the exact permutation test, one-sided
+    assert exact.verdict == "supported" and exact.p == pytest.approx(1 / 70)
+    with pytest.raises(ValueError, match="exactly one of direction, within, not_below_by or not_above_by"):
+        expectation(says="s", **{**claim, "within": 0.02})
+    with pytest.raises(ValueError, match="not a yes/no or censored one"):
+        expectation(says="s", **{**claim, "metric": "diverged"})
+
+
 def test_best_at():
     data = trials(noisy([0.3, 0.5, 0.7, 0.5, 0.3]))
     assert one({"metric": "test_accuracy", "best_at": {"x": 0.5}}, data).verdict == "supported"
@@ -160,7 +184,7 @@ def test_holm_turns_a_marginal_result_inconclusive():
         ({"metric": "test_accuracy"}, "needs exactly one of"),
         ({"metric": "test_accuracy", "along": "x"}, "a trend needs both"),
         ({"metric": "test_accuracy", "compare": {"x": 1}}, "needs both compare and against"),
-        ({"metric": "test_accuracy", "compare": {"x": 1}, "against": {"x": 0}}, "exactly one of direction or within"),
+        ({"metric": "test_accuracy", "compare": {"x": 1}, "against": {"x": 0}}, "exactly one of direction, within, not_below_by or not_above_by"),
         ({"metric": "test_accuracy", "near": 1.0}, "near needs within"),
         ({"metric": "epochs_to_target", "below": 3}, "not a censored one"),
     ],
@@ -349,6 +373,13 @@ def test_a_comparison_whose_arm_ahead_is_the_one_still_improving_is_decided_and_
     assert close.verdict == "inconclusive" and close.blocked.startswith("budget-limited") and close.p_equiv_holm < 0.05
     spread = one({**claim, "statistic": "sd", "direction": "less"}, arms(39.0, 0.6), grid, caps=caps)
     assert spread.verdict == "inconclusive" and spread.ahead == ""  # the side rule is about means
+    # non-inferiority: the side rule holds where the lead lies on the estimate's side of the margin, not where the
+    # arm behind is inside it (more training of the arm ahead could carry it past the margin)
+    noninferior = {**claim, "direction": None, "not_below_by": 0.02}
+    lead = one(noninferior, arms(39.0, 0.6), grid, caps=caps)
+    assert lead.verdict == "supported" and lead.ahead == "x=0.0"
+    behind = one({**noninferior, "compare": {"x": 0.5}, "against": {"x": 0.0}}, arms(39.0, 0.895), grid, caps=caps)
+    assert behind.verdict == "inconclusive" and behind.ahead == "" and behind.blocked.startswith("budget-limited")
 
 
 def test_an_effect_inside_its_margin_is_negligible_and_one_spanning_it_inconclusive():

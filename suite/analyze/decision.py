@@ -16,7 +16,9 @@ The rule ``decide`` applies, in this order:
    - a claim of equality within a margin (``within``): *supported* when the estimate lies inside the margin,
      *refuted* beyond it (the kind's test is TOST inside, the one-sided test beyond, so a small p says which);
    - a direction: *supported* when the effect has the claimed sign, *refuted* against it (an effect of
-     exactly 0 stays *inconclusive*);
+     exactly 0 stays *inconclusive*); a claim of non-inferiority (``not_below_by``, ``not_above_by``) is a
+     direction judged against its margin (``v.boundary``) instead of 0: "not below by more than 0.02" is
+     supported when the effect lies above -0.02, refuted below it;
 3. the TOST's adjusted p below alpha: *negligible*: the (1 - 2 alpha) interval lies inside ±margin, so the
    claimed effect, if it exists, is too small to matter here;
 4. otherwise *inconclusive*.
@@ -47,8 +49,8 @@ def decide(v: Verdict, alpha: float, within: float | None) -> str:
     if not (math.isnan(v.p_holm) or math.isnan(v.effect) or v.p_holm >= alpha):
         if v.expected_sign == 0:
             return "supported" if abs(v.effect) < within else "refuted"
-        if v.effect != 0:
-            return "supported" if np.sign(v.effect) == v.expected_sign else "refuted"
+        if v.effect != v.boundary:
+            return "supported" if np.sign(v.effect - v.boundary) == v.expected_sign else "refuted"
     if v.blocked:
         return "inconclusive"
     if v.p_equiv_holm < alpha:  # NaN compares False: no equivalence test, no negligible verdict

@@ -73,13 +73,16 @@ RISE_WITH_TRAINING = frozenset(("test_accuracy", "final_val_accuracy", "best_val
 
 def ahead_only(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None) -> str:
     """The arm ahead, when it holds every cell still improving at its cap ("" otherwise): a two-arm comparison of
-    means (``compare`` with a direction) on a score in ``RISE_WITH_TRAINING``."""
+    means (``compare`` with a direction, or non-inferiority where the estimate and the lead lie on one side of its
+    margin) on a score in ``RISE_WITH_TRAINING``."""
     if e.kind != "compare" or e.equal_within is not None or e.metric not in RISE_WITH_TRAINING:
         return ""
     arms = e.arms(rows)
     means = [float(np.nanmean(seed_values(arm, e.metric))) if len(arm) else math.nan for arm in arms]
     if not all(math.isfinite(m) for m in means) or means[0] == means[1]:
         return ""
+    if np.sign(means[0] - means[1]) != np.sign(means[0] - means[1] - e.boundary):
+        return ""  # non-inferiority with the compare arm behind, inside its margin: a wider lead moves toward the margin
     direction = 1 if TRIAL_METRICS[e.metric] == "max" else -1
     lead, lag = (arms[0], arms[1]) if direction * (means[0] - means[1]) > 0 else (arms[1], arms[0])
     if any(still_improving(g, caps) for _, g in lag.groupby("cell")):

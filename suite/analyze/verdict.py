@@ -92,8 +92,8 @@ def equivalence(expects: list[Expectation], verdicts: list[Verdict], selected: l
     tests draw the same numbers with or without it."""
     rng = np.random.default_rng(seed + 1)
     for e, v, rows in zip(expects, verdicts, selected):
-        if e.equal_within is not None:  # a claim of equality: its own margin decides it (its kind's test, not this one)
-            v.margin_from = f"±{e.equal_within:g} (the claim's own: equal within it)"
+        if own := e.own_margin():  # equality or non-inferiority: its own margin decides it (its kind's test, not this)
+            v.margin_from = own
             continue
         margin = e.smallest_effect()
         if margin is None or rows.empty:

@@ -69,6 +69,7 @@ class Verdict:
     ahead: str = ""  # budget-limited, but only the arm ahead was still improving: a decided sign stands
     look: int = 0  # seeds in rounds (``suite.analyze.sequential``): the look it stopped at, or is open after; 0 without
     stopped: str = ""  # ... and why it stopped there ("" while open)
+    boundary: float = 0.0  # what the claimed sign is judged against: 0, or a non-inferiority claim's -margin (+margin)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,11 @@ class Expectation(Locked):
     def equal_within(self) -> float | None:
         """The margin of a claim of equality (its verdict: inside supports, beyond refutes); None for a direction."""
         return None
+
+    def own_margin(self) -> str:
+        """A claim that carries its own margin (equal within it, or not worse by more than it), in words: its own
+        test decides it against that margin, so no default margin and no second TOST apply; "" for a direction."""
+        return f"±{self.equal_within:g} (the claim's own: equal within it)" if self.equal_within is not None else ""
 
     def smallest_effect(self) -> Margin | None:
         """The margin below which its effect does not matter: the study's (``margin``), else the default."""

@@ -1,8 +1,10 @@
 """A comparison of two cells (``compare: {...}``, ``against: {...}``): one greater or less than the
-other (``direction``), or equal within a margin (``within``).
+other (``direction``), equal within a margin (``within``), or not worse than the other by more than a
+margin (non-inferiority: ``not_below_by``, ``not_above_by``).
 
 Its replicate is the seed of each arm. Means are compared by Welch's t-test (for a margin: the two
-one-sided tests, TOST, inside it; the one-sided test beyond it); yes/no metrics by Fisher's exact
+one-sided tests, TOST, inside it; the one-sided test beyond it; for non-inferiority, the one-sided test on
+whichever side of its boundary the estimate lies); yes/no metrics by Fisher's exact
 test on the counts, whose p has a floor at few seeds (3 vs 3: never below 0.1); arms without any
 spread by the exact permutation test. Two refinements have modules of their own: a time to target
 (``time_to_target``) and a comparison of spreads (``spread``).
@@ -39,7 +41,7 @@ from suite.kinds.base import (
     shares_search,
 )
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import BINARY_METRICS
+from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan, detectable, equivalence_power, fewest, seeds_for
 
 
@@ -53,14 +55,21 @@ class Compare(Expectation):
     against: dict[str, Any] | None = None
     direction: Literal["greater", "less"] | None = None
     within: PositiveFloat | None = None  # instead of a direction: equal within this margin (TOST)
+    not_below_by: PositiveFloat | None = None  # or: compare's mean is at least against's minus this (non-inferiority)
+    not_above_by: PositiveFloat | None = None  # or: compare's mean is at most against's plus this (a loss, a time)
     statistic: Literal["mean"] = "mean"  # what it compares (``spread`` compares "sd")
 
     @model_validator(mode="after")
     def _two_arms_one_claim(self):
         if self.compare is None or self.against is None:
             raise PydanticCustomError("value", "a comparison needs both compare and against")
-        if (self.direction is None) == (self.within is None):
-            raise PydanticCustomError("value", "a comparison needs exactly one of direction or within")
+        claims = (self.direction, self.within, self.not_below_by, self.not_above_by)
+        if sum(c is not None for c in claims) != 1:
+            raise PydanticCustomError("value", "a comparison needs exactly one of direction, within, not_below_by "
+                                               "or not_above_by")
+        if self.boundary and self.metric in BINARY_METRICS + CENSORED_METRICS:
+            raise PydanticCustomError("value", "not_below_by and not_above_by need a metric measured on every trial "
+                                               "as a number, not a yes/no or censored one")
         return self
 
     @property
@@ -69,7 +78,21 @@ class Compare(Expectation):
 
     @property
     def sign(self) -> int:
-        return 0 if self.within is not None else (1 if self.direction == "greater" else -1)
+        if self.within is not None:
+            return 0
+        return 1 if self.direction == "greater" or self.not_below_by is not None else -1
+
+    @property
+    def boundary(self) -> float:
+        """What the claimed sign is judged against: 0 for a direction; for non-inferiority, how far the compare arm
+        may fall behind (``-not_below_by``) or ahead (``+not_above_by``) and the claim still hold."""
+        return -self.not_below_by if self.not_below_by is not None else self.not_above_by or 0.0
+
+    def own_margin(self) -> str:
+        if self.boundary:
+            words = "below" if self.boundary < 0 else "above"
+            return f"{self.boundary:+g} (the claim's own: not {words} the other arm by more than it)"
+        return super().own_margin()
 
     def arms(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         return matching(rows, self.compare), matching(rows, self.against)
@@ -101,7 +124,11 @@ class Compare(Expectation):
             return self._without_variance(a, b, what)
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
         m = self.within
-        if m is None:
+        if self.boundary:  # non-inferiority: the one-sided test on the estimate's side of the boundary
+            side = "greater" if diff > self.boundary else "less"
+            p = float(stats.ttest_ind(a - self.boundary, b, equal_var=False, alternative=side).pvalue)
+            test = f"Welch one-sided, against the non-inferiority margin {self.boundary:+g}"
+        elif m is None:
             p, test = float(stats.ttest_ind(a, b, equal_var=False).pvalue), "Welch t-test"
         elif abs(diff) < m:  # inside the margin: the two one-sided tests (TOST) can support equivalence
             p = float(max(stats.ttest_ind(a + m, b, equal_var=False, alternative="greater").pvalue,
@@ -112,7 +139,7 @@ class Compare(Expectation):
             p = float(stats.ttest_ind(a - (m if diff > 0 else -m), b, equal_var=False, alternative=side).pvalue)
             test = f"Welch one-sided, beyond the margin ±{m:g}"
         return Verdict(self.says, self.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign,
-                       seen, len(a) + len(b))
+                       seen, len(a) + len(b), boundary=self.boundary)
 
     def _without_variance(self, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         """Both arms without spread (e.g. every seed at training accuracy 1.000): the difference is known
@@ -120,7 +147,9 @@ class Compare(Expectation):
         diff = float(a[0] - b[0])
         seen = f"{what}: all {len(a)} seeds at {a[0]:.3f} vs all {len(b)} at {b[0]:.3f}"
         m = self.within
-        if m is not None and abs(diff) < m:
+        if self.boundary:
+            p = permutation_p(a - self.boundary, b, "greater" if diff > self.boundary else "less")
+        elif m is not None and abs(diff) < m:
             p = max(permutation_p(a + m, b, "greater"), permutation_p(a - m, b, "less"))
         elif m is not None:
             p = permutation_p(a - (m if diff > 0 else -m), b, "greater" if diff > 0 else "less")
@@ -128,13 +157,13 @@ class Compare(Expectation):
             p = permutation_p(a, b, "two-sided")
         return Verdict(self.says, self.metric, "exact permutation test (no spread within either arm)", "mean difference",
                        diff, math.nan, math.nan, p, self.sign, seen + "; the difference is exact, so no interval",
-                       len(a) + len(b))
+                       len(a) + len(b), boundary=self.boundary)
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """TOST of the difference of means at ±margin (Welch; the exact permutation test where neither arm has any
         spread). A relative margin is a share of the ``against`` arm's mean. A yes/no metric counted per seed is a
         difference of proportions: TOST by Newcombe's interval (``newcombe_tost``), as its test is Fisher's."""
-        if self.within is not None:
+        if self.own_margin():
             return NONE
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         if len(a) < 2 or len(b) < 2:
@@ -205,6 +234,10 @@ class Compare(Expectation):
         sd = float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
         if self.within is not None:
             return self._equivalence_plan(n, effect, sd, alpha)
+        if self.boundary:  # non-inferiority, planned for a true difference of 0 (two-sided power: conservative)
+            return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(self.boundary, sd, alpha),
+                        detectable(sd, n, alpha), f"non-inferiority at {self.boundary:+g}: seeds to show it when the "
+                        "arms are truly equal")
         margin = self.smallest_effect()
         if margin is None or sd <= 0:
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha))

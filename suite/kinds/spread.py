@@ -35,7 +35,7 @@ class Spread(Compare):
 
     @model_validator(mode="after")
     def _a_direction_on_every_trial(self):
-        if self.within is not None:
+        if self.direction is None:
             raise PydanticCustomError("value", "statistic: sd compares two cells' spreads with a direction (greater or less)")
         if self.metric in CENSORED_METRICS + BINARY_METRICS:
             raise PydanticCustomError("value", "statistic: sd needs a metric measured on every trial, not a censored or yes/no one")
