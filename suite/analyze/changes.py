@@ -10,12 +10,12 @@ stopped at, the blocked reason. Why the rule changed is for the reader; these ar
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from suite.analyze.judgement import deciding_p
 from suite.analyze.scorecard import PREFERRED, entries
 from suite.ground.errors import SuiteError
+from suite.record import provenance
 
 
 def committed(results: Path, rev: str) -> dict[str, dict]:
@@ -90,11 +90,7 @@ def _why(was: dict | None, now: dict | None) -> str:
 
 
 def _git(where: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=60)
-    except OSError as error:
-        raise SuiteError(f"--since: cannot run git ({error})") from error
-    if out.returncode != 0:
-        said = out.stderr.strip().splitlines()
-        raise SuiteError(f"--since: git {args[0]} failed in {where}: {said[-1] if said else 'no output'}")
-    return out.stdout
+    out, why = provenance.git(*args, cwd=where, timeout=60)
+    if out is None:
+        raise SuiteError(f"--since: git {args[0]} failed in {where}: {why}")
+    return out

@@ -20,12 +20,16 @@ CODE_PATHS = ("suite", "studies", "pyproject.toml", "Makefile")
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "mlflow", "numpy", "pandas", "scikit-learn", "jax", "torch")
 
 
-def _git(*args: str, cwd: Path) -> str | None:
+def git(*args: str, cwd: Path, timeout: float = 10) -> tuple[str | None, str]:
+    """git's output in ``cwd``, or None where it failed or could not run, with the last line of why."""
     try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"cannot run git ({error})"
+    if out.returncode != 0:
+        said = out.stderr.strip().splitlines()
+        return None, said[-1] if said else "no output"
+    return out.stdout, ""
 
 
 # The modules that decide a trial's numbers. Reporting, statistics, tracking and the CLI may change
@@ -66,8 +70,9 @@ def commit(root: Path) -> dict[str, str]:
 
     Dirty means the code or the study files differ from the commit; regenerated results/ do not count,
     or `make studies` would mark every study after the first as dirty."""
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
-    return {"git.commit": _git("rev-parse", "HEAD", cwd=root) or "unknown",
+    status, _ = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS, cwd=root)
+    head, _ = git("rev-parse", "HEAD", cwd=root)
+    return {"git.commit": head.strip() if head else "unknown",
             "git.dirty": "unknown" if status is None else str(bool(status)).lower()}
 
 
