@@ -304,7 +304,7 @@ def test_scorecard_since_lists_the_verdicts_that_changed_against_the_committed_r
                                                              {**verdict("D", "supported"), "observed": "means 0.6 vs 0.4; "
                                                               "decided although x=1 was still improving at its cap"}]}))
     lines = changes.since(tmp_path / "results", "HEAD")
-    assert lines[0] == "Verdicts changed since HEAD: 3 (in 1 studies)."
+    assert lines[0] == "Verdicts changed since HEAD: 3, in 1 of the 1 studies compared."
     rows = [line for line in lines if line.startswith("| s |")]
     assert rows[0].startswith("| s | A | supported (p 0.02, 6 seeds) | inconclusive") and "counts searches, not seeds" in rows[0]
     assert rows[1] == "| s | C | absent | supported (p 0.02, 6 seeds) | new in the study file |"

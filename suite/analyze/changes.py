@@ -49,7 +49,8 @@ def changed(before: dict[str, dict], after: dict[str, dict]) -> list[dict]:
 
 def words(rows: list[dict], rev: str, compared: int) -> list[str]:
     """A markdown table of the changes, each side as its report recorded it."""
-    lines = [f"Verdicts changed since {rev}: {len(rows)} (in {compared} studies).", ""]
+    studies = len({row["study"] for row in rows})
+    lines = [f"Verdicts changed since {rev}: {len(rows)}, in {studies} of the {compared} studies compared.", ""]
     if not rows:
         return lines
     lines += ["| study | expectation | was | now | what the report recorded now |", "|---|---|---|---|---|"]
