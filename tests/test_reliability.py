@@ -163,6 +163,21 @@ def test_a_committed_study_replicates_from_its_files_here(monkeypatch, capsys):
     assert f"{finished} trials rerun" in out and "0 differences, ok" in out
 
 
+def test_a_committed_report_trained_in_groups_replays_its_groups_on_jax():
+    """The default path trains a cell's seeds together on JAX (``group_width``): ``suite replicate --from`` plans the
+    same groups again there, so on the recorded machine kind every metric is identical (elsewhere, statistical);
+    the test above, on TensorFlow, replays each trial alone and compares statistically."""
+    root = Path(__file__).resolve().parent.parent
+    committed = root / "results" / "learning_rate" / "quick" / "trials.csv"
+    assert pd.read_csv(committed)["group_width"].notna().all()  # made on the default path
+    env = {**os.environ, "KERAS_BACKEND": "jax", "SUITE_HOME": str(root)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = subprocess.run([sys.executable, "-m", "suite", "replicate", "learning_rate", "--profile", "quick", "--from",
+                          str(committed), "--trials", "3"], capture_output=True, text=True, env=env, cwd=root, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 differences, ok" in out.stdout
+
+
 def test_trials_made_by_another_design_are_neither_judged_again_nor_rerun_as_if_they_were_this_ones(tmp_path, capsys):
     """A report records the design that made it (config_sha); a changed study file cannot rejudge or replicate it."""
     import json

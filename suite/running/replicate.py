@@ -22,6 +22,7 @@ from suite.train.kept import Kept
 
 # Timings are not reproducible by nature; everything else must be.
 TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s", "group_train_s"}
+EXECUTION = {"group_width"}  # how a trial ran (how many trained with it in a replay's groups), not what it gave
 TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any compared metric
 # What must match for a rerun to give the same numbers to the last digit: the backend, the device, and the
 # CPU's instruction-set features (other kernels round differently). A record made before the features were
@@ -78,9 +79,9 @@ def sample(keys: list, trials: int, seed: int) -> list:
 
 
 def reproducible(metric: str) -> bool:
-    """Whether a rerun must give ``metric`` again: not timings, nor per-epoch or per-layer series (their
-    summaries are compared)."""
-    return not (metric in TIMINGS or metric in EPOCH_METRICS or "/" in metric)
+    """Whether a rerun must give ``metric`` again: not timings, nor how it ran (``EXECUTION``), nor per-epoch or
+    per-layer series (their summaries are compared)."""
+    return not (metric in TIMINGS or metric in EXECUTION or metric in EPOCH_METRICS or "/" in metric)
 
 
 def agree(a: float | None, b: float | None, exact: bool) -> bool:
@@ -141,6 +142,12 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     else:
         why = (f"recorded on {recorded.get('device')} with {recorded.get('cpu_features')}; here {here['device']} with "
                f"{here['cpu.features']}")
+    from suite.train import backend
+
+    in_groups = "group_width" in committed.columns and bool(committed["group_width"].notna().any())
+    if in_groups and backend.name() != "jax":  # grouped training runs on JAX only: here each trial alone, other numbers
+        matches = False
+        why = f"its trials trained in groups on JAX; the {backend.name()} backend here trains each trial alone"
     cells = {c.index: c for c in resolved.cells}
     for cell_index, cell_rows in committed.groupby("cell"):
         cell = cells.get(int(cell_index))
@@ -156,13 +163,18 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     kept = Kept()
     resolved = preflight.budgeted(resolved, kept)
     cells = {c.index: c for c in resolved.cells}
+    def tuned(r) -> dict:
+        return json.loads(r["tuned"]) if isinstance(r.get("tuned"), str) and r["tuned"] else {}
+
     again = {}
     for cell_index, trial_seed in picked:
-        tuned = row[(cell_index, trial_seed)].get("tuned")
-        settings = cells[cell_index].settings
-        if isinstance(tuned, str) and tuned:
-            settings = nuisance.apply(settings, json.loads(tuned))
-        again[(cell_index, trial_seed)] = trial.run(settings, trial_seed, resolved.study.target,
+        before = row[(cell_index, trial_seed)]
+        cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned(r) for (c, s), r in row.items() if c == cell_index})
+        width = before.get("group_width")
+        if matches and isinstance(width, (int, float)) and math.isfinite(width) and width:  # with its cell's seeds: so again
+            kept.groups = kept.groups or groups.Plan()
+            kept.groups.cell(cell, resolved.study.round_seeds(trial_seed), width=int(width))
+        again[(cell_index, trial_seed)] = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
                                                     diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
     differences: list[str] = []
     label = {c.index: c.label for c in resolved.cells}
