@@ -60,8 +60,7 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
         cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned.get((cell_index, s)) or {} for s in seeds})
         before = recorded[(cell_index, trial_seed)]
         if before.get("group_width"):  # trained together with its cell's seeds: again in the same groups, same width
-            kept.groups = kept.groups or groups.Plan()
-            kept.groups.cell(cell, resolved.study.round_seeds(trial_seed), width=before["group_width"])
+            regroup(kept, resolved, cell, trial_seed, before["group_width"])
         again = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
                           diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
@@ -71,6 +70,12 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
             if not agree(a, b, exact=same_place):
                 differences.append(Difference(cell.label, trial_seed, metric, a, b))
     return len(chosen), differences, same_place
+
+
+def regroup(kept: Kept, resolved: ResolvedStudy, cell, seed: int, width) -> None:
+    """Plan the group a recorded trial trained in (its round's seeds of its cell, at its recorded width) again."""
+    kept.groups = kept.groups or groups.Plan()
+    kept.groups.cell(cell, resolved.study.round_seeds(seed), width=int(width))
 
 
 def sample(keys: list, trials: int, seed: int) -> list:
@@ -162,18 +167,17 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
         picked = [k for k in keys if k[0] in chosen_cells]
     kept = Kept()
     resolved = preflight.budgeted(resolved, kept)
-    cells = {c.index: c for c in resolved.cells}
     def tuned(r) -> dict:
         return json.loads(r["tuned"]) if isinstance(r.get("tuned"), str) and r["tuned"] else {}
 
+    tuned_cells = {c.index: nuisance.tuned_by_seed(c, {s: tuned(r) for (i, s), r in row.items() if i == c.index})
+                   for c in resolved.cells if c.index in {i for i, _ in picked}}  # each seed at its recorded choice
     again = {}
     for cell_index, trial_seed in picked:
-        before = row[(cell_index, trial_seed)]
-        cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned(r) for (c, s), r in row.items() if c == cell_index})
-        width = before.get("group_width")
+        cell = tuned_cells[cell_index]
+        width = row[(cell_index, trial_seed)].get("group_width")
         if matches and isinstance(width, (int, float)) and math.isfinite(width) and width:  # with its cell's seeds: so again
-            kept.groups = kept.groups or groups.Plan()
-            kept.groups.cell(cell, resolved.study.round_seeds(trial_seed), width=int(width))
+            regroup(kept, resolved, cell, trial_seed, width)
         again[(cell_index, trial_seed)] = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
                                                     diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
     differences: list[str] = []
