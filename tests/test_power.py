@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from scipy import stats
 import pandas as pd
 import pytest
 
@@ -41,6 +42,29 @@ def test_a_plan_from_a_pilot_uses_its_spread_and_the_holm_bound():
     assert first.seeds_needed == max(detect, show) and "smallest effect that matters, ±0.02" in first.note
     assert second.seeds_needed is None and "only two-group comparisons" in second.note
     assert "| Wider is better. | best_val_accuracy | 5 |" in power.table([first, second])
+
+
+def test_a_difference_far_beyond_its_margin_is_planned_at_its_intervals_bound_nearer_zero():
+    """A pilot whose whole interval lies beyond the margin (weight_decay's -0.54 train accuracy over 3 seeds, Holm p
+    0.055) is planned at the bound nearer zero, a few seeds; not at the margin, over 1000. One whose interval
+    reaches inside the margin is planned at the margin, to detect it and to show 0 inside it."""
+    from suite.kinds.compare import nearer_zero
+
+    def pilot(high):
+        return pd.DataFrame([{"status": "FINISHED", "model.l2": l2, "seed": s, "train_accuracy": v}
+                             for l2, values in ((0.0, (0.84, 0.85, 0.86)), (0.1, high)) for s, v in enumerate(values)])
+
+    says = dict(says="worse", metric="train_accuracy", compare={"model.l2": 0.1}, against={"model.l2": 0.0}, direction="less")
+    far = pilot((0.20, 0.31, 0.42))
+    (p,) = power.plan([expectation(**says)], far, alpha=0.05)
+    a, b = (far[far["model.l2"] == x]["train_accuracy"].to_numpy() for x in (0.1, 0.0))
+    bound = nearer_zero(a, b)
+    assert -0.54 < bound < -0.02 and bound == pytest.approx(-0.54 + stats.t.ppf(0.975, 2.04) * math.sqrt(0.0121 / 3 + 0.0001 / 3), abs=0.01)
+    assert p.seeds_needed == sizes.seeds_for(bound, p.sd, 0.05) and p.seeds_needed < 10
+    assert f"planned at {bound:+.3g}, its 95% interval's bound nearer zero" in p.note
+    (q,) = power.plan([expectation(**says)], pilot((0.0, 0.31, 0.62)), alpha=0.05)  # the same mean, spread wide
+    assert "smallest effect that matters, ±0.02" in q.note and q.seeds_needed is None  # over 1000 at SD 0.22
+    assert nearer_zero(np.array([1.0, 1.0]), np.array([0.0, 0.0])) == 0.0  # no spread: no interval to shrink by
 
 
 def test_suite_power_reads_the_committed_quick_report(capsys, monkeypatch):
@@ -141,11 +165,11 @@ def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided
     assert undecided.power == {"needed": first.seeds_needed, "now": 4, "never": False, "units": "seeds per arm",
                                "planned": True}
     assert first.seeds_needed > 4  # the pilot's p did not decide it: more seeds than it had
-    assert power.asks(undecided.power) == (f"`suite power`: {first.seeds_needed} seeds per arm for 80% power at "
-                                           "the observed effect (4 now)")
+    assert power.asks(undecided.power) == (f"`suite power`: {first.seeds_needed} seeds per arm for 80% power "
+                                           "(4 now)")
     assert power.asks(None) == ""
     assert "no number of seeds" in power.asks({"needed": None, "never": True, "planned": True})
-    assert power.asks({"needed": None, "never": False, "planned": True, "units": "cells"}).endswith("cells at the observed effect")
+    assert power.asks({"needed": None, "never": False, "planned": True, "units": "cells"}).endswith("cells for 80% power")
 
 
 def test_a_trend_is_planned_at_its_intervals_bound_nearer_zero_and_never_below_its_margin():

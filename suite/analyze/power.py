@@ -34,10 +34,11 @@ def plan(expects: list, trials: pd.DataFrame, alpha: float, only: set[int] | Non
 
 def attach(expects: list, verdicts: list, trials: pd.DataFrame, alpha: float, among: set[int] | None = None) -> None:
     """Give each verdict left inconclusive by its p (not blocked whatever the data) the plan `suite power`
-    makes from these trials as its pilot: how many replicates 80% power at the observed effect asks for. With
+    makes from these trials as its pilot: how many replicates 80% power asks for, at the effect its kind plans
+    for (the pilot's interval's bound nearer zero, never below the margin; see each kind's ``plan``). With
     ``among``, only the verdicts at those indices (each still planned at the same per-test alpha).
 
-    The observed effect is the pilot's estimate, so the figure is a plan for a new run on new seeds (planned
+    The effect is planned from the pilot's estimate, so the figure is a plan for a new run on new seeds (planned
     once, before it runs), never a count of seeds to add until p drops."""
     undecided = {i for i, v in enumerate(verdicts) if v.verdict == "inconclusive" and not v.blocked
                  and (among is None or i in among)}
@@ -53,11 +54,11 @@ def asks(plan: dict | None) -> str:
     if not plan:
         return ""
     if plan["needed"]:
-        return f"`suite power`: {plan['needed']} {plan['units']} for 80% power at the observed effect ({plan['now']} now)"
+        return f"`suite power`: {plan['needed']} {plan['units']} for 80% power ({plan['now']} now)"
     if plan["never"]:
         return "`suite power`: no number of seeds shows it (the observed difference lies outside the margin)"
     if plan["planned"]:
-        return f"`suite power`: more than {MAX_SEEDS} {plan['units']} at the observed effect"
+        return f"`suite power`: more than {MAX_SEEDS} {plan['units']} for 80% power"
     return ""
 
 

@@ -303,8 +303,10 @@ def _seeds_asked(checked) -> list[str]:
         bands.append(f"{sum(low < r <= high for _, r in sized)} {words}")
         low = high
     beyond = sum(p["planned"] and not p["needed"] and not p["never"] for _, p in plans)
-    lines = [f"  - The replicates `suite power` plans for them (80% power at the observed effect, from the report's "
-             f"trials as its pilot), against those they have: {', '.join(bands)}; {beyond} beyond {power.MAX_SEEDS} "
+    lines = [f"  - The replicates `suite power` plans for them (80% power, from the report's trials as its pilot: a "
+             "difference or a trend planned at its interval's bound nearer zero, never below its margin; a time to "
+             "target by resampling the pilot's seeds), against those they have: "
+             f"{', '.join(bands)}; {beyond} beyond {power.MAX_SEEDS} "
              f"per arm; {never} that no number of seeds decides (the observed difference lies outside an "
              f"equivalence margin); {len(plans) - len(sized) - beyond - never} it cannot plan (a trend with no "
              "observed correlation, a best-of-many, a binary outcome, a one-sample bound)."]

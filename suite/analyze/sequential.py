@@ -23,8 +23,9 @@ keeps its hypotheses, never rejected. With one look this is the plain rule: p un
 
 **Stopping.** A verdict stops at a look when it is decided (supported, refuted) or negligible; when no seeds can
 decide it (budget-limited: more seeds cannot lift the epoch cap; a trend over too few cells: seeds add no cells);
-and at the last look. There is no futility stop on a verdict's plan (``power``): a comparison is planned for its
-margin, the seeds that decide it whatever the truth, which overstates what an effect far beyond the margin needs.
+and at the last look. There is no futility stop on a verdict's plan (``power``): a comparison whose interval reaches
+inside its margin is planned for the margin, the seeds that decide it whatever the truth, which overstates what an
+effect beyond the margin needs.
 Stopping on it withheld decisions in a pilot: at early_stopping's quick, three verdicts that the plain rule decides
 on the same first round (two claims of equality refuted, a difference supported) were stopped at look 1, their
 plans asking for 134 seeds or "never". So an open verdict goes on to the next look; the looks bound what it costs.

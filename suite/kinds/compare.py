@@ -219,11 +219,13 @@ class Compare(Expectation):
                 "be inconclusive: add seeds")
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
-        """Seeds per arm that decide it either way with 80% power whatever the pilot's estimate, planned for its
-        smallest effect that matters (``margins``), not for the pilot's difference (a small pilot overstates it): enough
-        for Welch's test to detect an effect of the margin, and for TOST to show an effect of 0 inside it. Without a
-        margin, for the pilot's difference. A claim of equality (``within``) is planned for TOST at the pilot's
-        difference. Also the smallest difference its seeds detect now."""
+        """Seeds per arm for 80% power, planned not at the pilot's difference (a small pilot overstates it) but at
+        the bound of its 95% Welch interval nearer zero, as a trend is. Where that bound lies beyond the smallest
+        effect that matters (``margins``), the truth is most likely there too: seeds to detect it. Where it does not,
+        seeds that decide it either way whatever the truth: enough for Welch's test to detect an effect of the
+        margin, and for TOST to show an effect of 0 inside it. Without a margin, for the pilot's difference. A claim
+        of equality (``within``) is planned for TOST at the pilot's difference. Also the smallest difference its
+        seeds detect now."""
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         n = min(len(a), len(b))
         if self.metric in BINARY_METRICS and self.within is None:
@@ -242,6 +244,11 @@ class Compare(Expectation):
         if margin is None or sd <= 0:
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha))
         m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        shrunk = nearer_zero(a, b)
+        if abs(shrunk) > m:
+            return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(shrunk, sd, alpha), detectable(sd, n, alpha),
+                        f"planned at {shrunk:+.3g}, its 95% interval's bound nearer zero, beyond the smallest effect "
+                        f"that matters, ±{m:.3g} ({margin.why}): to detect it")
         detect, show = seeds_for(m, sd, alpha), fewest(lambda k: equivalence_power(0.0, sd, k, m, alpha), TARGET_POWER)
         needed = max(detect, show) if detect and show else None
         return Plan(self.says, self.metric, n, effect, sd, alpha, needed, detectable(sd, n, alpha),
@@ -270,6 +277,16 @@ class Compare(Expectation):
 
     def compared(self, rows: pd.DataFrame) -> list[pd.DataFrame]:
         return [g for arm in self.arms(rows) for _, g in arm.groupby("cell")]
+
+
+def nearer_zero(a: np.ndarray, b: np.ndarray) -> float:
+    """The bound of the 95% Welch interval of mean(a) - mean(b) nearer zero, or 0 where the interval spans it."""
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    if va + vb <= 0:
+        return 0.0
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    effect, half = float(np.mean(a) - np.mean(b)), float(stats.t.ppf(0.975, df) * math.sqrt(va + vb))
+    return math.copysign(max(0.0, abs(effect) - half), effect)
 
 
 def welch_tost(a: np.ndarray, b: np.ndarray, m: float, alpha: float) -> Equivalence:

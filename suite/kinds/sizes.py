@@ -28,7 +28,7 @@ class Plan:
     effect: float  # difference of means, compare - against
     sd: float  # pooled standard deviation across seeds
     alpha: float  # per test: the study's alpha over the tested expectations
-    seeds_needed: int | None  # per side, for 80% power at the observed effect; None: cannot be planned
+    seeds_needed: int | None  # per side, for 80% power at the effect its kind plans for; None: cannot be planned
     detectable: float  # minimum detectable effect at seeds_now
     note: str = ""
     never: bool = False  # no number of seeds gives the power (an equivalence the pilot's difference lies outside)
