@@ -170,8 +170,9 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     def tuned(r) -> dict:
         return json.loads(r["tuned"]) if isinstance(r.get("tuned"), str) and r["tuned"] else {}
 
+    wanted = {i for i, _ in picked}
     tuned_cells = {c.index: nuisance.tuned_by_seed(c, {s: tuned(r) for (i, s), r in row.items() if i == c.index})
-                   for c in resolved.cells if c.index in {i for i, _ in picked}}  # each seed at its recorded choice
+                   for c in resolved.cells if c.index in wanted}  # each seed at its recorded choice
     again = {}
     for cell_index, trial_seed in picked:
         cell = tuned_cells[cell_index]
