@@ -398,6 +398,20 @@ def test_an_effect_inside_its_margin_is_negligible_and_one_spanning_it_inconclus
         expectation(says="s", **claim, margin=0.01)
 
 
+def test_a_decided_effect_inside_its_margin_says_it_is_smaller_than_the_smallest_effect_that_matters():
+    from suite.analyze import judgement
+
+    rng = np.random.default_rng(5)
+    claim = {"metric": "test_accuracy", "compare": {"x": 1.0}, "against": {"x": 0.0}, "direction": "greater"}
+    slight = trials({0.0: list(0.800 + rng.normal(0, 0.001, 8)), 1.0: list(0.805 + rng.normal(0, 0.001, 8))})
+    v = one(claim, slight, grid={"x": [0.0, 1.0]})
+    assert v.verdict == "supported" and v.p_equiv_holm < 0.05
+    row = judgement.table([v], 0.05)[4]
+    assert "**supported**, but by less than the smallest effect that matters: its 90% interval" in row
+    clear = trials({0.0: list(0.80 + rng.normal(0, 0.001, 8)), 1.0: list(0.85 + rng.normal(0, 0.001, 8))})
+    assert judgement.slight(one(claim, clear, grid={"x": [0.0, 1.0]}), 0.05) == ""  # beyond its margin: a plain verdict
+
+
 def test_the_two_questions_of_each_expectation_share_one_step_down_family():
     from suite.analyze.decision import holm, step_down
 

@@ -44,6 +44,7 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False,
         observed = "; ".join(filter(None, (v.observed, bounded, power.asks(v.power))))
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict in ("supported", "refuted") else "")
         said += f": {v.blocked}" if v.blocked else f": {negligible(v, alpha)}" if v.verdict == "negligible" else ""
+        said += f", {slight(v, alpha)}" if slight(v, alpha) else ""
         said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""
         said += (f" [look {v.look}" + (f": {v.stopped}]" if v.stopped else ", open]")) if v.look else ""
         if v.margin_from and v.verdict != "negligible":
@@ -72,7 +73,8 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False,
         "lying inside the smallest effect that matters (its margin, printed beside it, declared in the study file or "
         "the suite's defaults before the data). A decided effect's sign says which way (*supported*, *refuted*); an "
         f"effect whose {1 - 2 * alpha:.0%} interval lies inside its margin (two one-sided tests, TOST) is *negligible*: "
-        "if it exists, it is too small to matter here. For a claim of equality within a margin (`within`), the test "
+        "if it exists, it is too small to matter here. A decided effect whose interval also lies inside its margin "
+        "says so: its sign is clear, yet it is smaller than the smallest effect that matters. For a claim of equality within a margin (`within`), the test "
         "is TOST when the estimate lies inside it (supported) and the one-sided test beyond it when outside (refuted); "
         "a claim of non-inferiority (`not_below_by`, `not_above_by`: not worse than the other arm by more than a "
         "margin) is a direction judged against that margin instead of 0, by the one-sided test on the estimate's side. "
@@ -100,6 +102,16 @@ def negligible(v, alpha: float) -> str:
     """Why a verdict is negligible, in words: its (1 - 2 alpha) interval inside the margin."""
     return (f"the effect's {1 - 2 * alpha:.0%} interval [{v.equiv_low:+.3g}, {v.equiv_high:+.3g}] lies inside ±{v.margin:.3g} "
             f"(smallest effect that matters: {v.margin_from})")
+
+
+def slight(v, alpha: float) -> str:
+    """A decided effect that is also inside its margin, in words ("" for any other): its sign is clear, and its
+    (1 - 2 alpha) interval lies inside ±margin all the same. A claim judged against its margin (non-inferiority)
+    is left alone: lying inside the margin is what it claims."""
+    if v.verdict not in ("supported", "refuted") or v.boundary != 0 or not v.p_equiv_holm < alpha:
+        return ""
+    return (f"but by less than the smallest effect that matters: its {1 - 2 * alpha:.0%} interval "
+            f"[{v.equiv_low:+.3g}, {v.equiv_high:+.3g}] lies inside ±{v.margin:.3g} (TOST {fmt_p(v.p_equiv_holm)})")
 
 
 def deciding_p(v: dict, both: bool = True) -> str:
