@@ -148,6 +148,26 @@ def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
     assert t.seeds_now == 3 and "cells" in t.note and t.seeds_needed >= 4  # 2 / 3! can never be below 0.05
 
 
+def test_a_time_to_target_is_planned_at_a_shrunk_difference_and_on_searches_where_seeds_share_them():
+    from suite.analyze.power import plan
+    from suite.kinds import expectation
+    from suite.kinds.sizes import logrank_power
+
+    rng = np.random.default_rng(3)
+    rows = [{"cell": c, "seed": s, "search": s // 4, "x": c, "status": "FINISHED", "epochs_run": 40.0,
+             "epochs_to_target": float(np.clip(round(mean + rng.normal(0, 4) + 2 * (s // 4)), 1, 39))}
+            for c, mean in ((0, 20.0), (1, 14.0)) for s in range(12)]
+    claim = expectation(says="s", metric="epochs_to_target", compare={"x": 0}, against={"x": 1}, direction="greater")
+    seeds = pd.DataFrame(rows).drop(columns="search")
+    (p,) = plan([claim], seeds, 0.05)
+    arms = [(seeds[seeds.cell == c].epochs_to_target.to_numpy(), np.ones(12, bool)) for c in (0, 1)]
+    assert "planned at +" in p.note and "from the other arm's pilot" in p.note  # some draws come from the other
+    at_pilot = next(k for k in range(2, 200) if logrank_power(*arms, k, 0.05) >= 0.8)
+    assert p.seeds_needed > at_pilot and p.seeds_now == 12  # the shrunk difference asks for more seeds
+    (searched,) = plan([claim], pd.DataFrame(rows), 0.05)  # 3 searches of 4 seeds per arm: the test counts searches
+    assert searched.seeds_now == 3 and "Welch's test (the test counts searches)" in searched.note
+
+
 def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided_or_blocked_one_none():
     rng = np.random.default_rng(1)
     rows = [{"status": "FINISHED", "model.width": w, "seed": s, "best_val_accuracy": 0.6 + 0.01 * (w == 64) + rng.normal(0, 0.02)}

@@ -4,7 +4,8 @@
 (``Expectation.plan``, with the power functions of ``suite.kinds.sizes``), at the study's alpha
 divided by the number of tested expectations (Holm's first, strictest step: the bound every
 verdict must be planned for). A comparison of means is planned for Welch's test (or TOST within a
-margin), a time to target for the log-rank test by simulation from the pilot's seeds, a spread for
+margin), a time to target for the log-rank test by simulation from the pilot's seeds (shrunk the same
+way), or for Welch's test on the searches' restricted means where seeds share searches, a spread for
 the F-test, a trend in cells (its unit); the other kinds say why they are not planned.
 
 A pilot's effect is an estimate: a small pilot overstates it as often as not, so the numbers are a

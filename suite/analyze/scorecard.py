@@ -304,8 +304,8 @@ def _seeds_asked(checked) -> list[str]:
         low = high
     beyond = sum(p["planned"] and not p["needed"] and not p["never"] for _, p in plans)
     lines = [f"  - The replicates `suite power` plans for them (80% power, from the report's trials as its pilot: a "
-             "difference or a trend planned at its interval's bound nearer zero, never below its margin; a time to "
-             "target by resampling the pilot's seeds), against those they have: "
+             "difference, a trend or a time to target planned at its interval's bound nearer zero, never below its "
+             "margin; a time to target by resampling the pilot's seeds), against those they have: "
              f"{', '.join(bands)}; {beyond} beyond {power.MAX_SEEDS} "
              f"per arm; {never} that no number of seeds decides (the observed difference lies outside an "
              f"equivalence margin); {len(plans) - len(sized) - beyond - never} it cannot plan (a trend with no "

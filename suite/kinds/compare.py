@@ -232,27 +232,33 @@ class Compare(Expectation):
             return not_planned(self, alpha, "yes/no per seed (Fisher's exact test): plan on a continuous metric", n)
         if len(a) < 2 or len(b) < 2:
             return not_planned(self, alpha, f"the pilot has too few trials ({len(a)} vs {len(b)})", n)
-        effect = float(np.mean(a) - np.mean(b))
-        sd = float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
+        effect, sd = float(np.mean(a) - np.mean(b)), pooled_sd(a, b)
         if self.within is not None:
             return self._equivalence_plan(n, effect, sd, alpha)
         if self.boundary:  # non-inferiority, planned for a true difference of 0 (two-sided power: conservative)
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(self.boundary, sd, alpha),
                         detectable(sd, n, alpha), f"non-inferiority at {self.boundary:+g}: seeds to show it when the "
                         "arms are truly equal")
+        return self.welch_plan(a, b, alpha)
+
+    def welch_plan(self, a: np.ndarray, b: np.ndarray, alpha: float, note: str = "") -> Plan:
+        """Replicates per arm for 80% power of Welch's test on ``a`` against ``b`` (seeds, or searches' means), at
+        the effect ``plan`` says; ``note`` is prefixed to the plan's own."""
+        n, effect, sd = min(len(a), len(b)), float(np.mean(a) - np.mean(b)), pooled_sd(a, b)
         margin = self.smallest_effect()
         if margin is None or sd <= 0:
-            return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha))
+            return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha),
+                        note)
         m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
         shrunk = nearer_zero(a, b)
         if abs(shrunk) > m:
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(shrunk, sd, alpha), detectable(sd, n, alpha),
-                        f"planned at {shrunk:+.3g}, its 95% interval's bound nearer zero, beyond the smallest effect "
+                        f"{note}planned at {shrunk:+.3g}, its 95% interval's bound nearer zero, beyond the smallest effect "
                         f"that matters, ±{m:.3g} ({margin.why}): to detect it")
         detect, show = seeds_for(m, sd, alpha), fewest(lambda k: equivalence_power(0.0, sd, k, m, alpha), TARGET_POWER)
         needed = max(detect, show) if detect and show else None
         return Plan(self.says, self.metric, n, effect, sd, alpha, needed, detectable(sd, n, alpha),
-                    f"planned for the smallest effect that matters, ±{m:.3g} ({margin.why}): to detect it, and to show "
+                    f"{note}planned for the smallest effect that matters, ±{m:.3g} ({margin.why}): to detect it, and to show "
                     "an effect of 0 inside it")
 
     def _equivalence_plan(self, n: int, effect: float, sd: float, alpha: float) -> Plan:
@@ -277,6 +283,11 @@ class Compare(Expectation):
 
     def compared(self, rows: pd.DataFrame) -> list[pd.DataFrame]:
         return [g for arm in self.arms(rows) for _, g in arm.groupby("cell")]
+
+
+def pooled_sd(a: np.ndarray, b: np.ndarray) -> float:
+    """The pooled standard deviation of two samples (two replicates each at least)."""
+    return float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
 
 
 def nearer_zero(a: np.ndarray, b: np.ndarray) -> float:

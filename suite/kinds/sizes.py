@@ -121,13 +121,18 @@ def smallest_effect(power_at, start: float, target: float) -> float:
 SIMULATIONS = 400
 
 
-def logrank_power(arm_a: tuple, arm_b: tuple, n: int, alpha: float, seed: int = 0) -> float:
+def logrank_power(arm_a: tuple, arm_b: tuple, n: int, alpha: float, weight: float = 1.0, seed: int = 0) -> float:
     """Power of the log-rank test (asymptotic p) with ``n`` seeds per arm, each arm's seeds drawn with
-    replacement from its pilot (times, reached): the pilot's curves taken as the truth."""
+    replacement from its pilot (times, reached): the pilot's curves taken as the truth. With ``weight`` below 1,
+    the first arm is the mixture that draws from its own pilot with that probability and from the second's
+    otherwise: its survival curve, and so its restricted mean, moves that share of the way to the second's."""
     rng = np.random.default_rng(seed)
     (ta, ra), (tb, rb) = arm_a, arm_b
+    pooled_t, pooled_r = np.concatenate([ta, tb]), np.concatenate([ra, rb])
     rejected = 0
     for _ in range(SIMULATIONS):
         i, j = rng.integers(0, len(ta), n), rng.integers(0, len(tb), n)
-        rejected += survival.asymptotic_p(ta[i], ra[i], tb[j], rb[j]) < alpha
+        if weight < 1:  # an index past len(ta) points into the second pilot
+            i = np.where(rng.random(n) < weight, i, len(ta) + rng.integers(0, len(tb), n))
+        rejected += survival.asymptotic_p(pooled_t[i], pooled_r[i], tb[j], rb[j]) < alpha
     return rejected / SIMULATIONS

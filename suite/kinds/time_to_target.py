@@ -150,21 +150,50 @@ class TimeToTarget(Compare):
         return 0.0 if n_a == 0 or n_b == 0 else 2 / math.comb(n_a + n_b, n_a)
 
     def plan(self, rows: pd.DataFrame, alpha: float) -> Plan:
-        """Seeds per arm for 80% power of the log-rank test, by simulation: each arm's pilot seeds (time, reached)
-        drawn with replacement, the share of draws the test rejects is the power."""
+        """Replicates per arm for 80% power of the test that decides it, planned not at the pilot's difference (a
+        small pilot overstates it). Where seeds share searches, the test counts searches: their restricted means,
+        planned for Welch's test as a comparison of means is (``Compare.welch_plan``). Otherwise seeds for the
+        log-rank test, by simulation: each arm's pilot seeds (time, reached) drawn with replacement, the share of
+        draws the test rejects is the power; the ``compare`` arm's draws come from its own pilot with probability w
+        and from the other arm's otherwise, a mixture whose RMST difference is about w times the pilot's (``shrink``)."""
         a_rows, b_rows = self.arms(rows)
+        if shares_search(a_rows) or shares_search(b_rows):
+            a, b, tau = self.search_means(a_rows, b_rows)
+            if len(a) < 2 or len(b) < 2:
+                return not_planned(self, alpha, f"the pilot has too few searches ({len(a)} vs {len(b)})", min(len(a), len(b)))
+            return self.welch_plan(a, b, alpha, f"each search's restricted mean time to target up to {tau:.3g}, by "
+                                   "Welch's test (the test counts searches): ")
         arm_a, arm_b = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
         n = min(len(arm_a[0]), len(arm_b[0]))
         if n < 2:
             return not_planned(self, alpha, "the pilot has too few trials", n)
         tau = common_budget(self.metric, [a_rows, b_rows])
-        effect = survival.rmst(*arm_a, tau)[0] - survival.rmst(*arm_b, tau)[0]
+        (mean_a, se_a), (mean_b, se_b) = survival.rmst(*arm_a, tau), survival.rmst(*arm_b, tau)
+        effect = mean_a - mean_b
         note = (f"time to target: log-rank test, power by {SIMULATIONS} draws from the pilot's seeds; effect = RMST "
                 f"difference up to {tau:.3g}")
         if not (arm_a[1].any() or arm_b[1].any()):
             return Plan(self.says, self.metric, n, effect, math.nan, alpha, None, math.nan, note + "; no seed reached the target")
-        needed = fewest(lambda k: logrank_power(arm_a, arm_b, k, alpha), TARGET_POWER)
-        return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, math.nan, note)
+        weight, how = self.shrink(effect, math.sqrt(se_a**2 + se_b**2), abs(mean_b))
+        needed = fewest(lambda k: logrank_power(arm_a, arm_b, k, alpha, weight), TARGET_POWER)
+        return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, math.nan, f"{note}; {how}")
+
+    def shrink(self, effect: float, se: float, against: float) -> tuple[float, str]:
+        """The share w of the pilot's RMST difference to plan for, and why: the bound of its 95% interval nearer
+        zero where that lies beyond the smallest effect that matters, else the margin (as ``Compare.plan``); a
+        difference no larger than that is planned as it is (a mixture of the pilots cannot enlarge it)."""
+        margin = self.smallest_effect()
+        if margin is None or not (math.isfinite(effect) and effect != 0):
+            return 1.0, "planned at the pilot's difference"
+        m = margin.value * against if margin.scale == "relative" else margin.value
+        nearer = max(abs(effect) - stats.norm.ppf(0.975) * se, 0.0)  # no spread (se 0): no interval to shrink by
+        target, why = ((nearer, "its 95% interval's bound nearer zero, beyond the smallest effect that matters")
+                       if nearer > m else (m, "the smallest effect that matters"))
+        if target >= abs(effect):
+            return 1.0, f"planned at the pilot's difference, {effect:+.3g}: no larger than {why}, ±{m:.3g} ({margin.why})"
+        return target / abs(effect), (f"planned at {math.copysign(target, effect):+.3g}, {why} (±{m:.3g}, {margin.why}), "
+                                      f"by drawing the first arm's seeds from the other arm's pilot {1 - target / abs(effect):.0%} "
+                                      "of the time")
 
     def survival_arms(self, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
         a_rows, b_rows = self.arms(rows)
