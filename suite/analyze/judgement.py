@@ -44,7 +44,8 @@ def table(verdicts, alpha: float, expectations=(), survival_png: bool = False,
         observed = "; ".join(filter(None, (v.observed, bounded, power.asks(v.power))))
         said = f"**{v.verdict}**" + (f" ({v.finding})" if v.finding and v.verdict in ("supported", "refuted") else "")
         said += f": {v.blocked}" if v.blocked else f": {negligible(v, alpha)}" if v.verdict == "negligible" else ""
-        said += f", {slight(v, alpha)}" if slight(v, alpha) else ""
+        small = slight(v, alpha)
+        said += f", {small}" if small else ""
         said += f" (tuned on a hard limit: {v.on_limit})" if v.on_limit else ""
         said += (f" [look {v.look}" + (f": {v.stopped}]" if v.stopped else ", open]")) if v.look else ""
         if v.margin_from and v.verdict != "negligible":

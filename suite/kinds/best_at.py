@@ -105,7 +105,7 @@ class BestAt(Expectation):
         if len(claimed) != 1 or not rivals:
             return NONE
         a = groups[claimed.pop()]
-        m = margin.value * abs(float(np.mean(a))) if margin.scale == "relative" else margin.value
+        m = margin.at(float(np.mean(a)))
         better = 1 if TRIAL_METRICS[self.metric] == "max" else -1  # on the scale of the margin over the best rival
         tests = [welch_tost(better * a, better * b, m, alpha) for b in rivals]
         return max(tests, key=lambda t: t.p if math.isfinite(t.p) else math.inf)

@@ -103,7 +103,7 @@ class Bound(Expectation):
         if self.near is not None:
             return NONE
         v = replicates(rows, self.metric)[0]
-        m = margin.value * abs(self.value) if margin.scale == "relative" else margin.value
+        m = margin.at(self.value)
         if len(v) < 2 or not m > 0:
             return NONE
         if np.ptp(v) == 0:

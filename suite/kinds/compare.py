@@ -168,7 +168,7 @@ class Compare(Expectation):
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         if len(a) < 2 or len(b) < 2:
             return NONE
-        m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        m = margin.at(float(np.mean(b)))
         if self.metric in BINARY_METRICS and set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}:
             return newcombe_tost(int(a.sum()), len(a), int(b.sum()), len(b), m, alpha)
         return welch_tost(a, b, m, alpha)
@@ -249,7 +249,7 @@ class Compare(Expectation):
         if margin is None or sd <= 0:
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(effect, sd, alpha), detectable(sd, n, alpha),
                         note)
-        m = margin.value * abs(float(np.mean(b))) if margin.scale == "relative" else margin.value
+        m = margin.at(float(np.mean(b)))
         shrunk = nearer_zero(a, b)
         if abs(shrunk) > m:
             return Plan(self.says, self.metric, n, effect, sd, alpha, seeds_for(shrunk, sd, alpha), detectable(sd, n, alpha),

@@ -62,6 +62,10 @@ class Margin:
     scale: str
     why: str  # where it comes from: the default's reason, or the study's ``margin_reason``
 
+    def at(self, reference: float) -> float:
+        """The margin on the effect's own scale: a relative one is that share of ``reference`` (its size)."""
+        return self.value * abs(reference) if self.scale == "relative" else self.value
+
     def words(self) -> str:
         shown = f"±{self.value:.0%} of the reference" if self.scale == "relative" else f"±{self.value:g}"
         return f"{shown} ({self.why})"

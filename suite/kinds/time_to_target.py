@@ -121,7 +121,7 @@ class TimeToTarget(Compare):
             a, b, _ = self.search_means(a_rows, b_rows)
             if len(a) < 2 or len(b) < 2:
                 return NONE
-            m = margin.value * abs(float(b.mean())) if margin.scale == "relative" else margin.value
+            m = margin.at(float(b.mean()))
             return welch_tost(a, b, m, alpha)
         (ta, ra), (tb, rb) = survival_data(a_rows, self.metric), survival_data(b_rows, self.metric)
         if len(ta) < 2 or len(tb) < 2:
@@ -129,7 +129,7 @@ class TimeToTarget(Compare):
         tau = common_budget(self.metric, [a_rows, b_rows])
         (mean_a, se_a), (mean_b, se_b) = survival.rmst(ta, ra, tau), survival.rmst(tb, rb, tau)
         d, se = mean_a - mean_b, math.sqrt(se_a**2 + se_b**2)
-        m = margin.value * abs(mean_b) if margin.scale == "relative" else margin.value
+        m = margin.at(mean_b)
         if not (se > 0 and m > 0 and math.isfinite(d)):
             return NONE
         p = max(stats.norm.sf((d + m) / se), stats.norm.cdf((d - m) / se))
@@ -174,18 +174,18 @@ class TimeToTarget(Compare):
                 f"difference up to {tau:.3g}")
         if not (arm_a[1].any() or arm_b[1].any()):
             return Plan(self.says, self.metric, n, effect, math.nan, alpha, None, math.nan, note + "; no seed reached the target")
-        weight, how = self.shrink(effect, math.sqrt(se_a**2 + se_b**2), abs(mean_b))
+        weight, how = self.shrink(effect, math.sqrt(se_a**2 + se_b**2), mean_b)
         needed = fewest(lambda k: logrank_power(arm_a, arm_b, k, alpha, weight), TARGET_POWER)
         return Plan(self.says, self.metric, n, effect, math.nan, alpha, needed, math.nan, f"{note}; {how}")
 
-    def shrink(self, effect: float, se: float, against: float) -> tuple[float, str]:
+    def shrink(self, effect: float, se: float, reference: float) -> tuple[float, str]:
         """The share w of the pilot's RMST difference to plan for, and why: the bound of its 95% interval nearer
         zero where that lies beyond the smallest effect that matters, else the margin (as ``Compare.plan``); a
         difference no larger than that is planned as it is (a mixture of the pilots cannot enlarge it)."""
         margin = self.smallest_effect()
         if margin is None or not (math.isfinite(effect) and effect != 0):
             return 1.0, "planned at the pilot's difference"
-        m = margin.value * against if margin.scale == "relative" else margin.value
+        m = margin.at(reference)
         nearer = max(abs(effect) - stats.norm.ppf(0.975) * se, 0.0)  # no spread (se 0): no interval to shrink by
         target, why = ((nearer, "its 95% interval's bound nearer zero, beyond the smallest effect that matters")
                        if nearer > m else (m, "the smallest effect that matters"))
