@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make study` and `make test`.
+# The commands a newcomer needs: `make study`, `make check` (seconds) and `make test` (the whole suite, as CI).
 # Everything runs inside .venv, created on first use.
 
 PYTHON  ?= python3
@@ -10,7 +10,7 @@ PORT    ?= 5000
 BENCH_STUDY ?= capacity
 WORKERS ?= 0
 
-.PHONY: study studies confirm scorecard test bench gpu-check gpu-wheels gpu-study ui validate list clean-state
+.PHONY: study studies confirm scorecard check test bench gpu-check gpu-wheels gpu-study ui validate list clean-state
 
 # Re-install when the package's dependencies change.
 $(BIN)/.installed: pyproject.toml
@@ -37,8 +37,11 @@ confirm: $(BIN)/.installed  ## every study again at quick on fresh seeds (suite 
 scorecard: $(BIN)/.installed  ## rebuild results/README.md from the reports
 	$(BIN)/suite scorecard
 
-test: $(BIN)/.installed  ## unit tests and capped end-to-end runs
-	$(BIN)/python -m pytest
+check: $(BIN)/.installed  ## the fast tier, after every change: statistics, schema, every study validated, golden reports (no training)
+	$(BIN)/python -m pytest -m "not slow" -n 2 -q
+
+test: $(BIN)/.installed  ## the whole suite, as CI runs it: the fast tier and the capped end-to-end runs, on 2 workers
+	$(BIN)/python -m pytest -n 2
 
 bench: $(BIN)/.installed  ## the suite's overhead, backends, report/resume scaling -> results/bench/ (about 15 min)
 	$(BIN)/suite bench $(BENCH_STUDY) --profile $(PROFILE)

@@ -94,8 +94,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("study")
     p.add_argument("--profile", help="a profile of the study file (e.g. smoke, quick, full); default: the file as written")
     p.add_argument("--from-files", action="store_true",
-                   help="judge again from the report's own trials.csv (no MLflow store needed): rewrites verdicts.json, "
-                        "survival.png and the report's verdict sections")
+                   help="build the report again from its own trials.csv and searches.csv (no MLflow store needed): "
+                        "rewrites report.md, verdicts.json, summary.csv, metrics.png and survival.png; keeps the "
+                        "environment and the figures drawn from MLflow's histories")
     plugin_flag(p)
     confirm_flag(p)
 
@@ -313,7 +314,7 @@ def cmd_report(args) -> int:
         from suite.analyze import rejudge
 
         ws, resolved = _load(args.study, args.profile, confirm=args.confirm)
-        print(f"report: {rejudge.rejudge(resolved, ws.report_dir(resolved))} (verdicts judged from its trials.csv)")
+        print(f"report: {rejudge.rejudge(resolved, ws.report_dir(resolved))} (built again from its trials.csv)")
         return 0
     ws, resolved = _load(args.study, args.profile, train=True, confirm=args.confirm)
     from suite.analyze import report
@@ -333,15 +334,18 @@ def cmd_replicate(args) -> int:
         if recorded and executor.installed(recorded):
             os.environ["KERAS_BACKEND"] = recorded
     console.import_backend()
-    from suite.running.replicate import TOLERANCE, from_files, replicate
+    from suite.running.replicate import ALPHA, TOLERANCE, from_files, replicate
 
     if args.from_file:
         found = from_files(resolved, args.from_file, args.trials)
         for line in found.differences:
             print(f"  {line}")
+        for line in found.notes:
+            print(f"  (reported, not failed) {line}")
         rule = ("every metric identical" if found.mode == "exact" else
-                "each cell's mean within the committed 95% interval (at least ±" + f"{TOLERANCE})"
-                + (", every verdict the same" if found.verdicts_compared else "; verdicts not compared (rerun every trial: --trials N)"))
+                f"each cell's rerun seeds a sample of the committed seeds' distribution on every metric the verdicts use "
+                f"({found.compared} two-sample tests, Holm at {ALPHA:g})"
+                + (", no verdict reversed" if found.verdicts_compared else "; verdicts not compared (rerun every trial: --trials N)"))
         print(f"replicate {resolved.name} [{resolved.profile_name}] from {args.from_file}: {found.mode} ({found.why}); "
               f"{found.rerun} trials rerun, {rule}: {len(found.differences)} differences, "
               f"{'MISMATCH' if found.differences else 'ok'}")

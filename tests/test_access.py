@@ -89,6 +89,7 @@ def test_the_chief_answers_only_calls_with_its_token(oracle, monkeypatch):
         server.stop(grace=0)
 
 
+@pytest.mark.slow
 def test_tls_chief_and_worker_with_its_ca_on_loopback(oracle, tmp_path, monkeypatch):
     monkeypatch.setenv(guard.WAIT_ENV, "3")
     cert, key = certificate(tmp_path)
@@ -105,6 +106,7 @@ def test_tls_chief_and_worker_with_its_ca_on_loopback(oracle, tmp_path, monkeypa
         server.stop(grace=0)
 
 
+@pytest.mark.slow
 def test_serving_beyond_loopback_needs_a_token(oracle, tmp_path, monkeypatch, capsys):
     with pytest.raises(SuiteError, match="serving beyond loopback needs a token"):
         distributed.serve(oracle, "0.0.0.0:0", guard.Access())
@@ -165,6 +167,7 @@ def serving_chief(home, study: str):
     return port, chief
 
 
+@pytest.mark.slow
 def test_a_worker_with_a_wrong_token_stops_in_one_line_and_records_nothing(tmp_path):
     home = tmp_path / "home"
     port, chief = serving_chief(home, STUDY)
@@ -194,6 +197,7 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.slow
 def test_killing_the_chief_stops_its_workers_and_a_restart_finishes_the_study(tmp_path):
     home = tmp_path / "home"
     port, chief = serving_chief(home, SLOW)

@@ -64,6 +64,7 @@ def test_warmup(seconds, expected):
     assert warmup_seconds(seconds) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
 def test_grouped_trainings_plateau_stops_where_keras_early_stopping_stops(monitor):
     """The grouped path's rule (Plateau) and the Keras path's callback stop at the same epoch and keep the same best."""

@@ -18,6 +18,7 @@ from suite.train.splits import (
 )
 
 
+@pytest.mark.slow
 def test_mnist1d_splits_and_fingerprint():
     s = prepare(Data(dataset="mnist1d", train_size=1000, validation=0.2))
     assert (len(s.y_train), len(s.y_val), len(s.y_test)) == (800, 200, 1000)  # the official test split
@@ -28,6 +29,7 @@ def test_mnist1d_splits_and_fingerprint():
     assert again.fingerprint == s.fingerprint != other.fingerprint
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset, shape, total", [("digits", (8, 8), 1797), ("mnist5k", (28, 28), 5000), ("synthetic", (40,), 5000)])
 def test_datasets_without_a_test_split_hold_one_out(dataset, shape, total):
     s = prepare(Data(dataset=dataset, test=0.2, validation=0.25))
@@ -64,6 +66,7 @@ def test_scaling_uses_training_statistics_only():
     assert scaled.tolist() == [[2.0, 1.0]]
 
 
+@pytest.mark.slow
 def test_errors_name_the_field():
     with pytest.raises(DataError, match="data.train_size: 5000 exceeds the 4000 training examples of mnist1d"):
         prepare(Data(dataset="mnist1d", train_size=5000))
@@ -102,6 +105,7 @@ def test_class_weights_are_balanced():
     assert w == {0: 40 / 60, 1: 40 / 20}
 
 
+@pytest.mark.slow
 def test_transforms_apply_to_the_training_split_only():
     base = prepare(Data(dataset="mnist1d"))
     s = prepare(Data(dataset="mnist1d", imbalance={"ratio": 10, "minority": 5}, rebalance="class_weight"))
@@ -115,6 +119,7 @@ def test_transforms_apply_to_the_training_split_only():
     assert len(set(np.bincount(over.y_train))) == 1
 
 
+@pytest.mark.slow
 def test_kfold_partitions_the_pool():
     y = np.repeat(np.arange(4), 25)
     held = [fold_indices(y, 4, f, np.random.default_rng(0))[1] for f in range(4)]
@@ -131,6 +136,7 @@ def test_kfold_partitions_the_pool():
         Data(validation={"kfold": 4}, fold=4)
 
 
+@pytest.mark.slow
 def test_a_fixed_data_order_is_one_permutation_or_sorted_by_class():
     from suite.train.grouped import Group
     from suite.train.splits import fixed_order

@@ -280,6 +280,7 @@ def test_the_scorecard_tables_each_margin_with_its_source_and_names_a_studys_own
                     "| ±0.05 (the test set has 400 images)<br>s: C | test_accuracy | 1 | 1 |"]
 
 
+@pytest.mark.slow
 def test_scorecard_since_lists_the_verdicts_that_changed_against_the_committed_reports(tmp_path):
     """``suite scorecard --since REV`` reads each study's speaking report as committed at REV and lists every
     expectation whose verdict changed, with what the new report recorded (here: the replicate its test counts)."""

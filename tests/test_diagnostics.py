@@ -82,6 +82,7 @@ SETTINGS = Settings.model_validate(
 TARGET = Target(metric="val_accuracy", value=0.5)
 
 
+@pytest.mark.slow
 def test_diagnostics_off_probes_nothing(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a probe was built with diagnostics off")
@@ -92,6 +93,7 @@ def test_diagnostics_off_probes_nothing(monkeypatch):
     assert not any(k.startswith(("act_", "grad_", "saturated", "dead")) for k in result.metrics)
 
 
+@pytest.mark.slow
 def test_diagnostics_on_leave_the_training_unchanged():
     off = trial.run(SETTINGS, 0, TARGET)
     on = trial.run(SETTINGS, 0, TARGET, diagnostics=("activations", "gradients"))

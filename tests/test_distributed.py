@@ -4,6 +4,7 @@ import json
 import os
 
 import keras_tuner
+import pytest
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -11,6 +12,8 @@ from suite.cli import main
 from suite.search import distributed
 from suite.search.oracle import GridOracle
 from suite.study import load_study
+
+pytestmark = pytest.mark.slow  # every test here trains, starts a process or a server, or opens a browser
 
 STUDY = """\
 name: par

@@ -70,6 +70,7 @@ def first_run(home):
         mp.undo()
 
 
+@pytest.mark.slow
 def test_the_experiment_says_what_it_tests_and_what_was_found(first_run, client):
     exp = client.get_experiment_by_name("e2e")
     note = exp.tags["mlflow.note.content"]
@@ -148,6 +149,7 @@ def test_report_files(first_run, home, client):
     assert "report.md" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 
 
+@pytest.mark.slow
 def test_scorecard_collects_the_verdicts(first_run, home, monkeypatch):
     assert suite(home, "scorecard", monkeypatch=monkeypatch) == 0
     card = (home / "results" / "README.md").read_text()
@@ -165,6 +167,7 @@ def test_scorecard_collects_the_verdicts(first_run, home, monkeypatch):
     assert "Benjamini-Yekutieli" in card and "**Totals**: 1 expectations in 1 studies" in card
 
 
+@pytest.mark.slow
 def test_confirm_reruns_on_fresh_seeds_and_the_scorecard_says_what_became_of_each_verdict(first_run, home, client, monkeypatch):
     assert suite(home, "run", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0  # resumes if the test above ran
     assert suite(home, "confirm", "e2e", "--profile", "quick", monkeypatch=monkeypatch) == 0
@@ -191,6 +194,7 @@ def test_confirm_reruns_on_fresh_seeds_and_the_scorecard_says_what_became_of_eac
     assert len(runs(client, "trial", profile="quick-confirm")) == 4
 
 
+@pytest.mark.slow
 def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, capsys):
     assert suite(home, "run", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
     assert "resuming: 4 of 4 trials already recorded" in capsys.readouterr().err
@@ -198,6 +202,7 @@ def test_rerun_resumes_without_retraining(first_run, home, client, monkeypatch, 
     assert suite(home, "report", "e2e", "--profile", "smoke", monkeypatch=monkeypatch) == 0
 
 
+@pytest.mark.slow
 def test_fresh_rerun_gives_identical_metrics(first_run, home, client, monkeypatch):
     before = {(t.data.tags["suite.cell"], t.data.tags["suite.seed"]): t.data.metrics for t in runs(client, "trial")}
     studies_before = runs(client, "study")
@@ -243,6 +248,7 @@ def test_several_studies_are_all_checked_before_any_trains(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "good.yaml"]  # the good one did not run first
 
 
+@pytest.mark.slow
 def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "e2e.yaml").write_text(STUDY)
@@ -256,6 +262,7 @@ def test_unusable_store_fails_before_training(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "results").exists() and not (tmp_path / ".suite").exists()
 
 
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_the_study_goes_on_and_the_run_ends_non_zero(tmp_path, monkeypatch, capsys):
     from suite.train import trial as trials
 
@@ -283,6 +290,7 @@ def test_a_failing_trial_is_recorded_the_study_goes_on_and_the_run_ends_non_zero
     assert "1 finished, 1 failed" in (tmp_path / "results" / "e2e" / "smoke" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_systematic_failure_stops_the_study_with_its_cause(tmp_path, monkeypatch, capsys):
     from suite.train import trial as trials
 

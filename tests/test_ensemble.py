@@ -52,6 +52,7 @@ def test_log_mean_probabilities_is_the_log_of_the_averaged_softmax_and_stable():
     assert np.allclose(ensemble.log_mean_probabilities(huge), np.log([[0.5, 0.5]]))
 
 
+@pytest.mark.slow
 def test_an_ensemble_trains_each_member_as_its_seed_would_and_counts_every_members_cost():
     plan = ensemble.members(3, "none", 5, 160)
     singles = [trial.run(settings(), seed=m.seed, target=REACHED_AT_ONCE) for m in plan]
@@ -67,6 +68,7 @@ def test_an_ensemble_trains_each_member_as_its_seed_would_and_counts_every_membe
     assert ens.metrics["test_accuracy"] != pytest.approx(np.mean([s.metrics["test_accuracy"] for s in singles]))
 
 
+@pytest.mark.slow
 def test_an_ensemble_of_one_is_the_single_network_and_bagging_changes_what_it_sees():
     plain = trial.run(settings(), seed=1, target=REACHED_AT_ONCE)
     one = trial.run(settings(members=1), seed=1, target=REACHED_AT_ONCE)
@@ -77,6 +79,7 @@ def test_an_ensemble_of_one_is_the_single_network_and_bagging_changes_what_it_se
     assert bagged.history["loss"] == again.history["loss"]  # the resample is fixed by the seed
 
 
+@pytest.mark.slow
 def test_a_diverging_member_ends_the_ensembles_record():
     s = Settings.model_validate({
         "data": {"dataset": "mnist1d", "train_size": 200},

@@ -153,6 +153,7 @@ expect:
 """
 
 
+@pytest.mark.slow
 def test_a_grid_study_on_a_csv_outside_the_repository_runs_records_and_reports(tmp_path, monkeypatch, capsys):
     project = tmp_path / "project"  # the user's folder: a study, a data folder, nothing else
     (project / "data").mkdir(parents=True)
@@ -181,6 +182,7 @@ def test_a_grid_study_on_a_csv_outside_the_repository_runs_records_and_reports(t
     assert "stale" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(tmp_path, monkeypatch, capsys):
     from sklearn.linear_model import LogisticRegression  # noqa: F401 - the baseline's model
 
@@ -218,6 +220,7 @@ def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(t
     assert not (tmp_path / "other.yaml").exists()
 
 
+@pytest.mark.slow
 def test_the_cars_example_goes_from_a_raw_table_to_a_report_in_two_commands(tmp_path, monkeypatch, capsys):
     """vega_datasets' cars table as it comes (a name column, gaps in two measurements, the year as a date):
     `suite init` writes a study that runs on it unchanged, and says what it does to each column."""

@@ -85,18 +85,21 @@ def outcome(tmp_path, data: bytes) -> str:
     return "loaded"
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=malformed())
 def test_a_malformed_study_file_is_always_rejected_in_one_line(tmp_path, data):
     assert outcome(tmp_path, data) == "rejected", "a study file with an unknown key loaded"
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutated())
 def test_a_mutated_study_file_loads_or_is_rejected_in_one_line(tmp_path, data):
     outcome(tmp_path, data)  # either is right for a given change; a crash or a multi-line error is not
 
 
+@pytest.mark.slow
 def test_the_mutations_produce_both_valid_and_malformed_files(tmp_path):
     """The mutated-file test exercises both outcomes, so it is not a test of rejection alone."""
     seen = {"loaded": 0, "rejected": 0}
@@ -116,6 +119,7 @@ def test_arbitrary_bytes_are_rejected_in_one_line(tmp_path, data):
     assert outcome(tmp_path, data) == "rejected", "200 arbitrary bytes loaded as a study"
 
 
+@pytest.mark.slow
 def test_the_cli_writes_nothing_for_a_bad_file(tmp_path, monkeypatch, capsys):
     bad = [b"\xff\xfe\x00", b"name: [", EXAMPLE.replace("epochs: 60", "epochs: -1").encode(),
            EXAMPLE.replace("width: 256", "width: 1e99").encode(), EXAMPLE.replace("model:", "model: [1]\nx:").encode()]

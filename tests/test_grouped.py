@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+
 # Not pytest.importorskip: importing JAX into this process, beside TensorFlow, crashed a later test (a segfault
 # in pandas' C parser); the tests run JAX in their own interpreters.
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+pytestmark = [pytest.mark.slow,  # every test here trains
+              pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")]
 
 ROOT = Path(__file__).resolve().parent.parent
 

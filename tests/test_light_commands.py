@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here trains, starts a process or a server, or opens a browser
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("tensorflow", "keras", "keras_tuner", "jax", "torch")
 

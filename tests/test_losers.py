@@ -1,6 +1,7 @@
 """Stopping a losing search candidate early (suite.search.losers): the median rule, replayed on recorded curves and
 applied by a group to its lanes epoch by epoch. Applied in real searches on both executors: tests/test_grouped.py."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ def test_the_median_rule_stops_a_candidate_below_the_earlier_ones_median_and_nev
     assert losers.until_divergence([(0, 0.5), (1, 0.6), (2, 0.1)], [(0, 1.0), (1, 0.9), (2, float("nan"))]) == [0.5, 0.6]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), max_size=14), min_size=1, max_size=7),
        st.integers(1, 6), st.integers(1, 3), st.sampled_from(["max", "min"]))

@@ -47,6 +47,7 @@ def project(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.mark.slow
 def test_the_wine_example_runs_as_a_grid_with_a_verdict_and_records_its_plugin(project, capsys, clean_registries):
     study, plugin = project / "wine.yaml", project / "models.py"
     assert main(["run", str(study), "--profile", "smoke", "--plugin", str(plugin)]) == 0
@@ -148,6 +149,7 @@ BAD_PLUGINS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BAD_PLUGINS))
 def test_a_bad_plugin_stops_the_run_in_one_line_before_anything_is_recorded(project, capsys, clean_registries, name):
     body, message = BAD_PLUGINS[name]
@@ -250,6 +252,7 @@ target: {metric: val_accuracy, value: 0.9}
 """
 
 
+@pytest.mark.slow
 def test_a_keras_tuner_build_function_runs_as_a_search_and_under_a_grid(project, capsys, clean_registries):
     search, plugin = project / "wine_search.yaml", str(project / "search.py")
     assert main(["run", str(search), "--profile", "smoke", "--plugin", plugin]) == 0
@@ -340,6 +343,7 @@ target: {metric: val_accuracy, value: 0.5}
 """
 
 
+@pytest.mark.slow
 def test_keras_tuners_getting_started_function_runs_as_pasted(tmp_path, monkeypatch, capsys, clean_registries):
     plugin = tmp_path / "kt.py"
     plugin.write_text(GETTING_STARTED)
@@ -359,6 +363,7 @@ def test_keras_tuners_getting_started_function_runs_as_pasted(tmp_path, monkeypa
     assert study.data.tags["suite.compile_overridden"].startswith("model family 'kt_getting_started' compiles its model")
 
 
+@pytest.mark.slow
 def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, monkeypatch, capsys, clean_registries):
     plugin = tmp_path / "kt.py"
     plugin.write_text(GETTING_STARTED)
@@ -374,6 +379,7 @@ def test_a_builder_that_raises_is_one_line_naming_its_file_and_line(tmp_path, mo
                        "this builder only knows narrow nets")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing file", "misspelled label", "wrong outputs", "unadapted layer"])
 def test_validate_refuses_what_run_would_refuse_with_the_same_line(project, capsys, clean_registries, case):
     raw = yaml.safe_load((project / "wine.yaml").read_text())
@@ -460,6 +466,7 @@ def sigmoid_head(settings, input_shape, num_classes):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["kt_subclass", "functional"])
 def test_the_hypermodel_subclass_and_a_functional_model_run_as_pasted(tmp_path, monkeypatch, family, clean_registries):
     plugin = tmp_path / "forms.py"
@@ -480,6 +487,7 @@ def test_the_hypermodel_subclass_and_a_functional_model_run_as_pasted(tmp_path, 
     assert all(1.5 < r.data.metrics["initial_loss"] < 3.5 for r in trials)
 
 
+@pytest.mark.slow
 def test_a_sigmoid_head_is_refused_in_one_line(tmp_path, monkeypatch, capsys, clean_registries):
     plugin = tmp_path / "forms.py"
     plugin.write_text(HYPERMODEL_FORMS)
@@ -520,6 +528,7 @@ def fits_plugin(folder: Path, fit_body: str) -> Path:
     return plugin
 
 
+@pytest.mark.slow
 def test_a_hypermodels_own_fit_is_taken_at_its_word_its_batch_size_and_shuffle_searched_and_recorded(
         tmp_path, capsys, monkeypatch, clean_registries):
     '''keras-tuner's documented way to tune batch_size and shuffle is a HyperModel.fit override: its hp.* calls join

@@ -105,6 +105,7 @@ def test_the_power_of_the_f_test_of_spreads_matches_a_simulation_and_plans_a_spr
     assert np.mean(p_tost < 0.05) == pytest.approx(sizes.spread_equivalence_power(m, k, 0.05), abs=0.03)
 
 
+@pytest.mark.slow
 def test_equivalence_is_planned_for_tost_and_matches_a_simulation():
     from scipy import stats
 
@@ -148,6 +149,7 @@ def test_time_to_target_is_planned_for_the_logrank_test_and_a_trend_in_cells():
     assert t.seeds_now == 3 and "cells" in t.note and t.seeds_needed >= 4  # 2 / 3! can never be below 0.05
 
 
+@pytest.mark.slow
 def test_a_time_to_target_is_planned_at_a_shrunk_difference_and_on_searches_where_seeds_share_them():
     from suite.analyze.power import plan
     from suite.kinds import expectation

@@ -1,5 +1,6 @@
 """Provenance: the code version that makes recorded trials stale, and the commit and dirty flag every run carries."""
 
+import pytest
 import hashlib
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ def test_the_code_version_hashes_the_trial_modules_and_changes_only_with_them(tm
     assert provenance._suite_code(reported) == here
 
 
+@pytest.mark.slow
 def test_an_edited_suite_file_marks_the_run_dirty(tmp_path):
     checkout = _copy(tmp_path, "repo")
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]

@@ -72,6 +72,7 @@ def test_splits_of_a_quantity_are_stratified_by_decile_and_standardized_by_the_t
     assert np.bincount(strata).tolist() == [10] * 10
 
 
+@pytest.mark.slow
 def test_a_quantity_without_data_task_is_refused_in_one_line_naming_data_task(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SUITE_HOME", str(tmp_path / "home"))
     path = tmp_path / "diabetes.csv"
@@ -117,6 +118,7 @@ def test_a_regression_study_defaults_to_validation_loss_and_the_mean_squared_err
     assert (s.target.metric, s.target.direction, s.tune.objective, s.train.loss) == ("val_loss", "min", "val_loss", "mse")
 
 
+@pytest.mark.slow
 def test_suite_init_infers_a_regression_measures_a_ridge_baseline_and_the_study_runs_as_written(tmp_path, monkeypatch, capsys):
     """From a raw table with a continuous label (a categorical column, gaps in the label) to a judged report in two
     commands; the ridge baseline is the one fitted on the study's own training rows; every metric that is a loss
@@ -164,6 +166,7 @@ def test_suite_init_infers_a_regression_measures_a_ridge_baseline_and_the_study_
     assert json.loads(best["values"]) == chosen
 
 
+@pytest.mark.slow
 def test_a_grid_over_the_regression_loss_trains_each_and_compares_lower_errors_as_better(tmp_path, monkeypatch):
     data = tmp_path / "diabetes.csv"
     diabetes_table().to_csv(data, index=False)

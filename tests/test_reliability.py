@@ -68,6 +68,7 @@ def comparable(home: Path) -> pd.DataFrame:
     return pd.read_csv(home / "results" / "kill" / "smoke" / "trials.csv").drop(columns=VOLATILE, errors="ignore")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("finished_before_kill", [1, 3, 4])  # 4: every trial done, the report being written
 def test_sigkill_then_resume_gives_one_run_per_trial_and_the_same_report(
     finished_before_kill, reference, tmp_path, monkeypatch
@@ -97,6 +98,7 @@ def test_sigkill_then_resume_gives_one_run_per_trial_and_the_same_report(
     pd.testing.assert_frame_equal(comparable(home), comparable(reference))
 
 
+@pytest.mark.slow
 def test_a_search_state_file_cut_short_by_a_kill_starts_the_search_over_and_trains_nothing_again(
     reference, tmp_path, monkeypatch, capsys
 ):
@@ -115,6 +117,7 @@ def test_a_search_state_file_cut_short_by_a_kill_starts_the_search_over_and_trai
     pd.testing.assert_frame_equal(comparable(home), comparable(reference))
 
 
+@pytest.mark.slow
 def test_replicate_matches_and_catches_a_tampered_record(reference, monkeypatch, capsys):
     monkeypatch.setenv("SUITE_HOME", str(reference))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -128,6 +131,7 @@ def test_replicate_matches_and_catches_a_tampered_record(reference, monkeypatch,
     assert "test_accuracy recorded" in out and "MISMATCH" in out
 
 
+@pytest.mark.slow
 def test_replicate_from_a_reports_files_is_exact_on_the_recorded_machine_and_catches_a_tampered_file(
     reference, tmp_path, monkeypatch, capsys
 ):
@@ -148,6 +152,7 @@ def test_replicate_from_a_reports_files_is_exact_on_the_recorded_machine_and_cat
     assert "test_accuracy recorded" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_committed_study_replicates_from_its_files_here(monkeypatch, capsys):
     """The promise the README makes, checked on the cheapest committed study: its whole quick run, rerun from its
     trials.csv; on the machine kind that made it identical, elsewhere each cell's mean inside the committed
@@ -163,6 +168,7 @@ def test_a_committed_study_replicates_from_its_files_here(monkeypatch, capsys):
     assert f"{finished} trials rerun" in out and "0 differences, ok" in out
 
 
+@pytest.mark.slow
 def test_a_committed_report_trained_in_groups_replays_its_groups_on_jax():
     """The default path trains a cell's seeds together on JAX (``group_width``): ``suite replicate --from`` plans the
     same groups again there, so on the recorded machine kind every metric is identical (elsewhere, statistical);
@@ -178,6 +184,7 @@ def test_a_committed_report_trained_in_groups_replays_its_groups_on_jax():
     assert "0 differences, ok" in out.stdout
 
 
+@pytest.mark.slow
 def test_trials_made_by_another_design_are_neither_judged_again_nor_rerun_as_if_they_were_this_ones(tmp_path, capsys):
     """A report records the design that made it (config_sha); a changed study file cannot rejudge or replicate it."""
     import json
@@ -214,6 +221,7 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
     assert target.read_text() == "old report"
 
 
+@pytest.mark.slow
 def test_stale_trials_are_detected_and_rerun_only_when_asked(tmp_path, monkeypatch, capsys):
     from suite.record import provenance
 
@@ -268,6 +276,7 @@ def start_server(db: Path, port: int, artifacts: Path) -> subprocess.Popen:
     raise RuntimeError("mlflow server did not start")
 
 
+@pytest.mark.slow
 def test_losing_the_tracking_server_stops_cleanly_and_resumes(tmp_path, monkeypatch, capsys):
     home = home_with_study(tmp_path / "home")
     db, port, artifacts = tmp_path / "server.db", free_port(), tmp_path / "artifacts"
@@ -308,6 +317,7 @@ def test_losing_the_tracking_server_stops_cleanly_and_resumes(tmp_path, monkeypa
         server.wait()
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_same_study_refuses_while_the_first_holds_it(tmp_path, monkeypatch, capsys):
     import fcntl
 
@@ -322,6 +332,7 @@ def test_a_second_run_of_the_same_study_refuses_while_the_first_holds_it(tmp_pat
     assert trial_runs(home) == []  # nothing trained, nothing recorded
 
 
+@pytest.mark.slow
 def test_a_study_trains_and_records_in_whichever_store_it_is_pointed_at(tmp_path, monkeypatch, capsys):
     """The tuner's saved state is not the record: switched to an empty store, the study trains there;
     switched back, it reruns nothing. Both ways, every store ends with each trial recorded once."""
@@ -345,6 +356,7 @@ def test_a_study_trains_and_records_in_whichever_store_it_is_pointed_at(tmp_path
     assert (home / "results" / "kill" / "smoke" / "report.md").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun_resumes(tmp_path, monkeypatch):
     # Trials long enough that the signal lands in the middle of one: with 12 epochs it could land after the
     # last epoch's safe point, and that trial then rightly finished (seen in CI).
@@ -379,6 +391,7 @@ def test_sigterm_during_a_trial_marks_it_killed_closes_the_study_run_and_a_rerun
     assert sorted(finished) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # each exactly once
 
 
+@pytest.mark.slow
 def test_sigterm_during_start_up_stops_at_the_first_trial_and_leaves_nothing_running(tmp_path):
     """Raised at once, a SIGTERM during the imports left TensorFlow half-imported, was swallowed, or crashed the
     interpreter; a request is now honoured where the suite checks for it."""
@@ -418,6 +431,7 @@ def test_a_stop_request_waits_for_a_safe_point_and_a_second_one_stops_at_once():
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.slow
 def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeypatch, capsys):
     """The lock covers one workspace; the store's RUNNING study run covers another workspace (or machine)."""
     store = f"sqlite:///{tmp_path / 'shared.db'}"
@@ -460,6 +474,7 @@ def test_two_workspaces_on_one_store_never_run_a_study_at_once(tmp_path, monkeyp
     assert finished == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")] and len(trials()) == 4
 
 
+@pytest.mark.slow
 def test_a_dataset_row_inserted_by_another_worker_at_the_same_moment_is_linked_not_fatal(tmp_path):
     """Two workers on a Postgres-backed server raced to create the store's one row for their data (CI:
     UniqueViolation on dataset_pk, and the losing worker died). The insert that loses is tried again."""

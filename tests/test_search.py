@@ -190,6 +190,7 @@ def run_in(home, name: str, monkeypatch) -> tuple[MlflowClient, str]:
     return client, client.get_experiment_by_name(name).experiment_id
 
 
+@pytest.mark.slow
 def test_search_picks_the_best_tried_setting_and_reruns_it_for_every_seed(tuned_home, monkeypatch):
     client, exp = run_in(tuned_home, "tuned-e2e", monkeypatch)
     searched = client.search_runs([exp], "tags.`suite.kind` = 'search'")
@@ -222,6 +223,7 @@ def test_search_picks_the_best_tried_setting_and_reruns_it_for_every_seed(tuned_
     assert "search_best_val_accuracy" in trials
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_without_searching_again(tuned_home, monkeypatch, capsys):
     monkeypatch.setenv("SUITE_HOME", str(tuned_home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -232,6 +234,7 @@ def test_a_rerun_resumes_without_searching_again(tuned_home, monkeypatch, capsys
     assert len(client.search_runs([exp], "tags.`suite.kind` != 'study'")) == before
 
 
+@pytest.mark.slow
 def test_replicating_a_tuned_study_reruns_the_chosen_settings_exactly(tuned_home, monkeypatch, capsys):
     monkeypatch.setenv("SUITE_HOME", str(tuned_home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -269,6 +272,7 @@ def test_every_search_takes_a_confirming_runs_seed(algorithm, tmp_path):
     assert search.oracle_seed(3) == 1 + 3 * search.SEED_STRIDE  # seeds a study uses did not move
 
 
+@pytest.mark.slow
 def test_a_search_trial_with_repeats_trains_each_seed_and_scores_their_mean(tmp_path, monkeypatch):
     from suite.train import trial
 

@@ -10,6 +10,7 @@ from suite.analyze import decision
 from suite.analyze.sequential import LOUDEST, at_look, level, spent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spending", ["obrien_fleming", "pocock"])
 @pytest.mark.parametrize("looks", [1, 2, 4, 10])
 def test_the_levels_of_the_looks_add_up_to_alpha_and_each_grows_with_alpha(spending, looks):
@@ -44,6 +45,7 @@ def _t_p(a, b):
     return stats.ttest_ind(a, b, equal_var=False).pvalue
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spending", ["obrien_fleming", "pocock"])
 def test_under_no_effect_four_looks_at_three_hypotheses_reject_any_at_most_alpha_of_the_time(spending):
     """The family-wise error over every look and hypothesis, simulated: 3 null comparisons of two arms, 4 rounds of
@@ -98,6 +100,7 @@ expect:   # every seed of 1e12 diverges, none of 0.05: the data are certain, so 
 """
 
 
+@pytest.mark.slow
 def test_a_study_in_rounds_trains_later_seeds_only_where_a_verdict_is_open_and_resumes_without_repeating(tmp_path, monkeypatch):
     """Its first round recorded without rounds (as a run killed after it would leave it); then, with ``rounds:``, the
     same command trains only the later rounds, in the cells the open verdict compares, until a look decides it. 2 vs 2

@@ -211,15 +211,6 @@ def test_find_study(tmp_path):
         find_study(str(tmp_path / "missing.yaml"), tmp_path / "studies")
 
 
-def test_shipped_studies_validate():
-    studies = sorted(Path(__file__).parent.parent.joinpath("studies").glob("*.yaml"))
-    assert studies
-    for path in studies:
-        r = load_study(path)
-        for profile in r.study.profiles:
-            load_study(path, profile)
-
-
 def test_cases_bundle_settings_into_one_grid_axis(tmp_path):
     path = tmp_path / "cases.yaml"
     path.write_text(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from suite.analyze.decision import benjamini_yekutieli, holm
+from suite.statistics import benjamini_yekutieli, holm
 from suite.kinds import survival
 
 A_T = [3, 5, 5, 7, 8, 10, 10, 12, 12, 12]
@@ -61,6 +61,7 @@ def test_an_exact_logrank_on_complete_separation_gives_the_enumeration_floor():
     assert survival.separated([5, 6, 7, 8, 9], [1] * 5, [40] * 5, [0] * 5) == 1
 
 
+@pytest.mark.slow
 def test_the_exact_logrank_test_holds_its_size_under_the_null():
     # two arms from one distribution of times to target, censored at 30 epochs: rejections at alpha = 0.05
     rng = np.random.default_rng(1)
@@ -80,6 +81,7 @@ def test_restricted_mean_of_an_arm_that_never_reaches_the_target_is_its_budget()
     assert survival.median_time([40] * 5, [0] * 5) == (math.inf, math.inf, math.inf)
 
 
+@pytest.mark.slow
 def test_benjamini_yekutieli_matches_statsmodels():
     from statsmodels.stats.multitest import multipletests
 

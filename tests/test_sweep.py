@@ -139,6 +139,7 @@ tune:
 """
 
 
+@pytest.mark.slow
 def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_path, monkeypatch):
     client = run_study(tmp_path, monkeypatch, "swept", STUDY)
     exp = client.get_experiment_by_name("swept").experiment_id
@@ -155,6 +156,7 @@ def test_a_sweep_end_to_end_extends_toward_the_better_rates_and_records_why(tmp_
     assert bool(checks["on_edge"]) == ("inside the values tried" not in text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("per, seeds, searcher, says", [
     ("seed", "[0, 1]", {"0": "0", "1": "1"}, "each seed of the study had its own search"),
     ("block\n  blocks: 2", "[0, 1, 2]", {"0": "0", "1": "0", "2": "2"}, "split into 2 blocks (0, 1; 2)"),
@@ -178,6 +180,7 @@ def test_each_seed_or_block_searches_for_itself_and_trains_with_its_own_search_c
     assert main(["replicate", "perseed", "--trials", "2"]) == 0  # each rerun with its own search's choice: identical
 
 
+@pytest.mark.slow
 def test_a_budget_in_steps_gives_every_batch_size_the_same_gradient_steps(tmp_path, monkeypatch):
     steps = STUDY.replace("name: swept", "name: steps").replace("epochs: 3}", "epochs: 3, steps: 20}")
     steps = steps.split("tune:")[0] + "grid:\n  train.batch_size: [16, 64]\n"

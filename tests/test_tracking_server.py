@@ -20,6 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from suite.cli import main
 
+pytestmark = pytest.mark.slow  # every test here trains, starts a process or a server, or opens a browser
+
 STUDY = """\
 name: team
 title: Tracking server

@@ -39,6 +39,7 @@ def test_a_transfer_without_a_source_task_is_refused():
         Settings.model_validate({"train": {"transfer": "full"}})
 
 
+@pytest.mark.slow
 def test_a_head_only_trial_runs_from_a_cached_source_model():
     settings = Settings.model_validate(
         {"data": {"dataset": "digits", "classes": [5, 6, 7, 8, 9], "train_size": 150}, "model": {"depth": 1, "width": 8},

@@ -22,6 +22,7 @@ def settings(**sections) -> Settings:
     return Settings.model_validate(base)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data, model",
     [
@@ -69,6 +70,7 @@ def test_cnn_pooling_and_head_options_build_what_they_say():
     assert "GlobalAveragePooling1D" in layers(models.build(Model(**base, head="global_average", pooling="average"), (40,), 10))
 
 
+@pytest.mark.slow
 def test_diverging_run_stops_and_is_flagged():
     s = settings(train={"optimizer": "sgd", "learning_rate": 1e12, "epochs": 5}, model={"init": "normal", "init_std": 1.0})
     result = trial.run(s, seed=0, target=TARGET)
@@ -77,6 +79,7 @@ def test_diverging_run_stops_and_is_flagged():
     assert result.metrics["epochs_to_target"] is None
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers():
     a = trial.run(settings(model={"dropout": 0.3}), seed=3, target=TARGET)
     b = trial.run(settings(model={"dropout": 0.3}), seed=3, target=TARGET)
@@ -86,6 +89,7 @@ def test_same_seed_same_numbers():
     assert a.history["loss"] != c.history["loss"]
 
 
+@pytest.mark.slow
 def test_max_norm_keeps_each_hidden_units_incoming_weights_within_the_radius():
     import numpy as np
 
@@ -106,6 +110,7 @@ def test_max_norm_keeps_each_hidden_units_incoming_weights_within_the_radius():
     assert constrained[1] > 0.5  # the output layer is not constrained: hidden units only, as Srivastava et al.
 
 
+@pytest.mark.slow
 def test_a_fixed_data_order_trains_reproducibly_and_differently_from_reshuffling():
     loss = {order: trial.run(settings(data={"order": order}), seed=0, target=TARGET).history["loss"]
             for order in ("shuffled", "once", "sorted")}
@@ -113,6 +118,7 @@ def test_a_fixed_data_order_trains_reproducibly_and_differently_from_reshuffling
     assert trial.run(settings(data={"order": "sorted"}), seed=0, target=TARGET).history["loss"] == loss["sorted"]
 
 
+@pytest.mark.slow
 def test_augmentation_runs_in_training_only():
     import numpy as np
 
@@ -126,6 +132,7 @@ def test_augmentation_runs_in_training_only():
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0 and result.metrics["epochs_run"] >= 1
 
 
+@pytest.mark.slow
 def test_classification_metrics_are_recorded():
     result = trial.run(settings(), seed=0, target=TARGET)
     for key in ("test_macro_f1", "test_macro_precision", "test_macro_recall", "test_balanced_accuracy",
@@ -137,6 +144,7 @@ def test_classification_metrics_are_recorded():
     assert abs(result.metrics["initial_loss"] - 2.3026) < 0.5  # about ln(10) at initialisation
 
 
+@pytest.mark.slow
 def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
     kept = Kept()  # what a run keeps across its trials
     s = settings(model={"dropout": 0.3})
@@ -150,6 +158,7 @@ def test_a_reused_compiled_model_starts_where_a_fresh_build_would():
     }
 
 
+@pytest.mark.slow
 def test_a_compiled_model_reused_at_another_learning_rate_and_budget_trains_as_a_fresh_one():
     kept = Kept()  # what a run keeps across its trials
     trial.run(settings(train={"learning_rate": 0.5, "epochs": 3}), seed=0, target=TARGET, kept=kept)
@@ -163,6 +172,7 @@ def test_a_compiled_model_reused_at_another_learning_rate_and_budget_trains_as_a
     assert reused.history == {**fresh.history, "epoch_train_s": reused.history["epoch_train_s"]}
 
 
+@pytest.mark.slow
 def test_a_search_alternating_between_two_structures_traces_each_once_and_trains_as_fresh_models():
     kept = Kept()  # what a run keeps across its trials
     a, b = settings(model={"dropout": 0.0}), settings(model={"dropout": 0.3})
@@ -183,12 +193,14 @@ def test_a_search_alternating_between_two_structures_traces_each_once_and_trains
     assert len(kept.models) <= kept.models.size
 
 
+@pytest.mark.slow
 def test_class_weights_train_through_the_compiled_epoch():
     rebalanced = settings(data={"imbalance": {"ratio": 4.0, "minority": 3}, "rebalance": "class_weight"})
     result = trial.run(rebalanced, seed=0, target=TARGET)
     assert len(result.history["loss"]) == rebalanced.train.epochs and all(math.isfinite(v) for v in result.history["loss"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_the_suites_momentum_sgd_steps_exactly_as_keras_sgd(nesterov):
     import keras
@@ -209,6 +221,7 @@ def test_the_suites_momentum_sgd_steps_exactly_as_keras_sgd(nesterov):
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
+@pytest.mark.slow
 def test_a_search_over_momentum_shares_one_trace_and_trains_as_fresh_models():
     kept = Kept()  # what a run keeps across its trials
     at = lambda m: settings(train={"optimizer": "momentum", "momentum": m, "learning_rate": 0.05})  # noqa: E731

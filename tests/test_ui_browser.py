@@ -20,12 +20,13 @@ from mlflow.tracking import MlflowClient
 
 from suite.cli import main
 
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 MISSING = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
 if not (CHROMIUM and DRIVER) and os.environ.get("SUITE_REQUIRE_BROWSER"):  # CI installs them: there, absence is a failure
     raise RuntimeError(f"the browser test {MISSING}")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=MISSING)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=MISSING)]  # a server and a browser
 
 ML = "?workflowType=machine_learning"  # MLflow 3 opens on its GenAI pages unless asked for the model-training ones
 

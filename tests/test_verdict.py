@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite.analyze.decision import holm
 from suite.analyze.verdict import evaluate
 from suite.kinds import expectation
+from suite.statistics import holm
 
 GRID = {"x": [0.0, 0.25, 0.5, 0.75, 1.0]}
 
@@ -203,6 +203,7 @@ def folds(values_fn, replicates=10, k=4):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_averaging_over_folds_is_steadier():
     rng = np.random.default_rng(1)
     noise = rng.normal(0, 5, (10, 4))
@@ -413,7 +414,8 @@ def test_a_decided_effect_inside_its_margin_says_it_is_smaller_than_the_smallest
 
 
 def test_the_two_questions_of_each_expectation_share_one_step_down_family():
-    from suite.analyze.decision import holm, step_down
+    from suite.analyze.decision import step_down
+    from suite.statistics import holm
 
     nan = math.nan
     assert step_down([0.01, 0.04], [nan, nan]) == (holm([0.01, 0.04]), [nan, nan])  # no margin: Holm exactly

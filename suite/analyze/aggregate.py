@@ -15,40 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from suite import metrics
 from suite.kinds.base import FINISHED, finished
-from suite.kinds.metrics import CENSORED_METRICS as CENSORED
-
-MEASURED = (
-    "final_val_accuracy",
-    "best_val_accuracy",
-    "test_accuracy",
-    "train_accuracy",
-    "generalization_gap",
-    "test_macro_f1",
-    "test_macro_precision",
-    "test_macro_recall",
-    "test_balanced_accuracy",
-    "test_roc_auc",
-    "test_pr_auc",
-    "final_val_r2",  # a regression's (data.task: regression)
-    "best_val_r2",
-    "test_r2",
-    "train_r2",
-    "test_rmse",
-    "test_mae",
-    "val_rmse",
-    "train_rmse",
-    "initial_loss",
-    "train_loss",
-    "test_loss",
-    "near_zero_weights",
-    "best_epoch",
-    "epochs_run",
-    "epoch_time_s",
-    "warmup_s",
-    "train_time_s",
-    "search_best_val_accuracy",
-)
 
 
 def fmt_ci(mean, half) -> str:
@@ -97,12 +65,12 @@ def summarize(trials: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
         row["failed"] = int((group["status"] == "FAILED").sum())
         row["diverged"] = int(done.get("diverged", pd.Series(dtype=float)).fillna(0).sum())
         row["reached_target"] = float(done["reached_target"].mean()) if len(done) and "reached_target" in done else math.nan
-        for metric in MEASURED:
+        for metric in metrics.SUMMARISED:
             mean, half, n = mean_ci(done[metric]) if metric in done else (math.nan, math.nan, 0)
             row[f"{metric}_mean"], row[f"{metric}_ci95"] = mean, half
             row[f"{metric}_median"] = float(done[metric].median()) if n else math.nan
         targeted = "reached_target" in done and done["reached_target"].notna().any()  # else no target was declared
-        for metric in CENSORED:
+        for metric in metrics.CENSORED:
             values = done[metric].tolist() if metric in done else [None] * len(done)
             row[f"{metric}_median"] = censored_median(values) if targeted else math.nan
         rows.append(row)
@@ -123,7 +91,8 @@ def search_progress(searches: pd.DataFrame) -> pd.DataFrame:
         return searches
     if "for_seed" not in searches:  # a cell's one search (tune.per: cell)
         searches = searches.assign(for_seed=-1)
-    done = searches.sort_values(["cell", "for_seed", "trial", "start_time"]).groupby(["cell", "for_seed", "trial"]).tail(1)
+    order = [c for c in ("cell", "for_seed", "trial", "start_time") if c in searches]  # searches.csv has no start_time
+    done = searches.sort_values(order).groupby(["cell", "for_seed", "trial"]).tail(1)
     done = done.assign(
         epochs=done.get("search_epochs", pd.Series(math.nan, index=done.index)).fillna(0),
         accuracy=done.get("best_val_accuracy", done.get("best_val_r2", pd.Series(math.nan, index=done.index))),

@@ -24,7 +24,7 @@ The rule ``decide`` applies, in this order:
 4. otherwise *inconclusive*.
 
 The scorecard adjusts every study's p-values together by Benjamini & Yekutieli
-(``benjamini_yekutieli``). ``ruled_out`` says what an inconclusive verdict's interval still excludes.
+(``suite.statistics.benjamini_yekutieli``). ``ruled_out`` says what an inconclusive verdict's interval still excludes.
 """
 
 from __future__ import annotations
@@ -74,35 +74,6 @@ def step_down(primary: list[float], equivalence: list[float]) -> tuple[list[floa
         running = max(running, min(1.0, live * p))
         adjusted[which][i] = running
     return adjusted
-
-
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm's step-down adjustment; NaN p-values (untestable) are left out and stay NaN."""
-    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
-    m = len(indexed)
-    out = [math.nan] * len(pvalues)
-    running = 0.0
-    for rank, (p, i) in enumerate(indexed):
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = running
-    return out
-
-
-def benjamini_yekutieli(pvalues: list[float]) -> list[float]:
-    """Benjamini & Yekutieli's (2001) step-up adjustment: controls the false discovery rate under any
-    dependence between the tests (the expectations of one study share their trials). NaN stays NaN."""
-    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
-    m = len(indexed)
-    out = [math.nan] * len(pvalues)
-    if m == 0:
-        return out
-    harmonic = sum(1 / k for k in range(1, m + 1))
-    running = 1.0
-    for rank in range(m, 0, -1):  # from the largest p down
-        p, i = indexed[rank - 1]
-        running = min(running, p * m * harmonic / rank)
-        out[i] = min(1.0, running)
-    return out
 
 
 def ruled_out(verdict: str, effect_name: str, low: float | None, high: float | None, expected_sign: int) -> str:

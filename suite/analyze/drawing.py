@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite import metrics
 from suite.analyze import figures
 from suite.analyze.design import searchers
 from suite.kinds import censoring
@@ -33,8 +34,7 @@ def draw(resolved: ResolvedStudy, trials: pd.DataFrame, progress: pd.DataFrame, 
     target = resolved.study.target
     marked = target.value if target.metric == score and target.direction == "max" else None
     figures.curves(histories, {c.index: c.values for c in resolved.cells}, score, out / "curves.png", marked)
-    figures.metrics_vs_axis(finished(trials), resolved.axes, out / "metrics.png",
-                            figures.REGRESSION_PANELS if regression else figures.PANELS)
+    metrics_figure(resolved, trials, out)
     if not progress.empty:
         groups = {c.index: without_seed(c) for c in resolved.cells}
         budget = max((c.tune.budget(c.settings.train.epochs) for c in resolved.cells if c.tune), default=0)
@@ -100,3 +100,16 @@ def survival(expects, trials: pd.DataFrame, axes: list[str], path: Path) -> bool
         return False
     figures.survival(panels, path)
     return True
+
+
+def panels(task: str) -> list[tuple[str, str]]:
+    """The panels of ``metrics.png`` for ``task`` (``metrics.panels``), each with its title."""
+    def title(m: metrics.Metric) -> str:
+        unit = f" ({m.unit})" if m.unit and m.unit not in m.label and m.shape != "censored" else ""
+        return m.label + unit + (" (reached only)" if m.shape == "censored" else "")
+    return [(m.name, title(m)) for m in metrics.panels(task)]
+
+
+def metrics_figure(resolved: ResolvedStudy, trials: pd.DataFrame, out: Path) -> None:
+    """``metrics.png``: each panel's metric of the finished trials against the grid (from the trials alone)."""
+    figures.metrics_vs_axis(finished(trials), resolved.axes, out / "metrics.png", panels(resolved.study.data.task))

@@ -12,18 +12,6 @@ import matplotlib.ticker
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-PANELS = (
-    ("test_accuracy", "test accuracy"),
-    ("generalization_gap", "train - validation accuracy"),
-    ("epochs_to_target", "epochs to target (reached only)"),
-    ("time_to_target_s", "training seconds to target (reached only)"),
-)
-REGRESSION_PANELS = (  # data.task: regression
-    ("test_r2", "test R²"),
-    ("test_rmse", "test RMSE (label units)"),
-    ("generalization_gap", "train - validation R²"),
-    ("epochs_to_target", "epochs to target (reached only)"),
-)
 
 
 def curves(histories: dict[int, list[list[tuple[int, float]]]], cells: dict[int, dict], metric: str, path: Path,
@@ -78,8 +66,8 @@ def _short(axis: str) -> str:
     return axis.rpartition(".")[2]
 
 
-def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown=PANELS):
-    """Each headline metric (``shown``: PANELS, or a regression's) of the finished trials against the first grid axis;
+def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown: list[tuple[str, str]]):
+    """Each headline metric (``shown``: (column, title) pairs) of the finished trials against the first grid axis;
     one line per combination of the others."""
     x_axis = axes[0] if axes else None
     others = axes[1:]
@@ -112,8 +100,8 @@ def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown=PANEL
         handles, names = panels[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="center right", fontsize=7, frameon=False, title=", ".join(map(_short, others)),
                    title_fontsize=7)
-        right = 1 - 2.6 / (4 * len(PANELS) + 2.6)
-        fig.set_figwidth(4 * len(PANELS) + 2.6)
+        right = 1 - 2.6 / (4 * len(shown) + 2.6)
+        fig.set_figwidth(4 * len(shown) + 2.6)
     fig.suptitle("points: seeds; line: mean over seeds (censored trials omitted from the right-hand panels)", fontsize=9)
     _save(fig, path, right=right)
 

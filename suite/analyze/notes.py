@@ -15,6 +15,7 @@ import re
 
 import pandas as pd
 
+from suite import metrics
 from suite.analyze.aggregate import fmt_ci
 from suite.kinds.base import finished
 from suite.record import Tracker
@@ -22,8 +23,6 @@ from suite.record.writing import short_label
 from suite.study import ResolvedStudy
 
 # per-cell means on the parent run (those a cell has: a regression's R² and errors in place of accuracy)
-SUMMARY_METRICS = ("test_accuracy", "best_val_accuracy", "test_r2", "best_val_r2", "test_rmse", "test_mae",
-                   "generalization_gap")
 FIGURES = ("curves.png", "metrics.png", "search.png")
 
 
@@ -40,8 +39,8 @@ def publish(resolved: ResolvedStudy, tracker: Tracker, run_id: str, trials: pd.D
              *figure_links(run_id, figures)]
     tracker.describe_experiment(resolved.name, "\n".join(lines))
     tracker.log_summary(run_id, summary_metrics(resolved, summary, verdicts, trials, wall_s))
-    shown = [c for c in ("cell", *resolved.axes, "seed", "status", "test_accuracy", "best_val_accuracy", "test_r2",
-                         "best_val_r2", "test_rmse", "epochs_to_target", "generalization_gap", "run_id") if c in trials]
+    shown = [c for c in ("cell", *resolved.axes, "seed", "status", *metrics.published(resolved.study.data.task),
+                         "epochs_to_target", "run_id") if c in trials]
     table = trials[shown].assign(cell=[_label(resolved, c) for c in trials["cell"]])
     tracker.log_table(run_id, table.astype(object).where(table.notna(), None), "trials.json")
 
@@ -98,7 +97,7 @@ def summary_metrics(resolved: ResolvedStudy, summary: pd.DataFrame, verdicts, tr
         out["wall_s"] = float(wall_s)
     for row in summary.itertuples(index=False):
         label = _metric_safe(_label(resolved, row.cell))
-        for metric in SUMMARY_METRICS:
+        for metric in metrics.published(resolved.study.data.task):
             value = getattr(row, f"{metric}_mean", math.nan)
             if value is not None and math.isfinite(value):
                 out[f"{metric}/{label}"] = float(value)

@@ -19,17 +19,16 @@ import math
 import numpy as np
 import pandas as pd
 
+from suite import metrics
 from suite.kinds import survival
 from suite.kinds.base import Expectation, label, seed_values
 from suite.kinds.censoring import survival_data
-from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
 
 STILL_IMPROVING = 0.9  # a cell whose median best epoch falls in the last 10% of its epochs had not converged
 FITS = 0.99  # "fits the training set": mean training accuracy at least this
 
 # Measures taken when training ends (or at its best epoch): only meaningful for arms that had stopped improving.
-END_OF_TRAINING = frozenset(m for m in TRIAL_METRICS if m.startswith(("test_", "train_accuracy", "train_loss",
-                                                                       "final_val", "best_val", "generalization")))
+END_OF_TRAINING = metrics.AT_END
 
 
 def caps(resolved) -> dict[int, float]:
@@ -83,7 +82,7 @@ def ahead_only(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: dict[i
         return ""
     if np.sign(means[0] - means[1]) != np.sign(means[0] - means[1] - e.boundary):
         return ""  # non-inferiority with the compare arm behind, inside its margin: a wider lead moves toward the margin
-    direction = 1 if TRIAL_METRICS[e.metric] == "max" else -1
+    direction = 1 if metrics.BETTER[e.metric] == "max" else -1
     lead, lag = (arms[0], arms[1]) if direction * (means[0] - means[1]) > 0 else (arms[1], arms[0])
     if any(still_improving(g, caps) for _, g in lag.groupby("cell")):
         return ""
@@ -100,7 +99,7 @@ def outside_regime(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: di
     reasons = []
     for g in e.compared(rows):
         where = label(g, axes)
-        if e.metric in CENSORED_METRICS:  # a finding about how much sooner needs arms that reach the target
+        if e.metric in metrics.CENSORED:  # a finding about how much sooner needs arms that reach the target
             t, r = survival_data(g, e.metric)
             if len(t) and not math.isfinite(survival.median_time(t, r)[0]):
                 reasons.append(f"{where} reached the target in {int(r.sum())} of {len(r)} seeds (the finding is about "

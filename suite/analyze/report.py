@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from suite import metrics
 from suite.analyze import aggregate, confirmation, design, drawing, judgement, notes, sequential
 from suite.analyze.aggregate import fmt_ci
 from suite.analyze.design import searchers
@@ -51,9 +52,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
         confirmed = confirmation.section(original, entry)
     built = provenance.commit(provenance.CODE_ROOT)  # which code wrote the report (the trials carry their own)
+    kept = {"## Environment": environment(study_run, trials, built)}
     atomic_write(out / "report.md",
-                 render(resolved, trials, summary, study_run, verdicts, progress, found, confirmed, survival_png, built,
-                        sequence))
+                 render(resolved, trials, summary, verdicts, progress, found, confirmed, survival_png, sequence, kept))
     run_id = parent_run or (study_run.info.run_id if study_run else None)
     if run_id:  # the parent run shows the report, and the UI the verdicts
         tracker.log_artifacts(run_id, out)
@@ -104,11 +105,17 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
 
 
 def render(
-    resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, study_run, verdicts,
-    progress: pd.DataFrame, found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False,
-    built: dict | None = None, sequence=None,
+    resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, verdicts, progress: pd.DataFrame,
+    found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False, sequence=None,
+    recorded: dict[str, list[str]] | None = None,
 ) -> str:
-    """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it."""
+    """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it.
+
+    Everything is computed from the trials and the study file except the sections in ``recorded`` (heading ->
+    lines): the environment the study run recorded in MLflow, and a table's preprocessing where the trials
+    written to ``trials.csv`` no longer hold it (``suite report --from-files`` keeps those from the report)."""
+    recorded = recorded or {}
+    preprocessing = preprocessing_section(trials) or recorded.get("## Data preprocessing", [])
     lines = [
         *header(resolved, trials, summary),
         *design_section(resolved),
@@ -120,11 +127,8 @@ def render(
         *notes.balance_section(trials, summary, resolved.axes),
         *figures_section(resolved.study),
         *settings_section(resolved.study),
-        *preprocessing_section(trials),
-        "## Environment",
-        "",
-        *environment(study_run, trials, built or {"git.commit": "unknown", "git.dirty": "unknown"}),
-        "",
+        *preprocessing,
+        *(recorded.get("## Environment") or ["## Environment", "", "(no study run recorded)", ""]),
         *reproduce_section(resolved, searched=not progress.empty),
     ]
     return "\n".join(lines)
@@ -346,7 +350,7 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
     return [
         "## Results per cell",
         "",
-        table(summary, resolved.axes),
+        table(summary, resolved.axes, shown(resolved)),
         "",
         "Accuracy, R² and error columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
         "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
@@ -355,28 +359,27 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
         "",
         "## Observed",
         "",
-        *observations(summary, resolved.axes),
+        *observations(summary, resolved.axes, shown(resolved)),
         "",
     ]
 
 
-def table(summary: pd.DataFrame, axes: list[str]) -> str:
-    columns = REGRESSION_COLUMNS if "test_r2_mean" in summary else COLUMNS
-    headers = [*(axes or ["cell"]), "seeds", *(h for _, h, _ in columns), "diverged", "failed"]
+def shown(resolved: ResolvedStudy) -> tuple[metrics.Metric, ...]:
+    """The *Results per cell* columns of the study's task (``metrics.columns``), whatever else its summary holds;
+    without a declared target, none about reaching it."""
+    targeted = resolved.study.target.declared
+    return tuple(m for m in metrics.columns(resolved.study.data.task)
+                 if targeted or not (m.shape == "censored" or m.name == "reached_target"))
+
+
+def table(summary: pd.DataFrame, axes: list[str], columns: tuple[metrics.Metric, ...]) -> str:
+    """One row per cell, one column per metric in ``columns``, then the diverged and failed trials."""
+    headers = [*(axes or ["cell"]), "seeds", *(m.label for m in columns), "diverged", "failed"]
     rows = []
     for r in summary.to_dict("records"):
         row = [str(r[a]) for a in axes] if axes else ["base"]
         row.append(f"{r['finished']}/{r['trials']}")
-        for column, _, kind in columns:
-            if kind == "ci":
-                row.append(fmt_ci(r[f"{column}_mean"], r[f"{column}_ci95"]))
-            elif kind == "censored":
-                v = r[column]
-                row.append("not reached" if v == math.inf else fmt(v, 1 if "time" in column else 0))
-            elif kind == "fraction":
-                row.append("–" if pd.isna(r[column]) else f"{r[column]:.0%}")
-            else:
-                row.append(fmt(r[column], 3))
+        row += [cell(m, r) for m in columns]
         row += [str(r["diverged"]), str(r["failed"])]
         rows.append(row)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -384,7 +387,20 @@ def table(summary: pd.DataFrame, axes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
+def cell(m: metrics.Metric, r: dict) -> str:
+    """One metric of one summary row as the table shows it: a yes/no rate as a share, a time to target as its censored
+    median, a timing as its median, anything else as mean ± 95% half-width."""
+    if m.shape == "binary":
+        return "–" if pd.isna(r[m.name]) else f"{r[m.name]:.0%}"
+    if m.shape == "censored":
+        v = r[f"{m.name}_median"]
+        return "not reached" if v == math.inf else fmt(v, 1 if m.unit == "s" else 0)
+    if m.timing:
+        return fmt(r[f"{m.name}_median"], 3)
+    return fmt_ci(r[f"{m.name}_mean"], r[f"{m.name}_ci95"])
+
+
+def observations(summary: pd.DataFrame, axes: list[str], columns: tuple[metrics.Metric, ...]) -> list[str]:
     """Which cell is best on each headline metric: computed, never written by hand."""
     if len(summary) < 2:
         return ["A single cell: nothing to compare."]
@@ -393,21 +409,15 @@ def observations(summary: pd.DataFrame, axes: list[str]) -> list[str]:
         return ", ".join(f"`{a}={r[a]}`" for a in axes)
 
     out = []
-    regression = "test_r2_mean" in summary
-    headline = ((("test_r2_mean", "Highest mean test R²", "max"), ("test_rmse_mean", "Lowest mean test RMSE", "min"))
-                if regression else (("test_accuracy_mean", "Highest mean test accuracy", "max"),))
-    for column, what, best in (
-        *headline,
-        ("generalization_gap_mean", "Smallest mean generalization gap", "min"),
-        ("epochs_to_target_median", "Fewest epochs to target (median)", "min"),
-        ("time_to_target_s_median", "Least training time to target (median)", "min"),
-    ):
+    for m in (m for m in columns if m.headline):
+        column = f"{m.name}_median" if m.shape == "censored" else f"{m.name}_mean"
         values = summary[column].replace(math.inf, math.nan)
         if values.notna().sum() == 0:
-            out.append(f"- {what}: no cell reached the target in most of its seeds.")
+            out.append(f"- {m.headline}: " + ("no cell reached the target in most of its seeds." if m.shape == "censored"
+                                               else "no finished trial measured it."))
             continue
-        r = summary.loc[[values.idxmax() if best == "max" else values.idxmin()]].to_dict("records")[0]  # keeps ints ints
-        out.append(f"- {what}: {label(r)} ({fmt(r[column], 0 if 'epochs' in column else 3)}).")
+        r = summary.loc[[values.idxmax() if m.better == "max" else values.idxmin()]].to_dict("records")[0]  # keeps ints ints
+        out.append(f"- {m.headline}: {label(r)} ({fmt(r[column], 0 if m.unit == 'epochs' else 3)}).")
     return out
 
 
@@ -457,30 +467,6 @@ def settings_shown(s) -> dict:
     return settings
 
 
-COLUMNS = (  # (summary column, header, kind)
-    ("reached_target", "reached target", "fraction"),
-    ("epochs_to_target_median", "epochs to target", "censored"),
-    ("time_to_target_s_median", "train s to target", "censored"),
-    ("final_val_accuracy", "final val acc", "ci"),
-    ("test_accuracy", "test acc", "ci"),
-    ("train_accuracy", "train acc", "ci"),
-    ("generalization_gap", "gap (train - val)", "ci"),
-    ("epoch_time_s_median", "s / epoch", "number"),
-    ("warmup_s_median", "warm-up s", "number"),
-)
-REGRESSION_COLUMNS = (  # data.task: regression: R² and the errors in the label's units
-    ("reached_target", "reached target", "fraction"),
-    ("epochs_to_target_median", "epochs to target", "censored"),
-    ("final_val_r2", "final val R²", "ci"),
-    ("test_r2", "test R²", "ci"),
-    ("test_rmse", "test RMSE", "ci"),
-    ("test_mae", "test MAE", "ci"),
-    ("train_r2", "train R²", "ci"),
-    ("generalization_gap", "gap (train - val R²)", "ci"),
-    ("epoch_time_s_median", "s / epoch", "number"),
-)
-
-
 def preprocessing_section(trials: pd.DataFrame) -> list[str]:
     """How a raw table's columns became numbers, as the trials recorded it (fitted on each split's training rows)."""
     done = trials.get("data_preprocessing", pd.Series(dtype=str)).dropna()
@@ -498,7 +484,7 @@ def preprocessing_section(trials: pd.DataFrame) -> list[str]:
 def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
     """Where the trials came from, as the study run recorded it, and which code wrote the report."""
     if study_run is None:
-        return ["(no study run recorded)"]
+        return ["## Environment", "", "(no study run recorded)", ""]
     tags = study_run.data.tags
     when = dt.datetime.fromtimestamp(study_run.info.start_time / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k.removeprefix('version.')} {v}" for k, v in sorted(tags.items()) if k.startswith("version."))
@@ -508,6 +494,8 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
         seconds = (study_run.info.end_time - study_run.info.start_time) / 1000
         took = f"; wall time {seconds / 60:.1f} min ({int(trials['parent'].eq(study_run.info.run_id).sum())} trials run in it)"
     return [
+        "## Environment",
+        "",
         f"- Run: {when}; MLflow run `{study_run.info.run_id}`{took}",
         f"- Trials run by commit `{tags.get('git.commit', 'unknown')}`"
         + (" (with uncommitted changes)" if tags.get("git.dirty") == "true" else "")
@@ -521,6 +509,7 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
         f"- Data fingerprints: {', '.join(f'`{p}`' for p in prints) or 'none'}",
         f"- Code version (hash of the trial-computing modules) of the trials: {', '.join(f'`{c}`' for c in sorted(set(trials['code_version'].dropna()))) or 'unknown'}",
         f"- Study file sha256: `{tags.get('suite.file_sha', '')[:16]}`; resolved config: `{tags.get('suite.config_sha', '')[:16]}`",
+        "",
     ]
 
 

@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 
 from suite.analyze import confirmation, power
-from suite.analyze.decision import OUTCOMES, benjamini_yekutieli, ruled_out
+from suite.analyze.decision import OUTCOMES, ruled_out
+from suite.statistics import benjamini_yekutieli
 from suite.analyze.judgement import deciding_p, fmt_p
 from suite.workspace import atomic_write
 

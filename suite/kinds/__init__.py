@@ -12,7 +12,7 @@ its power plan and the arms it draws on the time-to-target figure:
     bound           the mean below, above or near a value (one-sample t, sign test)
     steadier        averaging over an axis steadies an estimate (bootstrap)
 
-Beside them: the per-trial metrics and their directions (``metrics``), survival analysis
+Beside them: survival analysis
 (``survival``, ``censoring``) and the power of each test (``sizes``). ``KINDS`` below is the
 registry; a study file's fields name the kind (``kind_of``), so the file says no kind's name.
 Adding a kind is one module and one line here (or ``register``). Imports ``ground`` only.
@@ -29,7 +29,6 @@ from suite.kinds.base import Expectation, Literature, Verdict, agreement, finish
 from suite.kinds.best_at import BestAt
 from suite.kinds.bound import Bound
 from suite.kinds.compare import Compare
-from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS, TRIAL_METRICS
 from suite.kinds.spread import Spread
 from suite.kinds.steadier import Steadier
 from suite.kinds.time_to_target import TimeToTarget
@@ -90,5 +89,5 @@ def expectation(**fields) -> Expectation:
         raise ValueError(str(e)) from None
 
 
-__all__ = ["BINARY_METRICS", "CENSORED_METRICS", "Expect", "Expectation", "KINDS", "Literature", "TRIAL_METRICS",
+__all__ = ["Expect", "Expectation", "KINDS", "Literature",
            "Verdict", "agreement", "expectation", "finished", "kind_of", "register"]

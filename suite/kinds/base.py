@@ -26,12 +26,12 @@ import pandas as pd
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
+from suite import metrics
 from suite.ground.errors import StudyError
 from suite.ground.fields import Locked, PositiveFloat, Text
 from suite.kinds import survival
 from suite.kinds.censoring import common_budget, survival_data
-from suite.kinds.margins import RELATIVE_METRICS, Margin, default
-from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
+from suite.kinds.margins import Margin, default
 from suite.kinds.sizes import Plan
 
 BOOTSTRAP = 2000  # resamples, wherever a kind's interval or p comes from a bootstrap
@@ -126,7 +126,7 @@ class Expectation(Locked):
 
     says: Text
     literature: Literature | None = None
-    metric: Literal[tuple(TRIAL_METRICS)]
+    metric: Literal[metrics.NAMES]
     where: dict[str, Any] = {}  # only the cells with these grid values
     margin: PositiveFloat | None = None  # the smallest effect that matters, instead of the default (``margins``)
     margin_reason: Text | None = None  # why: required with margin
@@ -156,7 +156,7 @@ class Expectation(Locked):
 
     def smallest_effect(self) -> Margin | None:
         """The margin below which its effect does not matter: the study's (``margin``), else the default."""
-        scale = "relative" if self.scale == "metric" and self.metric in RELATIVE_METRICS else self.scale
+        scale = "relative" if self.scale == "metric" and metrics.get(self.metric).scale == "relative" else self.scale
         if self.margin is not None:
             return Margin(self.margin, scale, self.margin_reason)
         return default(scale, self.metric)
@@ -220,7 +220,6 @@ def finished(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["status"] == FINISHED] if "status" in trials else trials
 
 
-
 def matching(trials: pd.DataFrame, values: dict) -> pd.DataFrame:
     mask = pd.Series(True, index=trials.index)
     for axis, value in values.items():
@@ -240,9 +239,9 @@ def same(a, b) -> bool:
 def seed_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
     """One value per finished trial; a censored trial is +inf (slower than any reached one)."""
     if metric not in rows:
-        return np.full(len(rows), np.inf if metric in CENSORED_METRICS else np.nan)
+        return np.full(len(rows), np.inf if metric in metrics.CENSORED else np.nan)
     v = rows[metric].astype(float).to_numpy()
-    if metric in CENSORED_METRICS:
+    if metric in metrics.CENSORED:
         return np.where(np.isnan(v), np.inf, v)
     return v[~np.isnan(v)]
 
@@ -307,7 +306,7 @@ def counted(v: Verdict, rows: pd.DataFrame, metric: str, unit: str) -> Verdict:
 def cell_values(metric: str, groups: list[pd.DataFrame]) -> list[float]:
     """One value per cell: the mean over its seeds, or for a censored metric its restricted mean
     time to target up to the budget all the cells share."""
-    if metric not in CENSORED_METRICS:
+    if metric not in metrics.CENSORED:
         values = [seed_values(g, metric) for g in groups]
         return [float(np.nanmean(v)) if len(v) else math.nan for v in values]
     data = [survival_data(g, metric) for g in groups]
@@ -326,7 +325,7 @@ def label(g: pd.DataFrame, axes: list[str]) -> str:
 
 def cells_as_arms(e: Expectation, rows: pd.DataFrame, axes: list[str]) -> list[tuple[str, pd.DataFrame]]:
     """Every cell an arm of the time-to-target figure, when the metric is a time to target."""
-    if e.metric not in CENSORED_METRICS:
+    if e.metric not in metrics.CENSORED:
         return []
     return [(describe({a: g[a].iloc[0] for a in axes}), g) for _, g in rows.groupby("cell")]
 

@@ -29,9 +29,9 @@ from suite.kinds.base import (
     no_data,
     replicates,
 )
+from suite import metrics
 from suite.kinds.compare import welch_tost
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import CENSORED_METRICS, TRIAL_METRICS
 
 
 class BestAt(Expectation):
@@ -48,7 +48,7 @@ class BestAt(Expectation):
         it has). The interval is Welch's against the closest rival, or a bootstrap over seeds where a value is
         censored or an arm has one seed."""
         axes = list(grid)
-        better = 1 if TRIAL_METRICS[self.metric] == "max" else -1
+        better = 1 if metrics.BETTER[self.metric] == "max" else -1
         groups = {cell: replicates(g, self.metric)[0] for cell, g in rows.groupby("cell")}
         groups = {c: v for c, v in groups.items() if len(v)}
         unit = replicates(rows, self.metric)[1]
@@ -59,7 +59,7 @@ class BestAt(Expectation):
             return no_data(self, "bootstrap over seeds", "margin", 1, "the claimed cell or its rivals have no data",
                            sum(map(len, groups.values())))
         (cell,) = claimed
-        stat = _censored_median if self.metric in CENSORED_METRICS else np.mean
+        stat = _censored_median if self.metric in metrics.CENSORED else np.mean
         rivals = [c for c in groups if c != cell]
 
         def differences(samples: dict) -> np.ndarray:  # claimed minus each rival, "better" made positive
@@ -74,7 +74,7 @@ class BestAt(Expectation):
         p = min(1.0, p)
         closest = rivals[int(np.argmin(observed))]
         a, b = claimed_values, better * groups[closest]
-        if self.metric in CENSORED_METRICS or len(a) < 2 or len(b) < 2:
+        if self.metric in metrics.CENSORED or len(a) < 2 or len(b) < 2:
             margins = [  # margin over the closest rival, per bootstrap sample
                 differences({c: rng.choice(v, size=len(v)) for c, v in groups.items()}).min() for _ in range(BOOTSTRAP)
             ]
@@ -89,7 +89,7 @@ class BestAt(Expectation):
         best = max(scores, key=lambda c: better * scores[c])
         seen = (f"best: {full_label[best]} ({fmt(scores[best])}); claimed {label[cell]} ({fmt(scores[cell])})"
                 if best != cell else f"{label[cell]} is best ({fmt(scores[cell])})")
-        test = "pairwise Mann-Whitney U" if self.metric in CENSORED_METRICS else "pairwise Welch t-tests"
+        test = "pairwise Mann-Whitney U" if self.metric in metrics.CENSORED else "pairwise Welch t-tests"
         return counted(Verdict(self.says, self.metric, f"{test}; {interval}", "margin over best rival", float(observed),
                                float(low), float(high), float(p), 1, seen, sum(map(len, groups.values()))),
                        rows, self.metric, unit)
@@ -97,7 +97,7 @@ class BestAt(Expectation):
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """That no rival lies more than ±margin from the claimed cell: Welch's TOST against each rival, the largest p
         (an intersection-union test); the interval is against the rival that p comes from. Not for times to target."""
-        if self.metric in CENSORED_METRICS:
+        if self.metric in metrics.CENSORED:
             return NONE
         groups = {cell: replicates(g, self.metric)[0] for cell, g in rows.groupby("cell")}
         claimed = set(matching(rows, self.best_at)["cell"]) & {c for c, v in groups.items() if len(v) >= 2}
@@ -106,7 +106,7 @@ class BestAt(Expectation):
             return NONE
         a = groups[claimed.pop()]
         m = margin.at(float(np.mean(a)))
-        better = 1 if TRIAL_METRICS[self.metric] == "max" else -1  # on the scale of the margin over the best rival
+        better = 1 if metrics.BETTER[self.metric] == "max" else -1  # on the scale of the margin over the best rival
         tests = [welch_tost(better * a, better * b, m, alpha) for b in rivals]
         return max(tests, key=lambda t: t.p if math.isfinite(t.p) else math.inf)
 

@@ -16,10 +16,10 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
+from suite import metrics
 from suite.ground.fields import Number, PositiveFloat
 from suite.kinds.base import NONE, Equivalence, Expectation, Verdict, counted, fmt, no_data, replicates
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import CENSORED_METRICS
 
 
 class Bound(Expectation):
@@ -38,7 +38,7 @@ class Bound(Expectation):
             raise PydanticCustomError("value", "a bound needs exactly one of below, above or near")
         if (self.near is not None) != (self.within is not None):
             raise PydanticCustomError("value", "near needs within (the margin), and within needs near or compare")
-        if self.metric in CENSORED_METRICS:
+        if self.metric in metrics.CENSORED:
             raise PydanticCustomError("value", "a bound needs a metric measured on every trial, not a censored one")
         return self
 

@@ -11,15 +11,10 @@ import math
 import numpy as np
 import pandas as pd
 
-CENSOR_AT = {  # a censored metric's budget: the trial's own follow-up
-    "epochs_to_target": "epochs_run",
-    "steps_to_target": "steps_run",
-    "examples_to_target": "examples_run",
-    "time_to_target_s": "train_time_s",
-    "search_epochs_to_target": "search_epochs",
-}
-UNITS = {"epochs_to_target": "epochs", "steps_to_target": "steps", "examples_to_target": "examples",
-         "time_to_target_s": "s", "search_epochs_to_target": "search epochs"}
+from suite import metrics
+
+CENSOR_AT = {m.name: m.censored_at for m in metrics.CATALOGUE if m.shape == "censored"}  # the trial's own follow-up
+UNITS = {m.name: m.unit for m in metrics.CATALOGUE if m.shape == "censored"}
 
 
 def survival_data(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:

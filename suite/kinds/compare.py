@@ -40,8 +40,8 @@ from suite.kinds.base import (
     searches_anything,
     shares_search,
 )
+from suite import metrics
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan, detectable, equivalence_power, fewest, seeds_for
 
 
@@ -67,7 +67,7 @@ class Compare(Expectation):
         if sum(c is not None for c in claims) != 1:
             raise PydanticCustomError("value", "a comparison needs exactly one of direction, within, not_below_by "
                                                "or not_above_by")
-        if self.boundary and self.metric in BINARY_METRICS + CENSORED_METRICS:
+        if self.boundary and self.metric in metrics.BINARY + metrics.CENSORED:
             raise PydanticCustomError("value", "not_below_by and not_above_by need a metric measured on every trial "
                                                "as a number, not a yes/no or censored one")
         return self
@@ -111,7 +111,7 @@ class Compare(Expectation):
         """The test, once each arm has at least two seeds."""
         sign = self.sign
         yes_no = set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}  # searches' shares are no longer yes or no
-        if self.metric in BINARY_METRICS and self.within is None and yes_no:  # Fisher's exact test on the counts
+        if self.metric in metrics.BINARY and self.within is None and yes_no:  # Fisher's exact test on the counts
             table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
             p = float(stats.fisher_exact(table).pvalue)
             low, high = newcombe(int(a.sum()), len(a), int(b.sum()), len(b))
@@ -169,7 +169,7 @@ class Compare(Expectation):
         if len(a) < 2 or len(b) < 2:
             return NONE
         m = margin.at(float(np.mean(b)))
-        if self.metric in BINARY_METRICS and set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}:
+        if self.metric in metrics.BINARY and set(np.unique(np.concatenate([a, b]))) <= {0.0, 1.0}:
             return newcombe_tost(int(a.sum()), len(a), int(b.sum()), len(b), m, alpha)
         return welch_tost(a, b, m, alpha)
 
@@ -178,7 +178,7 @@ class Compare(Expectation):
         test is exact, so few trials put a floor under p; Welch's test has no such floor (0 here)."""
         if n_a == 0 or n_b == 0:
             return 0.0
-        return 2 / math.comb(n_a + n_b, n_a) if self.metric in BINARY_METRICS and self.within is None else 0.0
+        return 2 / math.comb(n_a + n_b, n_a) if self.metric in metrics.BINARY and self.within is None else 0.0
 
     def too_few(self, rows: pd.DataFrame, alpha: float) -> str:
         arms = self.arms(rows)
@@ -210,7 +210,7 @@ class Compare(Expectation):
         if (shared_a or shared_b) and min(n_a, n_b) < 2:
             return (f"its seeds share {n_a} vs {n_b} searches, and a test counts searches, so its verdict can only be "
                     "inconclusive: give each seed its own search (tune.per: seed) or more blocks")
-        if (shared_a or shared_b) and self.metric not in BINARY_METRICS:
+        if (shared_a or shared_b) and self.metric not in metrics.BINARY:
             return ""  # the searches' means (restricted means of a time to target) by Welch's test: no floor
         floor = self.smallest_p(n_a, n_b)
         if floor <= alpha:
@@ -228,7 +228,7 @@ class Compare(Expectation):
         seeds detect now."""
         a, b = (replicates(arm, self.metric)[0] for arm in self.arms(rows))
         n = min(len(a), len(b))
-        if self.metric in BINARY_METRICS and self.within is None:
+        if self.metric in metrics.BINARY and self.within is None:
             return not_planned(self, alpha, "yes/no per seed (Fisher's exact test): plan on a continuous metric", n)
         if len(a) < 2 or len(b) < 2:
             return not_planned(self, alpha, f"the pilot has too few trials ({len(a)} vs {len(b)})", n)

@@ -16,10 +16,10 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
+from suite import metrics
 from suite.kinds.base import NONE, Equivalence, Verdict, fmt, no_data, not_planned, replicates
 from suite.kinds.compare import Compare
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import BINARY_METRICS, CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan, fewest, smallest_effect, spread_equivalence_power, spread_power
 
 
@@ -37,7 +37,7 @@ class Spread(Compare):
     def _a_direction_on_every_trial(self):
         if self.direction is None:
             raise PydanticCustomError("value", "statistic: sd compares two cells' spreads with a direction (greater or less)")
-        if self.metric in CENSORED_METRICS + BINARY_METRICS:
+        if self.metric in metrics.CENSORED + metrics.BINARY:
             raise PydanticCustomError("value", "statistic: sd needs a metric measured on every trial, not a censored or yes/no one")
         return self
 

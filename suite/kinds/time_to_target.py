@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from suite import metrics
 from suite.kinds import survival
 from suite.kinds.base import NONE, SEARCH, Equivalence, Verdict, describe, no_data, not_planned, shares_search
 from suite.kinds.censoring import UNITS, common_budget, survival_data
 from suite.kinds.compare import Compare, permutation_p, welch_tost
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import CENSORED_METRICS
 from suite.kinds.sizes import SIMULATIONS, TARGET_POWER, Plan, fewest, logrank_power
 
 
@@ -30,7 +30,7 @@ class TimeToTarget(Compare):
 
     @classmethod
     def claims(cls, data: dict) -> bool:
-        return data.get("metric") in CENSORED_METRICS and data.get("statistic") != "sd"
+        return data.get("metric") in metrics.CENSORED and data.get("statistic") != "sd"
 
     def two_arms(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         if shares_search(a_rows) or shares_search(b_rows):

@@ -18,10 +18,10 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
+from suite import metrics
 from suite.kinds.base import NONE, Equivalence, Expectation, Verdict, cell_values, cells_as_arms, no_data, same
 from suite.kinds.censoring import UNITS, common_budget
 from suite.kinds.margins import Margin
-from suite.kinds.metrics import CENSORED_METRICS
 from suite.kinds.sizes import TARGET_POWER, Plan
 
 EXACT_CELLS = 8  # up to this many cells the p is exact over every ordering; beyond, Spearman's asymptotic p
@@ -65,7 +65,7 @@ class Trend(Expectation):
         test = f"Spearman rank correlation over {n} cells"
         if n < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
             why = f"no variation to correlate over {n} cells"
-            if self.metric in CENSORED_METRICS and n >= 3 and len(set(ys)) < 2:  # say where the sameness comes from
+            if self.metric in metrics.CENSORED and n >= 3 and len(set(ys)) < 2:  # say where the sameness comes from
                 tau = common_budget(self.metric, [g for _, g in cells])
                 why += (f": up to the budget every cell shares ({tau:g} {UNITS.get(self.metric, '')}, the smallest "
                         f"cell's), every cell's restricted mean time to target is {ys[0]:.3g}, so that budget leaves "
@@ -87,7 +87,7 @@ class Trend(Expectation):
             low = high = math.nan
             note = f"; a perfect ordering of {n} cells has no Fisher-z interval" if abs(rho) == 1 else ""
         word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
-        per = "restricted mean time to target" if self.metric in CENSORED_METRICS else "mean over its seeds"
+        per = "restricted mean time to target" if self.metric in metrics.CENSORED else "mean over its seeds"
         return Verdict(self.says, self.metric, test, "rho", rho, low, high, p, sign,
                        f"{self.metric} is {word} along {self.along} (rho = {rho:+.2f} over {n} cells, each cell's "
                        f"{per}){note}", n, units="cells")

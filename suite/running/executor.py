@@ -31,9 +31,9 @@ import os
 import sys
 from dataclasses import dataclass
 
-from suite.kinds.metrics import TRIAL_METRICS
+from suite import metrics
 
-SECONDS = tuple(m for m in TRIAL_METRICS if m.endswith("_s"))  # metrics in seconds: a grouped trial's are a share
+SECONDS = metrics.TIMINGS  # metrics in seconds: a grouped trial's are a share
 GROUPED_FAMILIES = ("mlp",)  # families measured faster grouped on a CPU
 
 

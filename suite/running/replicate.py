@@ -2,16 +2,19 @@
 
 On the same machine and backend a trial is deterministic, so its metrics must
 match exactly. Elsewhere (another CPU, a GPU, another backend) floating-point
-order differs, and metrics must agree within ``TOLERANCE``.
+order differs: a rerun of one trial must agree within ``TOLERANCE``, and a rerun
+of a committed report's cells is compared as a sample (``same_distribution``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from suite import metrics, statistics
 from suite.kinds.base import finished, same
 from suite.record import EPOCH_METRICS, Tracker, provenance
 from suite.running import preflight
@@ -20,10 +23,10 @@ from suite.study import ResolvedStudy
 from suite.train import groups, trial
 from suite.train.kept import Kept
 
-# Timings are not reproducible by nature; everything else must be.
-TIMINGS = {"warmup_s", "train_time_s", "epoch_time_s", "time_to_target_s", "group_train_s"}
+TIMINGS = metrics.TIMINGS  # not reproducible by nature; everything else must be
 EXECUTION = {"group_width"}  # how a trial ran (how many trained with it in a replay's groups), not what it gave
-TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any compared metric
+TOLERANCE = 0.02  # largest difference allowed across machines or backends, on any metric of one rerun trial
+ALPHA = 0.05  # a committed report rerun elsewhere: the family-wise error over every cell and metric compared
 # What must match for a rerun to give the same numbers to the last digit: the backend, the device, and the
 # CPU's instruction-set features (other kernels round differently). A record made before the features were
 # tagged is compared within the tolerance.
@@ -108,8 +111,169 @@ class FromFiles:
     mode: str  # "exact" (the recorded machine matches this one) or "statistical"
     why: str  # why that mode, in words
     rerun: int  # trials rerun
-    differences: list[str]  # one line each: a trial's metric (exact), a cell's mean or a verdict (statistical)
+    differences: list[str]  # one line each: a trial's metric (exact), a cell's metric or a reversed verdict (statistical)
     verdicts_compared: bool  # every trial was rerun, so the verdicts were judged again and compared
+    compared: int = 0  # statistical: the (cell, metric) samples compared, one Holm family
+    notes: list[str] = field(default_factory=list)  # reported, not failed: a verdict flipped to inconclusive, ...
+
+
+def same_distribution(committed: pd.DataFrame, rerun: pd.DataFrame, used: list[str], labels: dict,
+                      alpha: float = ALPHA) -> tuple[int, list[str]]:
+    """Whether the rerun seeds of each cell could come from the distribution the committed seeds came from, on
+    each metric in ``used``: one two-sample test per (cell, metric), the same seeds' two samples, adjusted
+    together by Holm so that a sound record fails with probability at most ``alpha`` however many are compared.
+
+    The test follows the metric's shape (``suite/metrics.py``): Welch's t for a mean, Mann-Whitney's U for a
+    time to target (a miss ranks last), Fisher's exact test for a yes/no outcome. Treating the two samples as
+    independent is conservative where a rerun of a seed resembles its record (the usual case: same seeds).
+    Returns the number of tests and one line per (cell, metric) whose adjusted p is below ``alpha``."""
+    tests = []
+    for cell_index in sorted(set(rerun["cell"])):
+        before, after = (rows[rows["cell"] == cell_index] for rows in (committed, rerun))
+        for metric in used:
+            if metric not in before or metric not in after:
+                continue
+            values = pd.concat([after[metric], before[metric]])
+            shape = metrics.get(metric).shape if metric in metrics.BY_NAME else "mean"
+            if values.fillna(math.inf if shape == "censored" else math.nan).nunique(dropna=True) <= 1:
+                continue  # every seed the same on both sides (all zero, all missed): nothing to test, p = 1 by design
+            test = {"censored": statistics.rank_sum, "binary": statistics.counts}.get(shape, statistics.welch)
+            result = test(after[metric].tolist(), before[metric].tolist())
+            if not math.isnan(result.pvalue):
+                tests.append((cell_index, metric, result, after[metric], before[metric]))
+    adjusted = statistics.holm([r.pvalue for _, _, r, _, _ in tests])
+    lines = []
+    for (cell_index, metric, r, after, before), p in zip(tests, adjusted):
+        if p < alpha:
+            lines.append(f"{labels.get(cell_index, cell_index)}: {metric} rerun {_centre(after, r.test)} against committed "
+                         f"{_centre(before, r.test)} ({r.test}, n {r.n_a} and {r.n_b}, Holm p {p:.3g} over {len(tests)})")
+    return len(tests), lines
+
+
+def _centre(values: pd.Series, test: str) -> str:
+    if test == "Mann-Whitney U":
+        reached = values.notna().mean()
+        return f"median {values.median():.4g} ({reached:.0%} reached)"
+    return f"mean {values.mean():.4g} ± sd {values.std():.2g}"
+
+
+def calibration(committed: pd.DataFrame, used: list[str], draws: int, seed: int = 0, alpha: float = ALPHA,
+                resample: str = "split") -> float:
+    """The share of sound reruns that ``same_distribution`` passes, from a committed record alone.
+
+    Each draw makes two samples per cell that come from one distribution, and compares them as a replication
+    would: ``split`` cuts each cell's committed seeds at random into two halves (the real distribution, half
+    the seeds); ``normal`` draws both samples, each as many seeds as the cell has, from the cell's fitted
+    normal (a time to target or a yes/no outcome by bootstrap from the committed seeds). A calibrated rule
+    passes at least ``1 - alpha`` of the draws. (Comparing a fresh sample with the committed one it was drawn
+    from would pass nearly always, and prove nothing.)"""
+    rng = np.random.default_rng(seed)
+    labels = {c: c for c in committed["cell"]}
+    cells = [rows.reset_index(drop=True) for _, rows in committed.groupby("cell")]
+    passed = 0
+    for _ in range(draws):
+        first, second = [], []
+        for rows in cells:
+            if resample == "split":
+                order = rng.permutation(len(rows))
+                first.append(rows.iloc[order[: len(rows) // 2]])
+                second.append(rows.iloc[order[len(rows) // 2:]])
+                continue
+            for out in (first, second):
+                sample = rows.iloc[rng.integers(0, len(rows), len(rows))].reset_index(drop=True).copy()
+                for metric in used:
+                    values = rows[metric].dropna() if metric in rows else ()
+                    if metrics.get(metric).shape == "mean" and len(values) > 1:
+                        sample[metric] = rng.normal(values.mean(), values.std(ddof=1), len(rows))
+                out.append(sample)
+        _, lines = same_distribution(pd.concat(first), pd.concat(second), used, labels, alpha)
+        passed += not lines
+    return passed / draws
+
+
+# --------------------------------------------------------------------------
+# Against committed files (suite replicate --from results/<study>/<profile>/trials.csv)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class FromFiles:
+    """What a rerun against a committed report found."""
+
+    mode: str  # "exact" (the recorded machine matches this one) or "statistical"
+    why: str  # why that mode, in words
+    rerun: int  # trials rerun
+    differences: list[str]  # one line each: a trial's metric (exact), a cell's metric or a reversed verdict (statistical)
+    verdicts_compared: bool  # every trial was rerun, so the verdicts were judged again and compared
+    compared: int = 0  # statistical: the (cell, metric) samples compared, one Holm family
+    notes: list[str] = field(default_factory=list)  # reported, not failed: a verdict flipped to inconclusive, ...
+
+
+def same_distribution(committed: pd.DataFrame, rerun: pd.DataFrame, used: list[str], labels: dict,
+                      alpha: float = ALPHA) -> tuple[int, list[str]]:
+    """Whether the rerun seeds of each cell could come from the distribution the committed seeds came from, on
+    each metric in ``used``: one two-sample test per (cell, metric), the same seeds' two samples, adjusted
+    together by Holm so that a sound record fails with probability at most ``alpha`` however many are compared.
+
+    The test follows the metric's shape (``suite/metrics.py``): Welch's t for a mean, Mann-Whitney's U for a
+    time to target (a miss ranks last), Fisher's exact test for a yes/no outcome. Treating the two samples as
+    independent is conservative where a rerun of a seed resembles its record (the usual case: same seeds).
+    Returns the number of tests and one line per (cell, metric) whose adjusted p is below ``alpha``."""
+    tests = []
+    for cell_index in sorted(set(rerun["cell"])):
+        before, after = (rows[rows["cell"] == cell_index] for rows in (committed, rerun))
+        for metric in used:
+            if metric not in before or metric not in after:
+                continue
+            values = pd.concat([after[metric], before[metric]])
+            shape = metrics.get(metric).shape if metric in metrics.BY_NAME else "mean"
+            if values.fillna(math.inf if shape == "censored" else math.nan).nunique(dropna=True) <= 1:
+                continue  # every seed the same on both sides (all zero, all missed): nothing to test, p = 1 by design
+            test = {"censored": statistics.rank_sum, "binary": statistics.counts}.get(shape, statistics.welch)
+            result = test(after[metric].tolist(), before[metric].tolist())
+            if not math.isnan(result.pvalue):
+                tests.append((cell_index, metric, result, after[metric], before[metric]))
+    adjusted = statistics.holm([r.pvalue for _, _, r, _, _ in tests])
+    lines = []
+    for (cell_index, metric, r, after, before), p in zip(tests, adjusted):
+        if p < alpha:
+            lines.append(f"{labels.get(cell_index, cell_index)}: {metric} rerun {_centre(after, r.test)} against committed "
+                         f"{_centre(before, r.test)} ({r.test}, n {r.n_a} and {r.n_b}, Holm p {p:.3g} over {len(tests)})")
+    return len(tests), lines
+
+
+def _centre(values: pd.Series, test: str) -> str:
+    if test == "Mann-Whitney U":
+        reached = values.notna().mean()
+        return f"median {values.median():.4g} ({reached:.0%} reached)"
+    return f"mean {values.mean():.4g} ± sd {values.std():.2g}"
+
+
+def calibration(committed: pd.DataFrame, used: list[str], draws: int, seed: int = 0, alpha: float = ALPHA,
+                resample: str = "bootstrap") -> float:
+    """The share of sound reruns that ``same_distribution`` passes: each draw makes a fresh sample for every cell
+    of ``committed`` from the committed seeds themselves (``bootstrap``: drawn with replacement; ``normal``: from
+    the cell's mean and SD, a time to target or yes/no outcome still by bootstrap), as many seeds as the cell
+    has, and compares it with the committed one as a replication would. At least ``1 - alpha`` if the rule is
+    calibrated."""
+    rng = np.random.default_rng(seed)
+    labels = {c: c for c in committed["cell"]}
+    passed = 0
+    for _ in range(draws):
+        fresh = []
+        for _, rows in committed.groupby("cell"):
+            pick = rng.integers(0, len(rows), len(rows))
+            sample = rows.iloc[pick].reset_index(drop=True).copy()
+            if resample == "normal":
+                for metric in used:
+                    if metric in rows and metrics.get(metric).shape == "mean":
+                        v = rows[metric].dropna()
+                        if len(v) > 1:
+                            sample[metric] = rng.normal(v.mean(), v.std(ddof=1), len(rows))
+            fresh.append(sample)
+        _, lines = same_distribution(committed, pd.concat(fresh), used, labels, alpha)
+        passed += not lines
+    return passed / draws
 
 
 def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) -> FromFiles:
@@ -118,15 +282,14 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
 
     Where the recorded machine matches this one (device and CPU instruction-set features, from the report's
     ``verdicts.json``) every metric must be identical. Elsewhere the comparison is statistical: every seed of
-    each sampled cell is rerun and each cell's mean of every metric the verdicts use must lie inside the
-    committed 95% interval of that mean (or within ``TOLERANCE`` of it, where the interval is narrower); when
-    every trial was rerun, the verdicts are judged again and each must be the same."""
+    each sampled cell is rerun, and each (cell, metric the verdicts use) is compared as two samples
+    (``same_distribution``, Holm over all of them); when every trial was rerun, the verdicts are judged again
+    and judged as a confirmation on fresh seeds judges them: a reversal (supported against refuted) fails, and
+    any other change (to inconclusive, say) is reported."""
     import json
     from pathlib import Path
 
-    import pandas as pd
-
-    from suite.analyze import aggregate, design, regime, verdict
+    from suite.analyze import confirmation, design, regime, verdict
     from suite.analyze.confirmation import read
     from suite.analyze.rejudge import same_design
     from suite.ground.errors import SuiteError
@@ -184,38 +347,33 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     differences: list[str] = []
     label = {c.index: c.label for c in resolved.cells}
     if matches:
-        for (cell_index, trial_seed), metrics in again.items():
+        for (cell_index, trial_seed), found in again.items():
             before = row[(cell_index, trial_seed)]
-            for metric in sorted(k for k in metrics if k in committed.columns and reproducible(k)):
+            for metric in sorted(k for k in found if k in committed.columns and reproducible(k)):
                 a = None if pd.isna(before[metric]) else float(before[metric])
-                b = metrics[metric]
+                b = found[metric]
                 if not (agree(a, b, exact=True) or (a is not None and b is not None and math.isclose(a, b, rel_tol=FILE_PRECISION))):
                     differences.append(f"{label[cell_index]} seed={trial_seed}: {metric} recorded {a!r}, rerun {b!r}")
         return FromFiles("exact", why, len(again), differences, False)
-    used = sorted({e.metric for e in resolved.study.expect} & set(committed.columns) - TIMINGS)
-    for cell_index in sorted({c for c, _ in again}):
-        cell_rows = committed[committed["cell"] == cell_index]
-        for metric in used:
-            mean, half, _ = aggregate.mean_ci(cell_rows[metric])
-            rerun, _, n = aggregate.mean_ci([again[(cell_index, int(s))].get(metric) for s in cell_rows["seed"]])
-            if n == 0 or math.isnan(mean):
-                continue
-            allowed = max(TOLERANCE, 0.0 if math.isnan(half) else half)
-            if abs(rerun - mean) > allowed:
-                differences.append(f"{label[cell_index]}: {metric} mean {rerun:.4g} over {n} seeds, committed {mean:.4g} "
-                                   f"± {allowed:.3g}")
+    used = sorted({getattr(e, "metric", None) for e in resolved.study.expect} & set(committed.columns) - TIMINGS)
+    rerun_rows = committed.copy()
+    for (cell_index, trial_seed), found in again.items():
+        at = (rerun_rows["cell"] == cell_index) & (rerun_rows["seed"] == trial_seed)
+        for metric, value in found.items():
+            if metric in rerun_rows.columns:
+                rerun_rows.loc[at, metric] = value
+    rerun_cells = rerun_rows[rerun_rows["cell"].isin({c for c, _ in again})]
+    tested, differences = same_distribution(committed, rerun_cells, used, label)
+    notes = []
     compared = len(again) == len(keys)
     if compared and resolved.study.expect:
-        rerun_rows = committed.copy()
-        for (cell_index, trial_seed), metrics in again.items():
-            at = (rerun_rows["cell"] == cell_index) & (rerun_rows["seed"] == trial_seed)
-            for metric, value in metrics.items():
-                if metric in rerun_rows.columns:
-                    rerun_rows.loc[at, metric] = value
         caps = regime.caps(resolved)
         before, after = (verdict.evaluate(resolved.study.expect, design.with_searches(resolved, rows), resolved.study.grid,
                                           resolved.study.alpha, caps=caps) for rows in (committed, rerun_rows))
         for b, a in zip(before, after):
-            if b.verdict != a.verdict:
-                differences.append(f"verdict '{b.says}': committed {b.verdict}, rerun {a.verdict}")
-    return FromFiles("statistical", why, len(again), differences, compared)
+            if b.verdict == a.verdict:
+                continue
+            what = confirmation.outcome(b.verdict, a.verdict)
+            line = f"verdict '{b.says}': committed {b.verdict}, rerun {a.verdict} ({what})"
+            (differences if what == confirmation.REVERSED else notes).append(line)
+    return FromFiles("statistical", why, len(again), differences, compared, tested, notes)

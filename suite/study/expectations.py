@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import model_validator
 
+from suite import metrics
 from suite.ground.fields import Locked, Number, Text
-from suite.kinds.metrics import TRIAL_METRICS
 
 # Directions are declared, never guessed from a metric's name.
 TARGET_METRICS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min", "r2": "max", "val_r2": "max"}
@@ -47,7 +47,7 @@ class Target(Locked):
 class Reference(Locked):
     """A published value to show beside the measured one (e.g. a paper's table), with where it comes from."""
 
-    metric: Literal[tuple(TRIAL_METRICS)]
+    metric: Literal[metrics.NAMES]
     value: Number
     source: Text
     where: dict[str, Any] = {}  # the cells it describes

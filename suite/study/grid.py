@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from suite import metrics
 from suite.ground.errors import StudyError
-from suite.kinds.metrics import CENSORED_METRICS
 from suite.study.messages import describe, first, validate
 from suite.study.paths import has_path, paths, setting, with_values
 from suite.study.schema import Cell, Study
@@ -231,7 +231,7 @@ def check_expectations(study: Study) -> None:
                 raise StudyError(f"reference[{i}].where: {value!r} is not a value of grid.{axis}")
     for i, e in enumerate(study.expect):
         e.check_grid(study.grid, f"expect[{i}]")
-        if not study.target.declared and getattr(e, "metric", None) in (*CENSORED_METRICS, "reached_target"):
+        if not study.target.declared and getattr(e, "metric", None) in (*metrics.CENSORED, "reached_target"):
             raise StudyError(f"target: is required by expect[{i}] ({e.metric}): a time to target needs the value to "
                              f"reach, e.g. target: {{metric: {study.target.metric}, value: 0.9}}")
 
