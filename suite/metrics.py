@@ -22,7 +22,8 @@ The fields:
 - ``label`` and ``unit``: how a table or a figure names it.
 - ``at_end``: measured when training ends (or at its best epoch), so only meaningful for an arm that had stopped
   improving (``analyze/regime.py`` withholds such a verdict from an arm still improving at its cap).
-- ``column`` / ``panel``: its place (1, 2, ...) in the report's *Results per cell* table and in ``metrics.png``;
+- ``column`` / ``panel``: its place (10, 20, ...: room between for a new one) in the report's *Results per cell*
+  table and in ``metrics.png``;
   ``headline``: the *Observed* line naming the cell best on it.
 - ``summary``: summarised per cell (mean, 95% interval, median) in ``summary.csv``; ``published``: those means
   also logged on the study's MLflow run.
@@ -84,41 +85,41 @@ _decade = dict(margin=DECADE_THIRD)
 
 CATALOGUE: tuple[Metric, ...] = (
     # ---- reaching the target (study.target) ----
-    Metric("reached_target", "max", "reached target", **_rate, column=1),
+    Metric("reached_target", "max", "reached target", **_rate, column=10),
     Metric("epochs_to_target", "min", "epochs to target", **_to_target, censored_at="epochs_run", unit="epochs",
-           column=2, panel=3, headline="Fewest epochs to target (median)"),
+           column=20, panel=30, headline="Fewest epochs to target (median)"),
     Metric("steps_to_target", "min", "steps to target", **_to_target, censored_at="steps_run", unit="steps"),
     Metric("examples_to_target", "min", "examples to target", **_to_target, censored_at="examples_run",
            unit="examples"),
     Metric("time_to_target_s", "min", "train s to target", **_to_target, censored_at="train_time_s", unit="s",
-           timing=True, column=3, panel=4, headline="Least training time to target (median)"),
+           timing=True, column=30, panel=40, headline="Least training time to target (median)"),
     # ---- a classification's scores ----
-    Metric("final_val_accuracy", "max", "final val acc", task="classification", **_acc, at_end=True, column=4,
+    Metric("final_val_accuracy", "max", "final val acc", task="classification", **_acc, at_end=True, column=40,
            summary=True),
     Metric("best_val_accuracy", "max", "best val acc", task="classification", **_acc, at_end=True, summary=True,
            published=True),
-    Metric("test_accuracy", "max", "test acc", task="classification", **_acc, at_end=True, column=5, panel=1,
+    Metric("test_accuracy", "max", "test acc", task="classification", **_acc, at_end=True, column=50, panel=10,
            headline="Highest mean test accuracy", summary=True, published=True),
-    Metric("train_accuracy", "max", "train acc", task="classification", **_acc, at_end=True, column=8, summary=True),
+    Metric("train_accuracy", "max", "train acc", task="classification", **_acc, at_end=True, column=80, summary=True),
     *(Metric(f"test_{name}", "max", label, task="classification", **_acc, at_end=True, summary=True)
       for name, label in (("macro_f1", "macro F1"), ("macro_precision", "macro precision"),
                           ("macro_recall", "macro recall"), ("balanced_accuracy", "balanced accuracy"),
                           ("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"))),
     # ---- a regression's scores (data.task: regression): R² higher, errors in the label's units lower ----
-    Metric("final_val_r2", "max", "final val R²", **_r2, at_end=True, column=4, summary=True),
+    Metric("final_val_r2", "max", "final val R²", **_r2, at_end=True, column=40, summary=True),
     Metric("best_val_r2", "max", "best val R²", **_r2, at_end=True, summary=True, published=True),
-    Metric("test_r2", "max", "test R²", **_r2, at_end=True, column=5, panel=1, headline="Highest mean test R²",
+    Metric("test_r2", "max", "test R²", **_r2, at_end=True, column=50, panel=10, headline="Highest mean test R²",
            summary=True, published=True),
-    Metric("train_r2", "max", "train R²", **_r2, at_end=True, column=8, summary=True),
-    Metric("test_rmse", "min", "test RMSE", **_error, at_end=True, column=6, panel=2,
+    Metric("train_r2", "max", "train R²", **_r2, at_end=True, column=80, summary=True),
+    Metric("test_rmse", "min", "test RMSE", **_error, at_end=True, column=60, panel=15,
            headline="Lowest mean test RMSE", summary=True, published=True),
-    Metric("test_mae", "min", "test MAE", **_error, at_end=True, column=7, summary=True, published=True),
+    Metric("test_mae", "min", "test MAE", **_error, at_end=True, column=70, summary=True, published=True),
     Metric("val_rmse", "min", "val RMSE", **_error, summary=True),
     Metric("val_mae", "min", "val MAE", **_error),
     Metric("train_rmse", "min", "train RMSE", **_error, at_end=True, summary=True),
     Metric("train_mae", "min", "train MAE", **_error, at_end=True),
     # ---- either task ----
-    Metric("generalization_gap", "min", "gap (train - val)", **_acc, at_end=True, column=9, panel=2,
+    Metric("generalization_gap", "min", "gap (train - val)", **_acc, at_end=True, column=90, panel=20,
            headline="Smallest mean generalization gap", summary=True, published=True),  # accuracy or R²
     Metric("test_loss", "min", "test loss", **_loss, unit="nats", at_end=True, summary=True),
     Metric("train_loss", "min", "train loss", **_loss, unit="nats", at_end=True, summary=True),
@@ -129,8 +130,8 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("best_epoch", "min", "best epoch", **_relative, unit="epochs", summary=True),
     # ---- wall-clock seconds (training time excludes validation and the first epoch's warm-up) ----
     Metric("train_time_s", "min", "train s", **_seconds, summary=True),
-    Metric("epoch_time_s", "min", "s / epoch", **_seconds, column=10, summary=True),
-    Metric("warmup_s", "min", "warm-up s", **_seconds, column=11, summary=True),
+    Metric("epoch_time_s", "min", "s / epoch", **_seconds, column=100, summary=True),
+    Metric("warmup_s", "min", "warm-up s", **_seconds, column=110, summary=True),
     Metric("group_train_s", "min", "group train s", **_seconds),  # a grouped trial's whole group's seconds
     # ---- a cell's nuisance search (the same value on every seed of the cell) ----
     Metric("search_best_val_accuracy", "max", "best val score found", **_acc, summary=True),  # R² in a regression
