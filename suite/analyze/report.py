@@ -365,11 +365,13 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
 
 
 def shown(resolved: ResolvedStudy) -> tuple[metrics.Metric, ...]:
-    """The *Results per cell* columns of the study's task (``metrics.columns``), whatever else its summary holds;
+    return shown_columns(resolved.study.data.task, resolved.study.target.declared)
+
+
+def shown_columns(task: str | None, targeted: bool) -> tuple[metrics.Metric, ...]:
+    """The *Results per cell* columns of a study's task (``metrics.columns``), whatever else its summary holds;
     without a declared target, none about reaching it."""
-    targeted = resolved.study.target.declared
-    return tuple(m for m in metrics.columns(resolved.study.data.task)
-                 if targeted or not (m.shape == "censored" or m.name == "reached_target"))
+    return tuple(m for m in metrics.columns(task) if targeted or not (m.shape == "censored" or m.name == "reached_target"))
 
 
 def table(summary: pd.DataFrame, axes: list[str], columns: tuple[metrics.Metric, ...]) -> str:
