@@ -114,6 +114,7 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("test_rmse", "min", "test RMSE", **_error, at_end=True, column=60, panel=15,
            headline="Lowest mean test RMSE", summary=True, published=True),
     Metric("test_mae", "min", "test MAE", **_error, at_end=True, column=70, summary=True, published=True),
+    Metric("test_mape", "min", "test MAPE", **_relative, task="regression", at_end=True, column=75, summary=True),
     Metric("val_rmse", "min", "val RMSE", **_error, summary=True),
     Metric("val_mae", "min", "val MAE", **_error),
     Metric("train_rmse", "min", "train RMSE", **_error, at_end=True, summary=True),

@@ -80,10 +80,13 @@ class Task:
             return float(loss) + penalty, r2(out, y)
 
     def errors(self, split: str, out: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """A regression's RMSE and MAE on ``split``, in the label's own units (``test_rmse``, ``test_mae``)."""
+        """A regression's RMSE and MAE on ``split``, in the label's own units (``test_rmse``, ``test_mae``), and its
+        MAPE, the mean of each error over its label's size (scikit-learn's: a zero label counts at machine epsilon)."""
         residual = (np.asarray(out, dtype="float64").reshape(len(y)) - y) * self.label_sd
+        label = np.abs(np.asarray(y, dtype="float64") * self.label_sd + self.label_mean)
         with np.errstate(invalid="ignore", over="ignore"):
-            return {f"{split}_rmse": float(np.sqrt(np.mean(residual**2))), f"{split}_mae": float(np.mean(np.abs(residual)))}
+            return {f"{split}_rmse": float(np.sqrt(np.mean(residual**2))), f"{split}_mae": float(np.mean(np.abs(residual))),
+                    f"{split}_mape": float(np.mean(np.abs(residual) / np.maximum(label, np.finfo("float64").eps)))}
 
 
 def r2(out: np.ndarray, y: np.ndarray) -> float:
