@@ -7,11 +7,14 @@ named fields, never a bare tuple. The expectation kinds (``suite/kinds/``), the 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
+
+EXACT_LIMIT = 20_000  # relabellings enumerated in full up to this many; beyond it, a Monte Carlo sample of this size
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,125 @@ def counts(a, b) -> TwoSample:
     table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
     odds, p = stats.fisher_exact(table)
     return TwoSample("Fisher exact", float(odds), float(p), float(a.mean() - b.mean()), len(a), len(b))
+
+
+# --------------------------------------------------------------------------
+# Differences of means and of proportions: tests, intervals, equivalence
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The two one-sided tests (TOST) that an effect lies inside ±margin: their p (the larger of the two), the
+    (1 - 2 alpha) interval whose lying inside the margin they amount to, and the margin in the effect's units."""
+
+    p: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    margin: float = math.nan
+
+
+NO_EQUIVALENCE = Equivalence()
+
+
+def pooled_sd(a: np.ndarray, b: np.ndarray) -> float:
+    """The pooled standard deviation of two samples (two values each at least)."""
+    return float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
+
+
+def nearer_zero(a: np.ndarray, b: np.ndarray) -> float:
+    """The bound nearer zero of the 95% Welch interval of mean(a) - mean(b), or 0 where the interval spans zero or
+    there is none (no spread)."""
+    if np.var(a) + np.var(b) <= 0:
+        return 0.0
+    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    if low <= 0 <= high:
+        return 0.0
+    return float(low if low > 0 else high)
+
+
+def tost(a: np.ndarray, b: np.ndarray, m: float) -> float:
+    """The p of the two one-sided tests that mean(a) - mean(b) lies inside (-m, m): the larger of Welch's
+    one-sided p against -m and against +m, or of the exact permutation tests where neither sample has any spread.
+
+    Null: the difference lies at or beyond a margin; alternative: inside both. Assumes what Welch's test assumes
+    (independent samples, each mean roughly normal); the permutation tests assume exchangeability only."""
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return max(permutation_p(a + m, b, "greater"), permutation_p(a - m, b, "less"))
+    return float(max(stats.ttest_ind(a + m, b, equal_var=False, alternative="greater").pvalue,
+                     stats.ttest_ind(a - m, b, equal_var=False, alternative="less").pvalue))
+
+
+def welch_tost(a: np.ndarray, b: np.ndarray, m: float, alpha: float) -> Equivalence:
+    """TOST of mean(a) - mean(b) inside ±m (``tost``), with the (1 - 2 alpha) Welch interval it amounts to (where
+    neither sample has any spread the difference is exact, and so is its "interval")."""
+    if not (m > 0 and np.isfinite(a).all() and np.isfinite(b).all()):
+        return NO_EQUIVALENCE
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        diff = float(a[0] - b[0])
+        return Equivalence(tost(a, b, m), diff, diff, m)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - 2 * alpha)
+    return Equivalence(tost(a, b, m), float(ci.low), float(ci.high), m)
+
+
+def permutation_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
+    """Exact permutation p of the difference in means (every relabelling of the pooled values; beyond
+    ``EXACT_LIMIT`` relabellings, a seeded Monte Carlo sample of that many with the observed one).
+
+    Null: the labels are exchangeable; ``alternative``: ``greater`` (a's mean larger), ``less`` or ``two-sided``."""
+    pooled = np.concatenate([a, b])
+    total = pooled.sum()
+    observed = a.mean() - b.mean()
+    if math.comb(len(pooled), len(a)) <= EXACT_LIMIT:
+        labellings = (list(m) for m in itertools.combinations(range(len(pooled)), len(a)))
+    else:
+        rng = np.random.default_rng(0)
+        labellings = [list(range(len(a))), *(rng.permutation(len(pooled))[: len(a)] for _ in range(EXACT_LIMIT))]
+    sums = np.array([pooled[m].sum() for m in labellings])
+    diffs = sums / len(a) - (total - sums) / len(b)
+    eps = 1e-12
+    if alternative == "greater":
+        return float(np.mean(diffs >= observed - eps))
+    if alternative == "less":
+        return float(np.mean(diffs <= observed + eps))
+    return float(np.mean(np.abs(diffs) >= abs(observed) - eps))
+
+
+def newcombe(k_a: int, n_a: int, k_b: int, n_b: int, level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) hybrid score interval for a difference of two proportions k_a/n_a - k_b/n_b:
+    Wilson's interval for each, combined; never zero-width, and inside [-1, 1]."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
+
+    def wilson(k, n):
+        p = k / n
+        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    pa, pb = k_a / n_a, k_b / n_b
+    (la, ua), (lb, ub) = wilson(k_a, n_a), wilson(k_b, n_b)
+    d = pa - pb
+    return (d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2))
+
+
+def newcombe_tost(k_a: int, n_a: int, k_b: int, n_b: int, m: float, alpha: float) -> Equivalence:
+    """TOST of a difference of two proportions inside ±m by interval inclusion: the effect is inside at level alpha
+    when Newcombe's (1 - 2 alpha) interval lies inside (-m, m). Its p is the smallest alpha at which that holds (the
+    interval narrows as alpha grows, to the point estimate at 0.5): the root of the interval's outer edge minus m,
+    found by Brent's method (``scipy.optimize.brentq``)."""
+    if not m > 0:
+        return NO_EQUIVALENCE
+    interval = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha)
+    if abs(k_a / n_a - k_b / n_b) >= m:
+        return Equivalence(1.0, *interval, m)
+
+    def outside(a: float) -> float:  # > 0 while the (1 - 2a) interval reaches beyond the margin; falls as a grows
+        low, high = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)
+        return max(-low, high) - m
+
+    low, high = 1e-12, 0.5
+    if outside(low) < 0:
+        return Equivalence(low, *interval, m)
+    return Equivalence(float(optimize.brentq(outside, low, high, xtol=1e-15)), *interval, m)
 
 
 # --------------------------------------------------------------------------

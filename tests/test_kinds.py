@@ -33,8 +33,9 @@ class MostSeedsAbove(Expectation):
         above = int((v > self.most_above).sum())
         result = stats.binomtest(above, len(v), 0.5)
         low, high = result.proportion_ci()
-        return Verdict(self.says, self.metric, "exact binomial test", "share above - 1/2", above / len(v) - 0.5,
-                       low - 0.5, high - 0.5, float(result.pvalue), 1, f"{above} of {len(v)} seeds above", len(v))
+        return Verdict(says=self.says, metric=self.metric, test="exact binomial test", effect_name="share above - 1/2",
+            effect=above / len(v) - 0.5, low=low - 0.5, high=high - 0.5, p=float(result.pvalue), expected_sign=1,
+            observed=f"{above} of {len(v)} seeds above", n=len(v))
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_a_difference_far_beyond_its_margin_is_planned_at_its_intervals_bound_ne
     """A pilot whose whole interval lies beyond the margin (weight_decay's -0.54 train accuracy over 3 seeds, Holm p
     0.055) is planned at the bound nearer zero, a few seeds; not at the margin, over 1000. One whose interval
     reaches inside the margin is planned at the margin, to detect it and to show 0 inside it."""
-    from suite.kinds.compare import nearer_zero
+    from suite.statistics import nearer_zero
 
     def pilot(high):
         return pd.DataFrame([{"status": "FINISHED", "model.l2": l2, "seed": s, "train_accuracy": v}
@@ -177,8 +177,9 @@ def test_an_undecided_verdict_is_given_the_seeds_its_plan_asks_for_and_a_decided
     expects = [expectation(says="Wider is better.", metric="best_val_accuracy", compare={"model.width": 64},
                       against={"model.width": 8}, direction="greater")] * 3
     trials = pd.DataFrame(rows)
-    verdicts = [Verdict("Wider is better.", "best_val_accuracy", "welch", "difference", 0.01, -0.01, 0.03, 0.2, 1, "", 4,
-                        verdict=v, blocked=b) for v, b in (("inconclusive", ""), ("supported", ""),
+    verdicts = [Verdict(says="Wider is better.", metric="best_val_accuracy", test="welch", effect_name="difference",
+        effect=0.01, low=-0.01, high=0.03, p=0.2, expected_sign=1, observed="", n=4, verdict=v,
+        blocked=b) for v, b in (("inconclusive", ""), ("supported", ""),
                                                            ("inconclusive", "budget-limited (64 still improving)"))]
     power.attach(expects, verdicts, trials, alpha=0.05)
     undecided, decided, blocked = verdicts

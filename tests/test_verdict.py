@@ -503,7 +503,7 @@ def test_a_search_whose_seeds_stopped_early_unreached_counts_them_as_not_reached
 def test_a_yes_no_outcome_is_negligible_when_newcombes_interval_lies_inside_ten_points():
     """Yes/no outcomes counted per seed (diverged, reached the target) have a margin too: ten points of the rate.
     The TOST is interval inclusion on Newcombe's (1 - 2 alpha) interval, its p the smallest alpha that includes it."""
-    from suite.kinds.compare import newcombe, newcombe_tost
+    from suite.statistics import newcombe, newcombe_tost
 
     few = newcombe_tost(0, 12, 0, 12, 0.10, 0.05)  # neither arm diverges, but 12 seeds span more than ten points
     assert few.p > 0.05 and few.low < -0.10 < 0.10 < few.high

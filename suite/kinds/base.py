@@ -27,6 +27,7 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
 from suite import metrics
+from suite.statistics import NO_EQUIVALENCE, Equivalence  # noqa: F401 (the kinds' result type)
 from suite.ground.errors import StudyError
 from suite.ground.fields import Locked, PositiveFloat, Text
 from suite.kinds import survival
@@ -37,8 +38,11 @@ from suite.kinds.sizes import Plan
 BOOTSTRAP = 2000  # resamples, wherever a kind's interval or p comes from a bootstrap
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
+    """One expectation's verdict: its kind's test (built by keyword: ``Verdict(says=..., effect=..., low=...)``),
+    then what the study's family, the training record and the decision rule add."""
+
     says: str
     metric: str
     test: str
@@ -72,18 +76,7 @@ class Verdict:
     boundary: float = 0.0  # what the claimed sign is judged against: 0, or a non-inferiority claim's -margin (+margin)
 
 
-@dataclass(frozen=True)
-class Equivalence:
-    """The two one-sided tests that an effect lies inside ±margin: their p (the larger of the two), the
-    (1 - 2 alpha) interval whose lying inside the margin they amount to, and the margin in the effect's units."""
-
-    p: float = math.nan
-    low: float = math.nan
-    high: float = math.nan
-    margin: float = math.nan
-
-
-NONE = Equivalence()
+NONE = NO_EQUIVALENCE  # an expectation without an equivalence test (``suite.statistics.Equivalence``)
 
 
 class Literature(Locked):
@@ -205,7 +198,8 @@ def not_planned(e: Expectation, alpha: float, why: str, seeds: int = 0) -> Plan:
 
 def no_data(e: Expectation, test: str, effect_name: str, sign: int, why: str, n: int, **extra) -> Verdict:
     """A verdict with nothing to test: no effect, no p."""
-    return Verdict(e.says, e.metric, test, effect_name, math.nan, math.nan, math.nan, math.nan, sign, why, n, **extra)
+    return Verdict(says=e.says, metric=e.metric, test=test, effect_name=effect_name, effect=math.nan, low=math.nan,
+        high=math.nan, p=math.nan, expected_sign=sign, observed=why, n=n, **extra)
 
 
 # --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from suite.kinds.base import (
     replicates,
 )
 from suite import metrics
-from suite.kinds.compare import welch_tost
+from suite.statistics import welch_tost
 from suite.kinds.margins import Margin
 
 
@@ -90,8 +90,9 @@ class BestAt(Expectation):
         seen = (f"best: {full_label[best]} ({fmt(scores[best])}); claimed {label[cell]} ({fmt(scores[cell])})"
                 if best != cell else f"{label[cell]} is best ({fmt(scores[cell])})")
         test = "pairwise Mann-Whitney U" if self.metric in metrics.CENSORED else "pairwise Welch t-tests"
-        return counted(Verdict(self.says, self.metric, f"{test}; {interval}", "margin over best rival", float(observed),
-                               float(low), float(high), float(p), 1, seen, sum(map(len, groups.values()))),
+        return counted(Verdict(says=self.says, metric=self.metric, test=f"{test}; {interval}",
+            effect_name="margin over best rival", effect=float(observed), low=float(low), high=float(high), p=float(p),
+            expected_sign=1, observed=seen, n=sum(map(len, groups.values()))),
                        rows, self.metric, unit)
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:

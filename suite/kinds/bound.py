@@ -79,8 +79,8 @@ class Bound(Expectation):
             shifted = value + m if diff > 0 else value - m
             p = float(stats.ttest_1samp(v, shifted, alternative="greater" if diff > 0 else "less").pvalue)
             test = f"one-sample t, one-sided beyond the margin ±{m:g}"
-        return Verdict(self.says, self.metric, test, "mean - value", diff, float(ci.low - value), float(ci.high - value),
-                       p, sign, seen, len(v))
+        return Verdict(says=self.says, metric=self.metric, test=test, effect_name="mean - value", effect=diff,
+            low=float(ci.low - value), high=float(ci.high - value), p=p, expected_sign=sign, observed=seen, n=len(v))
 
     def _constant(self, v: np.ndarray) -> Verdict:
         """All seeds at one value c: c - value is exact; the p is the exact sign test's (every seed on one side
@@ -93,9 +93,9 @@ class Bound(Expectation):
             p, test = self.sign_floor(n), f"exact sign test, one-sided beyond the margin ±{self.within:g}"
         else:
             p, test = (1.0 if diff == 0 else self.sign_floor(n)), "exact sign test"
-        return Verdict(self.says, self.metric, test + " (no spread across seeds)", "mean - value", diff, math.nan,
-                       math.nan, p, self.sign, f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no "
-                       "interval", n)
+        return Verdict(says=self.says, metric=self.metric, test=test + " (no spread across seeds)",
+            effect_name="mean - value", effect=diff, low=math.nan, high=math.nan, p=p, expected_sign=self.sign,
+            observed=f"all {n} seeds at {c:.3f} (vs {value:g}); the difference is exact, so no interval", n=n)
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """For below or above: TOST that the mean lies within ±margin of the value (one-sample t; the exact sign test

@@ -12,7 +12,6 @@ spread by the exact permutation test. Two refinements have modules of their own:
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any, ClassVar, Literal
 
@@ -20,10 +19,10 @@ import numpy as np
 import pandas as pd
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
-from scipy import stats
+from scipy import optimize, stats
 
+from suite import metrics, statistics
 from suite.ground.fields import PositiveFloat
-from suite.kinds import survival
 from suite.kinds.base import (
     NONE,
     Equivalence,
@@ -40,9 +39,9 @@ from suite.kinds.base import (
     searches_anything,
     shares_search,
 )
-from suite import metrics
 from suite.kinds.margins import Margin
 from suite.kinds.sizes import TARGET_POWER, Plan, detectable, equivalence_power, fewest, seeds_for
+from suite.statistics import nearer_zero, newcombe, newcombe_tost, permutation_p, pooled_sd, welch_tost
 
 
 class Compare(Expectation):
@@ -115,9 +114,10 @@ class Compare(Expectation):
             table = [[int(a.sum()), int(len(a) - a.sum())], [int(b.sum()), int(len(b) - b.sum())]]
             p = float(stats.fisher_exact(table).pvalue)
             low, high = newcombe(int(a.sum()), len(a), int(b.sum()), len(b))
-            return Verdict(self.says, self.metric, "Fisher's exact test; Newcombe's score interval",
-                           "difference in proportion", float(a.mean() - b.mean()), low, high, p, sign,
-                           f"{what}: {int(a.sum())}/{len(a)} vs {int(b.sum())}/{len(b)} seeds", len(a) + len(b))
+            return Verdict(says=self.says, metric=self.metric, test="Fisher's exact test; Newcombe's score interval",
+                effect_name="difference in proportion", effect=float(a.mean() - b.mean()), low=low, high=high, p=p,
+                expected_sign=sign, observed=f"{what}: {int(a.sum())}/{len(a)} vs {int(b.sum())}/{len(b)} seeds",
+                n=len(a) + len(b))
         diff = float(a.mean() - b.mean())
         seen = f"{what}: means {fmt(a.mean())} vs {fmt(b.mean())}"
         if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread at all: an exact permutation test, an exact statement
@@ -131,15 +131,15 @@ class Compare(Expectation):
         elif m is None:
             p, test = float(stats.ttest_ind(a, b, equal_var=False).pvalue), "Welch t-test"
         elif abs(diff) < m:  # inside the margin: the two one-sided tests (TOST) can support equivalence
-            p = float(max(stats.ttest_ind(a + m, b, equal_var=False, alternative="greater").pvalue,
-                          stats.ttest_ind(a - m, b, equal_var=False, alternative="less").pvalue))
+            p = statistics.tost(a, b, m)
             test = f"TOST (Welch), margin ±{m:g}"
         else:  # beyond it: the one-sided test that the difference lies beyond the margin can refute it
             side = "greater" if diff > 0 else "less"
             p = float(stats.ttest_ind(a - (m if diff > 0 else -m), b, equal_var=False, alternative=side).pvalue)
             test = f"Welch one-sided, beyond the margin ±{m:g}"
-        return Verdict(self.says, self.metric, test, "mean difference", diff, float(ci.low), float(ci.high), p, sign,
-                       seen, len(a) + len(b), boundary=self.boundary)
+        return Verdict(says=self.says, metric=self.metric, test=test, effect_name="mean difference", effect=diff,
+            low=float(ci.low), high=float(ci.high), p=p, expected_sign=sign, observed=seen, n=len(a) + len(b),
+            boundary=self.boundary)
 
     def _without_variance(self, a: np.ndarray, b: np.ndarray, what: str) -> Verdict:
         """Both arms without spread (e.g. every seed at training accuracy 1.000): the difference is known
@@ -150,14 +150,14 @@ class Compare(Expectation):
         if self.boundary:
             p = permutation_p(a - self.boundary, b, "greater" if diff > self.boundary else "less")
         elif m is not None and abs(diff) < m:
-            p = max(permutation_p(a + m, b, "greater"), permutation_p(a - m, b, "less"))
+            p = statistics.tost(a, b, m)
         elif m is not None:
             p = permutation_p(a - (m if diff > 0 else -m), b, "greater" if diff > 0 else "less")
         else:
             p = permutation_p(a, b, "two-sided")
-        return Verdict(self.says, self.metric, "exact permutation test (no spread within either arm)", "mean difference",
-                       diff, math.nan, math.nan, p, self.sign, seen + "; the difference is exact, so no interval",
-                       len(a) + len(b), boundary=self.boundary)
+        return Verdict(says=self.says, metric=self.metric, test="exact permutation test (no spread within either arm)",
+            effect_name="mean difference", effect=diff, low=math.nan, high=math.nan, p=p, expected_sign=self.sign,
+            observed=seen + "; the difference is exact, so no interval", n=len(a) + len(b), boundary=self.boundary)
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """TOST of the difference of means at ±margin (Welch; the exact permutation test where neither arm has any
@@ -272,102 +272,11 @@ class Compare(Expectation):
             needed = fewest(lambda k: equivalence_power(effect, sd, k, margin, alpha), TARGET_POWER)
             note = f"equivalence within ±{margin:g} (TOST): seeds to show it; detectable now = the largest difference shown"
         largest = math.nan
-        if sd > 0 and equivalence_power(0.0, sd, n, margin, alpha) >= TARGET_POWER:
-            low, high = 0.0, margin
-            for _ in range(60):
-                mid = (low + high) / 2
-                low, high = (mid, high) if equivalence_power(mid, sd, n, margin, alpha) >= TARGET_POWER else (low, mid)
-            largest = low
+        if sd > 0 and equivalence_power(0.0, sd, n, margin, alpha) >= TARGET_POWER:  # falls to 0 at the margin
+            largest = float(optimize.brentq(lambda d: equivalence_power(d, sd, n, margin, alpha) - TARGET_POWER, 0.0,
+                                            margin, xtol=1e-15))
         return Plan(self.says, self.metric, n, effect, sd, alpha, needed, largest, note,
                     never=needed is None and abs(effect) >= margin)
 
     def compared(self, rows: pd.DataFrame) -> list[pd.DataFrame]:
         return [g for arm in self.arms(rows) for _, g in arm.groupby("cell")]
-
-
-def pooled_sd(a: np.ndarray, b: np.ndarray) -> float:
-    """The pooled standard deviation of two samples (two replicates each at least)."""
-    return float(math.sqrt((np.var(a, ddof=1) * (len(a) - 1) + np.var(b, ddof=1) * (len(b) - 1)) / (len(a) + len(b) - 2)))
-
-
-def nearer_zero(a: np.ndarray, b: np.ndarray) -> float:
-    """The bound nearer zero of the 95% Welch interval of mean(a) - mean(b) that the verdict prints, or 0 where the
-    interval spans zero or there is none (no spread)."""
-    if np.var(a) + np.var(b) <= 0:
-        return 0.0
-    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    if low <= 0 <= high:
-        return 0.0
-    return float(low if low > 0 else high)
-
-
-def welch_tost(a: np.ndarray, b: np.ndarray, m: float, alpha: float) -> Equivalence:
-    """TOST of mean(a) - mean(b) inside ±m: Welch's one-sided tests, or the exact permutation tests where neither
-    sample has any spread (the difference is then exact, and so is its "interval")."""
-    if not (m > 0 and np.isfinite(a).all() and np.isfinite(b).all()):
-        return NONE
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        diff = float(a[0] - b[0])
-        return Equivalence(max(permutation_p(a + m, b, "greater"), permutation_p(a - m, b, "less")), diff, diff, m)
-    p = max(stats.ttest_ind(a + m, b, equal_var=False, alternative="greater").pvalue,
-            stats.ttest_ind(a - m, b, equal_var=False, alternative="less").pvalue)
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - 2 * alpha)
-    return Equivalence(float(p), float(ci.low), float(ci.high), m)
-
-
-def permutation_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
-    """Exact permutation p of the difference in means (every relabelling of the pooled values)."""
-    pooled = np.concatenate([a, b])
-    total = pooled.sum()
-    observed = a.mean() - b.mean()
-    if math.comb(len(pooled), len(a)) <= survival.EXACT_LIMIT:
-        labellings = (list(m) for m in itertools.combinations(range(len(pooled)), len(a)))
-    else:  # a seeded Monte Carlo sample of relabellings (with the observed one), beyond what enumeration affords
-        rng = np.random.default_rng(0)
-        labellings = [list(range(len(a))), *(rng.permutation(len(pooled))[: len(a)] for _ in range(survival.EXACT_LIMIT))]
-    sums = np.array([pooled[m].sum() for m in labellings])
-    diffs = sums / len(a) - (total - sums) / len(b)
-    eps = 1e-12
-    if alternative == "greater":
-        return float(np.mean(diffs >= observed - eps))
-    if alternative == "less":
-        return float(np.mean(diffs <= observed + eps))
-    return float(np.mean(np.abs(diffs) >= abs(observed) - eps))
-
-
-def newcombe(k_a: int, n_a: int, k_b: int, n_b: int, level: float = 0.95) -> tuple[float, float]:
-    """Newcombe's (1998, method 10) hybrid score interval for a difference of two proportions: never zero-width."""
-    z = float(stats.norm.ppf(0.5 + level / 2))
-
-    def wilson(k, n):
-        p = k / n
-        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return centre - half, centre + half
-
-    pa, pb = k_a / n_a, k_b / n_b
-    (la, ua), (lb, ub) = wilson(k_a, n_a), wilson(k_b, n_b)
-    d = pa - pb
-    return (d - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2), d + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2))
-
-
-def newcombe_tost(k_a: int, n_a: int, k_b: int, n_b: int, m: float, alpha: float) -> Equivalence:
-    """TOST of a difference of two proportions inside ±m by interval inclusion: the effect is inside at level alpha
-    when Newcombe's (1 - 2 alpha) interval lies inside (-m, m). Its p is the smallest alpha at which that holds (the
-    interval narrows as alpha grows, to the point estimate at 0.5), so it enters the step-down as any other p."""
-    if not m > 0:
-        return NONE
-    interval = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * alpha)
-    if abs(k_a / n_a - k_b / n_b) >= m:
-        return Equivalence(1.0, *interval, m)
-
-    def inside(a: float) -> bool:
-        low, high = newcombe(k_a, n_a, k_b, n_b, 1 - 2 * a)
-        return -m < low and high < m
-
-    low, high = 1e-12, 0.5  # inside at high (the point estimate), perhaps not at low
-    if inside(low):
-        return Equivalence(low, *interval, m)
-    for _ in range(60):
-        mid = (low + high) / 2
-        low, high = (low, mid) if inside(mid) else (mid, high)
-    return Equivalence(float(high), *interval, m)

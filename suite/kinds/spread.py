@@ -51,9 +51,9 @@ class Spread(Compare):
         ratio, df_a, df_b = var_a / var_b, len(a) - 1, len(b) - 1
         p = float(min(1.0, 2 * min(stats.f.cdf(ratio, df_a, df_b), stats.f.sf(ratio, df_a, df_b))))
         low, high = ratio / stats.f.ppf(0.975, df_a, df_b), ratio / stats.f.ppf(0.025, df_a, df_b)
-        return Verdict(self.says, self.metric, "F-test of variances", "log(SD A / SD B)", 0.5 * math.log(ratio),
-                       0.5 * math.log(low), 0.5 * math.log(high), p, sign, f"{sds} (ratio {math.sqrt(ratio):.2f})",
-                       len(a) + len(b))
+        return Verdict(says=self.says, metric=self.metric, test="F-test of variances", effect_name="log(SD A / SD B)",
+            effect=0.5 * math.log(ratio), low=0.5 * math.log(low), high=0.5 * math.log(high), p=p, expected_sign=sign,
+            observed=f"{sds} (ratio {math.sqrt(ratio):.2f})", n=len(a) + len(b))
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """TOST of log(SD A / SD B) at ±margin: two one-sided F-tests of the variance ratio against exp(±2 margin)."""

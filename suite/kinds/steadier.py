@@ -64,12 +64,12 @@ class Steadier(Expectation):
             p = min(1.0, 2 * min(np.mean(boots >= 0), np.mean(boots <= 0))) if len(boots) else math.nan
             p = max(p, 1 / BOOTSTRAP) if not math.isnan(p) else p
         ratio = math.exp(observed) if math.isfinite(observed) else math.nan
-        return Verdict(
-            self.says, self.metric, f"bootstrap SE over {len(values)} replicates ({self.replicate}), t with {df} df",
-            "log(SD averaged / SD single)", observed, float(low), float(high), p, -1,
-            f"SD across replicates: averaged over {self.steadier} {ratio:.2f} x that of a single {self.steadier}",
-            int(values.size),
-        )
+        return Verdict(says=self.says, metric=self.metric,
+            test=f"bootstrap SE over {len(values)} replicates ({self.replicate}), t with {df} df",
+            effect_name="log(SD averaged / SD single)", effect=observed, low=float(low), high=float(high), p=p,
+            expected_sign=-1,
+            observed=f"SD across replicates: averaged over {self.steadier} {ratio:.2f} x that of a single {self.steadier}",
+            n=int(values.size))
 
     def equivalence(self, rows: pd.DataFrame, grid: dict[str, list], rng, margin: Margin, alpha: float) -> Equivalence:
         """TOST of the log SD ratio at ±margin: each one-sided p the effect's distance to its bound over the

@@ -25,8 +25,9 @@ from itertools import combinations
 import numpy as np
 from scipy import stats
 
+from suite.statistics import EXACT_LIMIT  # relabellings enumerated in full up to this many
+
 Z95 = stats.norm.ppf(0.975)
-EXACT_LIMIT = 20_000  # relabellings enumerated in full up to this many; beyond it, a Monte Carlo sample of this size
 
 
 @dataclass

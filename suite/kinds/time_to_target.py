@@ -20,7 +20,8 @@ from suite import metrics
 from suite.kinds import survival
 from suite.kinds.base import NONE, SEARCH, Equivalence, Verdict, describe, no_data, not_planned, shares_search
 from suite.kinds.censoring import UNITS, common_budget, survival_data
-from suite.kinds.compare import Compare, permutation_p, welch_tost
+from suite.kinds.compare import Compare
+from suite.statistics import permutation_p, welch_tost
 from suite.kinds.margins import Margin
 from suite.kinds.sizes import SIMULATIONS, TARGET_POWER, Plan, fewest, logrank_power
 
@@ -64,9 +65,10 @@ class TimeToTarget(Compare):
         low, high = (effect - half, effect + half) if half > 0 else (math.nan, math.nan)
         if half == 0:
             seen += "; no interval: neither arm's curve has any spread"
-        return Verdict(self.says, self.metric, f"log-rank test ({how}); RMST difference, normal interval",
-                       f"RMST difference ({unit})", float(effect), float(low), float(high), test.p_exact, self.sign,
-                       seen, n, finding=finding)
+        return Verdict(says=self.says, metric=self.metric,
+            test=f"log-rank test ({how}); RMST difference, normal interval", effect_name=f"RMST difference ({unit})",
+            effect=float(effect), low=float(low), high=float(high), p=test.p_exact, expected_sign=self.sign,
+            observed=seen, n=n, finding=finding)
 
     def _by_search(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame, what: str) -> Verdict:
         """Where seeds share searches, the search is the replicate: each search's restricted mean time to target up
@@ -93,9 +95,10 @@ class TimeToTarget(Compare):
             finding, seen = "speed", f"{what}: reaches the target {'sooner' if diff < 0 else 'later' if diff > 0 else 'as soon'} ({per}); {counts}"
         else:
             finding, seen = "reachability", f"{what}: reaches it at all? {counts}, within {tau:.3g} {unit} ({per})"
-        return Verdict(self.says, self.metric, "Welch t-test on each search's restricted mean time to target",
-                       f"RMST difference ({unit})", diff, low, high, p, self.sign, seen, len(a) + len(b), units="searches",
-                       finding=finding)
+        return Verdict(says=self.says, metric=self.metric,
+            test="Welch t-test on each search's restricted mean time to target",
+            effect_name=f"RMST difference ({unit})", effect=diff, low=low, high=high, p=p, expected_sign=self.sign,
+            observed=seen, n=len(a) + len(b), units="searches", finding=finding)
 
     def search_means(self, a_rows: pd.DataFrame, b_rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
         """Each search's restricted mean time to target up to the budget both arms share, and that budget. Called

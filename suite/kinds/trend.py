@@ -88,9 +88,10 @@ class Trend(Expectation):
             note = f"; a perfect ordering of {n} cells has no Fisher-z interval" if abs(rho) == 1 else ""
         word = "increasing" if rho > 0 else "decreasing" if rho < 0 else "flat"
         per = "restricted mean time to target" if self.metric in metrics.CENSORED else "mean over its seeds"
-        return Verdict(self.says, self.metric, test, "rho", rho, low, high, p, sign,
-                       f"{self.metric} is {word} along {self.along} (rho = {rho:+.2f} over {n} cells, each cell's "
-                       f"{per}){note}", n, units="cells")
+        return Verdict(says=self.says, metric=self.metric, test=test, effect_name="rho", effect=rho, low=low, high=high,
+            p=p, expected_sign=sign,
+            observed=f"{self.metric} is {word} along {self.along} (rho = {rho:+.2f} over {n} cells, each cell's {per}){note}",
+            n=n, units="cells")
 
     def points(self, rows: pd.DataFrame, grid: dict[str, list]) -> tuple[np.ndarray, np.ndarray, list]:
         """Each cell's place on the axis (its rank where the axis is not numeric) and its value; the cells."""
