@@ -21,7 +21,9 @@ The fields:
 - ``censored_at``: a time to target's budget, the trial's own follow-up (the column that censors it).
 - ``label`` and ``unit``: how a table or a figure names it.
 - ``at_end``: measured when training ends (or at its best epoch), so only meaningful for an arm that had stopped
-  improving (``analyze/regime.py`` withholds such a verdict from an arm still improving at its cap).
+  improving (``analyze/regime.py`` withholds such a verdict from an arm still improving at its cap); ``rises``: a
+  score that rises as the monitored validation score improves, so training the arm ahead longer only widens its
+  lead; ``at_init``: measured before the first training step, in every training regime alike.
 - ``column`` / ``panel``: its place (10, 20, ...: room between for a new one) in the report's *Results per cell*
   table and in ``metrics.png``;
   ``headline``: the *Observed* line naming the cell best on it.
@@ -60,6 +62,8 @@ class Metric:
     why: str = ""
     unit: str = ""
     at_end: bool = False
+    rises: bool = False
+    at_init: bool = False
     column: int | None = None
     panel: int | None = None
     headline: str | None = None
@@ -94,21 +98,21 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("time_to_target_s", "min", "train s to target", **_to_target, censored_at="train_time_s", unit="s",
            timing=True, column=30, panel=40, headline="Least training time to target (median)"),
     # ---- a classification's scores ----
-    Metric("final_val_accuracy", "max", "final val acc", task="classification", **_acc, at_end=True, column=40,
+    Metric("final_val_accuracy", "max", "final val acc", task="classification", **_acc, at_end=True, rises=True, column=40,
            summary=True),
-    Metric("best_val_accuracy", "max", "best val acc", task="classification", **_acc, at_end=True, summary=True,
+    Metric("best_val_accuracy", "max", "best val acc", task="classification", **_acc, at_end=True, rises=True, summary=True,
            published=True),
-    Metric("test_accuracy", "max", "test acc", task="classification", **_acc, at_end=True, column=50, panel=10,
+    Metric("test_accuracy", "max", "test acc", task="classification", **_acc, at_end=True, rises=True, column=50, panel=10,
            headline="Highest mean test accuracy", summary=True, published=True),
     Metric("train_accuracy", "max", "train acc", task="classification", **_acc, at_end=True, column=80, summary=True),
-    *(Metric(f"test_{name}", "max", label, task="classification", **_acc, at_end=True, summary=True)
+    *(Metric(f"test_{name}", "max", label, task="classification", **_acc, at_end=True, rises=True, summary=True)
       for name, label in (("macro_f1", "macro F1"), ("macro_precision", "macro precision"),
                           ("macro_recall", "macro recall"), ("balanced_accuracy", "balanced accuracy"),
                           ("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"))),
     # ---- a regression's scores (data.task: regression): R² higher, errors in the label's units lower ----
-    Metric("final_val_r2", "max", "final val R²", **_r2, at_end=True, column=40, summary=True),
-    Metric("best_val_r2", "max", "best val R²", **_r2, at_end=True, summary=True, published=True),
-    Metric("test_r2", "max", "test R²", **_r2, at_end=True, column=50, panel=10, headline="Highest mean test R²",
+    Metric("final_val_r2", "max", "final val R²", **_r2, at_end=True, rises=True, column=40, summary=True),
+    Metric("best_val_r2", "max", "best val R²", **_r2, at_end=True, rises=True, summary=True, published=True),
+    Metric("test_r2", "max", "test R²", **_r2, at_end=True, rises=True, column=50, panel=10, headline="Highest mean test R²",
            summary=True, published=True),
     Metric("train_r2", "max", "train R²", **_r2, at_end=True, column=80, summary=True),
     Metric("test_rmse", "min", "test RMSE", **_error, at_end=True, column=60, panel=15,
@@ -124,7 +128,7 @@ CATALOGUE: tuple[Metric, ...] = (
            headline="Smallest mean generalization gap", summary=True, published=True),  # accuracy or R²
     Metric("test_loss", "min", "test loss", **_loss, unit="nats", at_end=True, summary=True),
     Metric("train_loss", "min", "train loss", **_loss, unit="nats", at_end=True, summary=True),
-    Metric("initial_loss", "min", "initial loss", **_loss, unit="nats", summary=True),
+    Metric("initial_loss", "min", "initial loss", **_loss, unit="nats", at_init=True, summary=True),
     Metric("diverged", "min", "diverged", **_rate),
     Metric("near_zero_weights", "max", "near-zero weights", **_share, summary=True),
     Metric("epochs_run", "min", "epochs run", **_relative, unit="epochs", summary=True),
@@ -141,15 +145,16 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("tuned_log10_learning_rate", "max", "tuned log10 rate", **_decade,
            why="a third of a decade of learning rate"),
     # ---- diagnostics (diagnostics: [activations] / [gradients]); directions matter only for best_at ----
-    Metric("act_std_first_init", "max", "first layer's activation SD at init"),
-    Metric("act_std_last_init", "max", "last layer's activation SD at init"),
-    Metric("act_std_ratio_init", "max", "last/first activation SD at init", **_relative),
-    *(Metric(f"{name}_{when}", "min", f"{name} units at {when}", **_share)
+    Metric("act_std_first_init", "max", "first layer's activation SD at init", at_init=True),
+    Metric("act_std_last_init", "max", "last layer's activation SD at init", at_init=True),
+    Metric("act_std_ratio_init", "max", "last/first activation SD at init", **_relative, at_init=True),
+    *(Metric(f"{name}_{when}", "min", f"{name} units at {when}", **_share, at_init=when == "init")
       for name in ("saturated", "dead", "off") for when in ("init", "final")),
-    *(Metric(f"grad_ratio_{when}", "max", f"gradient ratio at {when}") for when in ("init", "final")),
-    *(Metric(f"grad_ratio_log10_{when}", "max", f"log10 gradient ratio at {when}", **_decade,
+    *(Metric(f"grad_ratio_{when}", "max", f"gradient ratio at {when}", at_init=when == "init") for when in ("init", "final")),
+    *(Metric(f"grad_ratio_log10_{when}", "max", f"log10 gradient ratio at {when}", **_decade, at_init=when == "init",
              why="a third of a decade of gradient ratio") for when in ("init", "final")),
-    *(Metric(f"grad_first_{when}", "max", f"first layer's gradient norm at {when}") for when in ("init", "final")),
+    *(Metric(f"grad_first_{when}", "max", f"first layer's gradient norm at {when}", at_init=when == "init")
+      for when in ("init", "final")),
 )
 
 # --------------------------------------------------------------------------
@@ -166,6 +171,8 @@ BINARY = tuple(m.name for m in CATALOGUE if m.shape == "binary")
 SUMMARISED = tuple(m.name for m in CATALOGUE if m.summary)
 TIMINGS = frozenset(m.name for m in CATALOGUE if m.timing)
 AT_END = frozenset(m.name for m in CATALOGUE if m.at_end)
+RISES = frozenset(m.name for m in CATALOGUE if m.rises)
+AT_INIT = frozenset(m.name for m in CATALOGUE if m.at_init)
 
 
 def get(name: str) -> Metric:

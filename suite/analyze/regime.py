@@ -65,9 +65,7 @@ def budget_limited(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: di
 
 
 # Scores that rise as the monitored validation metric improves: training the arm ahead longer widens its lead.
-RISE_WITH_TRAINING = frozenset(("test_accuracy", "final_val_accuracy", "best_val_accuracy", "test_macro_f1",
-                                "test_r2", "final_val_r2", "best_val_r2", "test_macro_precision", "test_macro_recall", "test_balanced_accuracy", "test_roc_auc",
-                                "test_pr_auc"))
+RISE_WITH_TRAINING = metrics.RISES
 
 
 def ahead_only(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: dict[int, int] | None) -> str:
@@ -94,7 +92,7 @@ def outside_regime(e: Expectation, rows: pd.DataFrame, axes: list[str], caps: di
     """Why the compared arms were outside the regime of the finding the expectation cites ("" when inside).
 
     A metric measured at initialization (before any training step) is in every training regime alike."""
-    if e.metric.endswith("_init") or e.metric == "initial_loss":
+    if e.metric in metrics.AT_INIT:
         return ""
     reasons = []
     for g in e.compared(rows):

@@ -58,14 +58,15 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     tuned = tracker.tuned_values(resolved)  # a tuned study ran each trial with its search's choice: so do we
     seeds = sorted({s for _, s in recorded})  # with rounds, the seeds of every round that ran
     differences = []
+    plan = groups.Plan()  # the groups recorded trials trained in, planned again as they come
     chosen = sample(sorted(recorded), trials, seed)
     for cell_index, trial_seed in chosen:
         cell = nuisance.tuned_by_seed(cells[cell_index], {s: tuned.get((cell_index, s)) or {} for s in seeds})
         before = recorded[(cell_index, trial_seed)]
         if before.get("group_width"):  # trained together with its cell's seeds: again in the same groups, same width
-            regroup(kept, resolved, cell, trial_seed, before["group_width"])
+            regroup(plan, resolved, cell, trial_seed, before["group_width"])
         again = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
-                          diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
+                          diagnostics=tuple(resolved.study.diagnostics), kept=kept, groups=plan).metrics
         for metric in sorted(set(before) | {k for k, v in again.items() if v is not None}):
             if not reproducible(metric):
                 continue
@@ -75,10 +76,9 @@ def replicate(resolved: ResolvedStudy, tracker: Tracker, trials: int, seed: int 
     return len(chosen), differences, same_place
 
 
-def regroup(kept: Kept, resolved: ResolvedStudy, cell, seed: int, width) -> None:
+def regroup(plan, resolved: ResolvedStudy, cell, seed: int, width) -> None:
     """Plan the group a recorded trial trained in (its round's seeds of its cell, at its recorded width) again."""
-    kept.groups = kept.groups or groups.Plan()
-    kept.groups.cell(cell, resolved.study.round_seeds(seed), width=int(width))
+    plan.cell(cell, resolved.study.round_seeds(seed), width=int(width))
 
 
 def sample(keys: list, trials: int, seed: int) -> list:
@@ -328,8 +328,9 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
     if not matches:  # a cell's mean needs all its seeds
         chosen_cells = {c for c, _ in picked}
         picked = [k for k in keys if k[0] in chosen_cells]
-    kept = Kept()
+    kept, plan = Kept(), groups.Plan()
     resolved = preflight.budgeted(resolved, kept)
+
     def tuned(r) -> dict:
         return json.loads(r["tuned"]) if isinstance(r.get("tuned"), str) and r["tuned"] else {}
 
@@ -341,9 +342,10 @@ def from_files(resolved: ResolvedStudy, trials_csv, trials: int, seed: int = 0) 
         cell = tuned_cells[cell_index]
         width = row[(cell_index, trial_seed)].get("group_width")
         if matches and isinstance(width, (int, float)) and math.isfinite(width) and width:  # with its cell's seeds: so again
-            regroup(kept, resolved, cell, trial_seed, width)
+            regroup(plan, resolved, cell, trial_seed, width)
         again[(cell_index, trial_seed)] = trial.run(cell.for_seed(trial_seed)[0], trial_seed, resolved.study.target,
-                                                    diagnostics=tuple(resolved.study.diagnostics), kept=kept).metrics
+                                                    diagnostics=tuple(resolved.study.diagnostics), kept=kept,
+                                                    groups=plan).metrics
     differences: list[str] = []
     label = {c.index: c.label for c in resolved.cells}
     if matches:

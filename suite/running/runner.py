@@ -34,6 +34,28 @@ class Parallel:
     access: Access = Access()
 
 
+@dataclass
+class StudyRun:
+    """One study run in progress: what every round of it reads, named once (the study as resolved so far, where it
+    records, the parent run and its tags, the tuner's folder, how it trains, and what it keeps across trials)."""
+
+    resolved: ResolvedStudy
+    ws: Workspace
+    tracker: Tracker
+    tags: dict  # the parent run's provenance tags (code version, backend, device, executor)
+    tuner_dir: Path
+    kept: Kept
+    parallel: Parallel | None = None
+    grouped: bool = False
+    parent: str = ""  # the parent (study) run's id, once started
+    groups: object = None  # groups.Plan of the round under way: the trials that train together (grouped path only)
+
+    @property
+    def code(self) -> str:
+        """The code version (a hash of the trial-computing modules): part of every trial's identity."""
+        return self.tags["suite.code_version"]
+
+
 @dataclass(frozen=True)
 class Record:
     """What a run may do to what the store already holds (the flags of ``suite run``)."""
@@ -59,7 +81,9 @@ def run_study(resolved: ResolvedStudy, ws: Workspace, record: Record = Record(),
                          "in one process (without --workers)")
     tuner_dir = ws.state / "tuner" / resolved.name
     with exclusive(tuner_dir / f"{resolved.profile_name}.lock", resolved):
-        return _search(resolved, ws, tracker, tuner_dir, record, parallel, kept, grouped)
+        with timing.section("study.setup"):
+            tags = {**provenance.collect(provenance.CODE_ROOT), "train.executor": "grouped" if grouped else "alone"}
+        return _search(StudyRun(resolved, ws, tracker, tags, tuner_dir, kept, parallel, grouped), record)
 
 
 
@@ -154,73 +178,66 @@ def exclusive(lock: Path, resolved: ResolvedStudy):
         yield  # the lock goes with the process, however it ends
 
 
-def _search(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, tuner_dir: Path, record: Record, parallel: Parallel | None,
-            kept: Kept, grouped: bool = False) -> Path:
+def _search(run: StudyRun, record: Record) -> Path:
     from keras_tuner.errors import FatalError  # imports keras-tuner: only when training
 
-    with timing.section("study.setup"):
-        tags = {**provenance.collect(provenance.CODE_ROOT), "train.executor": "grouped" if grouped else "alone"}
-    code = tags["suite.code_version"]
+    tracker = run.tracker
     with tracker.snapshot():  # under the study's lock: no other process writes its runs meanwhile
-        _settle_the_record(resolved, tracker, tuner_dir, code, record, str(ws.root), tags["backend"])
+        _settle_the_record(run.resolved, tracker, run.tuner_dir, run.code, record, str(run.ws.root), run.tags["backend"])
         with tracker.own_run_writes():
-            parent = tracker.start_study(resolved, tags, str(ws.root))
-            notes.introduce(resolved, tracker, parent)
+            run.parent = tracker.start_study(run.resolved, run.tags, str(run.ws.root))
+            notes.introduce(run.resolved, tracker, run.parent)
         carried = tracker.carry()  # the trial runs read: the tuner's, unless a search writes before it
     status = "FAILED"
     try:
         while True:  # a round of seeds (one, without ``rounds:``), then its look says whether another is due
-            _train_round(resolved, ws, tracker, parent, tags, tuner_dir, code, parallel, kept, grouped, carried)
-            grown = _next_round(resolved, tracker)
+            _train_round(run, carried)  # keras-tuner giving up on failing trials is one line (search.tuner.GaveUp)
+            grown = _next_round(run.resolved, tracker)
             if grown is None:
                 break
-            resolved, carried = replace(resolved, grown=grown), None
+            run.resolved, carried = replace(run.resolved, grown=grown), None
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
-        raise
-    except RuntimeError as e:
-        if "consecutive failures" in str(e):  # keras-tuner's stop on systematic failure
-            last = str(e).strip().splitlines()[-1]
-            raise SuiteError(f"study stopped: several trials in a row failed; last error: {last}") from None
         raise
     except (TrackingError, FatalError) as e:  # the store failed (through keras-tuner as a FatalError, or directly)
         raise TrackingError(f"{e}; every finished trial is recorded: rerun the same command to resume") from None
     finally:
         try:
-            tracker.end(parent, status)
+            tracker.end(run.parent, status)
             if status == "KILLED":  # the interrupt may have come between a trial's run opening and its own guard
-                tracker.close_orphans(resolved)
+                tracker.close_orphans(run.resolved)
         except TrackingError:
             pass  # the store is gone; the next run marks this run KILLED
     with timing.section("study.report"):
-        return report.write(resolved, tracker, ws.report_dir(resolved), parent_run=parent)
+        return report.write(run.resolved, tracker, run.ws.report_dir(run.resolved), parent_run=run.parent)
 
 
-def _train_round(resolved: ResolvedStudy, ws: Workspace, tracker: Tracker, parent: str, tags: dict, tuner_dir: Path, code: str,
-                 parallel: Parallel | None, kept: Kept, grouped: bool, carried) -> None:
+def _train_round(run: StudyRun, carried) -> None:
     """The searches and compared trials of the study's latest round of seeds (its only one, without ``rounds:``);
     whatever the record holds already is skipped."""
     from suite.search import nuisance
     from suite.search.tuner import StudyTuner
 
-    round_ = len(resolved.grown)
-    if grouped:  # a sweep's ladder trains together (suite.train.groups); each round's groups are its own
+    resolved, kept, round_ = run.resolved, run.kept, len(run.resolved.grown)
+    if run.grouped:  # a sweep's ladder trains together (suite.train.groups); each round's groups are its own
         from suite.train import groups
 
-        kept.groups = groups.Plan()
-        nuisance.plan_groups(resolved, kept.groups, round_)
+        run.groups = groups.Plan()
+        nuisance.plan_groups(resolved, run.groups, round_)
     if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
-        resolved = nuisance.tune_cells(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
-    if grouped:  # each cell's seeds, at its tuned settings, train together
-        kept.groups.cells(resolved, round_)
-    with timing.section("study.setup"), tracker.snapshot(carried):  # before any worker starts
-        tuner = StudyTuner.resume(resolved, tracker, parent, tags, tuner_dir, code, kept=kept)
+        resolved = nuisance.tune_cells(resolved, run.tracker, run.parent, run.tags, run.tuner_dir, run.code, kept=kept,
+                                       groups=run.groups)
+    if run.grouped:  # each cell's seeds, at its tuned settings, train together
+        run.groups.cells(resolved, round_)
+    with timing.section("study.setup"), run.tracker.snapshot(carried):  # before any worker starts
+        tuner = StudyTuner.resume(resolved, run.tracker, run.parent, run.tags, run.tuner_dir, run.code, kept=kept,
+                                  groups=run.groups)
     with timing.section("study.trials"):
-        if parallel is None:
+        if run.parallel is None:
             tuner.search()
         else:
-            _serve(resolved, ws, tracker, parent, tuner, parallel)
+            _serve(resolved, run.ws, run.tracker, run.parent, tuner, run.parallel)
 
 
 def _next_round(resolved: ResolvedStudy, tracker: Tracker) -> tuple[frozenset[int], ...] | None:

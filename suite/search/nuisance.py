@@ -178,13 +178,13 @@ def make_oracle(tune: Tune, epochs: int) -> keras_tuner.Oracle:
 REPEAT_STRIDE = 10_007  # a search trial's repeats train with seeds this far apart (far from every study seed too)
 
 
-def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None,
+def repeated(settings: Settings, seeds: list[int], target, objective: str, kept: Kept | None = None, groups=None,
              stop: losers.Stopping | None = None):
     """One search trial: a training run per seed, scored by the mean of their scores (``search_score``;
     with several, ``search_score_sd`` beside it). The trial's record keeps the first run's curves and
     metrics, but for ``best_val_accuracy`` (a regression's ``best_val_r2``), the runs' mean like the score.
     ``stop``: the study's declared rule for losing candidates (one run per trial then)."""
-    runs = [trials.run(settings, seed, target, evaluate=False, kept=kept, stop=stop) for seed in seeds]
+    runs = [trials.run(settings, seed, target, evaluate=False, kept=kept, stop=stop, groups=groups) for seed in seeds]
     result = runs[0]
     scores = [score(r.history, objective) for r in runs]
     result.metrics["search_score"] = float(np.mean(scores))
@@ -211,13 +211,14 @@ class SearchTuner(RecordedTuner):
     each (kind "search")."""
 
     def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
-                 kept: Kept | None = None, for_seed: int | None = None):
+                 kept: Kept | None = None, for_seed: int | None = None, groups=None):
         self.tune = seed_tune(cell.tune, for_seed)
         oracle = make_oracle(self.tune, cell.settings.train.epochs)
         name = f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}" + ("" if for_seed is None else f"-seed-{for_seed}")
         super().__init__(oracle, directory, name, resolved, tracker)
         self.cell, self.parent, self.provenance, self.for_seed = cell, parent, provenance, for_seed
         self.kept = kept or Kept()
+        self.groups = groups  # the run's plan of trials that train together (groups.Plan), on the grouped path
         self.recorded = {k[2]: m for k, m in tracker.finished_searches(resolved, code).items() if k[:2] == (cell.index, for_seed)}
         self.code, self.curves = code, {}  # trial id -> its objective per epoch (a declared stop rule's rivals)
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
@@ -241,7 +242,7 @@ class SearchTuner(RecordedTuner):
         settings = apply(self.cell.settings, nuisance(values), epochs)
         stop = self.stopping(trial)
         result = self.record(run_id, lambda: repeated(settings, seeds, self.resolved.study.target, tune.objective, self.kept,
-                                                      stop))
+                                                      self.groups, stop))
         self.curves[trial.trial_id] = losers.curve(result.history, tune.objective)
         result.metrics["search_epochs"] = float(epochs * len(seeds))
         self.tracker.finish_trial(run_id, result)
@@ -276,7 +277,7 @@ def _short(v) -> str:
 
 
 def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
-               kept: Kept | None = None) -> ResolvedStudy:
+               kept: Kept | None = None, groups=None) -> ResolvedStudy:
     """Search every cell that asks for it; each cell comes back with its best nuisance values applied."""
     cells = []
     for cell in resolved.cells:
@@ -284,11 +285,12 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
         if cell.tune.per != "cell":  # each seed (or block of seeds) its own search: the replicate is the whole procedure
-            found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, s)
+            found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, s)
                      for s in resolved.searches(cell)}
             cells.append(tuned_by_seed(cell, {seed: found[resolved.searcher(cell, seed)] for seed in resolved.seeds_of(cell)}))
         else:
-            cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, None)))
+            cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups,
+                                                  None)))
     return dataclasses.replace(resolved, cells=tuple(cells))
 
 
@@ -313,9 +315,10 @@ def plan_groups(resolved: ResolvedStudy, plan, round: int = 0) -> None:
                 plan.search(cell.settings, candidates, repeat_seeds(tune))
 
 
-def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, for_seed) -> dict:
+def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, for_seed) -> dict:
     """One search; the nuisance values it chose."""
-    tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept, for_seed=for_seed)
+    tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept, for_seed=for_seed,
+                               groups=groups)
     tuner.search()
     best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
     if not best:

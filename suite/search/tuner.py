@@ -23,7 +23,7 @@ from keras_tuner.errors import FailedTrialError, FatalError
 
 from suite.ground import stopping, timing
 from suite.ground.console import Progress
-from suite.ground.errors import TrackingError
+from suite.ground.errors import SuiteError, TrackingError
 from suite.record import Tracker
 from suite.search.oracle import GridOracle, trial_values
 from suite.study import ResolvedStudy
@@ -46,6 +46,10 @@ def in_creation_order(oracle) -> None:
 
 class _StateCutShort(Exception):
     """keras-tuner's saved state could not be read; it has been removed."""
+
+
+class GaveUp(SuiteError):
+    """keras-tuner stopped a search: its oracle's last ``max_consecutive_failed_trials`` trials all FAILED."""
 
 
 class RecordedTuner(BaseTuner):
@@ -95,6 +99,26 @@ class RecordedTuner(BaseTuner):
             shutil.rmtree(tuner.project_dir)
             tuner = cls(*args, **kwargs)
         return tuner
+
+    def search(self, *args, **kwargs):
+        """keras-tuner's search; where it gives up on trials failing one after another, one line saying so (known
+        by the oracle's own record of how its trials ended, not by the words of its message)."""
+        try:
+            return super().search(*args, **kwargs)
+        except RuntimeError as e:
+            if not self.gave_up():
+                raise
+            last = str(e).strip().splitlines()[-1]  # keras-tuner ends its message with the last trial's error
+            raise GaveUp(f"study stopped: several trials in a row failed; last error: {last}") from None
+
+    def gave_up(self) -> bool:
+        """Whether the oracle's last ``max_consecutive_failed_trials`` ended trials all FAILED (its rule to stop)."""
+        oracle = self.oracle
+        limit, order = getattr(oracle, "max_consecutive_failed_trials", None), getattr(oracle, "end_order", None)
+        if not limit or not order:
+            return False
+        last = [oracle.trials[t].status for t in order[-limit:]]
+        return len(last) == limit and all(status == "FAILED" for status in last)
 
     def unrecorded(self) -> int:
         """Trials the saved state says finished but the store has no finished run of."""
@@ -150,6 +174,7 @@ class StudyTuner(RecordedTuner):
     def __init__(
         self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str, label: str = "",
         kept: Kept | None = None,
+        groups=None,
     ):
         target = resolved.study.target
         self.objective_name = f"best_{target.metric}"
@@ -157,7 +182,8 @@ class StudyTuner(RecordedTuner):
         self.plan = GridOracle(resolved, keras_tuner.Objective(self.objective_name, target.direction))
         super().__init__(self.plan, directory, f"{resolved.config_sha[:12]}-{code[:8]}", resolved, tracker)
         self.parent_run, self.provenance = parent_run, provenance
-        self.kept = kept or Kept()  # what the run keeps across its trials: data, compiled models, groups
+        self.kept = kept or Kept()  # what the run keeps across its trials: data, compiled models
+        self.groups = groups  # the run's plan of trials that train together (groups.Plan), on the grouped path
         # MLflow is the record: a trial finished there is never run again, even when a crash
         # came between MLflow's write and the tuner's own save; the plan skips it (no keras-tuner trial at all).
         self.recorded = tracker.finished_trials(resolved, code)
@@ -183,7 +209,7 @@ class StudyTuner(RecordedTuner):
             )
         diagnostics = tuple(self.resolved.study.diagnostics)
         result = self.record(run_id, lambda: trials.run(settings, seed, self.resolved.study.target, diagnostics=diagnostics,
-                                                         kept=self.kept))
+                                                         kept=self.kept, groups=self.groups))
         with timing.section("tracking.finish_trial"):
             self.tracker.finish_trial(run_id, result)
         self.last_metrics = result.metrics

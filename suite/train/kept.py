@@ -1,8 +1,9 @@
 """What lives across trials: one object, made by whoever runs trials and passed down to them.
 
 A study's trials share much that is costly to make: the raw datasets and files they read, the
-splits cut from them, a transfer study's pretrained source models, each cell's compiled model and
-traced epoch, and (``suite run --grouped``) the groups of trials that train together. The runner
+splits cut from them, a transfer study's pretrained source models, and each cell's compiled model and
+traced epoch. (The plan of trials that train together, on the grouped path, is not kept here: it is the
+run's, and passed to the tuners and trials as ``groups``.) The runner
 makes one ``Kept`` for a run and hands it to every search and trial (``suite replicate`` and
 ``make bench`` make their own), so this class is the whole list of what outlives a trial; no
 module keeps state of its own. A function given no ``Kept`` keeps nothing: each call starts afresh.
@@ -52,11 +53,10 @@ class Kept:
     splits: Bounded = field(default_factory=lambda: Bounded(64))  # splits, by data settings (splits.prepare)
     pretrained: Bounded = field(default_factory=lambda: Bounded(8))  # source models' weights (transfer.pretrained)
     models: Bounded = field(default_factory=lambda: Bounded(KEEP_MODELS))  # compiled models (reuse.model_for)
-    groups: object = None  # groups.Plan: the trials that train together (suite run --grouped); None: each alone
 
     def next_study(self) -> Kept:
         """What the next study run in the same process starts from: the raw datasets and files read carry
-        over (the same arrays, never changed in place); splits, models and groups start afresh."""
+        over (the same arrays, never changed in place); splits and models start afresh."""
         return Kept(sources=self.sources, files=self.files)
 
     def forget_models(self) -> None:

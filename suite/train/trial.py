@@ -37,13 +37,14 @@ class TrialResult:
 
 
 def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, diagnostics: tuple[str, ...] = (),
-        kept: Kept | None = None, stop=None) -> TrialResult:
+        kept: Kept | None = None, stop=None, groups=None) -> TrialResult:
     """Train one model (an ensemble: each of its members). ``evaluate=False`` (search trials) keeps the
     per-epoch record and skips the end-of-training evaluation of every split, which only the compared
     trials need. ``diagnostics`` (activations, gradients) adds per-layer measurements on a probe batch
     (an ensemble's first member's); without it nothing is probed. ``kept`` is what the run keeps across
-    its trials (data, compiled models, groups); without it the trial starts from nothing. ``stop``: a search
-    candidate's declared rule (``losers.Stopping``), which may end its training early."""
+    its trials (data, compiled models); without it the trial starts from nothing. ``stop``: a search
+    candidate's declared rule (``losers.Stopping``), which may end its training early. ``groups``: the run's plan of
+    trials that train together (``groups.Plan``, on the grouped path); a trial it holds trains in its group."""
     kept = kept or Kept()
     family = models.FAMILIES.get(settings.model.family)
     if family is not None and family.fit is not None:  # a HyperModel's own fit: its batch_size and shuffle, taken
@@ -54,7 +55,7 @@ def run(settings: Settings, seed: int, target: Target, evaluate: bool = True, di
 
     # 2-3. Build and fit each network: one, or an ensemble's members one after another.
     plan = ensemble.members(settings.model.members, settings.model.resample, seed, len(splits.y_train))
-    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1, kept, stop)
+    fits = [_fit(settings, splits, member, evaluate, diagnostics if i == 0 else (), len(plan) > 1, kept, stop, groups)
             for i, member in enumerate(plan)]
     if len(fits) == 1:
         history = fits[0].history
@@ -142,11 +143,10 @@ class _Fitted:
 
 
 def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
-         keep_validation: bool, kept: Kept, stop=None) -> _Fitted:
-    groups = kept.groups
+         keep_validation: bool, kept: Kept, stop=None, groups=None) -> _Fitted:
     if (groups is not None and member.rows is None and not keep_validation and groups.applies(settings, evaluate)
             and groups.holds(settings, member.seed, evaluate)):
-        return _fit_in_group(settings, splits, member, evaluate, diagnostics, kept, stop)
+        return _fit_in_group(settings, splits, member, evaluate, diagnostics, kept, groups, stop)
     # A seeded, deterministic model: the same seed gives the same run. The cell's compiled model is
     # reused across its seeds (and an ensemble's members), starting each from the state a fresh build
     # with the seed gives.
@@ -186,12 +186,12 @@ def _fit(settings: Settings, splits, member: ensemble.Member, evaluate: bool, di
 
 
 def _fit_in_group(settings: Settings, splits, member: ensemble.Member, evaluate: bool, diagnostics: tuple[str, ...],
-                  kept: Kept, stop=None) -> _Fitted:
+                  kept: Kept, groups, stop=None) -> _Fitted:
     """A trial trained in its cell's group (suite run --grouped): its weights set into the model the trial
     would have trained alone, then measured the same way. Its seconds are its share of each group epoch; its
     diagnostics, the group's probes of its lane; a search's declared rule (``stop``) judges every lane of the group."""
     with timing.section("trial.fit"):
-        trained = kept.groups.trained(settings, splits, member.seed, evaluate, diagnostics, stop)
+        trained = groups.trained(settings, splits, member.seed, evaluate, diagnostics, stop)
     with timing.section("trial.build"):
         model = reuse.model_for(settings, splits, member.seed, kept).model
     fitted = _Fitted(history={}, parameters=model.count_params(), group=trained, record=trained.outcome.record,
