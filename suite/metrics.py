@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 TASKS = ("classification", "regression")
 
-# The default margins (suite/kinds/margins.py prints them; a study may set its own, with its reason).
+# The default margins, declared with each metric below (a study may set its own for one expectation, with its reason).
 ACCURACY = 0.02  # two points of accuracy (or of F1, AUC, balanced accuracy): below what a practitioner acts on
 R2 = 0.02  # two points of R²
 SHARE = 0.05  # five points of a share of weights or units (near-zero weights, saturated or dead units)

@@ -276,7 +276,7 @@ def margins(studies) -> list[str]:
     default = lambda key: "(default: " in key
     lines = ["## Margins", "",
              "The smallest effect that matters, declared before the data: a default per metric and scale "
-             "(`suite/kinds/margins.py`), or one a study sets for one expectation with its reason (`margin`, "
+             "(`suite/metrics.py`; a trend's and a spread's in `suite/kinds/margins.py`), or one a study sets for one expectation with its reason (`margin`, "
              "`margin_reason`). A verdict is negligible when its effect's (1 - 2α) interval lies inside it.", "",
              "| margin (source) | metrics | expectations | negligible |", "|---|---|---|---|"]
     for key, row in sorted(rows.items(), key=lambda kv: (not default(kv[0]), not kv[0], -kv[1]["n"], kv[0])):
