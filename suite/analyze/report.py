@@ -352,10 +352,13 @@ def results_section(resolved: ResolvedStudy, summary: pd.DataFrame) -> list[str]
         "",
         table(summary, resolved.axes, shown(resolved)),
         "",
-        "Accuracy, R² and error columns: mean ± half-width of the 95% t-interval over seeds. *To target* columns: median over seeds, "
-        "where a seed that never reached the target counts as slower than every seed that did; *not reached* means "
-        "the median seed did not reach it. Training seconds exclude validation and the first epoch's warm-up "
-        "(compilation and pipeline set-up), which is the *warm-up s* column (median over seeds).",
+        ("R², error and gap" if resolved.study.data.task == "regression" else "Accuracy and gap")
+        + " columns: mean ± half-width of the 95% t-interval over seeds. "
+        + ("*To target* columns: median over seeds, where a seed that never reached the target counts as slower than "
+           "every seed that did; *not reached* means the median seed did not reach it. " if resolved.study.target.declared
+           else "")
+        + "Training seconds exclude validation and the first epoch's warm-up (compilation and pipeline set-up), which "
+        "is the *warm-up s* column (median over seeds).",
         "",
         "## Observed",
         "",
