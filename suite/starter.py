@@ -15,8 +15,8 @@ reach it) and its test rows (the bound the MLP must exceed).
 The label decides the task, and the study says which and why (``data.task``): classes get a
 standardised logistic regression and test accuracy (balanced accuracy where the classes are
 imbalanced); a label that looks like a quantity (``files.looks_like_quantity``: many distinct
-numbers, some not whole, or very many whole ones) is a regression, with a ridge regression and
-test R².
+numbers, some not whole, or whole ones with many distinct values for the table's size, AutoGluon's
+rule) is a regression, with a ridge regression and test R².
 """
 
 from __future__ import annotations
@@ -97,9 +97,7 @@ def write(data: Path, label: str | None, out: Path | None = None, task: str | No
     table = data.suffix.lower() != ".npz"
     readable = table and label is not None and data.is_file()
     if readable:  # read once for what init infers: each column's kind, and the task the label asks for
-        import pandas as pd
-
-        frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
+        frame = files.load_table(data, label)  # or one line saying why it cannot be read
     kinds = inferred(frame, label) if readable else {}
     dropped = {c: why for c, (kind, why) in kinds.items() if kind == "refused"}
     dates = {c: why for c, (kind, why) in kinds.items() if kind == "date"}  # offered as dates: year, month, day of year, weekday
@@ -112,7 +110,8 @@ def write(data: Path, label: str | None, out: Path | None = None, task: str | No
     out = (out or data.with_suffix(".yaml")).resolve()
     if out.exists():
         raise SuiteError(f"{out}: exists; give another path with --out")
-    name = re.sub(r"[^a-z0-9_-]", "_", data.stem.lower()).strip("_-")[:64] or "my_data"
+    # the study is named after its file (``--out mpg.yaml``: mpg), so two studies of one table keep apart records
+    name = re.sub(r"[^a-z0-9_-]", "_", out.stem.lower()).strip("_-")[:64] or "my_data"
     if not name[0].isalnum():
         name = f"d{name}"[:64]
     if task == "regression":

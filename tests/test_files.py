@@ -305,8 +305,14 @@ def test_a_missing_label_drops_its_row_and_a_quantity_is_not_taken_for_classes(t
     assert len(declared.class_names) > 20 and "declared classes (data.task: classification), although it looks like " \
         "a quantity" in declared.plan.label_note
     assert "label: declared classes" in " ".join(tables.fit(declared.table, declared.plan).notes)
+    # whole numbers: a quantity where they take many distinct values for the table's size (AutoGluon's rule: over
+    # 10% of the rows under 1,000 rows, over 5% beyond), classes otherwise (issue 60: a mass in whole grams)
     table.assign(grade=rng.integers(0, 40, len(table))).to_csv(tmp_path / "grades.csv", index=False)
-    assert len(files.read(str(tmp_path / "grades.csv"), "grade").class_names) > 20  # whole numbers: classes, as declared
+    with pytest.raises(DataError, match=r"\(\d+ distinct whole numbers in 178 rows: more than 10% of the rows\)"):
+        files.read(str(tmp_path / "grades.csv"), "grade")
+    many = pd.DataFrame({"x": rng.normal(size=2000), "grade": rng.integers(0, 40, 2000)})
+    many.to_csv(tmp_path / "many.csv", index=False)  # 40 distinct in 2,000 rows: 2%, classes
+    assert len(files.read(str(tmp_path / "many.csv"), "grade").class_names) == 40
 
 
 def test_the_class_balance_section_appears_only_where_the_test_split_is_imbalanced():
@@ -322,3 +328,36 @@ def test_the_class_balance_section_appears_only_where_the_test_split_is_imbalanc
     assert lines[-2] == "| base | 0.700 ± 0.020 | +0.210 | 0.400 ± 0.050 | 0.350 ± 0.040 |"
     assert balance_section(skewed.assign(test_minority_rate=0.2), summary, []) == []  # 2.5x: balanced enough
     assert balance_section(pd.DataFrame({"test_accuracy": [0.7]}), summary, []) == []  # recorded before the rates
+
+
+@pytest.mark.parametrize("name, content, said", [
+    ("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\xff\xfe\x00\x01", "data.path: cannot read picture.csv as csv"),
+    ("ragged.csv", b'a,b,label\n1,2,"x\n3,4,y\n', "data.path: cannot read ragged.csv as csv"),
+    ("empty.csv", b"", "data.path: cannot read empty.csv as csv"),
+    ("headless.csv", b"1,2,0\n3,4,1\n5,6,0\n", "data.label: no column 'label' in headless.csv"),
+    ("unlabelled.csv", b"a,b,label\n1,2,\n3,4,\n", "data.label: column 'label' of unlabelled.csv holds no value in any of its 2 rows"),
+])
+def test_init_on_a_file_it_cannot_read_says_why_in_one_line_and_writes_nothing(name, content, said, tmp_path, capsys):
+    """Issue 60: a PNG renamed .csv printed 30 lines ending in UnicodeDecodeError, a ragged CSV a pandas ParserError."""
+    data = tmp_path / name
+    data.write_bytes(content)
+    assert main(["init", str(data), "--label", "label"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {said}") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written beside it
+
+
+def test_two_studies_of_one_table_are_named_after_their_files_and_keep_apart(tmp_path, capsys):
+    """Issue 60: `init --out mpg.yaml` kept the table's name, so a second study of the same CSV found the first's
+    trials stale. Each study is named after its own file."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=60), "origin": rng.choice(["a", "b"], 60),
+                  "mpg": rng.normal(25, 6, 60).round(1)}).to_csv(tmp_path / "cars.csv", index=False)
+    assert main(["init", str(tmp_path / "cars.csv"), "--label", "origin"]) == 0
+    assert main(["init", str(tmp_path / "cars.csv"), "--label", "mpg", "--out", str(tmp_path / "mpg.yaml")]) == 0
+    capsys.readouterr()
+    from suite.study import load_study
+
+    first, second = load_study(tmp_path / "cars.yaml"), load_study(tmp_path / "mpg.yaml")
+    assert (first.name, second.name) == ("cars", "mpg")
+    assert (first.study.data.task, second.study.data.task) == (None, "regression")

@@ -82,7 +82,7 @@ def test_a_quantity_without_data_task_is_refused_in_one_line_naming_data_task(tm
     for command in ("validate", "run"):
         assert main([command, str(study)]) == 2
         err = capsys.readouterr().err
-        assert "looks like a quantity, not classes (214 distinct whole numbers): declare data.task: regression" in err
+        assert "looks like a quantity, not classes (214 distinct whole numbers in 442 rows: more than 10% of the rows): declare data.task: regression" in err
 
 
 @pytest.mark.parametrize("extra, field", [
@@ -134,7 +134,7 @@ def test_suite_init_infers_a_regression_measures_a_ridge_baseline_and_the_study_
     said = capsys.readouterr().out
     assert "label: 5 rows without a label dropped" in said and "sex: categorical (strings)" in said
     text = (tmp_path / "diabetes.yaml").read_text()
-    assert "is a quantity\n#   (214 distinct whole numbers), so this is a regression" in text
+    assert "is a quantity\n#   (214 distinct whole numbers in 437 rows: more than 10% of the rows), so this is a regression" in text
     assert "task: regression" in text and "per: seed" in text and "objective: val_loss" in text
     resolved = load_study(tmp_path / "diabetes.yaml", "smoke")
     splits = prepare(resolved.cells[0].settings.data)

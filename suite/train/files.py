@@ -49,17 +49,30 @@ def read(path: str, label: str | None, columns: dict[str, str] | None = None, ke
         key, lambda: _arrays(file, task) if file.suffix == ".npz" else _table(file, label, columns, task))
 
 
-def _table(file: Path, label: str | None, columns: dict[str, str], task: str | None = None) -> Source:
+def load_table(file: Path, label: str | None):
+    """A CSV or Parquet table as a data frame, or one line saying why not: unreadable (binary data, a ragged CSV,
+    an empty file), no rows, no column named ``label`` (a file without a header row names none), or a label column
+    without a single value."""
     import pandas as pd
 
     try:
-        table = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+        table = pd.read_parquet(file) if file.suffix.lower() == ".parquet" else pd.read_csv(file)
     except Exception as e:  # noqa: BLE001 - any reader failure is "cannot read this file"
         raise DataError(f"data.path: cannot read {file.name} as {file.suffix[1:]}: {one_line(e)}") from None
     if table.empty:
         raise DataError(f"data.path: {file.name} has no rows")
     if label not in table.columns:
-        raise DataError(f"data.label: no column {label!r} in {file.name} (columns: {', '.join(map(str, table.columns))})")
+        raise DataError(f"data.label: no column {label!r} in {file.name} (columns: {', '.join(map(str, table.columns))}; "
+                        "a file without a header row names its first row's values)")
+    if table[label].isna().all():
+        raise DataError(f"data.label: column {label!r} of {file.name} holds no value in any of its {len(table)} rows")
+    return table
+
+
+def _table(file: Path, label: str | None, columns: dict[str, str], task: str | None = None) -> Source:
+    import pandas as pd
+
+    table = load_table(file, label)
     features = table.drop(columns=[label])
     if features.shape[1] == 0:
         raise DataError(f"data.path: {file.name} has no feature column besides {label!r}")
@@ -85,21 +98,28 @@ def _table(file: Path, label: str | None, columns: dict[str, str], task: str | N
 
 CONTINUOUS = 20  # a numeric label with more distinct values than this, some of them not whole numbers, is a quantity
 FRACTIONAL = 0.1  # "some": at least this share of the rows
-MANY_WHOLE = 100  # and one with more distinct whole numbers than this (a count, a price in whole units)
+# Whole numbers (a mass in grams, a count, a price in whole units) are a quantity where they take many distinct values
+# for the table's size: AutoGluon's rule (``infer_problem_type``): more than 10% of the rows under 1,000 rows, more
+# than 5% beyond, or more than 1,000 in all.
+MANY_SHARE_SMALL, MANY_SHARE_LARGE, LARGE_TABLE, MANY_WHOLE = 0.10, 0.05, 1000, 1000
 
 
 def looks_like_quantity(labels) -> str | None:
-    """Why a label column looks like a quantity (a price, a temperature) rather than classes, or None."""
+    """Why a label column looks like a quantity (a price, a temperature, a mass in whole grams) rather than
+    classes, or None: the rule applied, in words."""
     import pandas as pd
 
     present = labels.dropna()
-    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present) or present.nunique() <= CONTINUOUS:
+    distinct = present.nunique()
+    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present) or distinct <= CONTINUOUS:
         return None
     fractional = float((present != present.round()).mean())
     if fractional >= FRACTIONAL:
-        return f"{present.nunique()} distinct values, {fractional:.0%} of them not whole numbers"
-    if present.nunique() > MANY_WHOLE:
-        return f"{present.nunique()} distinct whole numbers"
+        return f"{distinct} distinct values, {fractional:.0%} of them not whole numbers"
+    share = MANY_SHARE_SMALL if len(present) < LARGE_TABLE else MANY_SHARE_LARGE
+    if distinct > MANY_WHOLE or distinct > share * len(present):
+        return (f"{distinct} distinct whole numbers in {len(present)} rows: more than {share:.0%} of the rows"
+                if distinct <= MANY_WHOLE else f"{distinct} distinct whole numbers: more than {MANY_WHOLE}")
     return None
 
 
