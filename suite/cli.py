@@ -567,8 +567,10 @@ def cmd_scorecard(args) -> int:
     from suite.analyze import scorecard
     from suite.workspace import Workspace
 
-    results = Workspace.current().results
-    print(f"scorecard: {scorecard.build(results)}")
+    ws = Workspace.current()
+    results = ws.results
+    project = {p.stem for p in ws.studies.glob("*.yaml")} or None  # the studies in studies/, not a user's others
+    print(f"scorecard: {scorecard.build(results, project)}")
     if args.since:
         from suite.analyze import changes
 

@@ -335,3 +335,23 @@ def test_a_confirming_run_made_by_other_code_than_its_report_is_not_compared(tmp
     assert "flipped" not in text.split("## Studies")[0].split("Compute")[0]
     assert "Not compared on fresh seeds: 1 studies whose confirming run's trials were made by other code" in text
     assert "its confirming run's trials were made by other code (aaa) than its own (bbb)" in text
+
+
+def test_a_users_own_study_run_from_the_repository_stays_out_of_the_projects_scorecard(tmp_path, monkeypatch):
+    """Issue 60: four of a user's own tables, run from the repository, made `suite scorecard` count 41 studies.
+    The command counts the studies whose files are in studies/; a user's results stay beside them, uncounted."""
+    import shutil
+    from pathlib import Path
+
+    from suite.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "studies").mkdir()
+    for name in ("dropout", "learning_rate"):
+        shutil.copy(root / "studies" / f"{name}.yaml", tmp_path / "studies")
+        shutil.copytree(root / "results" / name, tmp_path / "results" / name)
+    shutil.copytree(root / "results" / "dropout", tmp_path / "results" / "cars")  # a user's study, its file elsewhere
+    monkeypatch.setenv("SUITE_HOME", str(tmp_path))
+    assert main(["scorecard"]) == 0
+    text = (tmp_path / "results" / "README.md").read_text()
+    assert "in 2 studies" in text and "cars/quick/report.md" not in text

@@ -23,9 +23,11 @@ FDR = 0.05
 NOT_CONFIRMED = (confirmation.FLIPPED, confirmation.REVERSED)
 
 
-def entries(results: Path) -> list[tuple[Path, dict]]:
+def entries(results: Path, only: set[str] | None = None) -> list[tuple[Path, dict]]:
+    """Each study's speaking report (``PREFERRED``) under ``results``; with ``only``, just those studies (the
+    project's, whose files are in ``studies/``: a user's own study run from the repository is not the project's)."""
     found = []
-    for study in sorted(p for p in results.iterdir() if p.is_dir()):
+    for study in sorted(p for p in results.iterdir() if p.is_dir() and (only is None or p.name in only)):
         reports = {p.parent.name: p for p in study.glob("*/verdicts.json")}
         for profile in PREFERRED:
             if profile in reports:
@@ -34,8 +36,8 @@ def entries(results: Path) -> list[tuple[Path, dict]]:
     return found
 
 
-def build(results: Path) -> Path:
-    found = entries(results)
+def build(results: Path, only: set[str] | None = None) -> Path:
+    found = entries(results, only)
     studies = []  # (path, entry, per-expectation fresh-seed outcomes)
     for path, e in found:
         confirming = confirmation.read(confirmation.confirming_dir(path.parent) / "verdicts.json")
