@@ -58,7 +58,7 @@ def curves(histories: dict[int, list[list[tuple[int, float]]]], cells: dict[int,
     panels.flat[0].legend(fontsize=7, title=_short(colour_axis) if colour_axis else None, title_fontsize=7,
                           ncol=2 if len(shades) > 6 else 1)
     marks = "; dashed: the target, dot: where the median first reaches it" if target is not None else ""
-    fig.suptitle(f"{metric}: median over seeds, band = min..max{marks}", fontsize=9)
+    fig.suptitle(_fitted(f"{metric}: median over seeds, band = min..max{marks}", fig), fontsize=9)
     _save(fig, path)
 
 
@@ -90,6 +90,9 @@ def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown: list
             ax.text(0.5, 0.5, "no trial reached the target", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(x_axis or "")
+        if not x_axis:  # one cell: no axis to read values from, only its name
+            ax.set_xticks([0], ["base"])
+            ax.set_xlim(-0.5, 0.5)
         if x_axis and not numeric:
             ax.set_xticks(range(len(order)), [str(v) for v in order], rotation=30, fontsize=7)
         if numeric and _log_spaced(order):
@@ -104,6 +107,11 @@ def metrics_vs_axis(done: pd.DataFrame, axes: list[str], path: Path, shown: list
         fig.set_figwidth(4 * len(shown) + 2.6)
     fig.suptitle("points: seeds; line: mean over seeds (censored trials omitted from the right-hand panels)", fontsize=9)
     _save(fig, path, right=right)
+
+
+def _fitted(title: str, fig) -> str:
+    """A title wrapped to its figure's width (about 15 characters an inch at 9 points), so none is cut off."""
+    return "\n".join(textwrap.wrap(title, max(int(fig.get_figwidth() * 15), 30)))
 
 
 def _log_spaced(values) -> bool:

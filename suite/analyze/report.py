@@ -497,7 +497,8 @@ def environment(study_run, trials: pd.DataFrame, built: dict) -> list[str]:
     took = ""
     if study_run.info.end_time:
         seconds = (study_run.info.end_time - study_run.info.start_time) / 1000
-        took = f"; wall time {seconds / 60:.1f} min ({int(trials['parent'].eq(study_run.info.run_id).sum())} trials run in it)"
+        spent = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"  # a short run is not "0.0 min"
+        took = f"; wall time {spent} ({int(trials['parent'].eq(study_run.info.run_id).sum())} trials run in it)"
     return [
         "## Environment",
         "",

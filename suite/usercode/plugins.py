@@ -133,7 +133,8 @@ def try_build(settings, input_shape: tuple[int, ...], classes: int) -> None:
     if getattr(model, "compiled", False) and family not in PLUGINS.overridden:  # keras-tuner build functions compile; the
         inert = ", ".join(f"model.hp.{k}" for k in models.FAMILIES[family].inert)  # suite compiles its own way
         PLUGINS.overridden[family] = (f"model family {family!r} compiles its model; the study's train: block replaces that "
-                              "(optimizer, learning rate, loss on logits)"
+                              + ("(optimizer, learning rate, the task's loss)" if settings.data.task == "regression"
+                                 else "(optimizer, learning rate, loss on logits)")
                               + (f", so {inert} changes no layer and is not searched" if inert else "")
                               + ": search train.learning_rate in tune.space instead")
         print(f"note: {PLUGINS.overridden[family]}", file=sys.stderr)
