@@ -527,11 +527,13 @@ def cmd_init(args) -> int:
 
     from suite import starter
 
-    out, notes, dropped = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None, args.task)
+    out, notes, dropped, facts = starter.write(Path(args.data), args.label, Path(args.out) if args.out else None, args.task)
     for note in notes:  # what the study's splits will do to the table's columns
         print(f"  {note}")
     for column, reason in dropped.items():
         print(f"  {column}: dropped: it {reason} (declared in the study's data.columns)")
+    for fact in facts:  # the baseline the claim is judged against, imbalance, features that almost equal the label
+        print(f"  {fact}")
     print(f"wrote {out}\nrun it: suite run {out} --profile smoke")
     return 0
 

@@ -361,3 +361,25 @@ def test_two_studies_of_one_table_are_named_after_their_files_and_keep_apart(tmp
     first, second = load_study(tmp_path / "cars.yaml"), load_study(tmp_path / "mpg.yaml")
     assert (first.name, second.name) == ("cars", "mpg")
     assert (first.study.data.task, second.study.data.task) == (None, "regression")
+
+
+def test_init_prints_the_baseline_the_claim_is_judged_against_and_names_a_feature_that_almost_equals_the_label(
+        tmp_path, capsys):
+    """Issue 60: the baseline's numbers and the imbalance advice stayed comments in the written file, and a feature
+    that is a near-copy of the label (temp_min for temp_max) was kept without a word."""
+    rng = np.random.default_rng(0)
+    temp_max = rng.normal(15, 8, 300).round(1)
+    pd.DataFrame({"temp_max": temp_max, "temp_min": (temp_max - 7 + rng.normal(0, 0.8, 300)).round(1),
+                  "wind": rng.normal(4, 1, 300).round(1)}).to_csv(tmp_path / "weather.csv", index=False)
+    assert main(["init", str(tmp_path / "weather.csv"), "--label", "temp_max"]) == 0
+    said = capsys.readouterr().out
+    assert "baseline: a ridge regression on this study's own splits scores a validation R² of" in said
+    assert "temp_min: almost equals the label (correlation +0.99" in said and 'data.columns: {"temp_min": drop}' in said
+    assert "wind: almost equals" not in said
+    ratio = np.array(["a"] * 270 + ["b"] * 30)
+    pd.DataFrame({"x": rng.normal(size=300), "y": rng.normal(size=300), "kind": ratio,
+                  "code": np.where(ratio == "a", "A1", "B2")}).to_csv(tmp_path / "skewed.csv", index=False)
+    assert main(["init", str(tmp_path / "skewed.csv"), "--label", "kind"]) == 0
+    said = capsys.readouterr().out
+    assert "baseline: a standardised logistic regression" in said and "imbalanced: always answering the largest class " \
+        "scores 0.900 accuracy" in said and "code: maps one-to-one onto the label's classes" in said
