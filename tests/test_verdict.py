@@ -531,3 +531,17 @@ def test_a_claim_of_equality_records_its_own_margin_as_the_one_that_matters():
     v = one({"metric": "test_accuracy", "compare": {"x": 1.0}, "against": {"x": 0.0}, "within": 0.02}, rows,
             grid={"x": [0.0, 1.0]})
     assert v.margin_from == "±0.02 (the claim's own: equal within it)" and np.isnan(v.p_equiv)
+
+
+def test_an_expectation_whose_cells_a_profile_leaves_out_says_so_instead_of_no_finished_trials():
+    """Issue 60: at smoke, dropout's report said "no finished trials" for verdicts whose cells the smoke grid drops."""
+    e = expectation(says="x", metric="test_accuracy", compare={"model.dropout": 0.5}, against={"model.dropout": 0.0},
+                    direction="greater", where={"data.train_size": 4000})
+    rows = pd.DataFrame({"cell": [0, 1], "model.dropout": [0.5, 0.0], "data.train_size": [500, 500], "seed": [0, 0],
+                         "status": "FINISHED", "test_accuracy": [0.5, 0.4]})
+    (v,) = evaluate([e], rows, {"model.dropout": [0.5, 0.0]}, 0.05)
+    assert v.verdict == "inconclusive"
+    assert v.observed == ("none of the 2 finished trials is in the cells it names (data.train_size=4000): this "
+                          "profile's grid leaves them out")
+    (none,) = evaluate([e], rows.iloc[:0], {"model.dropout": [0.5, 0.0]}, 0.05)
+    assert none.observed == "no finished trials"

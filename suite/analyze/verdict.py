@@ -24,7 +24,7 @@ import pandas as pd
 
 from suite.analyze import decision, regime
 from suite.kinds import Expectation, Verdict
-from suite.kinds.base import finished, label, matching, no_data, shares_search
+from suite.kinds.base import describe, finished, label, matching, no_data, shares_search
 from suite.kinds.censoring import with_budgets
 
 
@@ -49,8 +49,11 @@ def tested(expects: list[Expectation], trials: pd.DataFrame, grid: dict[str, lis
     selected = [matching(done, e.where) if len(done) else done for e in expects]  # each expectation's rows
     verdicts = []
     for e, rows in zip(expects, selected):
-        if rows.empty:
-            verdicts.append(no_data(e, "-", "-", 0, "no finished trials", 0))
+        if rows.empty:  # none finished, or none in the cells it names (a profile's grid may leave them out)
+            why = ("no finished trials" if done.empty else
+                   f"none of the {len(done)} finished trials is in the cells it names ({describe(e.where)}): this "
+                   "profile's grid leaves them out" if e.where else "no finished trial in the cells it compares")
+            verdicts.append(no_data(e, "-", "-", 0, why, 0))
             continue
         v = e.test(rows, grid, rng)
         v.shared_seeds = v.units == "seeds" and any(shares_search(g) for g in e.compared(rows))
