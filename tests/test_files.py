@@ -211,7 +211,7 @@ def test_suite_init_writes_a_study_that_runs_as_written_with_a_measured_target(t
     assert resolved.study.tune is not None and not resolved.study.grid
     assert main(["run", str(study), "--profile", "smoke"]) == 0  # as written
     report = (tmp_path / "home" / "results" / "my_wines" / "smoke" / "report.md").read_text()
-    assert "No verdict" not in report and "The tuned MLP's test accuracy is above the logistic regression's" in report
+    assert "No verdict" not in report and "The tuned MLP's test accuracy is above a logistic regression's on the same splits" in report
 
     assert main(["init", str(data), "--label", "cultivar"]) == 2  # never over an existing file
     assert "exists; give another path with --out" in capsys.readouterr().err

@@ -148,7 +148,7 @@ def test_suite_init_infers_a_regression_measures_a_ridge_baseline_and_the_study_
     out = tmp_path / "home" / "results" / "diabetes" / "smoke"
     report = (out / "report.md").read_text()
     assert "| test R² | test RMSE | test MAE |" in report and "best val R² found" in report
-    assert "The tuned MLP's test R² is above the ridge regression's" in report and "No verdict" not in report
+    assert "The tuned MLP's test R² is above a ridge regression's on the same splits" in report and "No verdict" not in report
     trials = pd.read_csv(out / "trials.csv")
     assert {"test_r2", "test_rmse", "test_mae", "val_rmse", "final_val_r2", "best_val_r2"} <= set(trials.columns)
     assert "test_accuracy" not in trials.columns and (trials["test_rmse"] > 1).all()  # in the label's units
@@ -219,3 +219,32 @@ def test_init_takes_the_task_it_is_told_instead_of_inferring_it(tmp_path, monkey
     resolved = load_study(tmp_path / "arrays.yaml")
     assert resolved.study.data.task == "regression" and resolved.study.expect[0].metric == "test_r2"
     assert 0.2 < resolved.study.expect[0].above < 0.7  # a ridge regression's test R² on the diabetes measurements
+
+
+def test_a_baseline_is_measured_on_the_studys_own_splits_so_a_dropped_column_moves_it(tmp_path, capsys):
+    """Issue 60: init wrote the ridge regression's R² into the file; dropping a column that leaks the label (as the
+    README says to) left the baseline measured with it, and a sound network read "refuted". ``above: baseline`` is
+    measured whenever the study is read, on the splits its trials see."""
+    import pandas as pd
+
+    from suite.analyze.verdict import evaluate
+
+    rng = np.random.default_rng(0)
+    temp_max = rng.normal(15, 8, 400).round(1)
+    pd.DataFrame({"temp_max": temp_max, "temp_min": (temp_max - 7 + rng.normal(0, 0.8, 400)).round(1),
+                  "wind": rng.normal(4, 1, 400).round(1)}).to_csv(tmp_path / "weather.csv", index=False)
+    body = ("name: weather\ntitle: t\nclaim: c\ndata: {{path: weather.csv, label: temp_max, task: regression{drop}}}\n"
+            "expect:\n  - says: above the baseline\n    metric: test_r2\n    above: baseline\n")
+    (tmp_path / "leaky.yaml").write_text(body.format(drop=""))
+    (tmp_path / "clean.yaml").write_text(body.format(drop=", columns: {temp_min: drop}"))
+    leaky, clean = (load_study(tmp_path / f"{n}.yaml").study.expect[0] for n in ("leaky", "clean"))
+    assert leaky.above > 0.95 and clean.above < 0.1  # the leak makes the ridge regression near perfect
+    trials = pd.DataFrame({"cell": 0, "seed": [0, 1, 2], "status": "FINISHED", "test_r2": [0.50, 0.52, 0.48]})
+    (with_leak,), (without,) = (evaluate([e], trials, {}, 0.05) for e in (leaky, clean))
+    assert with_leak.verdict == "refuted" and without.verdict == "supported"
+    assert "a ridge regression on this study's own splits" in without.observed
+    assert main(["validate", str(tmp_path / "clean.yaml")]) == 0
+    wrong = body.format(drop="").replace("metric: test_r2", "metric: test_mae")
+    (tmp_path / "wrong.yaml").write_text(wrong)
+    assert main(["validate", str(tmp_path / "wrong.yaml")]) == 2
+    assert "expect[0].metric: a baseline is measured on test_accuracy" in capsys.readouterr().err

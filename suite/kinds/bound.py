@@ -1,5 +1,6 @@
 """A bound: the metric's mean lies below, above or near a value (``below: 0.1``, ``above: 0.9``,
-``near: 0.1`` with ``within: 0.02``).
+``near: 0.1`` with ``within: 0.02``), or below or above a linear baseline measured on the study's own splits
+(``above: baseline``: ``train/baseline.py``, measured when the study is read, so it moves with its columns).
 
 Its replicate is the seed. A one-sample t-test (for ``near``: TOST inside the margin, one-sided
 beyond it); when every seed shares one value, the exact sign test, whose p is at least 1 / 2^n.
@@ -8,11 +9,11 @@ beyond it); when every seed shares one value, the exact sign test, whose p is at
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
@@ -27,10 +28,11 @@ class Bound(Expectation):
     marks: ClassVar[tuple[str, ...]] = ("below", "above", "near")
     shown: ClassVar[str] = "below/above/near"
 
-    below: Number | None = None
-    above: Number | None = None
+    below: Number | Literal["baseline"] | None = None
+    above: Number | Literal["baseline"] | None = None
     near: Number | None = None
     within: PositiveFloat | None = None  # with near: the margin
+    _measured: str = PrivateAttr("")  # a baseline's value came from: set where the study is read (study/loading.py)
 
     @model_validator(mode="after")
     def _one_bound(self):
@@ -41,6 +43,17 @@ class Bound(Expectation):
         if self.metric in metrics.CENSORED:
             raise PydanticCustomError("value", "a bound needs a metric measured on every trial, not a censored one")
         return self
+
+    @property
+    def baseline(self) -> bool:
+        """Whether the bound is a baseline still to be measured (``above: baseline``)."""
+        return "baseline" in (self.below, self.above)
+
+    def measured(self, value: float, words: str) -> Bound:
+        """This bound with its baseline measured: ``value``, which came from ``words``."""
+        bound = self.model_copy(update={"above" if self.above is not None else "below": value})
+        bound._measured = words
+        return bound
 
     @property
     def equal_within(self) -> float | None:
@@ -63,7 +76,7 @@ class Bound(Expectation):
         value, sign = self.value, self.sign
         if len(v) < 2:
             return no_data(self, "-", "mean - value", sign, f"too few trials ({len(v)})", len(v))
-        seen = f"mean {self.metric} = {fmt(v.mean())} (vs {value:g})"
+        seen = f"mean {self.metric} = {fmt(v.mean())} (vs {value:g}" + (f": {self._measured})" if self._measured else ")")
         if np.ptp(v) == 0:  # every seed the same value: the sign test is exact, and the statement is too
             return self._constant(v)
         result = stats.ttest_1samp(v, value)

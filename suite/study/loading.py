@@ -124,6 +124,7 @@ def _load_study(path: Path, profile: str | None, confirm: bool) -> ResolvedStudy
     # the report reads (the claim, its expectations, the design's reasons) is not the trials' identity.
     settings = resolved.model_dump(mode="json", exclude=set(PROSE), exclude_defaults=True)
     config = json.dumps({"profile": profile, **settings, **_data_files(cells)}, sort_keys=True)  # confirm: other seeds
+    resolved = _baselines_measured(resolved, cells)
     return ResolvedStudy(
         study=resolved,
         profile=profile,
@@ -133,6 +134,32 @@ def _load_study(path: Path, profile: str | None, confirm: bool) -> ResolvedStudy
         cells=cells,
         confirm=confirm,
     )
+
+
+def _baselines_measured(study: Study, cells: tuple[Cell, ...]) -> Study:
+    """Every ``above: baseline`` (or ``below:``) measured on the study's own splits, now: never a number copied
+    into the file, which a dropped or added column would leave stale (``train/baseline.py``). The cells the
+    expectation covers must share their data settings, since the baseline is measured on one set of splits."""
+    if not any(getattr(e, "baseline", False) for e in study.expect):
+        return study
+    from suite.kinds.base import same
+    from suite.train import baseline
+    from suite.train.kept import Kept
+
+    kept, expect = Kept(), []
+    for i, e in enumerate(study.expect):
+        if not getattr(e, "baseline", False):
+            expect.append(e)
+            continue
+        if e.metric not in baseline.MEASURED:
+            raise StudyError(f"expect[{i}].metric: a baseline is measured on {', '.join(baseline.MEASURED)}, not {e.metric}")
+        covered = [c for c in cells if all(same(c.values.get(k), v) for k, v in e.where.items())]
+        data = {c.settings.data.model_dump_json() for c in covered}
+        if len(data) != 1:
+            raise StudyError(f"expect[{i}].above: a baseline is measured on one set of splits, but the cells it covers "
+                             f"have {len(data)} data settings: narrow it with where:")
+        expect.append(e.measured(*baseline.measure(covered[0].settings.data, e.metric, kept)))
+    return study.model_copy(update={"expect": expect})
 
 
 def _files_found_from(folder: Path, cell: Cell) -> Cell:
