@@ -244,10 +244,11 @@ def _run_here(args, ws, resolved, path, loaded, access) -> bool:
         record = Record(fresh=args.fresh, rerun_stale=args.rerun_stale, takeover=args.takeover)
         report = run_study(resolved, ws, record, parallel=parallel, grouped=path.grouped, kept=loaded.next_study())
     print(f"report: {report}", flush=True)
-    failure = failed_trials(resolved.name, report.parent / "trials.csv")
-    if failure:
-        print(failure, file=sys.stderr, flush=True)
-    return bool(failure)
+    failures = [line for line in (failed_trials(resolved.name, report.parent / "trials.csv"),
+                                  failed_candidates(resolved, report.parent / "searches.csv")) if line]
+    for line in failures:
+        print(line, file=sys.stderr, flush=True)
+    return bool(failures)
 
 
 def _run_elsewhere(args, names: list[str], backend: str) -> int:
@@ -283,6 +284,25 @@ def failed_trials(study: str, trials_csv) -> str:
     first = lines[-1].strip() if lines else "no error recorded"
     return (f"error: {study}: {len(failed)} of {len(rows)} trials FAILED; the first: {first} (its traceback: the "
             f"suite.error tag of run {failed[0].get('run_id', '?')}, in `suite ui`); rerun the same command to retry them")
+
+
+def failed_candidates(resolved, searches_csv) -> str:
+    """One line when the study's searches lost more candidates than it tolerates (``tune.tolerate``, 0 unless
+    declared): how many, the first error. A search that lost candidates chose among fewer than it planned."""
+    import csv
+
+    tolerated = resolved.study.tune.tolerate if resolved.study.tune else 0
+    if not searches_csv.is_file():
+        return ""
+    with open(searches_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    failed = [r for r in rows if r.get("status") == "FAILED"]
+    if len(failed) <= tolerated:
+        return ""
+    lines = [line for line in (failed[0].get("error") or "").strip().splitlines() if line.strip()]
+    first = lines[-1].strip() if lines else f"see the suite.error tag of run {failed[0].get('run_id', '?')} in `suite ui`"
+    return (f"error: {resolved.name}: {len(failed)} of {len(rows)} search candidates FAILED (tune.tolerate: {tolerated}); "
+            f"the first: {first}; its search chose among the rest: fix what fails, or declare tune.tolerate")
 
 
 def _access(args, chief: bool):

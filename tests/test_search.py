@@ -298,3 +298,23 @@ tune:
         assert r.data.metrics["search_score"] == pytest.approx(sum(scores) / 3, abs=1e-9)
     report = (tmp_path / "results" / "tuned" / "base" / "report.md").read_text()
     assert "x 3 seeds (a trial scores the mean of its 3 runs) = 18 epochs per search" in report
+
+
+def test_a_run_whose_searches_lost_candidates_fails_in_one_line_unless_the_study_tolerates_it(tmp_path):
+    """Issue 60: a build() that failed for some candidates dropped 3 of 6 and the run exited 0. A search that lost
+    candidates chose among fewer than it planned: the run exits non-zero, saying so, unless ``tune.tolerate`` allows it."""
+    from suite.cli import failed_candidates
+    from suite.study import load_study
+
+    study = tmp_path / "s.yaml"
+    text = ("name: s\ntitle: t\nclaim: c\ntarget: {metric: val_accuracy, value: 0.5}\nseeds: [0]\n"
+            "tune: {algorithm: random, trials: 3, space: {train.learning_rate: {log: [1.0e-4, 1.0e-2]}}%s}\n")
+    study.write_text(text % "")
+    searches = tmp_path / "searches.csv"
+    searches.write_text("cell,trial,status,error,run_id\n0,0,FINISHED,,a\n0,1,FAILED,\"Traceback...\nValueError: "
+                        "no such layer\",b\n0,2,FINISHED,,c\n")
+    line = failed_candidates(load_study(study), searches)
+    assert line == ("error: s: 1 of 3 search candidates FAILED (tune.tolerate: 0); the first: ValueError: no such layer; "
+                    "its search chose among the rest: fix what fails, or declare tune.tolerate")
+    study.write_text(text % ", tolerate: 1")
+    assert failed_candidates(load_study(study), searches) == ""

@@ -95,7 +95,7 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
     if not progress.empty:
         shown = ["cell", "for_seed", "trial", "status", "values", "why", "search_score", "best_val_accuracy", "reached_target", "search_epochs",
                  *(["search_stopped_epoch"] if "search_stopped_epoch" in progress else []), "spent", "best_so_far",
-                 "code_version", "run_id"]
+                 "code_version", "run_id", *(["error"] if "error" in progress else [])]
         atomic_write(out / "searches.csv", progress.reindex(columns=shown).to_csv(index=False))
 
 

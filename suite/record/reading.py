@@ -62,6 +62,7 @@ class Reader(Store):
                 "why": run.data.tags.get("search.candidate", ""),
                 "for_seed": -1 if _for_seed(run) is None else _for_seed(run),  # -1: the cell's one search
                 "code_version": run.data.tags.get("suite.code_version"),
+                "error": run.data.tags.get("suite.error", ""),
                 **run.data.metrics,
             }
             for run in self.runs(resolved.name, "search", resolved.config_sha)

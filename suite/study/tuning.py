@@ -105,6 +105,8 @@ class Tune(Locked):
     per: Literal["cell", "seed", "block"] = "cell"
     blocks: _int(2, 1000, "must be an integer from 2 to 1000") = 3
     stop: Stop | None = None  # stop losing candidates early; None: every candidate trains to its own end
+    # search candidates that may fail (a build that refuses some corner of the space) before a run exits non-zero
+    tolerate: _int(0, 100000, "must be an integer from 0 to 100000") = 0
 
     @model_validator(mode="after")
     def _sweep(self):
