@@ -55,7 +55,7 @@ gpu-check:  ## on a lent GPU machine (JAX, no TensorFlow): grouped tests and tri
 GPU_WHEELS := keras namex optree pydantic pydantic-core annotated-types typing-inspection mnist1d \
   keras-tuner kt-legacy mlflow-skinny mlflow-tracing sqlalchemy alembic mako cachetools sqlparse \
   opentelemetry-api opentelemetry-sdk opentelemetry-semantic-conventions opentelemetry-proto importlib-metadata \
-  fastapi starlette databricks-sdk cryptography cffi
+  fastapi starlette databricks-sdk cryptography cffi tqdm
 
 gpu-wheels: $(BIN)/.installed  ## download here, into .whl/, the wheels a whole study needs on the GPU machine (its Python 3.12, x86-64)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

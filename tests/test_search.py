@@ -318,3 +318,26 @@ def test_a_run_whose_searches_lost_candidates_fails_in_one_line_unless_the_study
                     "its search chose among the rest: fix what fails, or declare tune.tolerate")
     study.write_text(text % ", tolerate: 1")
     assert failed_candidates(load_study(study), searches) == ""
+
+
+def test_a_runs_lines_count_the_whole_run_and_name_the_search_score_with_its_direction():
+    """Issue 60: "elapsed / ETA" restarted with every search, and "score" meant validation loss (lower better) in a
+    regression. One bar for the run: each line carries the run's count; a candidate's score is named."""
+    import io
+
+    from suite.ground.console import Progress, RunBar
+    from suite.study import Target
+
+    out = io.StringIO()
+    bar = RunBar(planned=5, stream=out)
+    search = Progress(total=2, done=1, label="search a", bar=bar, score=("val_loss", "min"), stream=out)
+    search.begin("lr=0.01")
+    search.end("COMPLETED", {"search_score": 0.25}, Target(metric="val_accuracy"))
+    trials = Progress(total=3, bar=bar, stream=out)
+    trials.begin("a seed=0")
+    trials.end("COMPLETED", {"final_val_accuracy": 0.5}, Target(metric="val_accuracy"))
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert "resuming: 1 of 2 trials already recorded" in lines[0]
+    assert lines[1].startswith("[search a: 2/2] lr=0.01 ... val_loss 0.250 (lower is better)") and "| run 2/5, ETA" in lines[1]
+    assert lines[2].startswith("[1/3] a seed=0 ... val_accuracy 0.500") and "| run 3/5, ETA" in lines[2]

@@ -1,4 +1,6 @@
-"""The terminal: one progress line per trial (which of how many, its cell, an ETA), and nothing else.
+"""The terminal: one progress line per trial (which of how many, its cell, its score named with its direction),
+under one bar for the whole run (tqdm: trials done of those planned, searches included, and the run's ETA), and
+nothing else.
 
 Libraries are kept quiet: ``process.prepare`` sets their log levels and warning filters
 before any is imported, and ``import_backend`` holds back the start-up lines TensorFlow
@@ -65,10 +67,64 @@ def close_line(stream=None) -> None:
         _line_open = False
 
 
+class RunBar:
+    """One bar for a whole run: every search candidate and compared trial it plans, done or not (tqdm). Trials
+    already recorded count as done from the start; the ETA is the run's, from the trials this process trained.
+    On a terminal the bar redraws in place under the trials' lines; elsewhere (a log, CI) it stays silent and
+    each trial's line carries the run's count."""
+
+    def __init__(self, planned: int, done: int = 0, stream=None):
+        from tqdm import tqdm
+
+        self.stream = stream or sys.stderr
+        self.bar = tqdm(total=planned, initial=done, unit="trial", desc="run", file=self.stream, dynamic_ncols=True,
+                        disable=not self.stream.isatty(), leave=False, bar_format="{desc}: {n}/{total} trials "
+                        "{bar} {elapsed} elapsed, ETA {remaining}")
+        self.planned, self.done, self.skipped, self.started = planned, done, done, time.perf_counter()
+
+    def skip(self, recorded: int) -> None:
+        """Trials a tuner found already recorded (a resumed run): done, but not by this process."""
+        self.done += recorded
+        self.skipped += recorded
+        self.planned = max(self.planned, self.done)
+        self.bar.total = self.planned
+        self.bar.update(recorded)
+
+    def grow(self, more: int) -> None:
+        """Another round of seeds (``rounds:``) plans more trials."""
+        self.planned += more
+        self.bar.total = self.planned
+        self.bar.refresh()
+
+    def tick(self) -> str:
+        """One trial ended: the run's count and ETA, for its line."""
+        self.done += 1
+        if self.done > self.planned:  # a sweep's boundary check, or Hyperband's rounds, added candidates
+            self.planned = self.bar.total = self.done
+        self.bar.update(1)
+        ran = self.done - self.skipped
+        left = max(self.planned - self.done, 0)
+        eta = (time.perf_counter() - self.started) / ran * left if ran else None
+        return f"run {self.done}/{self.planned}" + (f", ETA {clock(eta)}" if eta is not None else "")
+
+    def write(self, line: str) -> None:
+        self.bar.write(line, file=self.stream) if not self.bar.disable else print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 class Progress:
-    def __init__(self, total: int, done: int = 0, stream=None, label: str = ""):
+    def __init__(self, total: int, done: int = 0, stream=None, label: str = "", bar: RunBar | None = None,
+                 score: tuple[str, str] | None = None):
+        """``bar``: the whole run's (its count and ETA on every line); ``score``: a search's objective and its
+        direction (``max``/``min``), named on each candidate's line."""
         self.total, self.done, self.stream = total, done, stream or sys.stderr
+        self.bar, self.score = bar, score
         self.label = f"{label}: " if label else ""
+        self._begun = ""
+        if bar is not None and done:
+            bar.skip(done)
         self.skipped = done  # finished before this process started (resumed)
         self.started = time.perf_counter()
         self._trial_start = self.started
@@ -80,7 +136,14 @@ class Progress:
         _line_open = True
         self._trial_start = time.perf_counter()
         count = f"{self.done + 1:>{len(str(self.total))}}/{self.total}" if self.total else str(self.done + 1)
-        print(f"[{self.label}{count}] {label} ...", end="", file=self.stream, flush=True)
+        self._begun = f"[{self.label}{count}] {label} ..."
+        if self._redrawn():  # the line is written whole when the trial ends, above the bar
+            _line_open = False
+            return
+        print(self._begun, end="", file=self.stream, flush=True)
+
+    def _redrawn(self) -> bool:
+        return self.bar is not None and not self.bar.bar.disable
 
     def end(self, status: str, metrics: dict, target) -> None:
         global _line_open
@@ -90,7 +153,8 @@ class Progress:
         ran = self.done - self.skipped
         eta = (now - self.started) / ran * max(self.total - self.done, 0) if self.total else None
         if status == "COMPLETED" and "search_score" in metrics:
-            outcome = f"score {metrics['search_score']:.3f}"
+            name, better = self.score or ("score", "max")
+            outcome = f"{name} {metrics['search_score']:.3f} ({'higher' if better == 'max' else 'lower'} is better)"
         elif status == "COMPLETED":
             epoch = metrics.get("epochs_to_target")
             reached = "" if not target.declared else f", target at epoch {int(epoch)}" if epoch else ", target not reached"
@@ -100,6 +164,13 @@ class Progress:
             outcome = f"{name} {acc:.3f}{reached}{diverged}" if acc is not None else (reached + diverged)[2:] or "done"
         else:
             outcome = f"trial {status.lower()}"
+        if self.bar is not None:  # the whole run's count and ETA, not this search's alone
+            ended = f" {outcome} ({now - self._trial_start:.1f}s) | {self.bar.tick()}"
+            if self._redrawn():
+                self.bar.write(self._begun + ended)
+            else:
+                print(ended, file=self.stream, flush=True)
+            return
         print(
             f" {outcome} ({now - self._trial_start:.1f}s) | {clock(now - self.started)} elapsed"
             + (f", ETA {clock(eta)}" if eta is not None else ""),

@@ -49,6 +49,19 @@ class StudyRun:
     grouped: bool = False
     parent: str = ""  # the parent (study) run's id, once started
     groups: object = None  # groups.Plan of the round under way: the trials that train together (grouped path only)
+    bar: object = None  # console.RunBar: the whole run's trials, searches included, done of those planned
+
+    def planned(self) -> int:
+        """The trials the run plans so far: every search candidate of every cell that searches, and every compared
+        trial (a sweep's boundary check or Hyperband's rounds may add candidates as they go)."""
+        from suite.kinds.base import searches_anything
+
+        seeds: dict[int, list[int]] = {}
+        for cell, seed in self.resolved.trials:
+            seeds.setdefault(cell.index, []).append(seed)
+        searched = sum(c.tune.trials * len(c.tune.searches(seeds[c.index])) for c in self.resolved.cells
+                       if searches_anything(c) and c.index in seeds)
+        return searched + len(self.resolved.trials)
 
     @property
     def code(self) -> str:
@@ -189,13 +202,18 @@ def _search(run: StudyRun, record: Record) -> Path:
             notes.introduce(run.resolved, tracker, run.parent)
         carried = tracker.carry()  # the trial runs read: the tuner's, unless a search writes before it
     status = "FAILED"
+    from suite.ground.console import RunBar
+
+    run.bar = RunBar(run.planned())
     try:
         while True:  # a round of seeds (one, without ``rounds:``), then its look says whether another is due
             _train_round(run, carried)  # keras-tuner giving up on failing trials is one line (search.tuner.GaveUp)
             grown = _next_round(run.resolved, tracker)
             if grown is None:
                 break
+            before = run.planned()
             run.resolved, carried = replace(run.resolved, grown=grown), None
+            run.bar.grow(run.planned() - before)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -203,6 +221,7 @@ def _search(run: StudyRun, record: Record) -> Path:
     except (TrackingError, FatalError) as e:  # the store failed (through keras-tuner as a FatalError, or directly)
         raise TrackingError(f"{e}; every finished trial is recorded: rerun the same command to resume") from None
     finally:
+        run.bar.close()
         try:
             tracker.end(run.parent, status)
             if status == "KILLED":  # the interrupt may have come between a trial's run opening and its own guard
@@ -227,12 +246,12 @@ def _train_round(run: StudyRun, carried) -> None:
         nuisance.plan_groups(resolved, run.groups, round_)
     if resolved.study.tune is not None:  # nuisance settings first: each cell's search picks its values
         resolved = nuisance.tune_cells(resolved, run.tracker, run.parent, run.tags, run.tuner_dir, run.code, kept=kept,
-                                       groups=run.groups)
+                                       groups=run.groups, bar=run.bar)
     if run.grouped:  # each cell's seeds, at its tuned settings, train together
         run.groups.cells(resolved, round_)
     with timing.section("study.setup"), run.tracker.snapshot(carried):  # before any worker starts
         tuner = StudyTuner.resume(resolved, run.tracker, run.parent, run.tags, run.tuner_dir, run.code, kept=kept,
-                                  groups=run.groups)
+                                  groups=run.groups, bar=run.bar)
     with timing.section("study.trials"):
         if run.parallel is None:
             tuner.search()

@@ -211,7 +211,7 @@ class SearchTuner(RecordedTuner):
     each (kind "search")."""
 
     def __init__(self, resolved: ResolvedStudy, cell: Cell, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
-                 kept: Kept | None = None, for_seed: int | None = None, groups=None):
+                 kept: Kept | None = None, for_seed: int | None = None, groups=None, bar=None):
         self.tune = seed_tune(cell.tune, for_seed)
         oracle = make_oracle(self.tune, cell.settings.train.epochs)
         name = f"{resolved.config_sha[:12]}-{code[:8]}-search-{cell.index}" + ("" if for_seed is None else f"-seed-{for_seed}")
@@ -223,7 +223,8 @@ class SearchTuner(RecordedTuner):
         self.code, self.curves = code, {}  # trial id -> its objective per epoch (a declared stop rule's rivals)
         total = None if cell.tune.algorithm == "hyperband" else cell.tune.trials  # Hyperband's count follows its rounds
         label = f"search {cell.label}" + ("" if for_seed is None else f" for seed {for_seed}")
-        self.progress = Progress(total=total, done=self.finished(), label=label)
+        self.progress = Progress(total=total, done=self.finished(), label=label, bar=bar,
+                                 score=(cell.tune.objective, TARGET_METRICS[cell.tune.objective]))
 
     def holds(self, trial) -> bool:
         return trial.trial_id in self.recorded
@@ -277,7 +278,7 @@ def _short(v) -> str:
 
 
 def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenance: dict, directory, code: str,
-               kept: Kept | None = None, groups=None) -> ResolvedStudy:
+               kept: Kept | None = None, groups=None, bar=None) -> ResolvedStudy:
     """Search every cell that asks for it; each cell comes back with its best nuisance values applied."""
     cells = []
     for cell in resolved.cells:
@@ -285,12 +286,12 @@ def tune_cells(resolved: ResolvedStudy, tracker: Tracker, parent: str, provenanc
             cells.append(dataclasses.replace(cell, tuned={}))
             continue
         if cell.tune.per != "cell":  # each seed (or block of seeds) its own search: the replicate is the whole procedure
-            found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, s)
+            found = {s: _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, s, bar)
                      for s in resolved.searches(cell)}
             cells.append(tuned_by_seed(cell, {seed: found[resolved.searcher(cell, seed)] for seed in resolved.seeds_of(cell)}))
         else:
             cells.append(tuned_cell(cell, _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups,
-                                                  None)))
+                                                  None, bar)))
     return dataclasses.replace(resolved, cells=tuple(cells))
 
 
@@ -315,10 +316,10 @@ def plan_groups(resolved: ResolvedStudy, plan, round: int = 0) -> None:
                 plan.search(cell.settings, candidates, repeat_seeds(tune))
 
 
-def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, for_seed) -> dict:
+def _search(resolved, cell, tracker, parent, provenance, directory, code, kept, groups, for_seed, bar=None) -> dict:
     """One search; the nuisance values it chose."""
     tuner = SearchTuner.resume(resolved, cell, tracker, parent, provenance, directory, code, kept=kept, for_seed=for_seed,
-                               groups=groups)
+                               groups=groups, bar=bar)
     tuner.search()
     best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
     if not best:

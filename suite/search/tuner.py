@@ -175,6 +175,7 @@ class StudyTuner(RecordedTuner):
         self, resolved: ResolvedStudy, tracker: Tracker, parent_run: str, provenance: dict, directory, code: str, label: str = "",
         kept: Kept | None = None,
         groups=None,
+        bar=None,
     ):
         target = resolved.study.target
         self.objective_name = f"best_{target.metric}"
@@ -191,7 +192,8 @@ class StudyTuner(RecordedTuner):
         self.plan.skip(done)
         # in the saved state or the record, and in this plan (a later round's trials are in the state, not in the first's)
         ended = len(self.plan.ended() & set(self.plan.keys()))
-        self.progress = Progress(total=0 if label else len(resolved.trials), done=ended, label=label)  # a worker: no ETA
+        self.progress = Progress(total=0 if label else len(resolved.trials), done=ended, label=label,  # a worker: no ETA
+                                 bar=bar)
 
     def holds(self, trial) -> bool:
         cell, seed = self.plan.decode(trial.hyperparameters.values)
