@@ -52,9 +52,9 @@ def write(resolved: ResolvedStudy, tracker: Tracker, out: Path, parent_run: str 
         original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
         confirmed = confirmation.section(original, entry)
     built = provenance.commit(provenance.CODE_ROOT)  # which code wrote the report (the trials carry their own)
-    kept = {"## Environment": environment(study_run, trials, built)}
-    atomic_write(out / "report.md",
-                 render(resolved, trials, summary, verdicts, progress, found, confirmed, survival_png, sequence, kept))
+    recorded_sections = {"## Environment": environment(study_run, trials, built)}  # what MLflow's study run recorded
+    atomic_write(out / "report.md", render(resolved, trials, summary, verdicts, progress, found, confirmed, survival_png,
+                                           sequence, recorded_sections))
     run_id = parent_run or (study_run.info.run_id if study_run else None)
     if run_id:  # the parent run shows the report, and the UI the verdicts
         tracker.log_artifacts(run_id, out)
