@@ -68,12 +68,11 @@ def rejudge(resolved: ResolvedStudy, out: Path) -> Path:
     if resolved.confirm:
         original = confirmation.read(out.with_name(resolved.profile or "base") / "verdicts.json")
         confirmed = confirmation.section(original, entry)
-    text = report.render(resolved, trials, summary, verdicts, progress, found, confirmed, survival_png, sequence,
-                         recorded={heading: section(before, heading) for heading in KEPT})
     stamp = (f"Judged from this report's `trials.csv` by commit `{judged['commit'][:10]}`"
              + (" (with uncommitted changes)" if judged["dirty"] else "") + f" on {judged['date']} "
              f"(`suite report {resolved.command_args} --from-files`); the trials are the run's, unchanged.")
-    text = replace_section(text, "## Verdict", [*judgement.table(verdicts, s.alpha, s.expect, survival_png, sequence), stamp, ""])
+    text = report.render(resolved, trials, summary, verdicts, progress, found, confirmed, survival_png, sequence,
+                         recorded={heading: section(before, heading) for heading in KEPT}, judged=stamp)
     atomic_write(path, text)
     return path
 
@@ -98,17 +97,3 @@ def read_trials(out: Path) -> pd.DataFrame:
         spent = pd.read_csv(searches).groupby("cell")["search_epochs"].sum().rename("search_epochs")
         trials = trials.merge(spent, left_on="cell", right_index=True, how="left")
     return trials
-
-
-def replace_section(text: str, heading: str, lines: list[str]) -> str:
-    """``text`` with the section under ``heading`` (up to the next ``## `` heading) replaced by ``lines``."""
-    rows = text.split("\n")
-    if heading not in rows:
-        raise SuiteError(f"the report has no {heading!r} section to replace; rebuild it whole with `suite report`")
-    start = rows.index(heading)
-    end = next((i for i in range(start + 1, len(rows)) if rows[i].startswith("## ")), len(rows))
-    body = list(lines)
-    while body and body[-1] == "":
-        body.pop()
-    return "\n".join([*rows[:start], *body, "", *rows[end:]])
-

@@ -107,19 +107,21 @@ def write_tables(resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.Data
 def render(
     resolved: ResolvedStudy, trials: pd.DataFrame, summary: pd.DataFrame, verdicts, progress: pd.DataFrame,
     found: pd.DataFrame, confirmed: list[str] = (), survival_png: bool = False, sequence=None,
-    recorded: dict[str, list[str]] | None = None,
+    recorded: dict[str, list[str]] | None = None, judged: str = "",
 ) -> str:
     """The report, section by section: what was tested, the verdicts, the evidence, how to reproduce it.
 
     Everything is computed from the trials and the study file except the sections in ``recorded`` (heading ->
     lines): the environment the study run recorded in MLflow, and a table's preprocessing where the trials
-    written to ``trials.csv`` no longer hold it (``suite report --from-files`` keeps those from the report)."""
+    written to ``trials.csv`` no longer hold it (``suite report --from-files`` keeps those from the report);
+    ``judged``: a line closing the verdict section, which commit judged the trials again and how."""
     recorded = recorded or {}
     preprocessing = preprocessing_section(trials) or recorded.get("## Data preprocessing", [])
     lines = [
         *header(resolved, trials, summary),
         *design_section(resolved),
         *judgement.table(verdicts, resolved.study.alpha, resolved.study.expect, survival_png, sequence),
+        *([judged, ""] if judged else []),
         *confirmed,
         *search_section(resolved, trials, progress, found),
         *reference_section(resolved.study, trials),
